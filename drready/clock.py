@@ -1,0 +1,241 @@
+"""One clock for a run: virtual when the DUT is in-process, real against hardware.
+
+Virtual time works like this: the event loop's ``time()`` reads the virtual clock, and its
+selector never blocks. When a poll finds nothing ready, the loop would have slept until the next
+timer, so the selector moves the clock forward by exactly that long instead. Everything the loop
+does in between (callbacks, in-memory datagrams, replies queued with ``call_soon``) happens at one
+instant, so a reply in flight can never be overtaken by a jump in time: the jump only happens when
+nothing at all is ready.
+
+Wall-clock readers (``time.time()``, ``datetime.now()``) follow the same clock through freezegun
+while a :class:`VirtualClock` is active.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+# What a selector registers: a file descriptor or an object with fileno() (typeshed's private
+# alias is not importable at run time).
+_FileObject = Any
+
+# Captured in a dict, not as module attributes: freezegun rewrites module attributes that are the
+# real
+# time functions, and the real clock must keep reading the real time while a virtual one is frozen.
+_REAL: Mapping[str, Callable[[], float]] = {"time": time.time, "monotonic": time.monotonic}
+
+#: The start of virtual time when nothing else is asked for: a fixed instant keeps simulated runs
+#: reproducible (same timestamps, same plan times) from one run to the next.
+DEFAULT_VIRTUAL_START = datetime(2027, 4, 1, 0, 0, 0, tzinfo=UTC)
+
+
+class ClockError(RuntimeError):
+    """The virtual loop was asked to wait with nothing scheduled: it would wait forever."""
+
+
+class Clock(Protocol):
+    """What the harness, the bindings and the simulators read time from."""
+
+    @property
+    def virtual(self) -> bool: ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back (the event loop's time)."""
+        ...
+
+    def now(self) -> float:
+        """Seconds since the Unix epoch, for timestamps in evidence and reports."""
+        ...
+
+    def new_event_loop(self) -> asyncio.AbstractEventLoop: ...
+
+    def close(self) -> None: ...
+
+
+class RealClock:
+    """Real time, optionally scaled for an external DUT that runs its own clock faster.
+
+    ``time_scale`` only divides the waits the harness computes from the profile (see
+    ``Profile.with_time_scale``); the clock itself stays real.
+    """
+
+    virtual = False
+
+    def __init__(self, time_scale: float = 1.0) -> None:
+        if time_scale <= 0:
+            raise ValueError(f"time_scale must be > 0, got {time_scale}")
+        self.time_scale = time_scale
+
+    def monotonic(self) -> float:
+        return _REAL["monotonic"]()
+
+    def now(self) -> float:
+        return _REAL["time"]()
+
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        return asyncio.new_event_loop()
+
+    def close(self) -> None:
+        pass
+
+
+class _VirtualSelector(selectors.BaseSelector):
+    """Wraps a real selector; a wait becomes a poll followed by a jump of the virtual clock."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._inner = selectors.DefaultSelector()
+        self._clock = clock
+
+    def register(
+        self, fileobj: _FileObject, events: int, data: Any = None
+    ) -> selectors.SelectorKey:
+        return self._inner.register(fileobj, events, data)
+
+    def unregister(self, fileobj: _FileObject) -> selectors.SelectorKey:
+        return self._inner.unregister(fileobj)
+
+    def modify(self, fileobj: _FileObject, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._inner.modify(fileobj, events, data)
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        ready = self._inner.select(0)
+        if ready or timeout == 0:
+            return ready
+        if timeout is None:
+            # Nothing ready, no timer: on a real clock the loop would sleep until a socket speaks.
+            # In a simulated run every peer is in-process, so that wait would never end.
+            raise ClockError(
+                "virtual time: the event loop has nothing to do and no timer to wait for "
+                "(a wait with no timeout on an in-process peer)"
+            )
+        self._clock.advance(timeout)
+        return []
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def get_map(self) -> Mapping[_FileObject, selectors.SelectorKey]:
+        return self._inner.get_map()
+
+
+class _VirtualEventLoop(asyncio.SelectorEventLoop):
+    def __init__(self, clock: VirtualClock) -> None:
+        self._virtual_clock = clock
+        super().__init__(selector=_VirtualSelector(clock))
+        # Timers due within this much of now run now; virtual time is exact, so no slack is needed.
+        self._clock_resolution = 1e-9
+
+    def time(self) -> float:
+        return self._virtual_clock.monotonic()
+
+
+class VirtualClock:
+    """Virtual time shared by the event loop, the simulators and ``datetime.now()``.
+
+    ``freeze_wall_clock`` patches ``time.time``/``datetime.now`` with freezegun for as long as
+    the clock
+    is open, so code that reads the wall clock (including third-party code) sees virtual time.
+    """
+
+    virtual = True
+
+    def __init__(
+        self, start: datetime = DEFAULT_VIRTUAL_START, *, freeze_wall_clock: bool = True
+    ) -> None:
+        if start.tzinfo is None:
+            raise ValueError("the virtual start time must be timezone-aware")
+        self._epoch_start = start.timestamp()
+        self._elapsed_s = 0.0
+        self._freezer: Any = None
+        self._frozen: Any = None
+        if freeze_wall_clock:
+            import freezegun
+
+            # tick=False: the frozen wall clock moves only when the virtual clock does.
+            self._freezer = freezegun.freeze_time(start, tick=False)
+            self._frozen = self._freezer.start()
+
+    @property
+    def elapsed_s(self) -> float:
+        """Virtual seconds since the clock was made: the simulated time a run covered."""
+        return self._elapsed_s
+
+    def monotonic(self) -> float:
+        return self._elapsed_s
+
+    def now(self) -> float:
+        return self._epoch_start + self._elapsed_s
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"virtual time cannot go back ({seconds} s)")
+        self._elapsed_s += seconds
+        if self._frozen is not None:
+            self._frozen.move_to(datetime.fromtimestamp(self.now(), UTC))
+
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        return _VirtualEventLoop(self)
+
+    def close(self) -> None:
+        if self._freezer is not None:
+            self._freezer.stop()
+            self._freezer = None
+            self._frozen = None
+
+
+class LoopRunner:
+    """Runs coroutines on one long-lived loop from synchronous code (a suite, a REPL).
+
+    Between calls the loop does not run, so in virtual time the clock stands still while a test
+    thinks, and in-process simulators pick up where they were on the next call.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._loop = clock.new_event_loop()
+        self._closed = False
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._closed:
+            coro.close()
+            raise RuntimeError("this LoopRunner is closed")
+        return self._loop.run_until_complete(coro)
+
+    def sleep(self, seconds: float) -> None:
+        """Let the DUT run for ``seconds`` (virtual or real)."""
+        self.run(asyncio.sleep(seconds))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        loop = self._loop
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+            self.clock.close()
+
+
+def real_now() -> float:
+    """The real wall clock, even while a virtual clock freezes ``time.time``."""
+    return _REAL["time"]()
+
+
+def real_monotonic() -> float:
+    return _REAL["monotonic"]()

@@ -1,0 +1,237 @@
+"""The DeviceUnderTest facade: what the suites call, in requirement terms, never in bytes.
+
+It is synchronous on purpose: a suite, or a maker at a Python REPL, calls ``dut.request_power(...)``
+and gets an answer. Underneath, one long-lived event loop runs the binding (and, in simulated runs,
+the simulator); between calls that loop is idle, so virtual time only moves while the harness waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, Protocol
+
+from drready.clock import LoopRunner
+from drready.dut_types import CommunicationReport, DrAck, Identity, Sample, Status
+from drready.evidence import EvidenceLog
+
+if TYPE_CHECKING:
+    from drready.profile import Profile
+
+
+class BatteryBinding(Protocol):
+    protocol: str
+    topology: str
+
+    async def communication_check(self) -> CommunicationReport: ...
+    async def identity(self) -> Identity: ...
+    async def appendix_release(self) -> str | None: ...
+    async def node_version(self) -> str | None: ...
+    async def request_power(self, target_w: float, duration_s: float | None) -> DrAck: ...
+    async def read_target_w(self) -> float: ...
+    async def set_own_mode(self, mode: str) -> None: ...
+    async def read_mode(self) -> str: ...
+    async def read_ratings(self) -> tuple[float, float]: ...
+    async def status(self) -> Status: ...
+    async def set_backup_reserve_pct(self, pct: float) -> None: ...
+    def cut_comms(self) -> None: ...
+    def restore_comms(self) -> None: ...
+
+
+class SimulatorControl(Protocol):
+    """What only an in-process simulator offers the harness."""
+
+    def restart(self) -> None: ...
+    def check(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class DeviceUnderTest:
+    def __init__(
+        self,
+        runner: LoopRunner,
+        binding: BatteryBinding,
+        profile: Profile,
+        evidence: EvidenceLog,
+        simulator: SimulatorControl | None = None,
+    ) -> None:
+        self.runner = runner
+        self.binding = binding
+        self.profile = profile
+        self.evidence = evidence
+        self.simulator = simulator
+        self._start = runner.clock.monotonic()
+
+    # -- time ------------------------------------------------------------------------------
+    @property
+    def virtual_time(self) -> bool:
+        return self.runner.clock.virtual
+
+    def now(self) -> float:
+        """Seconds since the epoch on the run's clock."""
+        return self.runner.clock.now()
+
+    def elapsed_s(self) -> float:
+        """Seconds of device time since the session opened (simulated time in virtual runs)."""
+        return self.runner.clock.monotonic() - self._start
+
+    def wait(self, seconds: float) -> None:
+        """Let the device run for ``seconds`` with the harness saying nothing."""
+        self._note(f"wait {seconds:.0f} s")
+        self.runner.sleep(seconds)
+
+    def _run(self, coro: Any) -> Any:
+        try:
+            return self.runner.run(coro)
+        finally:
+            if self.simulator is not None:
+                self.simulator.check()
+
+    def _note(self, text: str, **values: Any) -> None:
+        self.evidence.add("note", "harness", "", text, values=values)
+
+    # -- requirement-level operations ------------------------------------------------------
+    def communication_check(self) -> CommunicationReport:
+        report: CommunicationReport = self._run(self.binding.communication_check())
+        return report
+
+    def identity(self) -> Identity:
+        identity: Identity = self._run(self.binding.identity())
+        self._note("identity read", **identity.to_json())
+        return identity
+
+    def appendix_release(self) -> str | None:
+        release: str | None = self._run(self.binding.appendix_release())
+        return release
+
+    def node_version(self) -> str | None:
+        version: str | None = self._run(self.binding.node_version())
+        return version
+
+    def request_power(self, target_w: float, duration_s: float | None = None) -> DrAck:
+        """A DR request: signed target power (+ charge, - discharge) and an optional duration."""
+        self._note(
+            f"DR request {target_w:+.0f} W for {duration_s} s",
+            target_w=target_w,
+            duration_s=duration_s,
+        )
+        ack: DrAck = self._run(self.binding.request_power(target_w, duration_s))
+        self._note(f"DR request {'accepted' if ack.accepted else 'refused'}: {ack.detail}")
+        return ack
+
+    def read_target_w(self) -> float:
+        value: float = self._run(self.binding.read_target_w())
+        return value
+
+    def set_own_mode(self, mode: str) -> None:
+        """The user (not DR) chooses the device's own operation mode."""
+        self._note(f"own mode set to {mode}")
+        self._run(self.binding.set_own_mode(mode))
+
+    def read_mode(self) -> str:
+        mode: str = self._run(self.binding.read_mode())
+        return mode
+
+    def read_ratings(self) -> tuple[float, float]:
+        """(max charge W, max discharge W) as the device reports them."""
+        ratings: tuple[float, float] = self._run(self.binding.read_ratings())
+        return ratings
+
+    def status(self) -> Status:
+        status: Status = self._run(self.binding.status())
+        self._record(status)
+        return status
+
+    def _record(self, status: Status) -> None:
+        self.evidence.add(
+            "measurement",
+            "echonet",
+            "",
+            f"power {status.power_w:+.0f} W mode {status.mode}",
+            values=asdict(status),
+        )
+
+    def set_backup_reserve_pct(self, pct: float) -> None:
+        self._note(f"backup reserve set to {pct:.0f} %")
+        self._run(self.binding.set_backup_reserve_pct(pct))
+
+    def sample(self, duration_s: float, interval_s: float | None = None) -> list[Sample]:
+        """Read the status every ``interval_s`` (default: the profile's poll interval)."""
+        interval = interval_s or self.profile.timings.poll_interval_s
+        samples: list[Sample] = []
+
+        async def run() -> None:
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            tick = 0
+            while True:
+                status = await self.binding.status()
+                elapsed = loop.time() - start
+                samples.append(Sample(elapsed, self.now(), status))
+                self._record(status)
+                tick += 1
+                if tick * interval > duration_s + 1e-9:
+                    return
+                # Absolute ticks: a slow read on real hardware does not stretch the window.
+                await asyncio.sleep(max(0.0, start + tick * interval - loop.time()))
+
+        self._run(run())
+        return samples
+
+    def wait_until(
+        self, predicate: Callable[[Status], bool], timeout_s: float, interval_s: float | None = None
+    ) -> Sample | None:
+        """Poll until ``predicate(status)`` holds; None if ``timeout_s`` passes first."""
+        interval = interval_s or self.profile.timings.poll_interval_s
+        found: list[Sample] = []
+
+        async def run() -> None:
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            while True:
+                status = await self.binding.status()
+                elapsed = loop.time() - start
+                self._record(status)
+                if predicate(status):
+                    found.append(Sample(elapsed, self.now(), status))
+                    return
+                if elapsed >= timeout_s:
+                    return
+                await asyncio.sleep(min(interval, max(0.0, timeout_s - elapsed)))
+
+        self._run(run())
+        return found[0] if found else None
+
+    @contextmanager
+    def comms_cut(self) -> Iterator[None]:
+        """The harness falls silent: nothing is sent to the device inside the block."""
+        self._note("communication cut: the harness sends nothing")
+        self.binding.cut_comms()
+        try:
+            yield
+        finally:
+            self.binding.restore_comms()
+            self._note("communication restored")
+
+    @property
+    def can_restart(self) -> bool:
+        return self.simulator is not None
+
+    def restart(self) -> None:
+        """Power-cycle the device (in-process simulator only)."""
+        if self.simulator is None:
+            raise RuntimeError("restart needs the in-process simulator")
+        self._note("device restarted (power cycle)")
+        simulator = self.simulator
+
+        async def restart() -> None:
+            simulator.restart()  # inside the loop: the restarted node announces itself
+
+        self._run(restart())
+
+    def close(self) -> None:
+        if self.simulator is not None:
+            self.simulator.close()
+        self.runner.close()

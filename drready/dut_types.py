@@ -1,0 +1,56 @@
+"""Values the DUT facade returns: requirement-level, protocol-free, frozen."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DrAck:
+    accepted: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Identity:
+    identification_number: str | None
+    manufacturer_code: str | None
+    product_code: str | None
+    serial_number: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Status:
+    """One snapshot of what the device reports. Power is signed: + charging, - discharging."""
+
+    power_w: float
+    mode: str
+    actual_mode: str
+    soc_pct: float
+    chargeable_wh: float
+    dischargeable_wh: float
+    charged_wh: float
+    discharged_wh: float
+    reserve_pct: float
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A status read at ``elapsed_s`` seconds after the sampling window opened."""
+
+    elapsed_s: float
+    time: float
+    status: Status
+
+
+@dataclass(frozen=True)
+class CommunicationReport:
+    discovered: bool
+    instances: tuple[str, ...]
+    get_map: tuple[int, ...]
+    set_map: tuple[int, ...]
+    problems: tuple[str, ...]

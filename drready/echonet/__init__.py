@@ -1,0 +1,3 @@
+"""ECHONET Lite stack: codec, property definitions, transports."""
+
+from __future__ import annotations

@@ -1,0 +1,272 @@
+"""The harness as home gateway (controller): discovery, Get/SetC/SetGet, INF, bounded retries.
+
+Requests are matched to replies by TID and by source address. A retransmission reuses the TID of the
+first attempt, so a late reply to the first attempt still completes the request. Every datagram in
+and out goes to the evidence log with a one-line summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from drready.echonet.codec import (
+    CONTROLLER,
+    EOJ,
+    ESV,
+    MULTICAST_GROUP,
+    NODE_PROFILE,
+    ArbitraryFrame,
+    Frame,
+    Property,
+    decode,
+    decode_instance_list,
+    decode_property_map,
+)
+from drready.echonet.errors import DecodeError, EchonetTimeout, RemoteError
+from drready.echonet.node import (
+    EPC_GET_MAP,
+    EPC_SELF_NODE_INSTANCE_LIST_S,
+    EPC_SET_MAP,
+    EPC_STATUS_CHANGE_MAP,
+)
+from drready.echonet.transport import Address, DatagramEndpoint
+from drready.evidence import EvidenceLog
+
+#: At most this many unsolicited frames (INF, stray replies) are kept for inspection.
+NOTIFICATION_BACKLOG = 1000
+
+
+def summarize(frame: Frame | ArbitraryFrame) -> str:
+    """One line a test engineer can read: service, objects, TID and each EPC with its data."""
+    if isinstance(frame, ArbitraryFrame):
+        return f"arbitrary-format TID 0x{frame.tid:04X} ({len(frame.payload)} bytes)"
+
+    def block(props: Iterable[Property]) -> str:
+        return " ".join(
+            f"{p.epc:02X}={p.edt.hex().upper()}" if p.edt else f"{p.epc:02X}" for p in props
+        )
+
+    text = (
+        f"{frame.esv.name} {frame.seoj}->{frame.deoj} TID 0x{frame.tid:04X} "
+        f"[{block(frame.properties)}]"
+    )
+    if frame.esv in (ESV.SETGET, ESV.SETGET_RES, ESV.SETGET_SNA):
+        text += f" get[{block(frame.get_properties)}]"
+    return text
+
+
+@dataclass(frozen=True)
+class DiscoveredNode:
+    address: Address
+    instances: tuple[EOJ, ...]
+
+
+@dataclass(frozen=True)
+class PropertyMaps:
+    get: frozenset[int]
+    set: frozenset[int]
+    announce: frozenset[int]
+
+
+@dataclass
+class _Pending:
+    future: asyncio.Future[Frame]
+    address: Address
+    deoj: EOJ
+    collect: list[Frame] | None = None  # for requests that may draw several replies
+
+
+class Gateway:
+    """A controller (0x05FF01) that talks to ECHONET Lite nodes over one datagram endpoint."""
+
+    def __init__(
+        self,
+        evidence: EvidenceLog,
+        *,
+        timeout_s: float = 2.0,
+        retries: int = 2,
+        seoj: EOJ = CONTROLLER,
+    ) -> None:
+        if timeout_s <= 0 or retries < 0:
+            raise ValueError("timeout_s must be > 0 and retries >= 0")
+        self.evidence = evidence
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.seoj = seoj
+        self._endpoint: DatagramEndpoint | None = None
+        self._pending: dict[int, _Pending] = {}
+        self._tid = 0
+        self.notifications: deque[tuple[Address, Frame]] = deque(maxlen=NOTIFICATION_BACKLOG)
+        self.unmatched: deque[tuple[Address, Frame]] = deque(maxlen=NOTIFICATION_BACKLOG)
+        self.decode_errors: deque[tuple[Address, bytes, str]] = deque(maxlen=NOTIFICATION_BACKLOG)
+        self.silent = False
+
+    def attach(self, endpoint: DatagramEndpoint) -> None:
+        self._endpoint = endpoint
+
+    def close(self) -> None:
+        for pending in self._pending.values():
+            if not pending.future.done():
+                pending.future.cancel()
+        self._pending.clear()
+        if self._endpoint is not None:
+            self._endpoint.close()
+            self._endpoint = None
+
+    def _next_tid(self) -> int:
+        self._tid = (self._tid + 1) & 0xFFFF
+        while self._tid in self._pending or self._tid == 0:
+            self._tid = (self._tid + 1) & 0xFFFF
+        return self._tid
+
+    def _send(self, frame: Frame, address: Address) -> None:
+        if self._endpoint is None:
+            raise RuntimeError("gateway has no endpoint; call attach() first")
+        if self.silent:
+            raise RuntimeError("gateway is silent (communication cut by the test)")
+        data = frame.encode()
+        self.evidence.add(
+            "tx", "echonet", f"{address[0]}:{address[1]}", summarize(frame), data=data
+        )
+        self._endpoint.send(data, address)
+
+    # Called by the transport for each datagram.
+    def datagram_received(self, data: bytes, source: Address) -> None:
+        peer = f"{source[0]}:{source[1]}"
+        try:
+            frame = decode(data)
+        except DecodeError as exc:
+            self.evidence.add("rx", "echonet", peer, f"undecodable datagram: {exc}", data=data)
+            self.decode_errors.append((source, data, str(exc)))
+            return
+        self.evidence.add("rx", "echonet", peer, summarize(frame), data=data)
+        if isinstance(frame, ArbitraryFrame):
+            return
+        pending = self._pending.get(frame.tid)
+        if pending is not None and frame.esv.is_response and self._matches(pending, frame, source):
+            if pending.collect is not None:
+                pending.collect.append(frame)
+            elif not pending.future.done():
+                pending.future.set_result(frame)
+            return
+        if frame.esv in (ESV.INF, ESV.INFC):
+            self.notifications.append((source, frame))
+            if frame.esv == ESV.INFC and self._endpoint is not None and not self.silent:
+                ack = frame.reply(ESV.INFC_RES, tuple(Property(p.epc) for p in frame.properties))
+                self._send(ack, source)
+            return
+        self.unmatched.append((source, frame))
+
+    @staticmethod
+    def _matches(pending: _Pending, frame: Frame, source: Address) -> bool:
+        if pending.address[0] != MULTICAST_GROUP and source != pending.address:
+            return False
+        want = pending.deoj
+        return frame.seoj == want or (
+            want.instance == 0
+            and (frame.seoj.class_group, frame.seoj.class_code)
+            == (want.class_group, want.class_code)
+        )
+
+    async def request(
+        self,
+        address: Address,
+        deoj: EOJ,
+        esv: ESV,
+        properties: Sequence[Property],
+        get_properties: Sequence[Property] = (),
+    ) -> Frame:
+        """Send a request and return its reply; retransmits with the same TID, then times out."""
+        loop = asyncio.get_running_loop()
+        tid = self._next_tid()
+        frame = Frame(
+            tid=tid,
+            seoj=self.seoj,
+            deoj=deoj,
+            esv=esv,
+            properties=tuple(properties),
+            get_properties=tuple(get_properties),
+        )
+        pending = _Pending(loop.create_future(), address, deoj)
+        self._pending[tid] = pending
+        try:
+            for _attempt in range(self.retries + 1):
+                self._send(frame, address)
+                try:
+                    return await asyncio.wait_for(asyncio.shield(pending.future), self.timeout_s)
+                except TimeoutError:
+                    continue
+        finally:
+            self._pending.pop(tid, None)
+            if not pending.future.done():
+                pending.future.cancel()
+        raise EchonetTimeout(tid=tid, attempts=self.retries + 1, timeout_s=self.timeout_s)
+
+    async def collect(
+        self, address: Address, deoj: EOJ, esv: ESV, properties: Sequence[Property], window_s: float
+    ) -> list[Frame]:
+        """Send once and gather every reply within ``window_s`` (multicast, or instance 0)."""
+        loop = asyncio.get_running_loop()
+        tid = self._next_tid()
+        frame = Frame(tid=tid, seoj=self.seoj, deoj=deoj, esv=esv, properties=tuple(properties))
+        replies: list[Frame] = []
+        self._pending[tid] = _Pending(loop.create_future(), address, deoj, collect=replies)
+        try:
+            self._send(frame, address)
+            await asyncio.sleep(window_s)
+        finally:
+            self._pending.pop(tid, None)
+        return replies
+
+    async def get(self, address: Address, deoj: EOJ, epcs: Sequence[int]) -> dict[int, bytes]:
+        """Get several EPCs in one frame; raises RemoteError if any is refused."""
+        reply = await self.request(address, deoj, ESV.GET, [Property(epc) for epc in epcs])
+        if reply.esv != ESV.GET_RES:
+            raise RemoteError(reply)
+        return {p.epc: p.edt for p in reply.properties}
+
+    async def set_c(self, address: Address, deoj: EOJ, values: Sequence[Property]) -> Frame:
+        """SetC; raises RemoteError if any property is refused (SetC_SNA)."""
+        reply = await self.request(address, deoj, ESV.SETC, values)
+        if reply.esv != ESV.SET_RES:
+            raise RemoteError(reply)
+        return reply
+
+    async def set_get(
+        self, address: Address, deoj: EOJ, values: Sequence[Property], epcs: Sequence[int]
+    ) -> dict[int, bytes]:
+        reply = await self.request(
+            address, deoj, ESV.SETGET, values, [Property(epc) for epc in epcs]
+        )
+        if reply.esv != ESV.SETGET_RES:
+            raise RemoteError(reply)
+        return {p.epc: p.edt for p in reply.get_properties}
+
+    async def discover(
+        self, address: Address, window_s: float | None = None
+    ) -> list[DiscoveredNode]:
+        """Ask node profiles for their instance lists (0xD6); ``address`` may be the group."""
+        replies = await self.collect(
+            address,
+            NODE_PROFILE,
+            ESV.GET,
+            [Property(EPC_SELF_NODE_INSTANCE_LIST_S)],
+            self.timeout_s if window_s is None else window_s,
+        )
+        nodes: list[DiscoveredNode] = []
+        for reply in replies:
+            prop = reply.property(EPC_SELF_NODE_INSTANCE_LIST_S)
+            if reply.esv == ESV.GET_RES and prop is not None:
+                nodes.append(DiscoveredNode(address, decode_instance_list(prop.edt)))
+        return nodes
+
+    async def read_property_maps(self, address: Address, deoj: EOJ) -> PropertyMaps:
+        raw = await self.get(address, deoj, [EPC_GET_MAP, EPC_SET_MAP, EPC_STATUS_CHANGE_MAP])
+        return PropertyMaps(
+            get=decode_property_map(raw[EPC_GET_MAP]),
+            set=decode_property_map(raw[EPC_SET_MAP]),
+            announce=decode_property_map(raw[EPC_STATUS_CHANGE_MAP]),
+        )

@@ -1,0 +1,121 @@
+"""Evidence: every message in and out and every measurement, timestamped and hash-chained.
+
+Each record carries the SHA-256 of the record before it, so a record altered, removed or inserted
+after the run breaks the chain from that point on. Records are appended to a JSONL file as they are
+made (flushed each time), so a run that dies still leaves what it saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Record:
+    seq: int
+    time: float  # seconds since the epoch, on the run's clock (virtual in simulated runs)
+    kind: str  # "tx", "rx", "measurement", "note"
+    channel: str  # "echonet", "http", "meter", "harness"
+    peer: str
+    summary: str
+    data_hex: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+    test: str = ""
+    prev: str = GENESIS
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "kind": self.kind,
+            "channel": self.channel,
+            "peer": self.peer,
+            "summary": self.summary,
+            "data_hex": self.data_hex,
+            "values": self.values,
+            "test": self.test,
+            "prev": self.prev,
+        }
+
+    def digest(self) -> str:
+        canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class EvidenceLog:
+    """Append-only log of a run. ``current_test`` tags records with the test that caused them."""
+
+    def __init__(self, now: Callable[[], float], path: Path | None = None) -> None:
+        self._now = now
+        self._records: list[Record] = []
+        self._last_digest = GENESIS
+        self._file: IO[str] | None = None
+        self.current_test = ""
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = path.open("w", encoding="utf-8")
+
+    def add(
+        self,
+        kind: str,
+        channel: str,
+        peer: str,
+        summary: str,
+        *,
+        data: bytes = b"",
+        values: dict[str, Any] | None = None,
+    ) -> Record:
+        record = Record(
+            seq=len(self._records),
+            time=self._now(),
+            kind=kind,
+            channel=channel,
+            peer=peer,
+            summary=summary,
+            data_hex=data.hex(),
+            values=dict(values or {}),
+            test=self.current_test,
+            prev=self._last_digest,
+        )
+        self._records.append(record)
+        self._last_digest = record.digest()
+        if self._file is not None:
+            self._file.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+            self._file.flush()
+        return record
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self._records)
+
+    def since(self, seq: int) -> list[Record]:
+        return self._records[seq:]
+
+    @property
+    def head_digest(self) -> str:
+        return self._last_digest
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def verify_chain(records: list[dict[str, Any]]) -> int | None:
+    """Return the index of the first record whose chain link is broken, or None if intact."""
+    previous = GENESIS
+    for index, raw in enumerate(records):
+        if raw.get("prev") != previous or raw.get("seq") != index:
+            return index
+        record = Record(**raw)
+        previous = record.digest()
+    return None

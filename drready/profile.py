@@ -1,0 +1,747 @@
+"""Device profiles: the implementation conformance statement of one DRready device.
+
+A profile is a TOML file (parsed with :mod:`tomllib`) validated against the JSON Schema
+``drready/schemas/profile.schema.json`` (Draft 2020-12) and turned into frozen dataclasses.
+The schema is the one place the limits live: every dataclass validates itself against its part
+of the schema on construction, so a profile built in Python obeys the same rules as one read
+from a file. Errors come out as :class:`ProfileError`, one human line each.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import math
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, time
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+# The stubs (types-jsonschema) may or may not be installed; either way this line is clean.
+from jsonschema import (  # type: ignore[import-untyped, unused-ignore]
+    Draft202012Validator,
+    FormatChecker,
+    ValidationError,
+    validators,
+)
+from jsonschema.exceptions import best_match  # type: ignore[import-untyped, unused-ignore]
+
+__all__ = [
+    "BATTERY_MAPPING_DEFAULTS",
+    "DEVICE_CLASSES",
+    "SIMULATOR_ADDRESS",
+    "TOPOLOGIES",
+    "DeviceInfo",
+    "EchonetSettings",
+    "EpcMapping",
+    "JcStar",
+    "Profile",
+    "ProfileError",
+    "ProtocolInfo",
+    "Ratings",
+    "Timings",
+    "Tolerances",
+    "default_profile",
+    "load_profile",
+    "parse_profile",
+]
+
+DEVICE_CLASSES = ("battery", "heatpump", "hybrid")  # REQUIREMENTS.md, "Device classes"
+TOPOLOGIES = ("gateway", "server")  # GW経由型 and サーバー経由
+SIMULATOR_ADDRESS = "simulator"  # reserved host name: the built-in in-process simulator
+SCHEMA_VERSION = 1
+
+# DRready BAT-2.1 note 2: requests are received and executed at intervals of 30 minutes or less;
+# BAT-2.2 (harness reading): the target is reached within the declared response time, ≤ 30 min.
+# The schema carries these as the maxima of timings.request_interval_s and timings.response_s.
+DRREADY_MAX_RESPONSE_S = 1800
+DRREADY_MAX_REQUEST_INTERVAL_S = 1800
+
+# Why a bound exists, appended to range errors so the user learns the rule, not just the number.
+# Keyed by (dotted key, keyword), or by the last key component for repeated tables (every
+# mapping item's epc).
+_BOTH_ENDS = ("minimum", "maximum")
+_BOUND_REASONS = {
+    ("schema_version", "const"): "the profile format this version of drready reads",
+    ("timings.response_s", "maximum"): "DRready: requests executed within 30 minutes",
+    ("timings.request_interval_s", "maximum"): (
+        "DRready: requests accepted at intervals of 30 min or less"
+    ),
+    **{
+        ("echonet.instance", end): "ECHONET Lite instance codes are 0x01-0x7F" for end in _BOTH_ENDS
+    },
+    **{("jcstar.level", end): "JC-STAR levels are ★1 to ★4" for end in _BOTH_ENDS},
+    **{("epc", end): "ECHONET Lite property codes are 0x80-0xFF" for end in _BOTH_ENDS},
+}
+_REQUIRED_REASONS = {
+    "echonet": 'required because device.topologies includes "gateway"',
+    "ratings": 'required for device.class "battery"',
+}
+_PATTERN_PHRASES = {
+    "^0x[0-9A-Fa-f]{6}$": 'a 3-byte hex code like "0x0000FE"',
+    "^[ -~]{1,12}$": "printable ASCII of 1 to 12 characters",
+    "^[A-Z]$": "one capital letter A-Z",
+    "^[a-z][a-z0-9_]*$": "a snake_case name",
+}
+_TYPE_NOUNS = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "object": "a table",
+    "array": "an array",
+}
+_TOML_POSITION = re.compile(r"\s*\((at line \d+, column \d+|at end of document)\)$")
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
+
+
+class ProfileError(Exception):
+    """A profile that cannot be used, explained in one line.
+
+    ``key`` is the dotted TOML key ("" for the whole document), ``expected`` what would have been
+    accepted, ``got`` what was found (None when nothing was). ``problem``, when set, replaces the
+    "expected ..., got ..." wording for errors that are not about one value (missing file, syntax).
+    """
+
+    def __init__(
+        self,
+        key: str,
+        expected: str,
+        got: str | None = None,
+        *,
+        path: Path | None = None,
+        problem: str | None = None,
+    ) -> None:
+        self.key = key
+        self.expected = expected
+        self.got = got
+        self.path = path
+        self.problem = problem
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if self.problem is not None:
+            body = self.problem
+        else:
+            body = f"expected {self.expected}" + (
+                f", got {self.got}" if self.got is not None else ""
+            )
+        parts = [str(self.path)] if self.path is not None else []
+        parts += [self.key] if self.key else []
+        # One line always: the CLI prints it after "error:" and pytest as a UsageError.
+        return ": ".join([*parts, body]).replace("\n", " ")
+
+    def with_path(self, path: Path | None) -> ProfileError:
+        return ProfileError(self.key, self.expected, self.got, path=path, problem=self.problem)
+
+
+# --- the schema and its validators --------------------------------------------------------------
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    text = (files("drready") / "schemas" / "profile.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _is_strict_integer(checker: object, instance: object) -> bool:
+    # TOML tells 3610 from 3610.0; JSON Schema would accept the float as an integer.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_Validator = validators.extend(  # type: ignore[no-untyped-call, unused-ignore]
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
+)
+
+
+@cache
+def _validator(definition: str | None) -> Any:
+    """Validator for the whole document (None) or for one of the schema's ``$defs``."""
+    root = _schema()
+    schema = (
+        root if definition is None else {"$defs": root["$defs"], "$ref": f"#/$defs/{definition}"}
+    )
+    return _Validator(schema, format_checker=FormatChecker())
+
+
+class _NotFinite:
+    """Stands in for nan/inf during validation: JSON Schema bounds cannot reject them."""
+
+    def __init__(self, value: float) -> None:
+        self.text = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def _jsonable(value: Any, where: tuple[str | int, ...], dates: set[tuple[str | int, ...]]) -> Any:
+    """TOML values to JSON ones: dates and times to ISO text (remembering where they were)."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v, (*where, k), dates) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v, (*where, i), dates) for i, v in enumerate(value)]
+    if isinstance(value, date | time):  # datetime is a date
+        dates.add(where)
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NotFinite(value)
+    return value
+
+
+def _nearest_root(error: ValidationError) -> int:
+    # An error near the root says most about what is wrong. Among equals max() keeps the first,
+    # which is schema order: additionalProperties comes before required there, so "[echonte]"
+    # reads as a typo rather than as a missing [echonet]. (jsonschema's default key would also
+    # rank errors of untyped subschemas such as if/then higher, which undoes that.)
+    return -len(error.path)
+
+
+def _validate(doc: Mapping[str, Any], definition: str | None, prefix: str) -> dict[str, Any]:
+    dates: set[tuple[str | int, ...]] = set()
+    instance: dict[str, Any] = _jsonable(dict(doc), (), dates)
+    error = best_match(_validator(definition).iter_errors(instance), key=_nearest_root)
+    if error is not None:
+        raise _translate(error, prefix, dates)
+    return instance
+
+
+# --- turning a jsonschema error into a ProfileError ---------------------------------------------
+
+
+def _dotted(prefix: str, parts: list[str | int]) -> str:
+    text = prefix
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+def _render(value: Any, *, hexadecimal: bool = False, bare: bool = False) -> str:
+    """A value as the user wrote it in TOML (bare: a TOML date we turned into text)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and hexadecimal:
+        return f"0x{value:02X}"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, _NotFinite):
+        return value.text
+    if isinstance(value, str):
+        return value if bare else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        text = "[" + ", ".join(_render(v, hexadecimal=hexadecimal) for v in value) + "]"
+        return text if len(text) <= 80 else text[:77] + "...]"
+    return repr(value)
+
+
+def _resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    while "$ref" in schema:
+        schema = _schema()["$defs"][str(schema["$ref"]).rsplit("/", 1)[-1]]
+    return schema
+
+
+def _bounds(schema: Mapping[str, Any], hexadecimal: bool) -> str:
+    def show(limit: Any) -> str:
+        return _render(limit, hexadecimal=hexadecimal)
+
+    if "minimum" in schema and "maximum" in schema:
+        return f" from {show(schema['minimum'])} to {show(schema['maximum'])}"
+    parts = [
+        f"{op} {show(schema[word])}"
+        for word, op in (
+            ("minimum", "≥"),
+            ("exclusiveMinimum", ">"),
+            ("maximum", "≤"),
+            ("exclusiveMaximum", "<"),
+        )
+        if word in schema
+    ]
+    return " " + " and ".join(parts) if parts else ""
+
+
+def _describe(schema: Mapping[str, Any], hexadecimal: bool = False) -> str:
+    """What a (sub)schema accepts, as a phrase to follow "expected"."""
+    schema = _resolve(schema)
+    if "enum" in schema:
+        return "one of " + ", ".join(_render(v) for v in schema["enum"])
+    if "const" in schema:
+        return _render(schema["const"])
+    if schema.get("format") == "date":
+        return "a date like 2028-03-31"
+    if "pattern" in schema:
+        pattern = schema["pattern"]
+        return _PATTERN_PHRASES.get(pattern, f"a string matching {pattern}")
+    kind = schema.get("type")
+    if kind in ("integer", "number"):
+        return _TYPE_NOUNS[kind] + _bounds(schema, hexadecimal)
+    if kind == "string":
+        return "a non-empty string" if schema.get("minLength") == 1 else "a string"
+    if kind == "array":
+        items = _resolve(schema.get("items", {}))
+        of = ""
+        if "enum" in items:
+            of = " of " + ", ".join(_render(v) for v in items["enum"])
+        elif items:
+            of = f" of {_describe(items)}"
+        return ("a non-empty array" if schema.get("minItems") else "an array") + of
+    return _TYPE_NOUNS.get(str(kind), "a value")
+
+
+def _reason(key: str, keyword: str) -> str:
+    last = key.rsplit(".", 1)[-1]
+    reason = _BOUND_REASONS.get((key, keyword)) or _BOUND_REASONS.get((last, keyword))
+    return f" ({reason})" if reason else ""
+
+
+def _translate(
+    error: ValidationError, prefix: str, dates: set[tuple[str | int, ...]]
+) -> ProfileError:
+    where = list(error.absolute_path)
+    key = _dotted(prefix, where)
+    kind = str(error.validator)
+    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
+    instance: Any = error.instance
+    limit: Any = error.validator_value
+    hexadecimal = bool(where) and where[-1] == "epc"
+    got = _render(instance, hexadecimal=hexadecimal, bare=tuple(where) in dates)
+
+    if "propertyNames" in error.relative_schema_path:
+        # The offending name is the instance here, not a step of the path.
+        return ProfileError(
+            _dotted(key, [str(instance)]),
+            _describe(schema),
+            json.dumps(instance),
+            problem=f"invalid key name {instance!r} (expected {_describe(schema)})",
+        )
+    if kind == "required":
+        missing = next(name for name in limit if name not in instance)
+        missing_key = _dotted(key, [missing])
+        expected = _describe(schema.get("properties", {}).get(missing, {}))
+        why = _REQUIRED_REASONS.get(missing_key) or f"expected {expected}"
+        return ProfileError(missing_key, expected, problem=f"missing key ({why})")
+    if kind == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        unknown = sorted(name for name in instance if name not in allowed)
+        hint = difflib.get_close_matches(unknown[0], allowed, n=1)
+        did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""
+        names = ", ".join(repr(name) for name in unknown)
+        return ProfileError(
+            _dotted(key, [unknown[0]]),
+            "one of " + ", ".join(allowed),
+            names,
+            problem=f"unknown key{'s' if len(unknown) > 1 else ''} {names} "
+            f"({did_you_mean}allowed: {', '.join(allowed)})",
+        )
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        op = {"minimum": "≥", "maximum": "≤", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+        bound = _render(limit, hexadecimal=hexadecimal)
+        noun = _TYPE_NOUNS[str(schema.get("type", "number"))]
+        return ProfileError(key, f"{noun} {op[kind]} {bound}{_reason(key, kind)}", got)
+    if kind == "const":
+        return ProfileError(key, _describe(schema) + _reason(key, kind), got)
+    if kind in ("type", "enum", "pattern", "format", "minItems", "minLength", "maxLength"):
+        return ProfileError(key, _describe(schema, hexadecimal), got)
+    if kind == "uniqueItems":
+        return ProfileError(key, "an array without repeated items", got)
+    return ProfileError(key, "a valid value", got, problem=error.message)
+
+
+# --- the profile's parts ------------------------------------------------------------------------
+
+
+def _floats(obj: object, *names: str) -> None:
+    # TOML integers are fine where a number is asked; store one type so equality is simple.
+    for name in names:
+        value = getattr(obj, name)
+        if value is not None:
+            object.__setattr__(obj, name, float(value))
+
+
+@dataclass(frozen=True)
+class EpcMapping:
+    """One DRready item on one ECHONET Lite property: item value = raw * scale."""
+
+    epc: int
+    size: int
+    scale: float = 1.0
+    signed: bool = False
+
+    def __post_init__(self) -> None:
+        _validate(self.to_json(), "epcMapping", "")
+        _floats(self, "scale")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"epc": self.epc, "size": self.size, "scale": self.scale, "signed": self.signed}
+
+    def encode(self, value: float) -> bytes:
+        """The EDT for an item value (raises OverflowError if it does not fit ``size`` bytes)."""
+        return round(value / self.scale).to_bytes(self.size, "big", signed=self.signed)
+
+    def decode(self, edt: bytes) -> float:
+        if len(edt) != self.size:
+            from drready.echonet.errors import DecodeError
+
+            raise DecodeError(f"EPC 0x{self.epc:02X}: expected {self.size} bytes, got {len(edt)}")
+        return int.from_bytes(edt, "big", signed=self.signed) * self.scale
+
+
+# Default EPC mapping of the battery's DRready items. ECHONET Lite Appendix (MRA), class 0x027D:
+# 0xEB "Charging electric energy setting" and 0xEC "Discharging electric energy setting" (both in
+# W, Release B+), 0xA7 "AC discharge lower limit setting" (%, Release H+). The DR duration has no
+# standard property yet, so it sits at 0xF0, the first maker-specific code (0xF0-0xFF), until
+# the JEMA standard fixes one.
+BATTERY_MAPPING_DEFAULTS = MappingProxyType(
+    {
+        "target_charge_power_w": EpcMapping(epc=0xEB, size=4),
+        "target_discharge_power_w": EpcMapping(epc=0xEC, size=4),
+        "dr_duration_s": EpcMapping(epc=0xF0, size=4),
+        "backup_reserve_pct": EpcMapping(epc=0xA7, size=1),
+    }
+)
+# Water heaters: defaults to be decided (their DRready items are not mapped yet).
+_MAPPING_DEFAULTS: Mapping[str, Mapping[str, EpcMapping]] = {"battery": BATTERY_MAPPING_DEFAULTS}
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What the device is and the identity it declares (checked by the *-ID tests)."""
+
+    device_class: str
+    topologies: tuple[str, ...]
+    name: str = ""
+    manufacturer_code: str | None = None
+    product_code: str | None = None
+    serial_number: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.topologies, list):
+            object.__setattr__(self, "topologies", tuple(self.topologies))
+        _validate(self.to_json(), "device", "device")
+        if self.manufacturer_code is not None:
+            # One spelling, so a declared code compares equal to the one read from EPC 0x8A.
+            object.__setattr__(self, "manufacturer_code", "0x" + self.manufacturer_code[2:].upper())
+
+    def supports(self, topology: str) -> bool:
+        return topology in self.topologies
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "class": self.device_class,
+            "topologies": list(self.topologies),
+            "name": self.name,
+        }
+        for name in ("manufacturer_code", "product_code", "serial_number"):
+            if getattr(self, name) is not None:
+                doc[name] = getattr(self, name)
+        return doc
+
+
+def _is_host(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        pass
+    labels = text.removesuffix(".").split(".")
+    if all(label.isdigit() for label in labels):
+        return False  # digits and dots that ipaddress refused: a broken IPv4 literal
+    return all(_HOST_LABEL.match(label) for label in labels)
+
+
+@dataclass(frozen=True)
+class EchonetSettings:
+    """How the harness, as the home gateway, reaches the device over ECHONET Lite."""
+
+    address: str
+    port: int = 3610  # ECHONET Lite: UDP (and TCP) port 3610
+    instance: int = 1
+    multicast_discovery: bool = True
+    request_timeout_s: float = 2.0
+    retries: int = 2
+
+    def __post_init__(self) -> None:
+        _validate(self.to_json(), "echonet", "echonet")
+        # JSON Schema has formats for IPs and host names but no "one of them" message a person
+        # can read, so the address is checked here.
+        if not _is_host(self.address):
+            raise ProfileError(
+                "echonet.address",
+                f'an IPv4/IPv6 address, a host name or "{SIMULATOR_ADDRESS}"',
+                json.dumps(self.address),
+            )
+        _floats(self, "request_timeout_s")
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """Data-sheet ratings of a storage battery (BAT-2.2: targets beyond them are not exceeded)."""
+
+    max_charge_w: float
+    max_discharge_w: float
+    capacity_wh: float
+    min_charge_w: float = 0.0
+    min_discharge_w: float = 0.0
+
+    def __post_init__(self) -> None:
+        _validate(self.to_json(), "ratings", "ratings")
+        for direction in ("charge", "discharge"):
+            low, high = getattr(self, f"min_{direction}_w"), getattr(self, f"max_{direction}_w")
+            if low > high:
+                raise ProfileError(
+                    f"ratings.min_{direction}_w",
+                    f"a number ≤ ratings.max_{direction}_w ({_render(high)})",
+                    _render(low),
+                )
+        _floats(self, *(f.name for f in fields(self)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Declared device timings, in seconds of the device's clock (see Profile.with_time_scale)."""
+
+    response_s: float = 300.0
+    dr_end_restore_s: float = 60.0
+    comms_loss_timeout_s: float = 1800.0  # BAT-2.7: no standard value; 30 min, the DR slot
+    request_interval_s: float = 1800.0  # BAT-2.1 note 2: 30 minutes or less
+    poll_interval_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        _validate(self.to_json(), "timings", "timings")
+        _floats(self, *(f.name for f in fields(self)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Allowed error between what was measured and what was asked."""
+
+    power_w: float = 100.0
+    power_pct: float = 5.0
+    energy_pct: float = 5.0
+    energy_wh: float = 50.0
+    time_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        _validate(self.to_json(), "tolerances", "tolerances")
+        _floats(self, *(f.name for f in fields(self)))
+
+    def power_allowed_w(self, target_w: float) -> float:
+        """Allowed |measured - target|: an absolute floor, so small targets are not held to 0 W."""
+        return max(self.power_w, self.power_pct / 100.0 * abs(target_w))
+
+    def energy_allowed_wh(self, target_wh: float) -> float:
+        return max(self.energy_wh, self.energy_pct / 100.0 * abs(target_wh))
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class JcStar:
+    """Declared JC-STAR label (*-3.1): reported as declared, never proved by the harness."""
+
+    label: str
+    level: int
+    valid_until: date
+
+    def __post_init__(self) -> None:
+        _validate(self.to_json(), "jcstar", "jcstar")
+        if isinstance(self.valid_until, str):
+            object.__setattr__(self, "valid_until", date.fromisoformat(self.valid_until))
+
+    def expired(self, on: date) -> bool:
+        """The label is valid through its valid_until day."""
+        return on > self.valid_until
+
+    def to_json(self) -> dict[str, Any]:
+        until = self.valid_until
+        return {
+            "label": self.label,
+            "level": self.level,
+            "valid_until": until.isoformat() if isinstance(until, date) else until,
+        }
+
+
+@dataclass(frozen=True)
+class ProtocolInfo:
+    """Declared protocol (*-3.3); None means not declared."""
+
+    name: str = "ECHONET Lite"
+    version: str | None = None
+    appendix_release: str | None = None
+
+    def __post_init__(self) -> None:
+        _validate(self.to_json(), "protocol", "protocol")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+        }
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A device profile. ``mapping`` is the effective EPC mapping: the class defaults overlaid
+    with what the profile declares; always empty when the device has no ``[echonet]`` settings."""
+
+    source: Path | None
+    device: DeviceInfo
+    echonet: EchonetSettings | None
+    ratings: Ratings | None
+    timings: Timings
+    tolerances: Tolerances
+    jcstar: JcStar | None
+    protocol: ProtocolInfo
+    mapping: Mapping[str, EpcMapping] = field(default_factory=dict, hash=False)
+    # How many times faster than real time the device's clock runs (with_time_scale): reports
+    # must say the timings were scaled.
+    time_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        # Without [echonet] there is nothing to map; dropping the mapping (rather than refusing
+        # it) lets dataclasses.replace(profile, echonet=None) work on an effective mapping.
+        merged: dict[str, EpcMapping] = {}
+        if self.echonet is not None:
+            merged = {**_MAPPING_DEFAULTS.get(self.device.device_class, {}), **self.mapping}
+        object.__setattr__(self, "mapping", MappingProxyType(merged))
+        if not (math.isfinite(self.time_scale) and self.time_scale > 0):
+            raise ValueError(f"time_scale must be a finite number > 0, got {self.time_scale!r}")
+        try:
+            # The sections checked themselves; this checks the rules between them.
+            _validate(self._document(), None, "")
+        except ProfileError as error:
+            raise error.with_path(self.source) from None
+
+    @property
+    def is_simulated(self) -> bool:
+        return self.echonet is not None and self.echonet.address == SIMULATOR_ADDRESS
+
+    def with_time_scale(self, n: float) -> Profile:
+        """A copy for a device whose clock runs n times faster than real time.
+
+        Every timing and the time tolerance are divided by n. The ECHONET Lite request timeout
+        is not: a round trip on the LAN does not speed up with the device's clock.
+        """
+        if isinstance(n, bool) or not isinstance(n, int | float) or not math.isfinite(n) or n < 1:
+            # A slower clock would push timings past the DRready 30-minute ceilings.
+            raise ValueError(f"time scale must be a finite number ≥ 1, got {n!r}")
+        timings = Timings(**{name: value / n for name, value in self.timings.to_json().items()})
+        tolerances = replace(self.tolerances, time_s=self.tolerances.time_s / n)
+        return replace(self, timings=timings, tolerances=tolerances, time_scale=self.time_scale * n)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready, in the TOML's shape with every default filled in, for reports."""
+        doc = self._document()
+        doc["source"] = None if self.source is None else str(self.source)
+        doc["time_scale"] = self.time_scale
+        return doc
+
+    def _document(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "device": self.device.to_json()}
+        if self.echonet is not None:
+            mapping = {name: item.to_json() for name, item in sorted(self.mapping.items())}
+            doc["echonet"] = {**self.echonet.to_json(), "mapping": mapping}
+        if self.ratings is not None:
+            doc["ratings"] = self.ratings.to_json()
+        doc["timings"] = self.timings.to_json()
+        doc["tolerances"] = self.tolerances.to_json()
+        if self.jcstar is not None:
+            doc["jcstar"] = self.jcstar.to_json()
+        doc["protocol"] = self.protocol.to_json()
+        return doc
+
+
+# --- reading profiles ---------------------------------------------------------------------------
+
+
+def _profile_from_document(doc: Mapping[str, Any], source: Path | None) -> Profile:
+    device = dict(doc["device"])
+    echonet = dict(doc.get("echonet", {}))
+    mapping = {name: EpcMapping(**item) for name, item in echonet.pop("mapping", {}).items()}
+    jcstar = doc.get("jcstar")
+    return Profile(
+        source=source,
+        device=DeviceInfo(device_class=device.pop("class"), **device),
+        echonet=EchonetSettings(**echonet) if "echonet" in doc else None,
+        ratings=Ratings(**doc["ratings"]) if "ratings" in doc else None,
+        timings=Timings(**doc.get("timings", {})),
+        tolerances=Tolerances(**doc.get("tolerances", {})),
+        jcstar=None if jcstar is None else JcStar(**jcstar),
+        protocol=ProtocolInfo(**doc.get("protocol", {})),
+        mapping=mapping,
+    )
+
+
+def _syntax_problem(exc: tomllib.TOMLDecodeError) -> str:
+    # tomllib (3.11) gives the position only inside its message: "Invalid value (at line 3,
+    # column 9)"; move it to the front, where a person looks first.
+    message = str(exc)
+    found = _TOML_POSITION.search(message)
+    if found is None:
+        return f"invalid TOML: {message}"
+    detail = message[: found.start()]
+    return f"invalid TOML {found.group(1)}: {detail[:1].lower()}{detail[1:]}"
+
+
+def parse_profile(text: str, path: Path | None = None) -> Profile:
+    """Parse and validate a profile given as TOML text; ``path`` is for messages and reports."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError("", "valid TOML", path=path, problem=_syntax_problem(exc)) from None
+    try:
+        doc = _validate(raw, None, "")
+        return _profile_from_document(doc, path)
+    except ProfileError as error:
+        raise error.with_path(path) from None
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read a profile file (UTF-8 TOML)."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ProfileError("", "a TOML profile file", path=path, problem="file not found") from None
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text (byte {exc.start})"
+        raise ProfileError("", "UTF-8 TOML", path=path, problem=problem) from None
+    except OSError as exc:
+        problem = f"cannot read the file ({exc.strerror})"
+        raise ProfileError("", "a TOML profile file", path=path, problem=problem) from None
+    return parse_profile(text, path)
+
+
+def default_profile(device_class: str) -> Profile:
+    """The built-in profile of the reference simulator of a device class."""
+    if device_class not in DEVICE_CLASSES:
+        expected = "one of " + ", ".join(_render(name) for name in DEVICE_CLASSES)
+        raise ProfileError("device.class", expected, _render(device_class))
+    return _builtin_profile(device_class)
+
+
+@cache
+def _builtin_profile(device_class: str) -> Profile:
+    resource = files("drready") / "profiles" / f"{device_class}.toml"
+    if not resource.is_file():
+        problem = f"no built-in profile for class {device_class!r} yet"
+        raise ProfileError("device.class", '"battery"', _render(device_class), problem=problem)
+    return parse_profile(resource.read_text(encoding="utf-8"))

@@ -1,0 +1,56 @@
+"""The run report: ``report.json``, validated against the schema shipped in the package.
+
+Written atomically (temporary file, then rename) after every test and at the end of the session, so
+an interrupted run leaves a valid report marked ``complete: false`` with what it finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+REPORT_SCHEMA_VERSION = 1
+
+
+@cache
+def report_schema() -> dict[str, Any]:
+    text = (files("drready") / "schemas" / "report.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def validate_report(document: dict[str, Any]) -> None:
+    """Raise jsonschema.ValidationError if the document does not follow the report schema."""
+    jsonschema.validate(document, report_schema())
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(path: Path, document: dict[str, Any]) -> None:
+    validate_report(document)
+    write_atomic(path, json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+
+
+def load_report(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    validate_report(document)
+    return document

@@ -1,0 +1,89 @@
+"""Build the report document of a run, and the terminal summary table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from drready.catalog import (
+    POLICY_PLAIN_ECHONET_LITE_EN,
+    POLICY_PLAIN_ECHONET_LITE_JA,
+    POLICY_TRANSPARENCY_EN,
+    POLICY_TRANSPARENCY_JA,
+)
+from drready.clock import real_now
+from drready.report.json_report import REPORT_SCHEMA_VERSION
+from drready.report.verdicts import RequirementVerdict, summary
+
+if TYPE_CHECKING:
+    from drready.plugin import RunState
+
+#: Terminal width of the reason column in the summary table.
+REASON_WIDTH = 90
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+def build_document(state: RunState, version: str) -> dict[str, Any]:
+    profile = state.profile
+    dut = state.dut
+    device: dict[str, Any] = dict(state.device_info)
+    binding = None
+    topology = None
+    if dut is not None:
+        binding = f"{dut.binding.protocol} ({dut.binding.topology})"
+        topology = dut.binding.topology
+    end = device.pop("device_time_end", None)
+    if end is None and dut is not None:
+        end = dut.now()
+    start = state.device_time_start
+    covered = max(0.0, end - start) if end is not None and start is not None else 0.0
+    notes = [{"ja": POLICY_TRANSPARENCY_JA, "en": POLICY_TRANSPARENCY_EN}]
+    if topology == "gateway":
+        # REQUIREMENTS.md policy notes: say plainly what plain ECHONET Lite control means.
+        notes.insert(0, {"ja": POLICY_PLAIN_ECHONET_LITE_JA, "en": POLICY_PLAIN_ECHONET_LITE_EN})
+    evidence: dict[str, Any] = {"file": "evidence.jsonl"}
+    if dut is not None:
+        evidence["records"] = len(dut.evidence)
+        evidence["head_digest"] = dut.evidence.head_digest
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "harness": {"name": "drready", "version": version},
+        "run_id": state.options.run_id,
+        "complete": state.complete,
+        "exit_status": state.exit_status,
+        "started_at": _iso(state.started_at),
+        "finished_at": _iso(real_now()) if state.exit_status is not None else None,
+        "device_time": {"start": _iso(start), "end": _iso(end), "covered_s": round(covered, 3)},
+        "device_class": profile.device.device_class,
+        "topology": topology,
+        "binding": binding,
+        "simulated": profile.is_simulated,
+        "faults": list(state.options.faults),
+        "profile": profile.to_json(),
+        "device": device,
+        "policy_notes": notes,
+        "requirements": [v.to_json() for v in state.verdicts],
+        "summary": summary(state.verdicts),
+        "evidence": evidence,
+    }
+
+
+def _shorten(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_summary(verdicts: Iterable[RequirementVerdict]) -> list[str]:
+    rows = list(verdicts)
+    lines = [f"{'requirement':<12} {'verdict':<15} reason"]
+    for v in rows:
+        lines.append(f"{v.requirement.id:<12} {v.verdict!s:<15} {_shorten(v.reason, REASON_WIDTH)}")
+    counts = summary(rows)
+    lines.append(", ".join(f"{n} {k}" for k, n in counts.items() if n))
+    return lines

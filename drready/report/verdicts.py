@@ -1,0 +1,159 @@
+"""Fold test outcomes into one verdict per requirement.
+
+Rules, in order:
+1. ``declared`` requirements (JC-STAR, *-3.1) come from the profile, never from a test: declared
+   when a label of level ★1 or more is declared and valid, fail when it is expired or below ★1,
+   not-tested when nothing is declared.
+2. A requirement whose topologies the profile says the device does not support: not-applicable.
+3. A requirement that needs a topology this run did not use: not-tested, saying which.
+4. Any failed or errored test marked with it: fail.
+5. At least one passed test: pass. Tests skipped beside it are named in the reason; a skipped
+   test is never counted as a pass on its own.
+6. Otherwise: not-tested, with the skip reasons or "no test in this run covers it".
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from drready.catalog import Kind, Requirement
+
+
+class Verdict(enum.StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    NOT_APPLICABLE = "not-applicable"
+    NOT_TESTED = "not-tested"
+    DECLARED = "declared"
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    nodeid: str
+    outcome: str  # passed | failed | skipped | error
+    message: str
+    requirements: tuple[str, ...]
+    duration_s: float = 0.0
+    device_time_s: float = 0.0
+    evidence_first: int = 0
+    evidence_last: int = 0
+
+    def __post_init__(self) -> None:
+        if self.outcome not in ("passed", "failed", "skipped", "error"):
+            raise ValueError(f"unknown outcome {self.outcome!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "nodeid": self.nodeid,
+            "outcome": self.outcome,
+            "message": self.message,
+            "duration_s": round(self.duration_s, 6),
+            "device_time_s": round(self.device_time_s, 3),
+            "evidence": [self.evidence_first, self.evidence_last],
+        }
+
+
+@dataclass(frozen=True)
+class RequirementVerdict:
+    requirement: Requirement
+    verdict: Verdict
+    reason: str
+    tests: tuple[TestOutcome, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        r = self.requirement
+        return {
+            "id": r.id,
+            "verdict": str(self.verdict),
+            "reason": self.reason,
+            "title_en": r.title_en,
+            "title_ja": r.title_ja,
+            "reading_en": r.reading_en,
+            "tests": [t.to_json() for t in self.tests],
+        }
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the folding needs to know about the run besides the test outcomes."""
+
+    supported_topologies: frozenset[str]
+    run_topology: str | None
+    jcstar_label: str | None = None
+    jcstar_level: int | None = None
+    jcstar_valid_until: date | None = None
+    today: date = field(default_factory=date.today)
+
+
+def _declared(requirement: Requirement, context: RunContext) -> tuple[Verdict, str]:
+    if context.jcstar_label is None or context.jcstar_valid_until is None:
+        return Verdict.NOT_TESTED, "no JC-STAR declaration in the profile ([jcstar] table)"
+    level = context.jcstar_level or 0
+    label = f"label {context.jcstar_label}, ★{level}, valid until {context.jcstar_valid_until}"
+    if context.today > context.jcstar_valid_until:
+        return Verdict.FAIL, f"declared JC-STAR label has expired ({label})"
+    if level < 1:
+        return Verdict.FAIL, f"declared JC-STAR level is below ★1 ({label})"
+    return Verdict.DECLARED, f"self-declared, not verifiable by the harness: {label}"
+
+
+def fold_one(
+    requirement: Requirement, outcomes: Sequence[TestOutcome], context: RunContext
+) -> RequirementVerdict:
+    mine = tuple(o for o in outcomes if requirement.id in o.requirements)
+    topologies = {str(t) for t in requirement.topologies}
+    if requirement.kind == Kind.DECLARED:
+        verdict, reason = _declared(requirement, context)
+        return RequirementVerdict(requirement, verdict, reason, mine)
+    # Security items are never "not applicable": a device without a server path is still
+    # controlled, and plain ECHONET Lite control cannot be authenticated (policy notes).
+    security = requirement.clause.startswith("3.")
+    if not security and not topologies & context.supported_topologies:
+        return RequirementVerdict(
+            requirement,
+            Verdict.NOT_APPLICABLE,
+            f"the profile declares topologies {sorted(context.supported_topologies)}; "
+            f"{requirement.id} needs {sorted(topologies)}",
+            mine,
+        )
+    failed = [o for o in mine if o.outcome in ("failed", "error")]
+    if failed:
+        reason = "; ".join(f"{o.nodeid.split('::')[-1]}: {o.message}" for o in failed)
+        return RequirementVerdict(requirement, Verdict.FAIL, reason, mine)
+    passed = [o for o in mine if o.outcome == "passed"]
+    skipped = [o for o in mine if o.outcome == "skipped"]
+    if passed:
+        reason = f"{len(passed)} test(s) passed"
+        if skipped:
+            reason += "; not exercised: " + "; ".join(o.message for o in skipped)
+        return RequirementVerdict(requirement, Verdict.PASS, reason, mine)
+    if context.run_topology is not None and context.run_topology not in topologies:
+        return RequirementVerdict(
+            requirement,
+            Verdict.NOT_TESTED,
+            f"needs the {' or '.join(sorted(topologies))} topology; this run used "
+            f"{context.run_topology}",
+            mine,
+        )
+    if skipped:
+        reason = "skipped: " + "; ".join(o.message for o in skipped)
+    else:
+        reason = "no test in this run covers it"
+    return RequirementVerdict(requirement, Verdict.NOT_TESTED, reason, mine)
+
+
+def fold(
+    requirements: Iterable[Requirement], outcomes: Sequence[TestOutcome], context: RunContext
+) -> list[RequirementVerdict]:
+    return [fold_one(r, outcomes, context) for r in requirements]
+
+
+def summary(verdicts: Iterable[RequirementVerdict]) -> dict[str, int]:
+    counts = {str(v): 0 for v in Verdict}
+    for v in verdicts:
+        counts[str(v.verdict)] += 1
+    return counts

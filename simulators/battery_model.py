@@ -1,0 +1,97 @@
+"""Physics of the reference home storage battery: state of charge, power ramp, energy counters.
+
+The model is pure: it is advanced to a time it is given, never reads a clock. Power moves towards
+the set point at the ramp rate; energy is integrated in steps of at most one second, which keeps the
+counters within a watt-second of the exact integral at any ramp the simulator uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Longest integration step. Short enough that a ramp is integrated within 0.1 % of its exact area.
+MAX_STEP_S = 1.0
+
+
+@dataclass(frozen=True)
+class BatteryParams:
+    capacity_wh: float = 9800.0
+    max_charge_w: float = 3000.0
+    max_discharge_w: float = 3000.0
+    min_charge_w: float = 0.0
+    min_discharge_w: float = 0.0
+    ramp_w_per_s: float = 100.0
+    initial_soc_pct: float = 50.0
+    reserve_pct: float = 20.0
+    #: What the power electronics can physically do: a device that forgets its ratings can exceed
+    #: them up to this factor (the ``exceeds_max_power`` fault).
+    hardware_limit_factor: float = 1.6
+
+    def __post_init__(self) -> None:
+        if self.capacity_wh <= 0 or self.max_charge_w <= 0 or self.max_discharge_w <= 0:
+            raise ValueError("capacity and maximum powers must be > 0")
+        if not 0 <= self.initial_soc_pct <= 100 or not 0 <= self.reserve_pct <= 100:
+            raise ValueError("percentages must be within 0..100")
+        if self.ramp_w_per_s <= 0:
+            raise ValueError("ramp_w_per_s must be > 0")
+
+
+class BatteryModel:
+    """Signed power: positive charges the battery, negative discharges it (as EPC 0xD3)."""
+
+    def __init__(self, params: BatteryParams, now: float) -> None:
+        self.params = params
+        self.soc_wh = params.capacity_wh * params.initial_soc_pct / 100.0
+        self.power_w = 0.0
+        self.setpoint_w = 0.0
+        self.floor_pct = params.reserve_pct  # discharge stops here
+        self.charged_wh = 0.0
+        self.discharged_wh = 0.0
+        self.time = now
+
+    @property
+    def soc_pct(self) -> float:
+        return 100.0 * self.soc_wh / self.params.capacity_wh
+
+    @property
+    def floor_wh(self) -> float:
+        return self.params.capacity_wh * self.floor_pct / 100.0
+
+    def _limited_setpoint(self) -> float:
+        setpoint = self.setpoint_w
+        # A full battery cannot charge, one at its floor cannot discharge.
+        if setpoint > 0 and self.soc_wh >= self.params.capacity_wh:
+            return 0.0
+        if setpoint < 0 and self.soc_wh <= self.floor_wh:
+            return 0.0
+        return setpoint
+
+    def advance(self, now: float) -> None:
+        while self.time < now:
+            step = min(MAX_STEP_S, now - self.time)
+            target = self._limited_setpoint()
+            start_power = self.power_w
+            max_change = self.params.ramp_w_per_s * step
+            if abs(target - start_power) <= max_change:
+                end_power = target
+            else:
+                end_power = start_power + max_change * (1 if target > start_power else -1)
+            energy_wh = (start_power + end_power) / 2.0 * step / 3600.0
+            if energy_wh > 0:
+                room_wh = self.params.capacity_wh - self.soc_wh
+                if energy_wh >= room_wh:
+                    # Full: the BMS stops the flow, so no power is reported past this point.
+                    energy_wh, end_power = max(0.0, room_wh), 0.0
+                self.charged_wh += energy_wh
+            elif energy_wh < 0:
+                available_wh = self.soc_wh - self.floor_wh
+                if -energy_wh >= available_wh:
+                    energy_wh, end_power = -max(0.0, available_wh), 0.0
+                self.discharged_wh += -energy_wh
+            self.soc_wh += energy_wh
+            self.power_w = end_power
+            self.time += step
+            limited = self._limited_setpoint()
+            if limited == 0.0 and self.setpoint_w != 0.0:
+                # Hitting full or the floor stops the flow at once: the BMS opens the contactor.
+                self.power_w = 0.0

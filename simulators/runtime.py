@@ -1,0 +1,171 @@
+"""Runs a simulated device as a network node: a transport, the codec, the node, timers and faults.
+
+The same class serves a simulated run (in-memory network, virtual time) and ``drready simulate``
+(UDP, real time). Errors inside the receive path are recorded and re-raised by :meth:`check`, so a
+simulator bug fails the run instead of disappearing into the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+
+from drready.echonet.codec import ESV, MULTICAST_GROUP, Frame, Property, decode
+from drready.echonet.errors import DecodeError
+from drready.echonet.node import EPC_INSTANCE_LIST_NOTIFICATION
+from drready.echonet.transport import Address, DatagramEndpoint, DatagramHandler
+from simulators.battery import BatteryConfig, BatteryDevice, Behaviour
+from simulators.faults import get_fault
+
+EndpointFactory = Callable[[DatagramHandler], Awaitable[DatagramEndpoint]]
+ResponseFilter = Callable[[Frame], Frame | None]
+
+
+class SimulatorError(RuntimeError):
+    """Something went wrong inside the simulator itself (not a device fault)."""
+
+
+class SimulatedBattery:
+    """The reference battery on a datagram endpoint, an async context manager (idempotent close)."""
+
+    def __init__(
+        self,
+        open_endpoint: EndpointFactory,
+        config: BatteryConfig | None = None,
+        faults: Sequence[str] = (),
+        *,
+        announce_port: int = 3610,
+    ) -> None:
+        self._open_endpoint = open_endpoint
+        self.config = config or BatteryConfig()
+        self.fault_names = tuple(faults)
+        self.announce_port = announce_port
+        self.response_filters: list[ResponseFilter] = []
+        self._endpoint: DatagramEndpoint | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._errors: list[BaseException] = []
+        self._tid = 0
+        self.device: BatteryDevice = BatteryDevice(self.config, lambda: 0.0, Behaviour())
+        self.received = 0
+
+    @property
+    def address(self) -> Address:
+        if self._endpoint is None:
+            raise RuntimeError("simulator is not running")
+        return self._endpoint.local_address
+
+    async def start(self) -> SimulatedBattery:
+        self._loop = asyncio.get_running_loop()
+        loop = self._loop
+        self.device = BatteryDevice(self.config, loop.time, Behaviour())
+        for name in self.fault_names:
+            get_fault(name).apply(self)
+        self._endpoint = await self._open_endpoint(self._datagram)
+        self._announce_instances()
+        return self
+
+    async def __aenter__(self) -> SimulatedBattery:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._endpoint is not None:
+            self._endpoint.close()
+            self._endpoint = None
+
+    def check(self) -> None:
+        """Re-raise the first error the simulator hit while serving requests."""
+        if self._errors:
+            raise SimulatorError(f"simulator failed: {self._errors[0]!r}") from self._errors[0]
+
+    # -- receive path --------------------------------------------------------------------
+    def _datagram(self, data: bytes, source: Address) -> None:
+        try:
+            self._serve(data, source)
+        except Exception as exc:  # recorded and re-raised by check(): never lost
+            self._errors.append(exc)
+
+    def _serve(self, data: bytes, source: Address) -> None:
+        try:
+            frame = decode(data)
+        except DecodeError:
+            return  # a node ignores what it cannot parse (Spec. Part 2, 3.2)
+        if not isinstance(frame, Frame) or not frame.esv.is_request:
+            return
+        self.received += 1
+        device = self.device
+        device.contact()
+        responses = device.node.handle(frame)
+        if frame.esv in (ESV.SETC, ESV.SETI, ESV.SETGET) and not device.commit():
+            responses = [self._refuse(r) for r in responses]
+        for response in responses:
+            filtered: Frame | None = response
+            for keep in self.response_filters:
+                filtered = keep(filtered) if filtered is not None else None
+            if filtered is not None and self._endpoint is not None:
+                self._endpoint.send(filtered.encode(), source)
+        self._arm_timer()
+
+    @staticmethod
+    def _refuse(response: Frame) -> Frame:
+        esv = {ESV.SET_RES: ESV.SETC_SNA, ESV.SETGET_RES: ESV.SETGET_SNA}.get(response.esv)
+        if esv is None:
+            return response
+        return Frame(
+            response.tid,
+            response.seoj,
+            response.deoj,
+            esv,
+            tuple(Property(p.epc, b"\x00") for p in response.properties),
+            response.get_properties,
+        )
+
+    # -- timers --------------------------------------------------------------------------
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self.device.next_deadline()
+        if deadline is not None and self._loop is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        try:
+            self.device.on_time()
+        except Exception as exc:
+            self._errors.append(exc)
+            return
+        self._arm_timer()
+
+    # -- announcements -------------------------------------------------------------------
+    def _next_tid(self) -> int:
+        self._tid = (self._tid + 1) & 0xFFFF
+        return self._tid
+
+    def _announce_instances(self) -> None:
+        # A node announces its instances when it starts (Spec. Part 2, 4.3.1).
+        node = self.device.node
+        frame = node.announcement(
+            self.device.node_profile, [EPC_INSTANCE_LIST_NOTIFICATION], self._next_tid()
+        )
+        if frame is not None and self._endpoint is not None:
+            self._endpoint.send(frame.encode(), (MULTICAST_GROUP, self.announce_port))
+
+    def restart(self) -> None:
+        """Power-cycle the device: volatile state is lost, then it announces itself again."""
+        self.device.restart()
+        self._arm_timer()
+        self._announce_instances()

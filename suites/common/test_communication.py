@@ -1,0 +1,64 @@
+"""*-1.1 (communication with the gateway), *-ID (identification) and *-3.3 (protocol)."""
+
+from __future__ import annotations
+
+import pytest
+
+from drready.dut import DeviceUnderTest
+
+
+@pytest.mark.requirement("BAT-1.1")
+@pytest.mark.topology("gateway")
+def test_discovery_property_maps_and_mandatory_properties(dut: DeviceUnderTest) -> None:
+    report = dut.communication_check()
+    assert report.discovered, "; ".join(report.problems)
+    assert not report.problems, "; ".join(report.problems)
+
+
+@pytest.mark.requirement("BAT-ID")
+def test_identity_readable_and_consistent(dut: DeviceUnderTest) -> None:
+    identity = dut.identity()
+    missing = [k for k, v in identity.to_json().items() if not v]
+    assert not missing, f"identification items not readable: {', '.join(missing)}"
+    assert identity.identification_number is not None and identity.manufacturer_code is not None
+    number = identity.identification_number
+    # 0x83: 17 bytes, 0xFE then the 3-byte maker code (ECHONET Lite Appendix, superclass 0x83).
+    assert len(number) == 34 and number.startswith("FE" + identity.manufacturer_code), (
+        f"identification number {number} should be 0xFE, the maker code "
+        f"{identity.manufacturer_code}, then 13 unique bytes"
+    )
+    declared = dut.profile.device
+    for key, value in (
+        ("manufacturer_code", declared.manufacturer_code),
+        ("product_code", declared.product_code),
+        ("serial_number", declared.serial_number),
+    ):
+        if value is None:
+            continue
+        seen = getattr(identity, key)
+        want = value.removeprefix("0x").upper() if key == "manufacturer_code" else value
+        assert seen == want, f"{key}: the profile declares {want}, the device reports {seen}"
+    assert dut.identity() == identity, "the identity changed between two reads"
+
+
+@pytest.mark.requirement("BAT-ID")
+def test_identity_stable_across_restart(dut: DeviceUnderTest) -> None:
+    if not dut.can_restart:
+        pytest.skip("restart needs an operator for an external device; not exercised")
+    before = dut.identity()
+    dut.restart()
+    after = dut.identity()
+    assert after == before, f"identity before restart {before}, after restart {after}"
+
+
+@pytest.mark.requirement("BAT-3.3")
+def test_protocol_and_release_identifiable(dut: DeviceUnderTest) -> None:
+    protocol = dut.profile.protocol
+    assert protocol.name, "the profile must name the protocol ([protocol] name)"
+    release = dut.appendix_release()
+    assert release is not None, "the device's ECHONET Lite release (0x82) is unreadable"
+    if protocol.appendix_release is not None:
+        assert release == protocol.appendix_release, (
+            f"the profile declares Appendix release {protocol.appendix_release}; the device "
+            f"reports release {release} in 0x82"
+        )
