@@ -73,6 +73,11 @@ class RunState:
     def report_path(self) -> Path:
         return self.options.report_dir / "report.json"
 
+    @property
+    def run_topology(self) -> str:
+        """The topology this run exercises: the only binding so far is ECHONET Lite via gateway."""
+        return "gateway"
+
 
 OPTIONS_KEY = pytest.StashKey[DrreadyOptions]()
 STATE_KEY = pytest.StashKey[RunState]()
@@ -347,6 +352,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     state.running[item.nodeid] = _Running(
         item.nodeid, state.requirement_ids.get(item.nodeid, ()), evidence_first, device_time
     )
+    for marker in item.iter_markers("topology"):
+        needed = str(marker.args[0]) if marker.args else ""
+        if needed != state.run_topology:
+            pytest.skip(f"needs the {needed} topology; this run uses {state.run_topology}")
 
 
 def _message(report: pytest.TestReport) -> str:
@@ -426,7 +435,7 @@ def _context(state: RunState) -> RunContext:
     dut = state.dut
     return RunContext(
         supported_topologies=frozenset(profile.device.topologies),
-        run_topology=dut.binding.topology if dut is not None else "gateway",
+        run_topology=dut.binding.topology if dut is not None else state.run_topology,
         jcstar_label=jcstar.label if jcstar else None,
         jcstar_level=jcstar.level if jcstar else None,
         jcstar_valid_until=jcstar.valid_until if jcstar else None,

@@ -1,0 +1,128 @@
+"""The command line: each command, and one-line errors with exit status 2 for user mistakes."""
+
+from __future__ import annotations
+
+import json
+import selectors
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from drready.catalog import for_class
+from drready.cli import main
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "profiles"
+
+
+def _drready(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "drready.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+
+
+def test_catalog_lists_every_requirement(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["catalog", "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert len(records) == 33
+    assert main(["catalog", "--class", "battery", "--lang", "ja"]) == 0
+    out = capsys.readouterr().out
+    for requirement in for_class("battery"):
+        assert requirement.id in out
+
+
+def test_faults_json_covers_every_battery_requirement(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["faults", "--json"]) == 0
+    faults = json.loads(capsys.readouterr().out)
+    battery = [f for f in faults if f["device_class"] == "battery"]
+    assert len(battery) >= 12
+    covered = {rid for f in battery for rid in f["requirements"]}
+    wanted = {f"BAT-{c}" for c in ("1.1", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "ID")}
+    assert wanted <= covered
+    assert all(f["description"] for f in faults)
+
+
+def test_profile_prints_the_effective_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profile", str(FIXTURES / "battery-lab.toml")]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["device"]["class"] == "battery"
+    assert document["timings"]["response_s"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["profile", str(FIXTURES / "invalid" / "typo-key.toml")], "typo-key.toml: "),
+        (["run", "--fault", "no_such_fault"], "--fault: unknown fault 'no_such_fault'"),
+        (["run", "--profile", "nowhere.toml"], "nowhere.toml: "),
+        (["run", "--simulate", "battery", "--time-scale", "10"], "echonet.address"),
+        (["report", "nowhere"], "nowhere/report.json: no report here"),
+        (["simulate", "battery", "--bind", "localhost"], "--bind: expected HOST:PORT"),
+        (["simulate", "battery", "--fault", "nope"], "--fault: unknown fault 'nope'"),
+    ],
+)
+def test_user_mistakes_are_one_line_with_status_2(args: list[str], message: str) -> None:
+    done = _drready(*args)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("drready: ") and message in lines[0]
+
+
+def test_run_then_report(tmp_path: Path) -> None:
+    done = _drready("run", "--report-dir", str(tmp_path / "run"), timeout_s=120)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "BAT-2.2      pass" in done.stdout
+    summary = _drready("report", str(tmp_path / "run"))
+    assert summary.returncode == 0
+    assert "(complete)" in summary.stdout and "BAT-2.7" in summary.stdout
+
+
+def test_simulate_serves_udp_and_stops_cleanly_on_ctrl_c() -> None:
+    import asyncio
+
+    from drready.echonet.codec import EOJ
+    from drready.echonet.gateway import Gateway
+    from drready.echonet.transport import open_udp_endpoint
+    from drready.evidence import EvidenceLog
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "drready.cli", "simulate", "battery", "--bind", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            assert selector.select(timeout=10), "the simulator printed nothing within 10 s"
+        banner = process.stdout.readline()
+        assert "udp://127.0.0.1:" in banner, banner
+        port = int(banner.split("udp://127.0.0.1:")[1].split()[0])
+
+        async def read_power() -> dict[int, bytes]:
+            gateway = Gateway(EvidenceLog(lambda: 0.0), timeout_s=2.0, retries=1)
+            gateway.attach(await open_udp_endpoint(gateway.datagram_received, "127.0.0.1", 0))
+            try:
+                return await gateway.get(("127.0.0.1", port), EOJ(0x02, 0x7D, 0x01), [0x80, 0xD3])
+            finally:
+                gateway.close()
+
+        values = asyncio.run(read_power())
+        assert values[0x80] == b"\x30"
+        assert len(values[0xD3]) == 4
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+        assert process.returncode == 0, err
+        assert "stopped" in out
+        assert "Traceback" not in err
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

@@ -1,0 +1,181 @@
+"""Interoperability: pychonet, a HEMS controller library, drives our battery simulator over UDP.
+
+Everything else in the harness talks to the simulator through drready's own codec, so a mistake
+shared by both sides (a byte order, a property map layout, an instance list) would go unnoticed.
+Here an independent implementation discovers the simulator, reads its property maps and identity,
+sends it a DR request and reads its state back, and every value is checked against the simulator.
+
+pychonet always addresses port 3610 of the host it asks and only accepts replies whose source is
+that host, so the simulator must own 127.0.0.2:3610 for the duration of the test. Multicast does
+not work on loopback, so discovery is unicast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from drready.echonet.codec import ECHONET_LITE_PORT
+from drready.echonet.node import EPC_GET_MAP, EPC_SET_MAP, EPC_STATUS_CHANGE_MAP
+from drready.echonet.transport import DatagramHandler, UdpEndpoint, open_udp_endpoint
+from simulators.battery import DR_DURATION_EPC, SIMULATOR_MAKER_CODE, BatteryConfig
+from simulators.battery_model import BatteryParams
+from simulators.runtime import SimulatedBattery
+
+pychonet = pytest.importorskip("pychonet")
+from pychonet import ECHONETAPIClient, Factory  # noqa: E402
+from pychonet.lib.const import MANUFACTURERS, SETC  # noqa: E402
+from pychonet.lib.udpserver import UDPServer  # noqa: E402
+
+SIM_HOST = "127.0.0.2"
+CONTROLLER_HOST = "127.0.0.1"
+GROUP, CLASS, INSTANCE = 0x02, 0x7D, 0x01
+#: pychonet waits in 0.1 s ticks; 2 s is ample on loopback and keeps a hang short.
+MESSAGE_TIMEOUT_TICKS = 20
+#: A DR discharge request of this many watts is what pychonet sends.
+DR_TARGET_W = 1234
+DR_DURATION_S = 600
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail (not skip) when the simulator's address cannot be had.
+
+    drready's UDP endpoint sets SO_REUSEADDR, and on Linux a second SO_REUSEADDR socket may bind
+    the same unicast address and silently take its datagrams. A probe bound *without* the option
+    gets EADDRINUSE whenever any socket holds the address, so it is asked first.
+    """
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            pytest.fail(
+                f"UDP {host}:{port} is in use by another process or test (a running "
+                "`drready simulate battery --bind`, or another ECHONET Lite node?). pychonet only "
+                "talks to port 3610, so this test needs that address; stop whatever holds it.",
+                pytrace=False,
+            )
+        if exc.errno == errno.EADDRNOTAVAIL:
+            pytest.fail(
+                f"cannot bind {host}: this machine does not route 127.0.0.0/8 to loopback "
+                "(on macOS: `sudo ifconfig lo0 alias 127.0.0.2`)",
+                pytrace=False,
+            )
+        raise
+    finally:
+        probe.close()
+
+
+@dataclass
+class Rig:
+    sim: SimulatedBattery
+    api: Any  # ECHONETAPIClient (untyped library)
+    host: str
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    _check_port_free(SIM_HOST, ECHONET_LITE_PORT)
+
+    async def endpoint(handler: DatagramHandler) -> UdpEndpoint:
+        return await open_udp_endpoint(handler, SIM_HOST, ECHONET_LITE_PORT)
+
+    # A ramp far faster than the default 100 W/s: the battery reaches its DR set point within
+    # milliseconds, so 0xD3 is steady by the time pychonet (100 ms per request) reads it.
+    config = BatteryConfig(params=BatteryParams(ramp_w_per_s=1_000_000.0))
+    sim = SimulatedBattery(endpoint, config)
+    udp = UDPServer(local_ip=CONTROLLER_HOST)
+    loop = asyncio.get_running_loop()
+    try:
+        await sim.start()
+        udp.run(CONTROLLER_HOST, 0, loop=loop)
+        api = ECHONETAPIClient(udp)
+        api.configure(message_timeout=MESSAGE_TIMEOUT_TICKS, logger=lambda *args: None)
+        yield Rig(sim, api, SIM_HOST)
+        sim.check()
+    finally:
+        # UDPServer.close() cancels its tasks but leaves its reader registered on the loop.
+        with contextlib.suppress(Exception):
+            loop.remove_reader(udp._sock.fileno())
+        udp.close()
+        sim.close()
+        await asyncio.sleep(0)  # let cancelled pychonet tasks finish
+
+
+async def test_pychonet_discovers_and_reads_the_battery_simulator(rig: Rig) -> None:
+    api, host, sim = rig.api, rig.host, rig.sim
+    device = sim.device
+
+    # -- discovery (unicast Get of the node profile: 0x8A, 0x8C, 0x83, 0xD6) -------------------
+    assert await api.discover(host), "pychonet got no reply to discovery"
+    state = api._state[host]
+    assert state.get("discovered") is True
+    instances = state["instances"]
+    listed = {
+        (group << 16) | (cls << 8) | inst
+        for group, classes in instances.items()
+        for cls, insts in classes.items()
+        for inst in insts
+    }
+    assert 0x027D01 in listed, f"instance list as pychonet decoded it: {sorted(map(hex, listed))}"
+    assert listed == {obj.eoj.class_id << 8 | obj.eoj.instance for obj in device.node.objects}
+
+    # -- property maps ------------------------------------------------------------------------
+    assert await api.getAllPropertyMaps(host, GROUP, CLASS, INSTANCE)
+    battery_state = instances[GROUP][CLASS][INSTANCE]
+    assert set(battery_state[EPC_GET_MAP]) == set(device.battery.get_map())
+    assert set(battery_state[EPC_SET_MAP]) == set(device.battery.set_map())
+    assert set(battery_state[EPC_STATUS_CHANGE_MAP]) == set(device.battery.announce_map())
+    # The EPCs the DR tests depend on are among them.
+    assert {0xD3, 0xDA, 0xE4, 0xEB, 0xEC, DR_DURATION_EPC} <= set(battery_state[EPC_GET_MAP])
+
+    # -- identity -----------------------------------------------------------------------------
+    assert await api.getIdentificationInformation(host, GROUP, CLASS, INSTANCE)
+    maker_code = int.from_bytes(SIMULATOR_MAKER_CODE, "big")
+    assert maker_code == 0xFFFFFF
+    # pychonet turns the maker code into its name when it knows it ("Experimental" for FFFFFF).
+    assert state["manufacturer"] == MANUFACTURERS[maker_code]
+    assert battery_state[0x8A] == MANUFACTURERS[maker_code]
+    # pychonet keeps 0x83 as hex without its first byte (the 0xFE type byte), for the node
+    # profile (state["uid"], from discovery) and for the device object alike.
+    identification = device.identification_number()
+    assert identification[0] == 0xFE
+    assert state["uid"] == identification[1:].hex()
+    assert battery_state[0x83] == identification[1:].hex()
+
+    # -- a DR request from the HEMS: discharge DR_TARGET_W for DR_DURATION_S -----------------
+    battery = Factory(host, api, GROUP, CLASS, INSTANCE)
+    mode_edt = device.classdef.properties[0xDA].encode("discharging")
+    accepted = await battery.setMessages(
+        [
+            {"EPC": DR_DURATION_EPC, "PDC": 4, "EDT": DR_DURATION_S},
+            {"EPC": 0xEC, "PDC": 4, "EDT": DR_TARGET_W},
+            {"EPC": 0xDA, "PDC": len(mode_edt), "EDT": int.from_bytes(mode_edt, "big")},
+        ]
+    )
+    assert accepted, "the simulator refused pychonet's DR request (SetC_SNA)"
+    assert SETC == 0x61
+    assert device.dr is not None and device.dr.target_w == -DR_TARGET_W
+
+    # -- typed reads --------------------------------------------------------------------------
+    power = await battery.update(0xD3)
+    assert power == round(device.model.power_w)
+    # The ramp is near-instant, so the read is the set point, not a value on the way to it.
+    assert power == -DR_TARGET_W
+
+    values = await battery.update([0x80, 0xD3, 0xDA, 0xCF, 0xE4])
+    model = device.model
+    assert values[0x80] == "on" and device.battery.read(0x80) == b"\x30"
+    assert values[0xD3] == round(model.power_w)
+    assert values[0xDA] == device.mode_setting() == "discharging"
+    assert values[0xCF] == device.actual_mode()
+    assert values[0xE4] == round(model.soc_pct)
+    assert 0 < values[0xE4] < 100
+    assert sim.received >= 6
