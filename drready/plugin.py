@@ -20,6 +20,7 @@ from drready import __version__
 from drready.catalog import CATALOG, for_class
 from drready.clock import real_now
 from drready.dut import DeviceUnderTest
+from drready.evidence import Record
 from drready.profile import Profile, ProfileError, default_profile, load_profile
 from drready.report.json_report import write_report
 from drready.report.run_document import build_document, format_summary
@@ -52,6 +53,7 @@ class _Running:
     outcome: str = "passed"
     message: str = ""
     duration_s: float = 0.0
+    failed_at: int | None = None  # evidence length when the failing phase ended
 
 
 @dataclass
@@ -389,6 +391,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.failed and running.outcome not in ("failed", "error"):
         running.outcome = "failed" if report.when == "call" else "error"
         running.message = _message(report)
+        if state.dut is not None:
+            running.failed_at = len(state.dut.evidence)
     elif report.skipped and running.outcome == "passed":
         running.outcome = "skipped"
         running.message = _message(report)
@@ -402,6 +406,12 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
     if running is None:
         return
     evidence_last = len(state.dut.evidence) if state.dut is not None else 0
+    frames: tuple[dict[str, Any], ...] = ()
+    if running.outcome in ("failed", "error") and state.dut is not None:
+        end = running.failed_at if running.failed_at is not None else evidence_last
+        frames = _frames(
+            state.dut.evidence.since(running.evidence_first)[: end - running.evidence_first]
+        )
     device_time = state.dut.elapsed_s() if state.dut is not None else 0.0
     state.outcomes.append(
         TestOutcome(
@@ -413,9 +423,29 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
             device_time_s=max(0.0, device_time - running.device_time_start),
             evidence_first=running.evidence_first,
             evidence_last=evidence_last,
+            frames=frames,
         )
     )
     _write(state)
+
+
+#: How many of the frames exchanged before a failure the report quotes (all are in the evidence).
+FAILURE_FRAMES = 12
+
+
+def _frames(records: list[Record]) -> tuple[dict[str, Any], ...]:
+    exchanged = [r for r in records if r.kind in ("tx", "rx")][-FAILURE_FRAMES:]
+    return tuple(
+        {
+            "seq": r.seq,
+            "time": datetime.fromtimestamp(r.time, UTC).isoformat(timespec="milliseconds"),
+            "kind": r.kind,
+            "peer": r.peer,
+            "summary": r.summary,
+            "data_hex": r.data_hex,
+        }
+        for r in exchanged
+    )
 
 
 # Logreport hooks get no config; the session's state is kept here for the session's life.

@@ -41,6 +41,8 @@ class TestOutcome:
     device_time_s: float = 0.0
     evidence_first: int = 0
     evidence_last: int = 0
+    #: For a failure: the last frames exchanged before it, so the report shows what was said.
+    frames: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if self.outcome not in ("passed", "failed", "skipped", "error"):
@@ -54,6 +56,7 @@ class TestOutcome:
             "duration_s": round(self.duration_s, 6),
             "device_time_s": round(self.device_time_s, 3),
             "evidence": [self.evidence_first, self.evidence_last],
+            "frames": list(self.frames),
         }
 
 
