@@ -1,0 +1,601 @@
+#!/usr/bin/env python3
+"""drready benchmarks: measured figures with their targets. Reports; never asserts.
+
+    python3 benchmarks/run.py [--seconds N] [--json]
+
+1. the battery suite against the built-in simulator in virtual time (a pytest subprocess): wall
+   time, simulated time covered, requirements passed;
+2. Get round trips per second from drready's gateway to the simulator over loopback UDP;
+3. the ceiling: a bare asyncio UDP echo pair with the same datagram sizes;
+4. the same Get loop through pychonet, an independent HEMS controller library;
+5. (2) as a share of (3);
+6. peak RSS of this process and of the suite subprocess.
+
+See benchmarks/README.md for what each figure means. Exit status is 0 even when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import errno
+import json
+import os
+import platform
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # `simulators` and `drready` from this checkout
+
+from drready.echonet.codec import CONTROLLER, ESV, Frame, Property, decode  # noqa: E402
+from drready.echonet.gateway import Gateway  # noqa: E402
+from drready.echonet.transport import (  # noqa: E402
+    Address,
+    DatagramHandler,
+    UdpEndpoint,
+    open_udp_endpoint,
+)
+from drready.evidence import EvidenceLog  # noqa: E402
+from simulators.battery import BATTERY_EOJ  # noqa: E402
+from simulators.runtime import SimulatedBattery  # noqa: E402
+
+GATEWAY_HOST = "127.0.0.1"
+SIM_HOST = "127.0.0.2"
+ECHONET_PORT = 3610  # pychonet only ever talks to this port
+EPC_POWER = 0xD3  # measured instantaneous charging/discharging power
+WARMUP_ROUND_TRIPS = 200
+#: A loop that has not finished this long after its N seconds is stuck (a lost datagram).
+PHASE_SLACK_S = 10.0
+#: The N seconds of each loop are cut into this many slices, alternating between the loops.
+ROUNDS = 10
+
+SUITE_WALL_TARGET_S = 5.0
+SUITE_SIMULATED_TARGET_S = 4 * 3600.0
+RATIO_TARGET = 0.50
+RSS_TARGET_MB = 150.0
+
+
+@dataclass
+class Figure:
+    key: str
+    label: str
+    value: float | None
+    unit: str
+    target: str
+    result: str  # PASS, MISS, info or n/a
+    note: str = ""
+
+
+def _judge(value: float | None, ok: Callable[[float], bool]) -> str:
+    if value is None:
+        return "n/a"
+    return "PASS" if ok(value) else "MISS"
+
+
+def _rss_mb(maxrss: int) -> float:
+    # ru_maxrss is in KiB on Linux and in bytes on macOS.
+    factor = 1 if sys.platform == "darwin" else 1024
+    return maxrss * factor / 1e6
+
+
+# -- 1. the battery suite in virtual time ------------------------------------------------------
+def run_suite() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="drready-bench-") as tmp:
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites",
+            "--simulate",
+            "battery",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--report-dir",
+            tmp,
+        ]
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            return {"error": "the suite did not finish within 300 s"}
+        wall = time.perf_counter() - start
+        # Read now: any later child (even `uname` run by the platform module) would report at
+        # least this process's own peak, which Linux hands to a child that execs.
+        child_rss = _rss_mb(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        out: dict[str, Any] = {
+            "wall_s": wall,
+            "exit_status": proc.returncode,
+            "peak_rss_mb": child_rss,
+        }
+        report_path = Path(tmp) / "report.json"
+        if not report_path.exists():
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
+            out["error"] = "no report.json; last output: " + " | ".join(tail)
+            return out
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    verdicts = [r["verdict"] for r in report.get("requirements", [])]
+    out["simulated_s"] = float(report["device_time"]["covered_s"])
+    out["requirements"] = len(verdicts)
+    out["passed"] = verdicts.count("pass")
+    out["failed"] = verdicts.count("fail")
+    out["summary"] = report.get("summary", {})
+    return out
+
+
+# -- network helpers ---------------------------------------------------------------------------
+def port_free(host: str, port: int) -> str | None:
+    """None if ``host:port`` can be bound, else why not.
+
+    Probed without SO_REUSEADDR: drready's endpoint sets it, and on Linux a second such socket
+    binds the same unicast address without error and takes its datagrams.
+    """
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return f"UDP {host}:{port} is in use by another process"
+        return f"cannot bind UDP {host}:{port}: {exc.strerror or exc}"
+    finally:
+        probe.close()
+    return None
+
+
+RoundTrip = Callable[[], Awaitable[object]]
+
+
+@dataclass
+class Loop:
+    """One request-reply loop, measured in slices interleaved with the other loops."""
+
+    round_trip: RoundTrip
+    count: int = 0
+    elapsed_s: float = 0.0
+    slice_rates: list[float] = field(default_factory=list)
+
+    async def warm_up(self) -> None:
+        for _ in range(WARMUP_ROUND_TRIPS):
+            await self.round_trip()
+
+    async def run_slice(self, seconds: float) -> None:
+        count = 0
+        start = time.perf_counter()
+        deadline = start + seconds
+        now = start
+        while now < deadline:
+            await self.round_trip()
+            count += 1
+            now = time.perf_counter()
+        self.count += count
+        self.elapsed_s += now - start
+        self.slice_rates.append(count / (now - start))
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "per_s": self.count / self.elapsed_s,
+            "round_trips": self.count,
+            "slice_min_per_s": min(self.slice_rates),
+            "slice_max_per_s": max(self.slice_rates),
+        }
+
+
+# -- 2. drready's gateway ----------------------------------------------------------------------
+async def gateway_loop(
+    address: Address, stack: contextlib.AsyncExitStack
+) -> tuple[Loop, EvidenceLog]:
+    evidence = EvidenceLog(time.time)  # no path: records are kept in memory
+    gateway = Gateway(evidence)
+    gateway.attach(await open_udp_endpoint(gateway.datagram_received, GATEWAY_HOST, 0))
+    stack.callback(gateway.close)
+    return Loop(lambda: gateway.get(address, BATTERY_EOJ, [EPC_POWER])), evidence
+
+
+# -- 3. the ceiling: bare asyncio UDP echo ------------------------------------------------------
+class _Responder(asyncio.DatagramProtocol):
+    def __init__(self, reply: bytes) -> None:
+        self.reply = reply
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # On 3.11 the selector loop's datagram transport does not subclass DatagramTransport.
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        assert self.transport is not None
+        self.transport.sendto(self.reply, addr)
+
+
+class _CannedResponder(_Responder):
+    """Answers every Get with the same Get_Res under the request's TID: a device that costs
+    (almost) nothing, to separate the gateway's own cost from the simulator's."""
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        assert self.transport is not None
+        self.transport.sendto(self.reply[:2] + data[2:4] + self.reply[4:], addr)
+
+
+class _Requester(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.waiter: asyncio.Future[bytes] | None = None
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(data)
+
+
+async def responder(protocol: _Responder, stack: contextlib.AsyncExitStack) -> tuple[str, int]:
+    loop = asyncio.get_running_loop()
+    server, _ = await loop.create_datagram_endpoint(lambda: protocol, local_addr=(SIM_HOST, 0))
+    stack.callback(server.close)
+    host, port = server.get_extra_info("sockname")[:2]
+    return str(host), int(port)
+
+
+async def echo_loop(request: bytes, reply: bytes, stack: contextlib.AsyncExitStack) -> Loop:
+    loop = asyncio.get_running_loop()
+    server_address = await responder(_Responder(reply), stack)
+    client, requester = await loop.create_datagram_endpoint(
+        _Requester, local_addr=(GATEWAY_HOST, 0)
+    )
+    stack.callback(client.close)
+
+    async def round_trip() -> bytes:
+        waiter: asyncio.Future[bytes] = loop.create_future()
+        requester.waiter = waiter
+        client.sendto(request, server_address)
+        return await waiter
+
+    return Loop(round_trip)
+
+
+# -- 4. pychonet ------------------------------------------------------------------------------
+async def pychonet_rate(seconds: float) -> dict[str, Any]:
+    try:
+        from pychonet import ECHONETAPIClient, Factory
+        from pychonet.lib.udpserver import UDPServer
+    except ImportError as exc:
+        return {"error": f"pychonet is not installed ({exc}); pip install -e '.[test]'"}
+    loop = asyncio.get_running_loop()
+    udp = UDPServer(local_ip=GATEWAY_HOST)
+    udp.run(GATEWAY_HOST, 0, loop=loop)
+    try:
+        api = ECHONETAPIClient(udp)
+        api.configure(message_timeout=20, logger=lambda *args: None)
+        group, cls, inst = BATTERY_EOJ.class_group, BATTERY_EOJ.class_code, BATTERY_EOJ.instance
+        if not await api.discover(SIM_HOST):
+            return {"error": "pychonet: no reply to discovery"}
+        if not await api.getAllPropertyMaps(SIM_HOST, group, cls, inst):
+            return {"error": "pychonet: property maps unreadable"}
+        battery = Factory(SIM_HOST, api, group, cls, inst)
+        count = 0
+        start = time.perf_counter()
+        now = start
+        while now < start + seconds:
+            value = await battery.update(EPC_POWER)
+            if not isinstance(value, int):
+                return {"error": f"pychonet: unexpected 0xD3 value {value!r}"}
+            count += 1
+            now = time.perf_counter()
+        return {"per_s": count / (now - start), "round_trips": count}
+    finally:
+        # close() cancels pychonet's tasks but leaves its reader registered on the loop.
+        with contextlib.suppress(Exception):
+            loop.remove_reader(udp._sock.fileno())
+        udp.close()
+        await asyncio.sleep(0)
+
+
+async def run_network(seconds: float) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    busy = port_free(SIM_HOST, ECHONET_PORT)
+    port = ECHONET_PORT if busy is None else 0
+
+    async def endpoint(handler: DatagramHandler) -> UdpEndpoint:
+        return await open_udp_endpoint(handler, SIM_HOST, port)
+
+    async with contextlib.AsyncExitStack() as stack:
+        sim = await SimulatedBattery(endpoint).start()
+        stack.callback(sim.close)
+        # Datagram sizes for the echo pair: a real Get of 0xD3 and the simulator's own answer.
+        request = Frame(1, CONTROLLER, BATTERY_EOJ, ESV.GET, (Property(EPC_POWER),)).encode()
+        reply = sim.device.node.handle(decode_frame(request))[0].encode()
+        results["frame_bytes"] = {"request": len(request), "reply": len(reply)}
+        canned_address = await responder(_CannedResponder(reply), stack)
+        gateway, evidence = await gateway_loop(sim.address, stack)
+        canned, canned_evidence = await gateway_loop(canned_address, stack)
+        loops = {
+            "echo": await echo_loop(request, reply, stack),
+            "gateway": gateway,
+            "gateway_canned": canned,
+        }
+        # Slices of the three loops alternate, so a load change on the machine hits them alike.
+        try:
+            async with asyncio.timeout(len(loops) * seconds + PHASE_SLACK_S):
+                for each in loops.values():
+                    await each.warm_up()
+                for _ in range(ROUNDS):
+                    for each in loops.values():
+                        await each.run_slice(seconds / ROUNDS)
+        except TimeoutError:
+            results["error"] = "a round-trip loop got stuck (a datagram lost on loopback?)"
+            return results
+        for name, each in loops.items():
+            results[name] = each.result()
+        # Each round's gateway slice against the echo slice next to it in time; the median of
+        # those ratios shrugs off a load change that hits some rounds and not others.
+        per_round = [
+            gw / echo
+            for gw, echo in zip(gateway.slice_rates, loops["echo"].slice_rates, strict=True)
+        ]
+        results["ratio_per_round"] = per_round
+        results["ratio_median"] = statistics.median(per_round)
+        results["gateway"]["evidence_records"] = len(evidence)
+        results["gateway_canned"]["evidence_records"] = len(canned_evidence)
+        if busy is None:
+            try:
+                async with asyncio.timeout(seconds + PHASE_SLACK_S):
+                    results["pychonet"] = await pychonet_rate(seconds)
+            except TimeoutError:
+                results["pychonet"] = {"error": "pychonet got stuck"}
+        else:
+            results["pychonet"] = {"error": f"{busy}; pychonet needs port {ECHONET_PORT}"}
+        sim.check()
+    return results
+
+
+def decode_frame(data: bytes) -> Frame:
+    frame = decode(data)
+    assert isinstance(frame, Frame)
+    return frame
+
+
+# -- reporting ---------------------------------------------------------------------------------
+def machine() -> dict[str, Any]:
+    try:
+        nproc = len(os.sched_getaffinity(0))  # what `nproc` prints
+    except AttributeError:
+        nproc = os.cpu_count() or 0
+    uname = os.uname()
+    cpu = uname.machine  # not platform.processor(): it runs `uname -p`
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "nproc": nproc,
+        "loadavg_1min": round(os.getloadavg()[0], 2),
+        "cpu_count": os.cpu_count(),
+        "cpu": cpu,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        # Not platform.platform(): it runs `uname -p` as a child process.
+        "platform": f"{uname.sysname} {uname.release} {uname.machine}",
+    }
+
+
+def figures(suite: dict[str, Any], net: dict[str, Any], seconds: float) -> list[Figure]:
+    out: list[Figure] = []
+    wall = suite.get("wall_s")
+    simulated = suite.get("simulated_s")
+    suite_note = suite.get("error", "")
+    out.append(
+        Figure(
+            "suite_wall_s",
+            "1  battery suite, wall time (virtual time, subprocess)",
+            wall,
+            "s",
+            f"<= {SUITE_WALL_TARGET_S:g} s",
+            _judge(wall, lambda v: v <= SUITE_WALL_TARGET_S),
+            suite_note,
+        )
+    )
+    out.append(
+        Figure(
+            "suite_simulated_s",
+            "   simulated device time covered",
+            simulated,
+            "s",
+            f">= {SUITE_SIMULATED_TARGET_S / 3600:g} h",
+            _judge(simulated, lambda v: v >= SUITE_SIMULATED_TARGET_S),
+            f"{simulated / 3600:.2f} h" if simulated is not None else "",
+        )
+    )
+    if "requirements" in suite:
+        out.append(
+            Figure(
+                "suite_requirements_passed",
+                "   requirements passed",
+                float(suite["passed"]),
+                f"of {suite['requirements']}",
+                "no fail",
+                "PASS" if suite["failed"] == 0 and suite["exit_status"] == 0 else "MISS",
+                ", ".join(f"{k} {v}" for k, v in suite["summary"].items() if v),
+            )
+        )
+    gateway = net.get("gateway", {})
+    echo = net.get("echo", {})
+    canned = net.get("gateway_canned", {})
+    py = net.get("pychonet", {})
+    sizes = net.get("frame_bytes", {})
+    gw_rate = gateway.get("per_s")
+    echo_rate = echo.get("per_s")
+    canned_rate = canned.get("per_s")
+    net_error = net.get("error", "")
+
+    def spread(result: dict[str, Any]) -> str:
+        low, high = result["slice_min_per_s"], result["slice_max_per_s"]
+        return f"slices {low:,.0f}-{high:,.0f} /s"
+
+    out.append(
+        Figure(
+            "gateway_get_per_s",
+            "2  drready gateway Get round trips, loopback UDP",
+            gw_rate,
+            "/s",
+            "-",
+            "info" if gw_rate is not None else "n/a",
+            f"{gateway['round_trips']} in {seconds:g} s, {spread(gateway)}, "
+            f"{gateway['evidence_records']} evidence records"
+            if gw_rate is not None
+            else net_error,
+        )
+    )
+    out.append(
+        Figure(
+            "gateway_canned_get_per_s",
+            "   same gateway, canned responder (no simulator)",
+            canned_rate,
+            "/s",
+            "-",
+            "info" if canned_rate is not None else "n/a",
+            f"{spread(canned)}, {canned_rate / echo_rate * 100:.0f} % of the ceiling"
+            if canned_rate and echo_rate
+            else net_error,
+        )
+    )
+    out.append(
+        Figure(
+            "echo_per_s",
+            "3  ceiling: bare asyncio UDP echo pair",
+            echo_rate,
+            "/s",
+            "-",
+            "info" if echo_rate is not None else "n/a",
+            f"{sizes['request']} B request, {sizes['reply']} B reply, {spread(echo)}"
+            if echo_rate is not None
+            else net_error,
+        )
+    )
+    py_rate = py.get("per_s")
+    out.append(
+        Figure(
+            "pychonet_get_per_s",
+            "4  pychonet Get round trips, same simulator",
+            py_rate,
+            "/s",
+            "~10 (100 ms poll)",
+            "info" if py_rate is not None else "n/a",
+            py.get("error", f"{py.get('round_trips', 0)} in {seconds:g} s"),
+        )
+    )
+    ratio = net.get("ratio_median")
+    rounds = net.get("ratio_per_round", [])
+    out.append(
+        Figure(
+            "gateway_vs_ceiling",
+            "5  gateway rate / ceiling (2 / 3)",
+            ratio * 100 if ratio is not None else None,
+            "%",
+            f">= {RATIO_TARGET * 100:g} %",
+            _judge(ratio, lambda v: v >= RATIO_TARGET),
+            f"median of {len(rounds)} rounds ({min(rounds) * 100:.0f}-{max(rounds) * 100:.0f} %); "
+            f"of the totals {gw_rate / echo_rate * 100:.0f} %"
+            if rounds and gw_rate and echo_rate
+            else net_error,
+        )
+    )
+    self_rss = _rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    child_rss = suite.get("peak_rss_mb")
+    out.append(
+        Figure(
+            "rss_benchmark_mb",
+            "6  peak RSS, this benchmark process",
+            self_rss,
+            "MB",
+            f"<= {RSS_TARGET_MB:g} MB",
+            _judge(self_rss, lambda v: v <= RSS_TARGET_MB),
+            "getrusage(RUSAGE_SELF).ru_maxrss",
+        )
+    )
+    out.append(
+        Figure(
+            "rss_suite_mb",
+            "   peak RSS, suite subprocess",
+            child_rss,
+            "MB",
+            f"<= {RSS_TARGET_MB:g} MB",
+            _judge(child_rss, lambda v: v <= RSS_TARGET_MB),
+            "getrusage(RUSAGE_CHILDREN).ru_maxrss",
+        )
+    )
+    return out
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "/s":
+        return f"{value:,.0f} /s" if value >= 100 else f"{value:.1f} /s"
+    if unit.startswith("of "):
+        return f"{value:.0f} {unit}"
+    return f"{value:,.2f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
+
+
+def print_table(figs: list[Figure], info: dict[str, Any], seconds: float, total: float) -> None:
+    print(
+        f"drready benchmarks: nproc {info['nproc']} ({info['cpu']}), {info['python']}, "
+        f"{info['platform']}, load average {info['loadavg_1min']} before the run"
+    )
+    print(f"loops run {seconds:g} s each; whole run {total:.1f} s wall")
+    print()
+    rows = [("figure", "value", "target", "result", "note")]
+    rows += [(f.label, _fmt(f.value, f.unit), f.target, f.result, f.note) for f in figs]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1])]
+        cells += [row[2].ljust(widths[2]), row[3].ljust(widths[3]), row[4]]
+        print("  ".join(cells).rstrip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=3.0,
+        metavar="N",
+        help="how long each round-trip loop runs (default 3)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    if args.seconds <= 0:
+        parser.error("--seconds must be > 0")
+    info = machine()  # first: the load average before this run adds to it
+    started = time.perf_counter()
+    # The suite runs first and is this process's only child, so RUSAGE_CHILDREN is its peak.
+    suite = run_suite()
+    try:
+        net = asyncio.run(run_network(args.seconds))
+    except OSError as exc:
+        net = {"error": f"loopback UDP unavailable: {exc}"}
+    figs = figures(suite, net, args.seconds)
+    total = time.perf_counter() - started
+    if args.json:
+        document = {
+            "machine": info,
+            "seconds": args.seconds,
+            "wall_s": round(total, 3),
+            "figures": [asdict(f) for f in figs],
+            "raw": {"suite": suite, "network": net},
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        print_table(figs, info, args.seconds, total)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
