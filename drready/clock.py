@@ -14,6 +14,7 @@ while a :class:`VirtualClock` is active.
 from __future__ import annotations
 
 import asyncio
+import math
 import selectors
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -128,8 +129,17 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
     def __init__(self, clock: VirtualClock) -> None:
         self._virtual_clock = clock
         super().__init__(selector=_VirtualSelector(clock))
-        # Timers due within this much of now run now; virtual time is exact, so no slack is needed.
-        self._clock_resolution = 1e-9
+
+    # asyncio runs the timers due before time() + _clock_resolution. Virtual time is exact, so the
+    # slack only has to survive float addition: one unit in the last place of the present time
+    # (a fixed 1e-9 vanishes after 2**24 s of virtual time and the loop would spin for ever).
+    @property
+    def _clock_resolution(self) -> float:
+        return max(1e-9, 2 * math.ulp(self.time()))
+
+    @_clock_resolution.setter
+    def _clock_resolution(self, value: float) -> None:
+        pass  # BaseEventLoop.__init__ sets the real clock's resolution; ours is computed
 
     def time(self) -> float:
         return self._virtual_clock.monotonic()

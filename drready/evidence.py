@@ -110,12 +110,22 @@ class EvidenceLog:
             self._file = None
 
 
-def verify_chain(records: list[dict[str, Any]]) -> int | None:
-    """Return the index of the first record whose chain link is broken, or None if intact."""
+def verify_chain(records: list[dict[str, Any]], head_digest: str | None = None) -> int | None:
+    """The index of the first record whose chain link is broken, or None if intact.
+
+    An altered record shows at the record after it, whose ``prev`` no longer matches. The chain
+    cannot see its own end: pass the head digest kept elsewhere (the report) to cover the last
+    record and a truncated tail.
+    """
     previous = GENESIS
     for index, raw in enumerate(records):
         if raw.get("prev") != previous or raw.get("seq") != index:
             return index
-        record = Record(**raw)
+        try:
+            record = Record(**raw)
+        except (TypeError, ValueError):
+            return index  # missing or extra fields: not a record this log wrote
         previous = record.digest()
+    if head_digest is not None and previous != head_digest:
+        return max(0, len(records) - 1)
     return None

@@ -61,6 +61,7 @@ class Behaviour:
 
 @dataclass
 class DrState:
+    mode: str  # as requested: a 0 W charging request is still charging
     target_w: float
     pre_mode: str
     ends_at: float | None
@@ -238,7 +239,7 @@ class BatteryDevice:
     # -- modes -------------------------------------------------------------------------------
     def mode_setting(self) -> str:
         if self.dr is not None:
-            return "charging" if self.dr.target_w > 0 else "discharging"
+            return self.dr.mode
         return self.own_mode
 
     def actual_mode(self) -> str:
@@ -319,7 +320,7 @@ class BatteryDevice:
             duration = staged.duration_s
             ends_at = now + duration if duration else None
             pre_mode = self.dr.pre_mode if self.dr is not None else self.own_mode
-            self.dr = DrState(target, pre_mode, ends_at)
+            self.dr = DrState(staged.mode, target, pre_mode, ends_at)
             self.log.append(f"{now:.0f} DR start target={target:.0f} W until={ends_at}")
         elif staged.mode is not None:
             # The user picks a mode: that is the device's own mode from now on.

@@ -193,15 +193,6 @@ def test_tampering_is_located(tamper: Callable[[Raw], Raw], broken_at: int) -> N
     assert verify_chain(tamper(_raw(log))) == broken_at
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: drready/evidence.py:113 verify_chain() cannot be given the head digest that "
-        "report.json records (run_document.py:53), so an edited or dropped *last* record, or a "
-        "re-chained tail, verifies as intact; add `head_digest: str | None = None` and, when "
-        "given, return len(records) - 1 if the final digest differs"
-    ),
-)
 @pytest.mark.parametrize(
     ("tamper", "broken_at"),
     # After a truncation the chain cannot tell which record went missing, only that the last
@@ -225,14 +216,6 @@ def test_tail_tampering_is_invisible_without_an_anchor() -> None:
     assert verify_chain(_remove(4)(_raw(log))) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: drready/evidence.py:119 verify_chain() builds Record(**raw) unguarded, so a record "
-        "with an unknown or missing field raises TypeError instead of being reported as the "
-        "broken index; catch (TypeError, ValueError) there and return the index"
-    ),
-)
 @pytest.mark.parametrize(
     "tamper",
     [_alter(2, "injected", "x"), lambda raw: [*raw[:2], {"seq": 2, "prev": raw[2]["prev"]}]],

@@ -467,14 +467,6 @@ def test_discover_ignores_a_node_that_stays_silent(bench: Bench) -> None:
     assert bench.run(bench.gateway.discover(GROUP, window_s=0.5)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: drready/echonet/gateway.py:263 discover() builds DiscoveredNode(address, ...) from "
-        "the address it *asked* (the multicast group), not the replying node's source address; "
-        "collect() drops the source, so nodes found by multicast cannot be told apart or reached"
-    ),
-)
 def test_discover_reports_where_each_node_answered_from(bench: Bench) -> None:
     second = FakeDevice(bench.network, ("192.0.2.11", ECHONET_LITE_PORT), EOJ(0x02, 0x7D, 0x02))
     nodes = bench.run(bench.gateway.discover(GROUP, window_s=1.0))

@@ -231,15 +231,6 @@ async def test_udp_port_held_by_a_plain_socket_raises_oserror() -> None:
         holder.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: drready/echonet/transport.py:85 sets SO_REUSEADDR on every socket, so on Linux a "
-        "second unicast endpoint binds an address:port another endpoint holds and silently takes "
-        "its datagrams (`drready simulate --bind` twice gives no 'port in use' error); set it "
-        "only when join_multicast is True"
-    ),
-)
 async def test_udp_port_held_by_another_endpoint_raises_oserror() -> None:
     first = await open_udp_endpoint(lambda data, address: None, "127.0.0.1", 0)
     second: UdpEndpoint | None = None

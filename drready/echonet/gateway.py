@@ -76,7 +76,7 @@ class _Pending:
     future: asyncio.Future[Frame]
     address: Address
     deoj: EOJ
-    collect: list[Frame] | None = None  # for requests that may draw several replies
+    collect: list[tuple[Address, Frame]] | None = None  # requests that may draw several replies
 
 
 class Gateway:
@@ -148,7 +148,7 @@ class Gateway:
         pending = self._pending.get(frame.tid)
         if pending is not None and frame.esv.is_response and self._matches(pending, frame, source):
             if pending.collect is not None:
-                pending.collect.append(frame)
+                pending.collect.append((source, frame))
             elif not pending.future.done():
                 pending.future.set_result(frame)
             return
@@ -207,12 +207,12 @@ class Gateway:
 
     async def collect(
         self, address: Address, deoj: EOJ, esv: ESV, properties: Sequence[Property], window_s: float
-    ) -> list[Frame]:
-        """Send once and gather every reply within ``window_s`` (multicast, or instance 0)."""
+    ) -> list[tuple[Address, Frame]]:
+        """Send once and gather every reply, with its source, within ``window_s``."""
         loop = asyncio.get_running_loop()
         tid = self._next_tid()
         frame = Frame(tid=tid, seoj=self.seoj, deoj=deoj, esv=esv, properties=tuple(properties))
-        replies: list[Frame] = []
+        replies: list[tuple[Address, Frame]] = []
         self._pending[tid] = _Pending(loop.create_future(), address, deoj, collect=replies)
         try:
             self._send(frame, address)
@@ -257,10 +257,15 @@ class Gateway:
             self.timeout_s if window_s is None else window_s,
         )
         nodes: list[DiscoveredNode] = []
-        for reply in replies:
+        for source, reply in replies:
             prop = reply.property(EPC_SELF_NODE_INSTANCE_LIST_S)
             if reply.esv == ESV.GET_RES and prop is not None:
-                nodes.append(DiscoveredNode(address, decode_instance_list(prop.edt)))
+                try:
+                    instances = decode_instance_list(prop.edt)
+                except DecodeError as exc:
+                    self.decode_errors.append((source, prop.edt, f"instance list: {exc}"))
+                    continue
+                nodes.append(DiscoveredNode(source, instances))
         return nodes
 
     async def read_property_maps(self, address: Address, deoj: EOJ) -> PropertyMaps:

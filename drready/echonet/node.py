@@ -172,8 +172,9 @@ class Node:
     ) -> tuple[list[Property], bool]:
         out: list[Property] = []
         ok = True
+        get_map = target.get_map()
         for prop in requested:
-            value = target.read(prop.epc) if prop.epc in target.get_map() else None
+            value = target.read(prop.epc) if prop.epc in get_map else None
             if value is None:
                 # A refused Get echoes the EPC with PDC 0 (Spec. Part 2, 4.2.3.2).
                 ok = False

@@ -82,8 +82,10 @@ async def open_udp_endpoint(
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if join_multicast:
+            # Several nodes on one host share the group port; a unicast bind must stay exclusive,
+            # or a second endpoint would silently take the first one's datagrams.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             # Bind the wildcard address: a socket bound to a unicast address does not receive
             # datagrams sent to the group on Linux.
             sock.bind(("", port))
