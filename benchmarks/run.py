@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import resource
+import selectors
 import socket
 import statistics
 import subprocess
@@ -33,7 +34,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -43,16 +44,18 @@ from drready.echonet.codec import CONTROLLER, ESV, Frame, Property, decode  # no
 from drready.echonet.gateway import Gateway  # noqa: E402
 from drready.echonet.transport import (  # noqa: E402
     Address,
-    DatagramHandler,
-    UdpEndpoint,
     open_udp_endpoint,
 )
 from drready.evidence import EvidenceLog  # noqa: E402
-from simulators.battery import BATTERY_EOJ  # noqa: E402
-from simulators.runtime import SimulatedBattery  # noqa: E402
+from simulators.battery import (  # noqa: E402
+    BATTERY_EOJ,
+    BatteryConfig,
+    BatteryDevice,
+)
 
 GATEWAY_HOST = "127.0.0.1"
 SIM_HOST = "127.0.0.2"
+PEER_HOST = "127.0.0.3"  # the bare echo and canned responders
 ECHONET_PORT = 3610  # pychonet only ever talks to this port
 EPC_POWER = 0xD3  # measured instantaneous charging/discharging power
 WARMUP_ROUND_TRIPS = 200
@@ -204,29 +207,6 @@ async def gateway_loop(
 
 
 # -- 3. the ceiling: bare asyncio UDP echo ------------------------------------------------------
-class _Responder(asyncio.DatagramProtocol):
-    def __init__(self, reply: bytes) -> None:
-        self.reply = reply
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # On 3.11 the selector loop's datagram transport does not subclass DatagramTransport.
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        assert self.transport is not None
-        self.transport.sendto(self.reply, addr)
-
-
-class _CannedResponder(_Responder):
-    """Answers every Get with the same Get_Res under the request's TID: a device that costs
-    (almost) nothing, to separate the gateway's own cost from the simulator's."""
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        assert self.transport is not None
-        self.transport.sendto(self.reply[:2] + data[2:4] + self.reply[4:], addr)
-
-
 class _Requester(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.waiter: asyncio.Future[bytes] | None = None
@@ -236,17 +216,10 @@ class _Requester(asyncio.DatagramProtocol):
             self.waiter.set_result(data)
 
 
-async def responder(protocol: _Responder, stack: contextlib.AsyncExitStack) -> tuple[str, int]:
+async def echo_loop(
+    request: bytes, server_address: Address, stack: contextlib.AsyncExitStack
+) -> Loop:
     loop = asyncio.get_running_loop()
-    server, _ = await loop.create_datagram_endpoint(lambda: protocol, local_addr=(SIM_HOST, 0))
-    stack.callback(server.close)
-    host, port = server.get_extra_info("sockname")[:2]
-    return str(host), int(port)
-
-
-async def echo_loop(request: bytes, reply: bytes, stack: contextlib.AsyncExitStack) -> Loop:
-    loop = asyncio.get_running_loop()
-    server_address = await responder(_Responder(reply), stack)
     client, requester = await loop.create_datagram_endpoint(
         _Requester, local_addr=(GATEWAY_HOST, 0)
     )
@@ -298,61 +271,110 @@ async def pychonet_rate(seconds: float) -> dict[str, Any]:
         await asyncio.sleep(0)
 
 
+PEER_START_TIMEOUT_S = 15.0
+
+
+def start_peer(command: list[str], marker: str, stack: contextlib.ExitStack) -> int:
+    """Start a responder process; return the port it reports once bound (bounded wait)."""
+    proc = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    stack.callback(stop)
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout=PEER_START_TIMEOUT_S):
+            raise RuntimeError(f"peer {command[2:4]} printed nothing in {PEER_START_TIMEOUT_S} s")
+    line = proc.stdout.readline()
+    if marker not in line:
+        raise RuntimeError(f"peer {command[2:4]} did not start: {line!r} {proc.stderr.read()!r}")
+    return int(line.split(marker)[1].split()[0])
+
+
 async def run_network(seconds: float) -> dict[str, Any]:
+    """The Get loops. Every responder (simulator, canned reply, bare echo) is its own process,
+    as a device on the LAN would be, so each loop measures one client against one peer."""
     results: dict[str, Any] = {}
     busy = port_free(SIM_HOST, ECHONET_PORT)
     port = ECHONET_PORT if busy is None else 0
-
-    async def endpoint(handler: DatagramHandler) -> UdpEndpoint:
-        return await open_udp_endpoint(handler, SIM_HOST, port)
-
-    async with contextlib.AsyncExitStack() as stack:
-        sim = await SimulatedBattery(endpoint).start()
-        stack.callback(sim.close)
-        # Datagram sizes for the echo pair: a real Get of 0xD3 and the simulator's own answer.
-        request = Frame(1, CONTROLLER, BATTERY_EOJ, ESV.GET, (Property(EPC_POWER),)).encode()
-        reply = sim.device.node.handle(decode_frame(request))[0].encode()
-        results["frame_bytes"] = {"request": len(request), "reply": len(reply)}
-        canned_address = await responder(_CannedResponder(reply), stack)
-        gateway, evidence = await gateway_loop(sim.address, stack)
-        canned, canned_evidence = await gateway_loop(canned_address, stack)
-        loops = {
-            "echo": await echo_loop(request, reply, stack),
-            "gateway": gateway,
-            "gateway_canned": canned,
-        }
-        # Slices of the three loops alternate, so a load change on the machine hits them alike.
-        try:
-            async with asyncio.timeout(len(loops) * seconds + PHASE_SLACK_S):
-                for each in loops.values():
-                    await each.warm_up()
-                for _ in range(ROUNDS):
-                    for each in loops.values():
-                        await each.run_slice(seconds / ROUNDS)
-        except TimeoutError:
-            results["error"] = "a round-trip loop got stuck (a datagram lost on loopback?)"
-            return results
-        for name, each in loops.items():
-            results[name] = each.result()
-        # Each round's gateway slice against the echo slice next to it in time; the median of
-        # those ratios shrugs off a load change that hits some rounds and not others.
-        per_round = [
-            gw / echo
-            for gw, echo in zip(gateway.slice_rates, loops["echo"].slice_rates, strict=True)
-        ]
-        results["ratio_per_round"] = per_round
-        results["ratio_median"] = statistics.median(per_round)
-        results["gateway"]["evidence_records"] = len(evidence)
-        results["gateway_canned"]["evidence_records"] = len(canned_evidence)
-        if busy is None:
+    # Datagram sizes for the echo pair: a real Get of 0xD3 and the simulator's own answer.
+    request = Frame(1, CONTROLLER, BATTERY_EOJ, ESV.GET, (Property(EPC_POWER),)).encode()
+    device = BatteryDevice(BatteryConfig(), time.monotonic)
+    reply = device.node.handle(decode_frame(request))[0].encode()
+    results["frame_bytes"] = {"request": len(request), "reply": len(reply)}
+    with contextlib.ExitStack() as processes:
+        sim_port = start_peer(
+            [
+                sys.executable,
+                "-m",
+                "drready.cli",
+                "simulate",
+                "battery",
+                "--bind",
+                f"{SIM_HOST}:{port}",
+            ],
+            f"udp://{SIM_HOST}:",
+            processes,
+        )
+        peer = [sys.executable, str(REPO / "benchmarks" / "peer.py")]
+        canned_port = start_peer(
+            [*peer, "canned", "--bind", f"{PEER_HOST}:0", "--reply-hex", reply.hex()],
+            "PORT ",
+            processes,
+        )
+        echo_port = start_peer(
+            [*peer, "echo", "--bind", f"{PEER_HOST}:0", "--reply-hex", reply.hex()],
+            "PORT ",
+            processes,
+        )
+        async with contextlib.AsyncExitStack() as stack:
+            gateway, evidence = await gateway_loop((SIM_HOST, sim_port), stack)
+            canned, canned_evidence = await gateway_loop((PEER_HOST, canned_port), stack)
+            loops = {
+                "echo": await echo_loop(request, (PEER_HOST, echo_port), stack),
+                "gateway": gateway,
+                "gateway_canned": canned,
+            }
+            # Slices of the three loops alternate, so a load change hits them alike.
             try:
-                async with asyncio.timeout(seconds + PHASE_SLACK_S):
-                    results["pychonet"] = await pychonet_rate(seconds)
+                async with asyncio.timeout(len(loops) * seconds + PHASE_SLACK_S):
+                    for each in loops.values():
+                        await each.warm_up()
+                    for _ in range(ROUNDS):
+                        for each in loops.values():
+                            await each.run_slice(seconds / ROUNDS)
             except TimeoutError:
-                results["pychonet"] = {"error": "pychonet got stuck"}
-        else:
-            results["pychonet"] = {"error": f"{busy}; pychonet needs port {ECHONET_PORT}"}
-        sim.check()
+                results["error"] = "a round-trip loop got stuck (a datagram lost on loopback?)"
+                return results
+            for name, each in loops.items():
+                results[name] = each.result()
+            # Each round's gateway slice against the echo slice next to it in time; the median
+            # of those ratios shrugs off a load change that hits some rounds and not others.
+            per_round = [
+                gw / echo
+                for gw, echo in zip(gateway.slice_rates, loops["echo"].slice_rates, strict=True)
+            ]
+            results["ratio_per_round"] = per_round
+            results["ratio_median"] = statistics.median(per_round)
+            results["gateway"]["evidence_records"] = len(evidence)
+            results["gateway_canned"]["evidence_records"] = len(canned_evidence)
+            if port == ECHONET_PORT:
+                try:
+                    async with asyncio.timeout(seconds + PHASE_SLACK_S):
+                        results["pychonet"] = await pychonet_rate(seconds)
+                except TimeoutError:
+                    results["pychonet"] = {"error": "pychonet got stuck"}
+            else:
+                results["pychonet"] = {"error": f"{busy}; pychonet needs port {ECHONET_PORT}"}
     return results
 
 

@@ -100,7 +100,7 @@ def _wrong_tid(sim: SimulatedBattery) -> None:
     "The Get property map (0x9F) lists EPC 0xE5 (state of health), which the device cannot serve.",
 )
 def _unserved(sim: SimulatedBattery) -> None:
-    sim.device.battery.extra_get_map.add(0xE5)
+    sim.device.battery.advertise_unserved(0xE5)
 
 
 @fault(
@@ -262,7 +262,7 @@ def _identity(sim: SimulatedBattery) -> None:
 )
 def _no_serial(sim: SimulatedBattery) -> None:
     sim.device.behaviour.serve_serial_number = False
-    sim.device.battery.slots.pop(0x8D, None)
+    sim.device.battery.withdraw(0x8D)
 
 
 @fault(

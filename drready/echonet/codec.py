@@ -19,6 +19,7 @@ import enum
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from drready.echonet.errors import DecodeError, EncodeError
 
@@ -350,6 +351,21 @@ class ArbitraryFrame:
         return bytes((EHD1, EHD2_ARBITRARY)) + self.tid.to_bytes(2, "big") + self.payload
 
 
+_T = TypeVar("_T")
+
+
+def _checked(cls: type[_T], **fields: object) -> _T:
+    """Build a frozen value from parts the decoder has already checked, skipping __post_init__.
+
+    Every byte of a received frame is bounded by construction (a byte is 0..255, an EDT is at
+    most 255 bytes), so validating it again would only cost time on every datagram.
+    """
+    value = object.__new__(cls)
+    for name, item in fields.items():
+        object.__setattr__(value, name, item)
+    return value
+
+
 def _decode_block(buf: bytes, pos: int, esv: ESV, label: str) -> tuple[tuple[Property, ...], int]:
     if pos >= len(buf):
         raise DecodeError(f"offset {pos}: expected {label}, got end of data")
@@ -372,7 +388,7 @@ def _decode_block(buf: bytes, pos: int, esv: ESV, label: str) -> tuple[tuple[Pro
             raise DecodeError(
                 f"offset {pos}: expected {pdc} more EDT bytes for EPC 0x{epc:02X}, got {remaining}"
             )
-        props.append(Property(epc, buf[pos : pos + pdc]))
+        props.append(_checked(Property, epc=epc, edt=buf[pos : pos + pdc]))
         pos += pdc
     return tuple(props), pos
 
@@ -421,9 +437,11 @@ def decode(data: bytes | bytearray | memoryview) -> Frame | ArbitraryFrame:
         raise DecodeError(
             f"offset {pos}: {len(buf) - pos} trailing byte(s) after the last property"
         )
-    seoj = EOJ.from_bytes(buf[4:7])
-    deoj = EOJ.from_bytes(buf[7:10])
-    return Frame(tid, seoj, deoj, esv, props, get_props)
+    seoj = _checked(EOJ, class_group=buf[4], class_code=buf[5], instance=buf[6])
+    deoj = _checked(EOJ, class_group=buf[7], class_code=buf[8], instance=buf[9])
+    return _checked(
+        Frame, tid=tid, seoj=seoj, deoj=deoj, esv=esv, properties=props, get_properties=get_props
+    )
 
 
 def encode_instance_list(eojs: Sequence[EOJ]) -> bytes:

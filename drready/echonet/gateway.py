@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from drready.echonet.codec import (
     CONTROLLER,
@@ -44,18 +44,23 @@ def summarize(frame: Frame | ArbitraryFrame) -> str:
     if isinstance(frame, ArbitraryFrame):
         return f"arbitrary-format TID 0x{frame.tid:04X} ({len(frame.payload)} bytes)"
 
-    def block(props: Iterable[Property]) -> str:
-        return " ".join(
-            f"{p.epc:02X}={p.edt.hex().upper()}" if p.edt else f"{p.epc:02X}" for p in props
-        )
-
+    # Written for every datagram of a run, so it leans on bytes.hex() rather than per-field
+    # formatting; the text is the same as formatting each field would give.
+    seoj = (frame.seoj.class_group << 16) | (frame.seoj.class_code << 8) | frame.seoj.instance
+    deoj = (frame.deoj.class_group << 16) | (frame.deoj.class_code << 8) | frame.deoj.instance
     text = (
-        f"{frame.esv.name} {frame.seoj}->{frame.deoj} TID 0x{frame.tid:04X} "
-        f"[{block(frame.properties)}]"
+        f"{frame.esv.name} 0x{seoj:06X}->0x{deoj:06X} TID 0x{frame.tid:04X} "
+        f"[{_block(frame.properties)}]"
     )
-    if frame.esv in (ESV.SETGET, ESV.SETGET_RES, ESV.SETGET_SNA):
-        text += f" get[{block(frame.get_properties)}]"
+    if frame.esv.has_two_blocks:
+        text += f" get[{_block(frame.get_properties)}]"
     return text
+
+
+def _block(props: Iterable[Property]) -> str:
+    return " ".join(
+        f"{p.epc:02X}={p.edt.hex().upper()}" if p.edt else f"{p.epc:02X}" for p in props
+    )
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,15 @@ class _Pending:
     address: Address
     deoj: EOJ
     collect: list[tuple[Address, Frame]] | None = None  # requests that may draw several replies
+    wake: asyncio.Future[None] = field(init=False)  # set by a reply or by the attempt's timer
+
+    def __post_init__(self) -> None:
+        self.wake = self.future.get_loop().create_future()
+
+
+def _wake(pending: _Pending) -> None:
+    if not pending.wake.done():
+        pending.wake.set_result(None)
 
 
 class Gateway:
@@ -151,6 +165,7 @@ class Gateway:
                 pending.collect.append((source, frame))
             elif not pending.future.done():
                 pending.future.set_result(frame)
+                _wake(pending)
             return
         if frame.esv in (ESV.INF, ESV.INFC):
             self.notifications.append((source, frame))
@@ -195,10 +210,16 @@ class Gateway:
         try:
             for _attempt in range(self.retries + 1):
                 self._send(frame, address)
+                # A plain timer per attempt: cheaper than wait_for(shield()) on every request,
+                # and the future stays registered, so a late reply completes a later attempt.
+                timer = loop.call_later(self.timeout_s, _wake, pending)
                 try:
-                    return await asyncio.wait_for(asyncio.shield(pending.future), self.timeout_s)
-                except TimeoutError:
-                    continue
+                    await pending.wake
+                finally:
+                    timer.cancel()
+                if pending.future.done():
+                    return pending.future.result()
+                pending.wake = loop.create_future()
         finally:
             self._pending.pop(tid, None)
             if not pending.future.done():

@@ -44,13 +44,15 @@ class PropertySlot:
 class ObjectBase:
     """An ECHONET Lite object whose properties are slots; maps 0x9D-0x9F come from the slots.
 
-    ``extra_get_map`` lets a (faulty) device advertise EPCs it cannot serve.
+    ``advertise_unserved`` lets a (faulty) device list EPCs in its Get map that it cannot serve.
+    The maps are computed once and kept until a slot changes: a Get asks for them every time.
     """
 
     def __init__(self, eoj: EOJ) -> None:
         self.eoj = eoj
         self.slots: dict[int, PropertySlot] = {}
-        self.extra_get_map: set[int] = set()
+        self._unserved: set[int] = set()
+        self._get_map: frozenset[int] | None = None
 
     def serve(
         self,
@@ -61,12 +63,24 @@ class ObjectBase:
         announce: bool = False,
     ) -> None:
         self.slots[epc] = PropertySlot(getter, setter, announce)
+        self._get_map = None
+
+    def withdraw(self, epc: int) -> None:
+        """Stop serving ``epc`` altogether (it leaves the property maps too)."""
+        self.slots.pop(epc, None)
+        self._get_map = None
+
+    def advertise_unserved(self, epc: int) -> None:
+        self._unserved.add(epc)
+        self._get_map = None
 
     def get_map(self) -> frozenset[int]:
-        epcs = {epc for epc, slot in self.slots.items() if slot.getter is not None}
-        return frozenset(
-            epcs | {EPC_STATUS_CHANGE_MAP, EPC_SET_MAP, EPC_GET_MAP} | self.extra_get_map
-        )
+        if self._get_map is None:
+            epcs = {epc for epc, slot in self.slots.items() if slot.getter is not None}
+            self._get_map = frozenset(
+                epcs | {EPC_STATUS_CHANGE_MAP, EPC_SET_MAP, EPC_GET_MAP} | self._unserved
+            )
+        return self._get_map
 
     def set_map(self) -> frozenset[int]:
         return frozenset(epc for epc, slot in self.slots.items() if slot.setter is not None)
