@@ -76,7 +76,20 @@ def _parser() -> argparse.ArgumentParser:
         help="UDP address to listen on (default 127.0.0.1:3610)",
     )
     simulate.add_argument("--fault", action="append", default=[], metavar="NAME")
-    simulate.add_argument("--comms-loss-timeout", type=float, default=1800.0, metavar="S")
+    simulate.add_argument(
+        "--comms-loss-timeout",
+        type=float,
+        default=1800.0,
+        metavar="S",
+        help="seconds of silence during DR before the device gives up on it",
+    )
+    simulate.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        metavar="N",
+        help="run the device's clock N times faster than real time (N >= 1)",
+    )
 
     catalog = sub.add_parser("catalog", help="print the requirement catalog")
     catalog.add_argument("--class", dest="device_class", choices=DEVICE_CLASSES)
@@ -167,6 +180,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from simulators.runtime import SimulatedBattery
 
     host, port = _parse_bind(args.bind)
+    if not args.time_scale >= 1:
+        raise UsageError(f"--time-scale: expected a number >= 1, got {args.time_scale}")
     for name in args.fault:
         try:
             fault = get_fault(name)
@@ -185,13 +200,16 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
-            sim = await SimulatedBattery(endpoint, config, args.fault).start()
+            sim = await SimulatedBattery(
+                endpoint, config, args.fault, time_scale=args.time_scale
+            ).start()
         except OSError as exc:
             raise UsageError(f"--bind {host}:{port}: {exc.strerror or exc}") from None
         bound = sim.address
+        speed = f", clock {args.time_scale:g}x real time" if args.time_scale != 1 else ""
         print(
             f"drready simulate battery: ECHONET Lite node on udp://{bound[0]}:{bound[1]} "
-            f"(faults: {', '.join(args.fault) or 'none'}); Ctrl-C stops",
+            f"(faults: {', '.join(args.fault) or 'none'}{speed}); Ctrl-C stops",
             flush=True,
         )
         try:

@@ -62,16 +62,11 @@ class Clock(Protocol):
 class RealClock:
     """Real time, optionally scaled for an external DUT that runs its own clock faster.
 
-    ``time_scale`` only divides the waits the harness computes from the profile (see
-    ``Profile.with_time_scale``); the clock itself stays real.
+    A device whose own clock runs faster (``--time-scale``) is handled by the DUT facade, which
+    converts between the device's seconds and these real ones; the clock itself stays real.
     """
 
     virtual = False
-
-    def __init__(self, time_scale: float = 1.0) -> None:
-        if time_scale <= 0:
-            raise ValueError(f"time_scale must be > 0, got {time_scale}")
-        self.time_scale = time_scale
 
     def monotonic(self) -> float:
         return _REAL["monotonic"]()

@@ -73,14 +73,19 @@ class DeviceUnderTest:
         """Seconds since the epoch on the run's clock."""
         return self.runner.clock.now()
 
+    @property
+    def time_scale(self) -> float:
+        """How many times faster than real time the device's clock runs (``--time-scale``)."""
+        return self.profile.time_scale
+
     def elapsed_s(self) -> float:
         """Seconds of device time since the session opened (simulated time in virtual runs)."""
-        return self.runner.clock.monotonic() - self._start
+        return (self.runner.clock.monotonic() - self._start) * self.time_scale
 
     def wait(self, seconds: float) -> None:
-        """Let the device run for ``seconds`` with the harness saying nothing."""
+        """Let the device run for ``seconds`` of its own clock with the harness saying nothing."""
         self._note(f"wait {seconds:.0f} s")
-        self.runner.sleep(seconds)
+        self.runner.sleep(seconds / self.time_scale)
 
     def _run(self, coro: Any) -> Any:
         try:
@@ -158,8 +163,12 @@ class DeviceUnderTest:
         self._run(self.binding.set_backup_reserve_pct(pct))
 
     def sample(self, duration_s: float, interval_s: float | None = None) -> list[Sample]:
-        """Read the status every ``interval_s`` (default: the profile's poll interval)."""
+        """Read the status every ``interval_s`` (default: the profile's poll interval).
+
+        Durations and ``Sample.elapsed_s`` are in seconds of the device's clock.
+        """
         interval = interval_s or self.profile.timings.poll_interval_s
+        scale = self.time_scale
         samples: list[Sample] = []
 
         async def run() -> None:
@@ -168,14 +177,14 @@ class DeviceUnderTest:
             tick = 0
             while True:
                 status = await self.binding.status()
-                elapsed = loop.time() - start
+                elapsed = (loop.time() - start) * scale
                 samples.append(Sample(elapsed, self.now(), status))
                 self._record(status)
                 tick += 1
                 if tick * interval > duration_s + 1e-9:
                     return
                 # Absolute ticks: a slow read on real hardware does not stretch the window.
-                await asyncio.sleep(max(0.0, start + tick * interval - loop.time()))
+                await asyncio.sleep(max(0.0, start + tick * interval / scale - loop.time()))
 
         self._run(run())
         return samples
@@ -183,8 +192,9 @@ class DeviceUnderTest:
     def wait_until(
         self, predicate: Callable[[Status], bool], timeout_s: float, interval_s: float | None = None
     ) -> Sample | None:
-        """Poll until ``predicate(status)`` holds; None if ``timeout_s`` passes first."""
+        """Poll until ``predicate(status)`` holds; None if ``timeout_s`` (device seconds) passes."""
         interval = interval_s or self.profile.timings.poll_interval_s
+        scale = self.time_scale
         found: list[Sample] = []
 
         async def run() -> None:
@@ -192,14 +202,14 @@ class DeviceUnderTest:
             start = loop.time()
             while True:
                 status = await self.binding.status()
-                elapsed = loop.time() - start
+                elapsed = (loop.time() - start) * scale
                 self._record(status)
                 if predicate(status):
                     found.append(Sample(elapsed, self.now(), status))
                     return
                 if elapsed >= timeout_s:
                     return
-                await asyncio.sleep(min(interval, max(0.0, timeout_s - elapsed)))
+                await asyncio.sleep(min(interval, max(0.0, timeout_s - elapsed)) / scale)
 
         self._run(run())
         return found[0] if found else None

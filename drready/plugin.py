@@ -173,7 +173,7 @@ def resolve_profile(options: DrreadyOptions) -> Profile:
                 path=options.profile_path,
                 got="simulator",
             )
-        profile = profile.with_time_scale(options.time_scale)
+        profile = profile.on_device_clock(options.time_scale)
     return profile
 
 
@@ -225,7 +225,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     source = str(profile.source) if profile.source else "built-in"
     where = "simulator, virtual time" if profile.is_simulated else "external device, real time"
     if profile.time_scale != 1.0:
-        where += f", timings divided by {profile.time_scale:g}"
+        where += f", device clock {profile.time_scale:g}x real time"
     return [
         f"drready {__version__}: {profile.device.device_class} ({where}), profile {source}",
         f"drready faults: {', '.join(state.options.faults) or 'none'}; report: {state.report_path}",

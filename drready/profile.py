@@ -513,7 +513,7 @@ class Ratings:
 
 @dataclass(frozen=True)
 class Timings:
-    """Declared device timings, in seconds of the device's clock (see Profile.with_time_scale)."""
+    """Declared device timings, in seconds of the device's clock (see Profile.on_device_clock)."""
 
     response_s: float = 300.0
     dr_end_restore_s: float = 60.0
@@ -611,7 +611,7 @@ class Profile:
     jcstar: JcStar | None
     protocol: ProtocolInfo
     mapping: Mapping[str, EpcMapping] = field(default_factory=dict, hash=False)
-    # How many times faster than real time the device's clock runs (with_time_scale): reports
+    # How many times faster than real time the device's clock runs (on_device_clock): reports
     # must say the timings were scaled.
     time_scale: float = 1.0
 
@@ -634,18 +634,18 @@ class Profile:
     def is_simulated(self) -> bool:
         return self.echonet is not None and self.echonet.address == SIMULATOR_ADDRESS
 
-    def with_time_scale(self, n: float) -> Profile:
+    def on_device_clock(self, n: float) -> Profile:
         """A copy for a device whose clock runs n times faster than real time.
 
-        Every timing and the time tolerance are divided by n. The ECHONET Lite request timeout
-        is not: a round trip on the LAN does not speed up with the device's clock.
+        Timings and tolerances stay in seconds of the device's clock, as declared; the DUT facade
+        divides every wait by ``time_scale`` and multiplies every elapsed time by it, so energy
+        and response times are judged on the device's clock. The ECHONET Lite request timeout is
+        not scaled: a round trip on the LAN does not speed up with the device's clock.
         """
         if isinstance(n, bool) or not isinstance(n, int | float) or not math.isfinite(n) or n < 1:
             # A slower clock would push timings past the DRready 30-minute ceilings.
             raise ValueError(f"time scale must be a finite number ≥ 1, got {n!r}")
-        timings = Timings(**{name: value / n for name, value in self.timings.to_json().items()})
-        tolerances = replace(self.tolerances, time_s=self.tolerances.time_s / n)
-        return replace(self, timings=timings, tolerances=tolerances, time_scale=self.time_scale * n)
+        return replace(self, time_scale=self.time_scale * n)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready, in the TOML's shape with every default filled in, for reports."""

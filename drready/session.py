@@ -44,7 +44,7 @@ def open_dut(
         raise SessionError("--fault needs the built-in simulator (echonet.address = 'simulator')")
     if profile.is_simulated:
         return _open_simulated(profile, faults, evidence_path, clock or VirtualClock())
-    return _open_real(profile, evidence_path, clock or RealClock(profile.time_scale))
+    return _open_real(profile, evidence_path, clock or RealClock())
 
 
 def _open_simulated(

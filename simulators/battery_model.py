@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 #: Longest integration step: the set point and the SoC limits are checked at least this often.
 MAX_STEP_S = 1.0
+#: A ramp that would end sooner than this is taken as ended (below float resolution at a day).
+MIN_STEP_S = 1e-6
 
 
 @dataclass(frozen=True)
@@ -71,13 +73,17 @@ class BatteryModel:
             step = min(MAX_STEP_S, now - self.time)
             target = self._limited_setpoint()
             start_power = self.power_w
-            gap = abs(target - start_power)
-            if gap > 0 and gap < self.params.ramp_w_per_s * step:
+            ramp_end_s = abs(target - start_power) / self.params.ramp_w_per_s
+            if ramp_end_s < MIN_STEP_S:
+                # Close enough to call it reached: a step this short would not move the clock
+                # (time + step == time for floats), and the energy it holds is negligible.
+                start_power = self.power_w = target
+            elif ramp_end_s < step:
                 # The ramp ends inside this step: stop the step there, so each step is one
                 # straight line and the trapezoid below is exact.
-                step = gap / self.params.ramp_w_per_s
+                step = ramp_end_s
             max_change = self.params.ramp_w_per_s * step
-            if gap <= max_change:
+            if abs(target - start_power) <= max_change:
                 end_power = target
             else:
                 end_power = start_power + max_change * (1 if target > start_power else -1)
@@ -95,6 +101,9 @@ class BatteryModel:
                 self.discharged_wh += -energy_wh
             self.soc_wh += energy_wh
             self.power_w = end_power
+            if self.time + step <= self.time:
+                self.time = now  # a step below float resolution: nothing left to integrate
+                break
             self.time += step
             limited = self._limited_setpoint()
             if limited == 0.0 and self.setpoint_w != 0.0:

@@ -36,7 +36,13 @@ class SimulatedBattery:
         faults: Sequence[str] = (),
         *,
         announce_port: int = 3610,
+        time_scale: float = 1.0,
     ) -> None:
+        if not time_scale > 0:
+            raise ValueError(f"time_scale must be > 0, got {time_scale}")
+        # The device's clock runs time_scale times faster than the event loop's: an accelerated
+        # device, like a maker's firmware-in-the-loop build, for testing `drready run --time-scale`.
+        self.time_scale = time_scale
         self._open_endpoint = open_endpoint
         self.config = config or BatteryConfig()
         self.fault_names = tuple(faults)
@@ -59,7 +65,8 @@ class SimulatedBattery:
     async def start(self) -> SimulatedBattery:
         self._loop = asyncio.get_running_loop()
         loop = self._loop
-        self.device = BatteryDevice(self.config, loop.time, Behaviour())
+        scale = self.time_scale
+        self.device = BatteryDevice(self.config, lambda: loop.time() * scale, Behaviour())
         for name in self.fault_names:
             get_fault(name).apply(self)
         self._endpoint = await self._open_endpoint(self._datagram)
@@ -139,7 +146,7 @@ class SimulatedBattery:
             self._timer = None
         deadline = self.device.next_deadline()
         if deadline is not None and self._loop is not None:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+            self._timer = self._loop.call_at(deadline / self.time_scale, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None

@@ -604,3 +604,17 @@ def test_fault_changes_the_behaviour_it_names(name: str) -> None:
             assert probe(device) == expected, f"faults={faults}"
         finally:
             device.close()
+
+
+@pytest.mark.parametrize("gap_w", [1e-9, 1e-13, 0.5e-4])
+@pytest.mark.timeout(10)
+def test_model_advance_terminates_when_the_ramp_gap_is_below_float_resolution(
+    gap_w: float,
+) -> None:
+    # A regression: a ramp ending within ~1e-15 s made a step that did not move the clock.
+    model = BatteryModel(BatteryParams(), now=1e5)
+    model.power_w = 1000.0
+    model.setpoint_w = 1000.0 + gap_w
+    model.advance(1e5 + 30.0)
+    assert model.time == pytest.approx(1e5 + 30.0)
+    assert model.power_w == pytest.approx(1000.0 + gap_w)

@@ -1,0 +1,122 @@
+"""The same suite against an external device in real time: the simulator as its own process over
+UDP, its clock running N times faster, and ``drready run --profile ... --time-scale N``.
+
+This is the path a lab takes with hardware, minus the hours: the harness opens a real socket,
+discovers the device by unicast, and every wait is real.
+"""
+
+from __future__ import annotations
+
+import json
+import selectors
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drready.profile import SIMULATOR_ADDRESS
+
+REPO = Path(__file__).resolve().parents[1]
+BUILT_IN = REPO / "drready" / "profiles" / "battery.toml"
+#: 4.4 h of device time in about 15 s of real time.
+TIME_SCALE = 1200
+HOST = "127.0.0.4"
+
+
+@pytest.fixture
+def external_device(request: pytest.FixtureRequest) -> Iterator[int]:
+    faults = getattr(request, "param", [])
+    command = [
+        sys.executable,
+        "-m",
+        "drready.cli",
+        "simulate",
+        "battery",
+        "--bind",
+        f"{HOST}:0",
+        "--time-scale",
+        str(TIME_SCALE),
+    ]
+    for name in faults:
+        command += ["--fault", name]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            assert selector.select(timeout=15), "the simulator printed nothing within 15 s"
+        banner = process.stdout.readline()
+        assert f"{TIME_SCALE:g}x real time" in banner, banner
+        yield int(banner.split(f"udp://{HOST}:")[1].split()[0])
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+
+
+def _profile(tmp_path: Path, port: int) -> Path:
+    text = BUILT_IN.read_text(encoding="utf-8")
+    text = text.replace(f'address = "{SIMULATOR_ADDRESS}"', f'address = "{HOST}"')
+    text = text.replace("port = 3610", f"port = {port}")
+    # Multicast goes to port 3610 of the group; this device listens elsewhere.
+    text = text.replace("multicast_discovery = true", "multicast_discovery = false")
+    path = tmp_path / "external.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _run(tmp_path: Path, port: int) -> tuple[int, dict[str, str]]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "drready.cli",
+            "run",
+            "--profile",
+            str(_profile(tmp_path, port)),
+            "--time-scale",
+            str(TIME_SCALE),
+            "--report-dir",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    report = json.loads((tmp_path / "run" / "report.json").read_text(encoding="utf-8"))
+    assert report["simulated"] is False
+    assert report["profile"]["time_scale"] == TIME_SCALE
+    return done.returncode, {r["id"]: r["verdict"] for r in report["requirements"]}
+
+
+def test_suite_passes_against_an_external_device_in_real_time(
+    tmp_path: Path, external_device: int
+) -> None:
+    status, verdicts = _run(tmp_path, external_device)
+    assert status == 0, verdicts
+    for rid in (
+        "BAT-1.1",
+        "BAT-2.1",
+        "BAT-2.2",
+        "BAT-2.3",
+        "BAT-2.4",
+        "BAT-2.5",
+        "BAT-2.6",
+        "BAT-2.7",
+        "BAT-ID",
+        "BAT-3.3",
+    ):
+        assert verdicts[rid] == "pass", rid
+
+
+@pytest.mark.parametrize("external_device", [["ignores_comms_loss"]], indirect=True)
+def test_a_fault_is_caught_on_the_real_time_path(tmp_path: Path, external_device: int) -> None:
+    status, verdicts = _run(tmp_path, external_device)
+    assert status != 0
+    assert [rid for rid, verdict in verdicts.items() if verdict == "fail"] == ["BAT-2.7"]
