@@ -334,6 +334,7 @@ def _device_info(device: DeviceUnderTest) -> dict[str, Any]:
     try:
         info["identity"] = device.identity().to_json()
         info["appendix_release"] = device.appendix_release()
+        info["echonet_lite_version"] = device.node_version()
     except Exception as exc:  # a dead device must not cost us the report
         info["error"] = f"could not read the device identity: {exc}"
     info["device_time_end"] = device.now()
