@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import selectors
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 
 from drready.catalog import for_class
 from drready.cli import main
+from tests.helpers import simulator_process
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "profiles"
 
@@ -91,20 +91,8 @@ def test_simulate_serves_udp_and_stops_cleanly_on_ctrl_c() -> None:
     from drready.echonet.transport import open_udp_endpoint
     from drready.evidence import EvidenceLog
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "drready.cli", "simulate", "battery", "--bind", "127.0.0.1:0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            assert selector.select(timeout=10), "the simulator printed nothing within 10 s"
-        banner = process.stdout.readline()
-        assert "udp://127.0.0.1:" in banner, banner
-        port = int(banner.split("udp://127.0.0.1:")[1].split()[0])
+    with simulator_process("127.0.0.1") as simulator:
+        port, process = simulator.port, simulator.process
 
         async def read_power() -> dict[int, bytes]:
             gateway = Gateway(EvidenceLog(lambda: 0.0), timeout_s=2.0, retries=1)
@@ -122,7 +110,3 @@ def test_simulate_serves_udp_and_stops_cleanly_on_ctrl_c() -> None:
         assert process.returncode == 0, err
         assert "stopped" in out
         assert "Traceback" not in err
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()

@@ -19,6 +19,7 @@ import pytest
 
 from drready.catalog import Kind, for_class
 from simulators.faults import FAULTS, faults_for
+from tests.helpers import GATEWAY_BATTERY_REQUIREMENTS
 
 #: Bound on one simulated run; a golden run takes about 2 s.
 RUN_TIMEOUT_S = 120
@@ -66,18 +67,7 @@ def test_golden_simulator_passes_every_battery_requirement(matrix: dict[str, Run
     assert golden.report["complete"] is True
     verdicts = golden.verdicts()
     assert set(verdicts) == {r.id for r in for_class("battery")}
-    for rid in (
-        "BAT-1.1",
-        "BAT-2.1",
-        "BAT-2.2",
-        "BAT-2.3",
-        "BAT-2.4",
-        "BAT-2.5",
-        "BAT-2.6",
-        "BAT-2.7",
-        "BAT-ID",
-        "BAT-3.3",
-    ):
+    for rid in GATEWAY_BATTERY_REQUIREMENTS:
         assert verdicts[rid] == "pass", rid
     assert verdicts["BAT-3.1"] == "declared"
     for rid in ("BAT-1.2", "BAT-3.2"):  # server path: not in this run, and said why

@@ -8,8 +8,6 @@ discovers the device by unicast, and every wait is real.
 from __future__ import annotations
 
 import json
-import selectors
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from drready.profile import SIMULATOR_ADDRESS
+from tests.helpers import GATEWAY_BATTERY_REQUIREMENTS, simulator_process
 
 REPO = Path(__file__).resolve().parents[1]
 BUILT_IN = REPO / "drready" / "profiles" / "battery.toml"
@@ -28,36 +27,12 @@ HOST = "127.0.0.4"
 
 @pytest.fixture
 def external_device(request: pytest.FixtureRequest) -> Iterator[int]:
-    faults = getattr(request, "param", [])
-    command = [
-        sys.executable,
-        "-m",
-        "drready.cli",
-        "simulate",
-        "battery",
-        "--bind",
-        f"{HOST}:0",
-        "--time-scale",
-        str(TIME_SCALE),
-    ]
-    for name in faults:
-        command += ["--fault", name]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            assert selector.select(timeout=15), "the simulator printed nothing within 15 s"
-        banner = process.stdout.readline()
-        assert f"{TIME_SCALE:g}x real time" in banner, banner
-        yield int(banner.split(f"udp://{HOST}:")[1].split()[0])
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+    options = ["--time-scale", str(TIME_SCALE)]
+    for name in getattr(request, "param", []):
+        options += ["--fault", name]
+    with simulator_process(HOST, options) as simulator:
+        assert f"{TIME_SCALE:g}x real time" in simulator.banner, simulator.banner
+        yield simulator.port
 
 
 def _profile(tmp_path: Path, port: int) -> Path:
@@ -100,18 +75,7 @@ def test_suite_passes_against_an_external_device_in_real_time(
 ) -> None:
     status, verdicts = _run(tmp_path, external_device)
     assert status == 0, verdicts
-    for rid in (
-        "BAT-1.1",
-        "BAT-2.1",
-        "BAT-2.2",
-        "BAT-2.3",
-        "BAT-2.4",
-        "BAT-2.5",
-        "BAT-2.6",
-        "BAT-2.7",
-        "BAT-ID",
-        "BAT-3.3",
-    ):
+    for rid in GATEWAY_BATTERY_REQUIREMENTS:
         assert verdicts[rid] == "pass", rid
 
 

@@ -1,0 +1,66 @@
+"""Helpers shared by the harness's own tests (not fixtures)."""
+
+from __future__ import annotations
+
+import selectors
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+#: Every battery requirement a gateway-topology run exercises; a conforming device passes each.
+GATEWAY_BATTERY_REQUIREMENTS = (
+    "BAT-1.1",
+    "BAT-2.1",
+    "BAT-2.2",
+    "BAT-2.3",
+    "BAT-2.4",
+    "BAT-2.5",
+    "BAT-2.6",
+    "BAT-2.7",
+    "BAT-ID",
+    "BAT-3.3",
+)
+
+#: How long a simulator process may take to bind and say where.
+START_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class SimulatorProcess:
+    port: int
+    banner: str
+    process: subprocess.Popen[str]
+
+
+@contextmanager
+def simulator_process(host: str, options: Sequence[str] = ()) -> Iterator[SimulatorProcess]:
+    """Run ``drready simulate battery --bind HOST:0 [options]`` until the block ends.
+
+    On exit a process still running gets Ctrl-C (SIGINT), and is killed if it has not stopped
+    within 10 s.
+    """
+    command = [sys.executable, "-m", "drready.cli", "simulate", "battery", "--bind", f"{host}:0"]
+    process = subprocess.Popen(
+        [*command, *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            ready = selector.select(timeout=START_TIMEOUT_S)
+        assert ready, f"the simulator printed nothing within {START_TIMEOUT_S} s"
+        banner = process.stdout.readline()
+        assert f"udp://{host}:" in banner, banner
+        port = int(banner.split(f"udp://{host}:")[1].split()[0])
+        yield SimulatorProcess(port, banner, process)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
