@@ -16,9 +16,9 @@ from importlib.resources import files
 from pathlib import Path
 
 from drready import __version__
+from drready.profile import DEVICE_CLASSES
 
 EXIT_USAGE = 2
-DEVICE_CLASSES = ("battery", "heatpump", "hybrid")
 
 
 class UsageError(Exception):

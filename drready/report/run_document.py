@@ -17,7 +17,7 @@ from drready.report.json_report import REPORT_SCHEMA_VERSION
 from drready.report.verdicts import RequirementVerdict, summary
 
 if TYPE_CHECKING:
-    from drready.plugin import RunState
+    from drready.recorder import RunRecorder
 
 #: Terminal width of the reason column in the summary table.
 REASON_WIDTH = 90
@@ -29,7 +29,7 @@ def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
-def build_document(state: RunState, version: str) -> dict[str, Any]:
+def build_document(state: RunRecorder, version: str) -> dict[str, Any]:
     profile = state.profile
     dut = state.dut
     device: dict[str, Any] = dict(state.device_info)

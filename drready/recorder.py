@@ -1,0 +1,225 @@
+"""The record of one run: test outcomes as they happen, verdicts, and the report on disk.
+
+:class:`RunRecorder` is registered with pytest as a plugin object for the life of one run (as
+pytest's own junitxml is), so its hooks carry the run's state without module globals. The report
+is rewritten atomically after every test, so an interrupted run still leaves a valid one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from drready import __version__
+from drready.catalog import for_class
+from drready.clock import real_now
+from drready.dut import DeviceUnderTest
+from drready.evidence import Record
+from drready.profile import Profile
+from drready.report.json_report import write_report
+from drready.report.run_document import build_document, format_summary
+from drready.report.verdicts import RequirementVerdict, RunContext, TestOutcome, Verdict, fold
+
+if TYPE_CHECKING:
+    from drready.plugin import DrreadyOptions
+
+#: How many of the frames exchanged before a failure the report quotes (all are in the evidence).
+FAILURE_FRAMES = 12
+_PREFIX = {"battery": "BAT-", "heatpump": "HP-", "hybrid": "HY-"}
+
+
+@dataclass
+class _Running:
+    nodeid: str
+    requirements: tuple[str, ...]
+    evidence_first: int
+    device_time_start: float
+    outcome: str = "passed"
+    message: str = ""
+    duration_s: float = 0.0
+    failed_at: int | None = None  # evidence length when the failing phase ended
+
+
+def requirement_ids(item: pytest.Item) -> tuple[str, ...]:
+    ids: list[str] = []
+    for marker in item.iter_markers("requirement"):
+        ids.extend(str(a) for a in marker.args)
+    return tuple(dict.fromkeys(ids))
+
+
+def _message(report: pytest.TestReport) -> str:
+    if report.skipped:
+        longrepr = report.longrepr
+        if isinstance(longrepr, tuple):
+            return str(longrepr[2]).removeprefix("Skipped: ")
+        return str(longrepr)
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        # The first line is the sentence the test wrote; pytest's assertion rewriting follows it.
+        first = str(crash.message).strip().splitlines()[0]
+        for prefix in ("AssertionError: ", "Failed: "):
+            first = first.removeprefix(prefix)
+        return first
+    return str(report.longrepr).strip().splitlines()[-1] if report.longrepr else ""
+
+
+def _frames(records: list[Record]) -> tuple[dict[str, Any], ...]:
+    exchanged = [r for r in records if r.kind in ("tx", "rx")][-FAILURE_FRAMES:]
+    return tuple(
+        {
+            "seq": r.seq,
+            "time": datetime.fromtimestamp(r.time, UTC).isoformat(timespec="milliseconds"),
+            "kind": r.kind,
+            "peer": r.peer,
+            "summary": r.summary,
+            "data_hex": r.data_hex,
+        }
+        for r in exchanged
+    )
+
+
+@dataclass(eq=False)  # a plugin object: hashed by identity
+class RunRecorder:
+    options: DrreadyOptions
+    profile: Profile
+    started_at: float
+    requirement_ids: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    outcomes: list[TestOutcome] = field(default_factory=list)
+    running: dict[str, _Running] = field(default_factory=dict)
+    dut: DeviceUnderTest | None = None
+    device_info: dict[str, Any] = field(default_factory=dict)
+    device_time_start: float | None = None
+    verdicts: list[RequirementVerdict] = field(default_factory=list)
+    complete: bool = False
+    exit_status: int | None = None
+
+    @property
+    def report_path(self) -> Path:
+        return self.options.report_dir / "report.json"
+
+    @property
+    def run_topology(self) -> str:
+        """The topology this run exercises: the only binding so far is ECHONET Lite via gateway."""
+        return "gateway"
+
+    # -- the report ----------------------------------------------------------------------------
+    def _context(self) -> RunContext:
+        jcstar = self.profile.jcstar
+        return RunContext(
+            supported_topologies=frozenset(self.profile.device.topologies),
+            run_topology=self.dut.binding.topology if self.dut is not None else self.run_topology,
+            jcstar_label=jcstar.label if jcstar else None,
+            jcstar_level=jcstar.level if jcstar else None,
+            jcstar_valid_until=jcstar.valid_until if jcstar else None,
+            # A label expires on the calendar, not on the device's (possibly virtual) clock.
+            today=date.fromtimestamp(real_now()),
+        )
+
+    def write(self) -> None:
+        requirements = for_class(self.profile.device.device_class)
+        self.verdicts = fold(requirements, self.outcomes, self._context())
+        write_report(self.report_path, build_document(self, __version__))
+
+    # -- pytest hooks ----------------------------------------------------------------------------
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        prefix = _PREFIX[self.profile.device.device_class]
+        keep: list[pytest.Item] = []
+        other: list[pytest.Item] = []
+        for item in items:
+            ids = requirement_ids(item)
+            if ids and not any(i.startswith(prefix) for i in ids):
+                other.append(item)  # a test of another device class
+                continue
+            self.requirement_ids[item.nodeid] = ids
+            keep.append(item)
+        if other:
+            config.hook.pytest_deselected(items=other)
+            items[:] = keep
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.write()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        evidence_first = 0
+        device_time = 0.0
+        if self.dut is not None:
+            self.dut.evidence.current_test = item.nodeid
+            evidence_first = len(self.dut.evidence)
+            device_time = self.dut.elapsed_s()
+        self.running[item.nodeid] = _Running(
+            item.nodeid, self.requirement_ids.get(item.nodeid, ()), evidence_first, device_time
+        )
+        for marker in item.iter_markers("topology"):
+            needed = str(marker.args[0]) if marker.args else ""
+            if needed != self.run_topology:
+                pytest.skip(f"needs the {needed} topology; this run uses {self.run_topology}")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        running = self.running.get(report.nodeid)
+        if running is None:
+            # Setup never ran our hook (e.g. the test was skipped by a marker): start it now.
+            first = len(self.dut.evidence) if self.dut is not None else 0
+            requirements = self.requirement_ids.get(report.nodeid, ())
+            running = self.running[report.nodeid] = _Running(
+                report.nodeid, requirements, first, 0.0
+            )
+        running.duration_s += report.duration
+        if report.failed and running.outcome not in ("failed", "error"):
+            running.outcome = "failed" if report.when == "call" else "error"
+            running.message = _message(report)
+            if self.dut is not None:
+                running.failed_at = len(self.dut.evidence)
+        elif report.skipped and running.outcome == "passed":
+            running.outcome = "skipped"
+            running.message = _message(report)
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        running = self.running.pop(nodeid, None)
+        if running is None:
+            return
+        dut = self.dut
+        evidence_last = len(dut.evidence) if dut is not None else 0
+        frames: tuple[dict[str, Any], ...] = ()
+        if running.outcome in ("failed", "error") and dut is not None:
+            end = running.failed_at if running.failed_at is not None else evidence_last
+            since = dut.evidence.since(running.evidence_first)
+            frames = _frames(since[: end - running.evidence_first])
+        device_time = dut.elapsed_s() if dut is not None else 0.0
+        self.outcomes.append(
+            TestOutcome(
+                nodeid=nodeid,
+                outcome=running.outcome,
+                message=running.message,
+                requirements=running.requirements,
+                duration_s=running.duration_s,
+                device_time_s=max(0.0, device_time - running.device_time_start),
+                evidence_first=running.evidence_first,
+                evidence_last=evidence_last,
+                frames=frames,
+            )
+        )
+        self.write()
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        # trylast: after pytest's runner has torn the session fixtures (the DUT) down.
+        # Tests that never finished (an interrupt) are left out, and the report says so.
+        interrupted = exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
+        self.complete = not interrupted and not session.shouldfail and not session.shouldstop
+        self.exit_status = int(exitstatus)
+        self.write()
+        if any(v.verdict == Verdict.FAIL for v in self.verdicts) and exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        terminalreporter.section("DRready requirements")
+        for line in format_summary(self.verdicts):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"report: {self.report_path}")
