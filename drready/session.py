@@ -14,7 +14,12 @@ from drready.clock import Clock, LoopRunner, RealClock, VirtualClock
 from drready.dut import DeviceUnderTest
 from drready.echonet.codec import ECHONET_LITE_PORT, MULTICAST_GROUP
 from drready.echonet.gateway import Gateway
-from drready.echonet.transport import MemoryNetwork, open_udp_endpoint
+from drready.echonet.transport import (
+    DatagramEndpoint,
+    DatagramHandler,
+    MemoryNetwork,
+    open_udp_endpoint,
+)
 from drready.evidence import EvidenceLog
 from drready.profile import Profile
 
@@ -54,9 +59,10 @@ def _open_simulated(
     from simulators.battery_model import BatteryParams
     from simulators.runtime import SimulatedBattery
 
-    assert profile.echonet is not None and profile.ratings is not None
     settings = profile.echonet
     ratings = profile.ratings
+    if settings is None or ratings is None:
+        raise SessionError("the battery simulator needs [echonet] and [ratings] in the profile")
     runner = LoopRunner(clock)
     evidence = EvidenceLog(clock.now, evidence_path)
     network = MemoryNetwork()
@@ -68,12 +74,19 @@ def _open_simulated(
             min_charge_w=ratings.min_charge_w,
             min_discharge_w=ratings.min_discharge_w,
         ),
-        serial_number=profile.device.serial_number or "SIM0000001",
-        product_code=profile.device.product_code or "DRR-BAT-SIM",
         comms_loss_timeout_s=profile.timings.comms_loss_timeout_s,
+        mapping=dict(profile.mapping),
     )
+    # The simulator becomes the device the profile declares: its identity and its EPC mapping.
+    declared = profile.device
+    if declared.serial_number:
+        config.serial_number = declared.serial_number
+    if declared.product_code:
+        config.product_code = declared.product_code
+    if declared.manufacturer_code:
+        config.maker_code = bytes.fromhex(declared.manufacturer_code.removeprefix("0x"))
 
-    async def open_sim_endpoint(handler):  # type: ignore[no-untyped-def]
+    async def open_sim_endpoint(handler: DatagramHandler) -> DatagramEndpoint:
         return network.endpoint(handler, SIMULATOR_HOST, ECHONET_LITE_PORT)
 
     simulator = SimulatedBattery(open_sim_endpoint, config, faults)
@@ -93,8 +106,9 @@ def _open_simulated(
 
 
 def _open_real(profile: Profile, evidence_path: Path | None, clock: Clock) -> DeviceUnderTest:
-    assert profile.echonet is not None
     settings = profile.echonet
+    if settings is None:
+        raise SessionError("an ECHONET Lite device needs an [echonet] table in the profile")
     runner = LoopRunner(clock)
     evidence = EvidenceLog(clock.now, evidence_path)
     gateway = Gateway(evidence, timeout_s=settings.request_timeout_s, retries=settings.retries)

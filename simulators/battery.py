@@ -14,13 +14,14 @@ Faults (``simulators.faults``) switch parts of this behaviour off through :class
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from drready.echonet.codec import EOJ, NODE_PROFILE
 from drready.echonet.node import Node, ObjectBase
 from drready.echonet.properties import ClassDef, load_class
+from drready.profile import BATTERY_MAPPING_DEFAULTS, EpcMapping
 from simulators.battery_model import BatteryModel, BatteryParams
 
 BATTERY_EOJ = EOJ(0x02, 0x7D, 0x01)
@@ -28,8 +29,6 @@ BATTERY_EOJ = EOJ(0x02, 0x7D, 0x01)
 APPENDIX_RELEASE = "R"
 #: Node profile EPC 0x82: ECHONET Lite Spec. version 1.14, specified message format only.
 NODE_VERSION = bytes((0x01, 0x0E, 0x01, 0x00))
-#: Maker-specific EPC for the DR duration in seconds; DRready has no standard EPC for it yet.
-DR_DURATION_EPC = 0xF0
 #: 0xFFFFFF is not assigned to any maker, so a simulator never impersonates a real product.
 SIMULATOR_MAKER_CODE = bytes.fromhex("FFFFFF")
 
@@ -81,6 +80,11 @@ class BatteryConfig:
     params: BatteryParams = field(default_factory=BatteryParams)
     serial_number: str = "SIM0000001"
     product_code: str = "DRR-BAT-SIM"
+    maker_code: bytes = SIMULATOR_MAKER_CODE
+    #: Where the DRready items live; a profile's mapping makes the simulator that maker's device.
+    mapping: Mapping[str, EpcMapping] = field(
+        default_factory=lambda: dict(BATTERY_MAPPING_DEFAULTS)
+    )
     own_mode: str = "auto"
     comms_loss_timeout_s: float = 1800.0
     boot_count: int = 0
@@ -125,7 +129,7 @@ class BatteryDevice:
             seed += f"/boot{self.config.boot_count}"
         unique = hashlib.sha256(seed.encode()).digest()[:13]
         # 0x83: 0xFE, then the 3-byte maker code, then 13 bytes unique to the unit.
-        return b"\xfe" + SIMULATOR_MAKER_CODE + unique
+        return b"\xfe" + self.config.maker_code + unique
 
     def serial_number(self) -> str:
         if self.behaviour.stable_identity:
@@ -149,7 +153,7 @@ class BatteryDevice:
         # Current time and date come from the wall clock, which is virtual in simulated runs.
         b.serve(0x97, get(0x97, lambda: datetime.now().time().replace(second=0, microsecond=0)))
         b.serve(0x98, get(0x98, lambda: datetime.now().date()))
-        b.serve(0x8A, lambda: SIMULATOR_MAKER_CODE)
+        b.serve(0x8A, lambda: self.config.maker_code)
         b.serve(0x8C, lambda: _ascii12(self.config.product_code))
         if self.behaviour.serve_serial_number:
             b.serve(0x8D, lambda: _ascii12(self.serial_number()))
@@ -159,7 +163,6 @@ class BatteryDevice:
         b.serve(0xA3, get(0xA3, lambda: round(p.capacity_wh)))
         b.serve(0xA4, get(0xA4, self._chargeable_wh))
         b.serve(0xA5, get(0xA5, self._dischargeable_wh))
-        b.serve(0xA7, get(0xA7, lambda: round(self.reported_reserve_pct)), self._set_reserve)
         b.serve(0xA8, get(0xA8, lambda: self._counter(self.model.charged_wh)))
         b.serve(0xA9, get(0xA9, lambda: self._counter(self.model.discharged_wh)))
         b.serve(0xAA, get(0xAA, lambda: "noSetting"), lambda edt: len(edt) == 4)
@@ -193,18 +196,23 @@ class BatteryDevice:
         b.serve(0xE2, get(0xE2, lambda: round(self._advance().soc_wh)))
         b.serve(0xE4, get(0xE4, lambda: round(self._advance().soc_pct)))
         b.serve(0xE6, lambda: b"\x04")  # lithium ion
-        b.serve(0xEB, get(0xEB, lambda: round(self.charge_setting_w)), self._set_charge_w)
-        b.serve(0xEC, get(0xEC, lambda: round(self.discharge_setting_w)), self._set_discharge_w)
-        b.serve(
-            DR_DURATION_EPC,
-            lambda: round(self.duration_setting_s).to_bytes(4, "big"),
-            self._set_duration,
+        # The DRready items, wherever the mapping puts them (defaults: 0xEB, 0xEC, 0xF0, 0xA7).
+        self._serve_item("target_charge_power_w", lambda: self.charge_setting_w, "charge_w")
+        self._serve_item(
+            "target_discharge_power_w", lambda: self.discharge_setting_w, "discharge_w"
+        )
+        self._serve_item("dr_duration_s", lambda: self.duration_setting_s, "duration_s")
+        self._serve_item(
+            "backup_reserve_pct",
+            lambda: self.reported_reserve_pct,
+            "reserve_pct",
+            valid=lambda pct: 0 <= pct <= 100,  # a percentage (Appendix 0xA7: 0..100 %)
         )
         n = self.node_profile
         n.serve(0x80, lambda: b"\x30")
         n.serve(0x82, lambda: NODE_VERSION)
-        n.serve(0x83, lambda: b"\xfe" + SIMULATOR_MAKER_CODE + self.identification_number()[4:])
-        n.serve(0x8A, lambda: SIMULATOR_MAKER_CODE)
+        n.serve(0x83, self.identification_number)
+        n.serve(0x8A, lambda: self.config.maker_code)
         n.serve(0xD3, lambda: (1).to_bytes(3, "big"))  # number of self-node instances
         n.serve(0xD4, lambda: (2).to_bytes(2, "big"))  # classes, node profile included
         n.serve(0xD7, lambda: b"\x01\x02\x7d")  # self-node class list S
@@ -264,32 +272,26 @@ class BatteryDevice:
         self._staged.mode = str(mode)
         return True
 
-    def _set_charge_w(self, edt: bytes) -> bool:
-        value = self._decode(0xEB, edt)
-        if not isinstance(value, int | float):
-            return False
-        self._staged.charge_w = float(value)
-        return True
+    def _serve_item(
+        self,
+        name: str,
+        value: Callable[[], float],
+        staged_field: str,
+        valid: Callable[[float], bool] = lambda value: value >= 0,
+    ) -> None:
+        item = self.config.mapping[name]
 
-    def _set_discharge_w(self, edt: bytes) -> bool:
-        value = self._decode(0xEC, edt)
-        if not isinstance(value, int | float):
-            return False
-        self._staged.discharge_w = float(value)
-        return True
+        def setter(edt: bytes) -> bool:
+            try:
+                decoded = item.decode(edt)
+            except ValueError:
+                return False
+            if not valid(decoded):
+                return False
+            setattr(self._staged, staged_field, decoded)
+            return True
 
-    def _set_duration(self, edt: bytes) -> bool:
-        if len(edt) != 4:
-            return False
-        self._staged.duration_s = float(int.from_bytes(edt, "big"))
-        return True
-
-    def _set_reserve(self, edt: bytes) -> bool:
-        value = self._decode(0xA7, edt)
-        if not isinstance(value, int | float):
-            return False
-        self._staged.reserve_pct = float(value)
-        return True
+        self.battery.serve(item.epc, lambda: item.encode(value()), setter)
 
     def contact(self) -> None:
         """Anything arrived from the gateway: the link is alive."""

@@ -110,3 +110,27 @@ def test_simulate_serves_udp_and_stops_cleanly_on_ctrl_c() -> None:
         assert process.returncode == 0, err
         assert "stopped" in out
         assert "Traceback" not in err
+
+
+def test_simulating_a_profile_makes_the_simulator_that_device(tmp_path: Path) -> None:
+    # The lab profile declares its own maker code and carries the DR duration in minutes at
+    # the maker-specific EPC 0xF5: the simulator must honour both, and the harness use them.
+    done = _drready(
+        "run",
+        "--simulate",
+        "battery",
+        "--profile",
+        str(FIXTURES / "battery-lab.toml"),
+        "--report-dir",
+        str(tmp_path / "run"),
+        timeout_s=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    frames = [
+        json.loads(line)
+        for line in (tmp_path / "run" / "evidence.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    dr_requests = [f for f in frames if f["kind"] == "tx" and f["summary"].startswith("SETC")]
+    assert any("[F5=" in f["summary"] for f in dr_requests)
+    report = json.loads((tmp_path / "run" / "report.json").read_text(encoding="utf-8"))
+    assert report["device"]["identity"]["manufacturer_code"] == "0000FE"

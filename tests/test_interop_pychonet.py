@@ -29,9 +29,13 @@ from pychonet.lib.udpserver import UDPServer
 from drready.echonet.codec import ECHONET_LITE_PORT
 from drready.echonet.node import EPC_GET_MAP, EPC_SET_MAP, EPC_STATUS_CHANGE_MAP
 from drready.echonet.transport import DatagramHandler, UdpEndpoint, open_udp_endpoint
-from simulators.battery import DR_DURATION_EPC, SIMULATOR_MAKER_CODE, BatteryConfig
+from drready.profile import BATTERY_MAPPING_DEFAULTS
+from simulators.battery import SIMULATOR_MAKER_CODE, BatteryConfig
 from simulators.battery_model import BatteryParams
 from simulators.runtime import SimulatedBattery
+
+#: The simulator's DR duration property (maker-specific; DRready has no standard EPC yet).
+DR_DURATION_EPC = BATTERY_MAPPING_DEFAULTS["dr_duration_s"].epc
 
 SIM_HOST = "127.0.0.2"
 CONTROLLER_HOST = "127.0.0.1"

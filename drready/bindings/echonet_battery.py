@@ -45,8 +45,10 @@ class EchonetBatteryBinding:
 
     # -- plumbing ----------------------------------------------------------------------------
     def _decode(self, epc: int, edt: bytes) -> object:
+        # A DRready item the profile maps is decoded as the profile says (size, scale, sign),
+        # even on a standard EPC: that is what the maker declared the firmware does.
         item = next((m for m in self.mapping.values() if m.epc == epc), None)
-        if item is not None and epc not in self.classdef.properties:
+        if item is not None:
             return item.decode(edt)
         return self.classdef.properties[epc].decode(edt)
 
@@ -181,7 +183,8 @@ class EchonetBatteryBinding:
     async def read_ratings(self) -> tuple[float, float]:
         values = await self._get(0xC8, 0xC9)
         charge, discharge = values[0xC8], values[0xC9]
-        assert isinstance(charge, dict) and isinstance(discharge, dict)
+        if not isinstance(charge, dict) or not isinstance(discharge, dict):
+            raise DecodeError(f"0xC8/0xC9: expected min/max pairs, got {charge!r}, {discharge!r}")
         return float(charge["maxValue"]), float(discharge["maxValue"])
 
     async def status(self) -> Status:
