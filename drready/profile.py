@@ -422,10 +422,15 @@ class DeviceInfo:
     manufacturer_code: str | None = None
     product_code: str | None = None
     serial_number: str | None = None
+    #: Battery own modes (0xDA names) the suite may use; the first is the normal one. Which
+    #: modes count as the device's "own" is a harness reading of BAT-2.6, so it is declared.
+    own_modes: tuple[str, ...] = ("auto", "standby")
 
     def __post_init__(self) -> None:
         if isinstance(self.topologies, list):
             object.__setattr__(self, "topologies", tuple(self.topologies))
+        if isinstance(self.own_modes, list):
+            object.__setattr__(self, "own_modes", tuple(self.own_modes))
         _validate(self.to_json(), "device", "device")
         if self.manufacturer_code is not None:
             # One spelling, so a declared code compares equal to the one read from EPC 0x8A.
@@ -439,6 +444,7 @@ class DeviceInfo:
             "class": self.device_class,
             "topologies": list(self.topologies),
             "name": self.name,
+            "own_modes": list(self.own_modes),
         }
         for name in ("manufacturer_code", "product_code", "serial_number"):
             if getattr(self, name) is not None:

@@ -632,7 +632,8 @@ def test_schema_defaults_match_dataclass_defaults(definition: str, cls: type) ->
         key = next((k for k, v in by_key.items() if v == name), name)
         has_default = field.default is not dataclasses.MISSING
         if "default" in properties.get(key, {}):
-            assert has_default and field.default == properties[key]["default"], name
+            default = list(field.default) if isinstance(field.default, tuple) else field.default
+            assert has_default and default == properties[key]["default"], name
     for key, spec in properties.items():
         if "default" in spec:
             assert any(f.name == by_key.get(key, key) for f in dataclasses.fields(cls)), key

@@ -8,9 +8,6 @@ import pytest
 
 from drready.dut import DeviceUnderTest
 
-#: The mode a battery normally runs in between tests (ECHONET Lite 0x027D 0xDA "auto").
-BASELINE_MODE = "auto"
-
 
 @pytest.fixture(scope="session")
 def test_power_w(dut: DeviceUnderTest) -> float:
@@ -22,7 +19,9 @@ def test_power_w(dut: DeviceUnderTest) -> float:
 
 @pytest.fixture
 def own_mode(dut: DeviceUnderTest) -> Iterator[str]:
-    """Put the device in its baseline own mode, and back there after the test (ends any DR)."""
-    dut.set_own_mode(BASELINE_MODE)
-    yield BASELINE_MODE
-    dut.set_own_mode(BASELINE_MODE)
+    """Put the device in its normal own mode (the profile's first ``device.own_modes``), and
+    back there after the test, which also ends any DR."""
+    normal = dut.profile.device.own_modes[0]
+    dut.set_own_mode(normal)
+    yield normal
+    dut.set_own_mode(normal)
