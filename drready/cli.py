@@ -116,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
-    from drready.plugin import DrreadyOptions, check_faults, new_run_id, resolve_profile
+    from drready.plugin import DrreadyOptions, check_run, new_run_id, resolve_profile
     from drready.profile import ProfileError
 
     run_id = new_run_id()
@@ -131,7 +131,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     try:
         # Fail here, in one line, before pytest starts.
-        check_faults(options, resolve_profile(options))
+        check_run(options, resolve_profile(options))
     except pytest.UsageError as exc:
         raise UsageError(str(exc)) from None
     except ProfileError as exc:

@@ -141,8 +141,21 @@ def resolve_profile(options: DrreadyOptions) -> Profile:
     return profile
 
 
-def check_faults(options: DrreadyOptions, profile: Profile) -> None:
+def check_run(options: DrreadyOptions, profile: Profile) -> None:
+    """Refuse, before anything runs, a run that could test nothing or names an unknown fault."""
     from simulators.faults import UnknownFaultError, get_fault
+
+    where = f"{profile.source}: " if profile.source else ""
+    if profile.device.device_class != "battery":
+        raise pytest.UsageError(
+            f"{where}device.class: '{profile.device.device_class}' has no conformance binding "
+            "yet (only 'battery'); nothing would be tested"
+        )
+    if profile.echonet is None or not profile.device.supports("gateway"):
+        raise pytest.UsageError(
+            f"{where}device.topologies: the battery is tested over the gateway topology "
+            "(ECHONET Lite), which this profile does not declare; nothing would be tested"
+        )
 
     for name in options.faults:
         try:
@@ -173,7 +186,7 @@ def pytest_configure(config: pytest.Config) -> None:
         profile = resolve_profile(options)
     except ProfileError as exc:
         raise pytest.UsageError(str(exc)) from None
-    check_faults(options, profile)
+    check_run(options, profile)
     options.report_dir.mkdir(parents=True, exist_ok=True)
     if not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(options.report_dir / "junit.xml")

@@ -62,6 +62,11 @@ def test_profile_prints_the_effective_profile(capsys: pytest.CaptureFixture[str]
         (["run", "--profile", "nowhere.toml"], "nowhere.toml: "),
         (["run", "--simulate", "battery", "--time-scale", "10"], "echonet.address"),
         (["report", "nowhere"], "nowhere/report.json: no report here"),
+        (
+            ["run", "--profile", str(FIXTURES / "heatpump-server.toml")],
+            "device.class: 'heatpump' has no conformance binding yet",
+        ),
+        (["run", "--simulate", "heatpump"], "no built-in profile for class 'heatpump'"),
         (["simulate", "battery", "--bind", "localhost"], "--bind: expected HOST:PORT"),
         (["simulate", "battery", "--fault", "nope"], "--fault: unknown fault 'nope'"),
     ],
