@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from drready import __version__
-from drready.catalog import for_class
+from drready.catalog import DeviceClass, for_class
 from drready.clock import real_now
 from drready.dut import DeviceUnderTest
 from drready.evidence import Record
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 #: How many of the frames exchanged before a failure the report quotes (all are in the evidence).
 FAILURE_FRAMES = 12
-_PREFIX = {"battery": "BAT-", "heatpump": "HP-", "hybrid": "HY-"}
 
 
 @dataclass
@@ -128,7 +127,7 @@ class RunRecorder:
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        prefix = _PREFIX[self.profile.device.device_class]
+        prefix = DeviceClass(self.profile.device.device_class).prefix + "-"
         keep: list[pytest.Item] = []
         other: list[pytest.Item] = []
         for item in items:

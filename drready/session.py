@@ -76,6 +76,7 @@ def _open_simulated(
         ),
         comms_loss_timeout_s=profile.timings.comms_loss_timeout_s,
         mapping=dict(profile.mapping),
+        own_mode=profile.device.own_modes[0],
     )
     # The simulator becomes the device the profile declares: its identity and its EPC mapping.
     declared = profile.device
