@@ -7,6 +7,7 @@ is rewritten atomically after every test, so an interrupted run still leaves a v
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,6 +27,8 @@ from drready.report.verdicts import RequirementVerdict, RunContext, TestOutcome,
 
 if TYPE_CHECKING:
     from drready.plugin import DrreadyOptions
+
+_QUALIFIED_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)+([A-Z]\w*): ")
 
 #: How many of the frames exchanged before a failure the report quotes (all are in the evidence).
 FAILURE_FRAMES = 12
@@ -62,7 +65,8 @@ def _message(report: pytest.TestReport) -> str:
         first = str(crash.message).strip().splitlines()[0]
         for prefix in ("AssertionError: ", "Failed: "):
             first = first.removeprefix(prefix)
-        return first
+        # "drready.echonet.errors.EchonetTimeout: no response ..." reads better without the path.
+        return _QUALIFIED_EXCEPTION.sub(r"\1: ", first, count=1)
     return str(report.longrepr).strip().splitlines()[-1] if report.longrepr else ""
 
 

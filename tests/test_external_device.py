@@ -84,3 +84,34 @@ def test_a_fault_is_caught_on_the_real_time_path(tmp_path: Path, external_device
     status, verdicts = _run(tmp_path, external_device)
     assert status != 0
     assert [rid for rid, verdict in verdicts.items() if verdict == "fail"] == ["BAT-2.7"]
+
+
+def test_a_silent_device_fails_every_requirement_quickly_and_says_who(tmp_path: Path) -> None:
+    # Nothing listens at this address: every request times out after its bounded retries.
+    profile = _profile(tmp_path, 3610).read_text(encoding="utf-8")
+    profile = profile.replace(f'address = "{HOST}"', 'address = "127.0.0.6"')
+    profile = profile.replace("request_timeout_s = 2.0", "request_timeout_s = 0.1")
+    path = tmp_path / "silent.toml"
+    path.write_text(profile, encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "drready.cli",
+            "run",
+            "--profile",
+            str(path),
+            "--report-dir",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    report = json.loads((tmp_path / "run" / "report.json").read_text(encoding="utf-8"))
+    verdicts = {r["id"]: r for r in report["requirements"]}
+    for rid in GATEWAY_BATTERY_REQUIREMENTS:
+        assert verdicts[rid]["verdict"] == "fail", rid
+        assert "no response from 127.0.0.6:3610" in verdicts[rid]["reason"], rid
+    assert report["complete"] is True

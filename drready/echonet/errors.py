@@ -37,19 +37,26 @@ class EncodeError(EchonetError, ValueError):
 class EchonetTimeout(EchonetError, TimeoutError):
     """No response within the bounded retries."""
 
-    def __init__(self, tid: int | None, attempts: int, timeout_s: float) -> None:
+    def __init__(
+        self, tid: int | None, attempts: int, timeout_s: float, peer: str = "", request: str = ""
+    ) -> None:
         self.tid = tid
         self.attempts = attempts
         self.timeout_s = timeout_s
+        self.peer = peer
+        self.request = request
         tid_text = "no TID" if tid is None else f"TID 0x{tid:04X}"
+        where = f" from {peer}" if peer else ""
+        asked = f" to {request}" if request else ""
         super().__init__(
-            f"no response for {tid_text} after {attempts} attempt(s) (timeout {timeout_s:g} s)"
+            f"no response{where} for {tid_text}{asked} after {attempts} attempt(s) "
+            f"(timeout {timeout_s:g} s)"
         )
 
-    def __reduce__(self) -> tuple[type[EchonetTimeout], tuple[int | None, int, float]]:
+    def __reduce__(self) -> tuple[type[EchonetTimeout], tuple[int | None, int, float, str, str]]:
         # The default Exception pickling replays ``self.args`` (the message) into
         # __init__, which has a different signature; replay the real arguments.
-        return (type(self), (self.tid, self.attempts, self.timeout_s))
+        return (type(self), (self.tid, self.attempts, self.timeout_s, self.peer, self.request))
 
 
 def refused_epcs(frame: Frame) -> tuple[int, ...]:

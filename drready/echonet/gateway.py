@@ -57,6 +57,10 @@ def summarize(frame: Frame | ArbitraryFrame) -> str:
     return text
 
 
+def _block_brief(frame: Frame) -> str:
+    return "[" + " ".join(f"{p.epc:02X}" for p in frame.properties) + "]"
+
+
 def _block(props: Iterable[Property]) -> str:
     return " ".join(
         f"{p.epc:02X}={p.edt.hex().upper()}" if p.edt else f"{p.epc:02X}" for p in props
@@ -224,7 +228,13 @@ class Gateway:
             self._pending.pop(tid, None)
             if not pending.future.done():
                 pending.future.cancel()
-        raise EchonetTimeout(tid=tid, attempts=self.retries + 1, timeout_s=self.timeout_s)
+        raise EchonetTimeout(
+            tid=tid,
+            attempts=self.retries + 1,
+            timeout_s=self.timeout_s,
+            peer=f"{address[0]}:{address[1]}",
+            request=summarize(frame).split(" TID ")[0] + " " + _block_brief(frame),
+        )
 
     async def collect(
         self, address: Address, deoj: EOJ, esv: ESV, properties: Sequence[Property], window_s: float
