@@ -19,7 +19,6 @@ import enum
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 from drready.echonet.errors import DecodeError, EncodeError
 
@@ -351,19 +350,37 @@ class ArbitraryFrame:
         return bytes((EHD1, EHD2_ARBITRARY)) + self.tid.to_bytes(2, "big") + self.payload
 
 
-_T = TypeVar("_T")
+# The decoder builds values from parts it has already bounded (a byte is 0..255, an EDT at most
+# 255 bytes), so it skips __post_init__: validating again would only cost time on every
+# datagram. These are the two constructors it uses most, written out for speed.
+_new = object.__new__
+_set = object.__setattr__
 
 
-def _checked(cls: type[_T], **fields: object) -> _T:
-    """Build a frozen value from parts the decoder has already checked, skipping __post_init__.
+def _checked_property(epc: int, edt: bytes) -> Property:
+    prop = _new(Property)
+    _set(prop, "epc", epc)
+    _set(prop, "edt", edt)
+    return prop
 
-    Every byte of a received frame is bounded by construction (a byte is 0..255, an EDT is at
-    most 255 bytes), so validating it again would only cost time on every datagram.
-    """
-    value = object.__new__(cls)
-    for name, item in fields.items():
-        object.__setattr__(value, name, item)
-    return value
+
+def _checked_eoj(raw: bytes) -> EOJ:
+    # Frames name the same few objects over and over: share one EOJ per 3-byte code (bounded,
+    # so a stream of random codes cannot grow the cache without limit).
+    eoj = _EOJ_CACHE.get(raw)
+    if eoj is None:
+        eoj = _new(EOJ)
+        _set(eoj, "class_group", raw[0])
+        _set(eoj, "class_code", raw[1])
+        _set(eoj, "instance", raw[2])
+        if len(_EOJ_CACHE) < _EOJ_CACHE_SIZE:
+            _EOJ_CACHE[raw] = eoj
+    return eoj
+
+
+_EOJ_CACHE: dict[bytes, EOJ] = {}
+_EOJ_CACHE_SIZE = 1024
+_ESV_BY_CODE: dict[int, ESV] = {esv.value: esv for esv in ESV}
 
 
 def _decode_block(buf: bytes, pos: int, esv: ESV, label: str) -> tuple[tuple[Property, ...], int]:
@@ -388,7 +405,7 @@ def _decode_block(buf: bytes, pos: int, esv: ESV, label: str) -> tuple[tuple[Pro
             raise DecodeError(
                 f"offset {pos}: expected {pdc} more EDT bytes for EPC 0x{epc:02X}, got {remaining}"
             )
-        props.append(_checked(Property, epc=epc, edt=buf[pos : pos + pdc]))
+        props.append(_checked_property(epc, buf[pos : pos + pdc]))
         pos += pdc
     return tuple(props), pos
 
@@ -399,9 +416,12 @@ def decode(data: bytes | bytearray | memoryview) -> Frame | ArbitraryFrame:
     Any byte string either decodes or raises :class:`DecodeError`; a non-bytes
     argument is a programming error and raises ``TypeError``.
     """
-    if not isinstance(data, bytes | bytearray | memoryview):
+    if type(data) is bytes:  # the common case: what a socket hands over, used as it is
+        buf = data
+    elif isinstance(data, bytearray | memoryview):
+        buf = bytes(data)
+    else:
         raise TypeError(f"decode() needs bytes, got {type(data).__name__}")
-    buf = bytes(data)
     if len(buf) < _HEADER_LEN:
         raise DecodeError(
             f"offset 0: expected {_HEADER_LEN} header bytes (EHD1, EHD2, TID), got {len(buf)}"
@@ -423,10 +443,9 @@ def decode(data: bytes | bytearray | memoryview) -> Frame | ArbitraryFrame:
             f"offset {_HEADER_LEN}: expected {_FORMAT1_FIXED_LEN - _HEADER_LEN} bytes "
             f"(SEOJ, DEOJ, ESV, OPC), got {len(buf) - _HEADER_LEN}"
         )
-    try:
-        esv = ESV(buf[_OFFSET_ESV])
-    except ValueError:
-        raise DecodeError(f"offset {_OFFSET_ESV}: unknown ESV 0x{buf[_OFFSET_ESV]:02X}") from None
+    esv = _ESV_BY_CODE.get(buf[_OFFSET_ESV])
+    if esv is None:
+        raise DecodeError(f"offset {_OFFSET_ESV}: unknown ESV 0x{buf[_OFFSET_ESV]:02X}")
     get_props: tuple[Property, ...] = ()
     if esv.has_two_blocks:
         props, pos = _decode_block(buf, _OFFSET_OPC, esv, "OPCSet")
@@ -437,11 +456,14 @@ def decode(data: bytes | bytearray | memoryview) -> Frame | ArbitraryFrame:
         raise DecodeError(
             f"offset {pos}: {len(buf) - pos} trailing byte(s) after the last property"
         )
-    seoj = _checked(EOJ, class_group=buf[4], class_code=buf[5], instance=buf[6])
-    deoj = _checked(EOJ, class_group=buf[7], class_code=buf[8], instance=buf[9])
-    return _checked(
-        Frame, tid=tid, seoj=seoj, deoj=deoj, esv=esv, properties=props, get_properties=get_props
-    )
+    frame = _new(Frame)
+    _set(frame, "tid", tid)
+    _set(frame, "seoj", _checked_eoj(buf[4:7]))
+    _set(frame, "deoj", _checked_eoj(buf[7:10]))
+    _set(frame, "esv", esv)
+    _set(frame, "properties", props)
+    _set(frame, "get_properties", get_props)
+    return frame
 
 
 def encode_instance_list(eojs: Sequence[EOJ]) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from drready.echonet.codec import (
     CONTROLLER,
@@ -82,19 +82,17 @@ class PropertyMaps:
 
 @dataclass
 class _Pending:
-    future: asyncio.Future[Frame]
+    #: The current attempt: a reply sets it to the frame, the attempt's timer to None. The
+    #: request stays registered across attempts, so a late reply completes a later attempt.
+    future: asyncio.Future[Frame | None]
     address: Address
     deoj: EOJ
     collect: list[tuple[Address, Frame]] | None = None  # requests that may draw several replies
-    wake: asyncio.Future[None] = field(init=False)  # set by a reply or by the attempt's timer
-
-    def __post_init__(self) -> None:
-        self.wake = self.future.get_loop().create_future()
 
 
-def _wake(pending: _Pending) -> None:
-    if not pending.wake.done():
-        pending.wake.set_result(None)
+def _expire(future: asyncio.Future[Frame | None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class Gateway:
@@ -169,7 +167,6 @@ class Gateway:
                 pending.collect.append((source, frame))
             elif not pending.future.done():
                 pending.future.set_result(frame)
-                _wake(pending)
             return
         if frame.esv in (ESV.INF, ESV.INFC):
             self.notifications.append((source, frame))
@@ -214,16 +211,15 @@ class Gateway:
         try:
             for _attempt in range(self.retries + 1):
                 self._send(frame, address)
-                # A plain timer per attempt: cheaper than wait_for(shield()) on every request,
-                # and the future stays registered, so a late reply completes a later attempt.
-                timer = loop.call_later(self.timeout_s, _wake, pending)
+                # A plain timer per attempt: cheaper than wait_for(shield()) on every request.
+                timer = loop.call_later(self.timeout_s, _expire, pending.future)
                 try:
-                    await pending.wake
+                    reply = await pending.future
                 finally:
                     timer.cancel()
-                if pending.future.done():
-                    return pending.future.result()
-                pending.wake = loop.create_future()
+                if reply is not None:
+                    return reply
+                pending.future = loop.create_future()
         finally:
             self._pending.pop(tid, None)
             if not pending.future.done():
