@@ -109,3 +109,22 @@ class BatteryModel:
             if limited == 0.0 and self.setpoint_w != 0.0:
                 # Hitting full or the floor stops the flow at once: the BMS opens the contactor.
                 self.power_w = 0.0
+
+    def next_change_in(self) -> float | None:
+        """Seconds until the power next changes course: the ramp crosses zero or ends, or the
+        battery fills or reaches its floor. None when nothing will change by itself."""
+        times: list[float] = []
+        target = self._limited_setpoint()
+        ramp = self.params.ramp_w_per_s
+        if self.power_w != target:
+            times.append(abs(target - self.power_w) / ramp)
+            if self.power_w * target < 0:
+                times.append(abs(self.power_w) / ramp)  # the sign flips on the way
+            elif self.power_w == 0:
+                times.append(MIN_STEP_S)  # leaving rest: the flow has a direction at once
+        if self.power_w > 0:
+            times.append((self.params.capacity_wh - self.soc_wh) / self.power_w * 3600.0)
+        elif self.power_w < 0:
+            times.append((self.soc_wh - self.floor_wh) / -self.power_w * 3600.0)
+        upcoming = [t for t in times if t > 0]
+        return min(upcoming) if upcoming else None

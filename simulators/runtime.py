@@ -50,6 +50,8 @@ class SimulatedBattery:
         self.response_filters: list[ResponseFilter] = []
         self._endpoint: DatagramEndpoint | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._watch: asyncio.TimerHandle | None = None
+        self._announced: dict[int, bytes | None] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._errors: list[BaseException] = []
         self._tid = 0
@@ -71,6 +73,7 @@ class SimulatedBattery:
             get_fault(name).apply(self)
         self._endpoint = await self._open_endpoint(self._datagram)
         self._announce_instances()
+        self._announced = self._announce_snapshot()
         return self
 
     async def __aenter__(self) -> SimulatedBattery:
@@ -85,9 +88,10 @@ class SimulatedBattery:
         self.close()
 
     def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for handle in (self._timer, self._watch):
+            if handle is not None:
+                handle.cancel()
+        self._timer = self._watch = None
         if self._endpoint is not None:
             self._endpoint.close()
             self._endpoint = None
@@ -115,7 +119,8 @@ class SimulatedBattery:
         device = self.device
         device.contact()
         responses = device.node.handle(frame)
-        if frame.esv in (ESV.SETC, ESV.SETI, ESV.SETGET) and not device.commit():
+        changed = frame.esv in (ESV.SETC, ESV.SETI, ESV.SETGET)
+        if changed and not device.commit():
             responses = [self._refuse(r) for r in responses]
         for response in responses:
             filtered: Frame | None = response
@@ -124,6 +129,8 @@ class SimulatedBattery:
             if filtered is not None and self._endpoint is not None:
                 self._endpoint.send(filtered.encode(), source)
         self._arm_timer()
+        if changed:
+            self._announce_changes()
 
     @staticmethod
     def _refuse(response: Frame) -> Frame:
@@ -152,10 +159,42 @@ class SimulatedBattery:
         self._timer = None
         try:
             self.device.on_time()
+            self._announce_changes()
         except Exception as exc:
             self._errors.append(exc)
             return
         self._arm_timer()
+
+    # -- status change announcements (ECHONET Lite Spec. Part 2, 4.3.1 and the 0x9D map) -------
+    def _announce_snapshot(self) -> dict[int, bytes | None]:
+        battery = self.device.battery
+        return {epc: battery.read(epc) for epc in sorted(battery.announce_map())}
+
+    def _announce_changes(self) -> None:
+        """INF the announced properties whose value changed, then watch for the next change the
+        physics will make by itself (a ramp crossing zero, a full battery, the reserve)."""
+        snapshot = self._announce_snapshot()
+        changed = [epc for epc, value in snapshot.items() if self._announced.get(epc) != value]
+        self._announced = snapshot
+        if changed and self._endpoint is not None:
+            frame = self.device.node.announcement(self.device.battery, changed, self._next_tid())
+            if frame is not None:
+                self._endpoint.send(frame.encode(), (MULTICAST_GROUP, self.announce_port))
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+        due_s = self.device.model.next_change_in()
+        if due_s is not None and self._loop is not None:
+            # A millisecond past the change, so the model has crossed it when it is read.
+            when = (self.device.model.time + due_s + 1e-3) / self.time_scale
+            self._watch = self._loop.call_at(when, self._on_watch)
+
+    def _on_watch(self) -> None:
+        self._watch = None
+        try:
+            self._announce_changes()
+        except Exception as exc:
+            self._errors.append(exc)
 
     # -- announcements -------------------------------------------------------------------
     def _next_tid(self) -> int:
@@ -176,3 +215,4 @@ class SimulatedBattery:
         self.device.restart()
         self._arm_timer()
         self._announce_instances()
+        self._announce_changes()

@@ -618,3 +618,35 @@ def test_model_advance_terminates_when_the_ramp_gap_is_below_float_resolution(
     model.advance(1e5 + 30.0)
     assert model.time == pytest.approx(1e5 + 30.0)
     assert model.power_w == pytest.approx(1000.0 + gap_w)
+
+
+def _announced(dut: DeviceUnderTest) -> list[tuple[float, dict[int, bytes]]]:
+    """The battery's status-change INFs the gateway received: (time, {EPC: EDT})."""
+    gateway = dut.binding.gateway  # type: ignore[attr-defined]
+    return [
+        (record.time, {p.epc: p.edt for p in frame.properties})
+        for record, (_, frame) in zip(
+            [r for r in dut.evidence if r.kind == "rx" and r.summary.startswith("INF 0x027D01")],
+            [n for n in gateway.notifications if n[1].seoj.class_id == 0x027D],
+            strict=True,
+        )
+    ]
+
+
+def test_status_changes_are_announced_including_those_physics_makes(
+    dut: DeviceUnderTest,
+) -> None:
+    # Every EPC in the status change announcement map (0x9D) is announced when it changes
+    # (ECHONET Lite Spec. Part 2, 4.3.1): the mode setting at once, the working operation status
+    # (0xCF) when the power really changes sign, and both again when the DR ends.
+    start = dut.now()
+    assert dut.request_power(-1500, 600).accepted
+    dut.wait(700)
+    announced = _announced(dut)
+    setting = [(t - start, e[0xDA]) for t, e in announced if 0xDA in e]
+    working = [(t - start, e[0xCF]) for t, e in announced if 0xCF in e]
+    assert setting[0] == (0.0, b"\x43")  # discharging, announced with the request
+    assert (0.0, b"\x44") in working  # still at rest: standby
+    assert any(value == b"\x43" and 0 < t < 1 for t, value in working)  # flows a moment later
+    assert setting[-1] == (600.0, b"\x46")  # the DR is over: back to auto
+    assert working[-1][1] == b"\x46"
