@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,10 +36,11 @@ def external_device(request: pytest.FixtureRequest) -> Iterator[int]:
         yield simulator.port
 
 
-def _profile(tmp_path: Path, port: int) -> Path:
+def _profile(tmp_path: Path, port: int, host: str = HOST, request_timeout_s: float = 2.0) -> Path:
     text = BUILT_IN.read_text(encoding="utf-8")
-    text = text.replace(f'address = "{SIMULATOR_ADDRESS}"', f'address = "{HOST}"')
+    text = text.replace(f'address = "{SIMULATOR_ADDRESS}"', f'address = "{host}"')
     text = text.replace("port = 3610", f"port = {port}")
+    text = text.replace("request_timeout_s = 2.0", f"request_timeout_s = {request_timeout_s}")
     # Multicast goes to port 3610 of the group; this device listens elsewhere.
     text = text.replace("multicast_discovery = true", "multicast_discovery = false")
     path = tmp_path / "external.toml"
@@ -46,7 +48,10 @@ def _profile(tmp_path: Path, port: int) -> Path:
     return path
 
 
-def _run(tmp_path: Path, port: int) -> tuple[int, dict[str, str]]:
+def _drready_run(
+    tmp_path: Path, profile: Path, *options: str, timeout_s: float
+) -> tuple[int, dict[str, Any]]:
+    """``drready run --profile PROFILE [options]``: its exit status and its report."""
     done = subprocess.run(
         [
             sys.executable,
@@ -54,20 +59,28 @@ def _run(tmp_path: Path, port: int) -> tuple[int, dict[str, str]]:
             "drready.cli",
             "run",
             "--profile",
-            str(_profile(tmp_path, port)),
-            "--time-scale",
-            str(TIME_SCALE),
+            str(profile),
             "--report-dir",
             str(tmp_path / "run"),
+            *options,
         ],
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=timeout_s,
     )
-    report = json.loads((tmp_path / "run" / "report.json").read_text(encoding="utf-8"))
+    report: dict[str, Any] = json.loads(
+        (tmp_path / "run" / "report.json").read_text(encoding="utf-8")
+    )
+    return done.returncode, report
+
+
+def _run(tmp_path: Path, port: int) -> tuple[int, dict[str, str]]:
+    status, report = _drready_run(
+        tmp_path, _profile(tmp_path, port), "--time-scale", str(TIME_SCALE), timeout_s=240
+    )
     assert report["simulated"] is False
     assert report["profile"]["time_scale"] == TIME_SCALE
-    return done.returncode, {r["id"]: r["verdict"] for r in report["requirements"]}
+    return status, {r["id"]: r["verdict"] for r in report["requirements"]}
 
 
 def test_suite_passes_against_an_external_device_in_real_time(
@@ -88,28 +101,9 @@ def test_a_fault_is_caught_on_the_real_time_path(tmp_path: Path, external_device
 
 def test_a_silent_device_fails_every_requirement_quickly_and_says_who(tmp_path: Path) -> None:
     # Nothing listens at this address: every request times out after its bounded retries.
-    profile = _profile(tmp_path, 3610).read_text(encoding="utf-8")
-    profile = profile.replace(f'address = "{HOST}"', 'address = "127.0.0.6"')
-    profile = profile.replace("request_timeout_s = 2.0", "request_timeout_s = 0.1")
-    path = tmp_path / "silent.toml"
-    path.write_text(profile, encoding="utf-8")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "drready.cli",
-            "run",
-            "--profile",
-            str(path),
-            "--report-dir",
-            str(tmp_path / "run"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 1
-    report = json.loads((tmp_path / "run" / "report.json").read_text(encoding="utf-8"))
+    profile = _profile(tmp_path, 3610, host="127.0.0.6", request_timeout_s=0.1)
+    status, report = _drready_run(tmp_path, profile, timeout_s=120)
+    assert status == 1
     verdicts = {r["id"]: r for r in report["requirements"]}
     for rid in GATEWAY_BATTERY_REQUIREMENTS:
         assert verdicts[rid]["verdict"] == "fail", rid
