@@ -147,25 +147,41 @@ class SimulatedBattery:
         )
 
     # -- timers --------------------------------------------------------------------------
+    def _schedule(
+        self,
+        old: asyncio.TimerHandle | None,
+        device_time: float | None,
+        callback: Callable[[], None],
+    ) -> asyncio.TimerHandle | None:
+        """Replace ``old`` by a call of ``callback`` at ``device_time`` (None: no call).
+
+        Device time runs ``time_scale`` times faster than the loop's. Errors in the callback are
+        recorded for :meth:`check`, as on the receive path.
+        """
+        if old is not None:
+            old.cancel()
+        if device_time is None or self._loop is None:
+            return None
+
+        def guarded() -> None:
+            try:
+                callback()
+            except Exception as exc:
+                self._errors.append(exc)
+
+        return self._loop.call_at(device_time / self.time_scale, guarded)
+
     def _arm_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        deadline = self.device.next_deadline()
-        if deadline is not None and self._loop is not None:
-            self._timer = self._loop.call_at(deadline / self.time_scale, self._on_timer)
+        self._timer = self._schedule(self._timer, self.device.next_deadline(), self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
-        try:
-            self.device.on_time()
-            self._announce_changes()
-        except Exception as exc:
-            self._errors.append(exc)
-            return
+        self.device.on_time()
+        self._announce_changes()
         self._arm_timer()
 
-    # -- status change announcements (ECHONET Lite Spec. Part 2, 4.3.1 and the 0x9D map) -------
+    # -- announcements -------------------------------------------------------------------
+    # Status changes of the properties in the 0x9D map (ECHONET Lite Spec. Part 2, 4.3.1).
     def _announce_snapshot(self) -> dict[int, bytes | None]:
         battery = self.device.battery
         return {epc: battery.read(epc) for epc in sorted(battery.announce_map())}
@@ -180,23 +196,11 @@ class SimulatedBattery:
             frame = self.device.node.announcement(self.device.battery, changed, self._next_tid())
             if frame is not None:
                 self._endpoint.send(frame.encode(), (MULTICAST_GROUP, self.announce_port))
-        if self._watch is not None:
-            self._watch.cancel()
-            self._watch = None
         due_s = self.device.model.next_change_in()
-        if due_s is not None and self._loop is not None:
-            # A millisecond past the change, so the model has crossed it when it is read.
-            when = (self.device.model.time + due_s + 1e-3) / self.time_scale
-            self._watch = self._loop.call_at(when, self._on_watch)
+        # A millisecond past the change, so the model has crossed it when it is read.
+        when = None if due_s is None else self.device.model.time + due_s + 1e-3
+        self._watch = self._schedule(self._watch, when, self._announce_changes)
 
-    def _on_watch(self) -> None:
-        self._watch = None
-        try:
-            self._announce_changes()
-        except Exception as exc:
-            self._errors.append(exc)
-
-    # -- announcements -------------------------------------------------------------------
     def _next_tid(self) -> int:
         self._tid = (self._tid + 1) & 0xFFFF
         return self._tid
