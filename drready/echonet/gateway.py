@@ -57,10 +57,6 @@ def summarize(frame: Frame | ArbitraryFrame) -> str:
     return text
 
 
-def _block_brief(frame: Frame) -> str:
-    return "[" + " ".join(f"{p.epc:02X}" for p in frame.properties) + "]"
-
-
 def _block(props: Iterable[Property]) -> str:
     return " ".join(
         f"{p.epc:02X}={p.edt.hex().upper()}" if p.edt else f"{p.epc:02X}" for p in props
@@ -229,7 +225,9 @@ class Gateway:
             attempts=self.retries + 1,
             timeout_s=self.timeout_s,
             peer=f"{address[0]}:{address[1]}",
-            request=summarize(frame).split(" TID ")[0] + " " + _block_brief(frame),
+            # What was asked, without the data written: "SETC 0x05FF01->0x027D01 [F0 EC DA]".
+            request=f"{esv.name} {frame.seoj}->{frame.deoj} "
+            f"[{' '.join(f'{p.epc:02X}' for p in frame.properties)}]",
         )
 
     async def collect(
