@@ -38,6 +38,7 @@ __all__ = [
     "DEVICE_CLASSES",
     "SIMULATOR_ADDRESS",
     "TOPOLOGIES",
+    "WATER_HEATER_MAPPING_DEFAULTS",
     "DeviceInfo",
     "EchonetSettings",
     "EpcMapping",
@@ -48,9 +49,13 @@ __all__ = [
     "Ratings",
     "Timings",
     "Tolerances",
+    "WaterHeaterSpec",
     "default_profile",
+    "in_period",
     "load_profile",
     "parse_profile",
+    "tod_seconds",
+    "tod_text",
 ]
 
 DEVICE_CLASSES = ("battery", "heatpump", "hybrid")  # REQUIREMENTS.md, "Device classes"
@@ -83,12 +88,14 @@ _BOUND_REASONS = {
 _REQUIRED_REASONS = {
     "echonet": 'required because device.topologies includes "gateway"',
     "ratings": 'required for device.class "battery"',
+    "water_heater": 'required for device.class "heatpump" and "hybrid"',
 }
 _PATTERN_PHRASES = {
     "^0x[0-9A-Fa-f]{6}$": 'a 3-byte hex code like "0x0000FE"',
     "^[ -~]{1,12}$": "printable ASCII of 1 to 12 characters",
     "^[A-Z]$": "one capital letter A-Z",
     "^[a-z][a-z0-9_]*$": "a snake_case name",
+    "^([01][0-9]|2[0-3]):[0-5][0-9]$": 'a time of day like "13:00"',
 }
 _TYPE_NOUNS = {
     "integer": "an integer",
@@ -408,8 +415,36 @@ BATTERY_MAPPING_DEFAULTS = MappingProxyType(
         "backup_reserve_pct": EpcMapping(epc=0xA7, size=1),
     }
 )
-# Water heaters: defaults to be decided (their DRready items are not mapped yet).
-_MAPPING_DEFAULTS: Mapping[str, Mapping[str, EpcMapping]] = {"battery": BATTERY_MAPPING_DEFAULTS}
+# Default EPC mapping of the water heaters' DRready items; times are seconds after local midnight.
+# Heat-pump water heater (class 0x026B, Release I+): the DR start time is the standard "daytime
+# heating shift time 1" (0xCA, whole hours 9-17, 0x00 = cleared), which is also where the device
+# reports its plan. Its DR-possible amount is read from the standard 0xCB ("expected electric
+# energy at daytime heating shift time 1", Wh for 10:00/13:00/15:00/17:00) unless a profile maps
+# ``dr_possible_wh``. The hybrid class (0x02A6) has no energy-shift properties, so its items sit
+# in the maker-specific range (0xF0-0xFF) where the reference simulator serves them.
+_HOUR = 3600.0
+WATER_HEATER_MAPPING_DEFAULTS: Mapping[str, Mapping[str, EpcMapping]] = MappingProxyType(
+    {
+        "heatpump": MappingProxyType(
+            {
+                "dr_start_time_s": EpcMapping(epc=0xCA, size=1, scale=_HOUR),
+                "planned_start_time_s": EpcMapping(epc=0xCA, size=1, scale=_HOUR),
+            }
+        ),
+        "hybrid": MappingProxyType(
+            {
+                "dr_start_time_s": EpcMapping(epc=0xF1, size=2, scale=60.0),
+                "planned_start_time_s": EpcMapping(epc=0xF1, size=2, scale=60.0),
+                "dr_possible_wh": EpcMapping(epc=0xF2, size=4),
+                "aux_heater_on": EpcMapping(epc=0xF3, size=1),
+            }
+        ),
+    }
+)
+_MAPPING_DEFAULTS: Mapping[str, Mapping[str, EpcMapping]] = {
+    "battery": BATTERY_MAPPING_DEFAULTS,
+    **WATER_HEATER_MAPPING_DEFAULTS,
+}
 
 
 @dataclass(frozen=True)
@@ -517,6 +552,87 @@ class Ratings:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def tod_seconds(text: str) -> int:
+    """ "13:30" -> seconds after local midnight."""
+    hours, minutes = text.split(":")
+    return int(hours) * 3600 + int(minutes) * 60
+
+
+def tod_text(seconds: float) -> str:
+    """Seconds after local midnight -> "HH:MM" (wrapping at 24 h)."""
+    minutes = round(seconds / 60) % (24 * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def in_period(tod_s: float, period: tuple[float, float]) -> bool:
+    """Is ``tod_s`` in [start, end), a period of the day that may run over midnight?"""
+    start, end = period
+    if start <= end:
+        return start <= tod_s < end
+    return tod_s >= start or tod_s < end
+
+
+@dataclass(frozen=True)
+class WaterHeaterSpec:
+    """What the maker publishes about a water heater's DR (*-2.1, *-2.2) and its evaluation day.
+
+    Times are "HH:MM" in the device's local time; the ``*_s`` properties give seconds after local
+    midnight, the unit of every start time the suites and bindings use.
+    """
+
+    rated_heating_power_w: float
+    daily_heating_wh: float
+    published_dr_share: float
+    evaluation_start_time: str
+    acceptance_windows: tuple[tuple[str, str], ...]
+    night_heating: tuple[str, str] = ("23:00", "07:00")
+    tank_litres: float | None = None
+
+    def __post_init__(self) -> None:
+        windows = tuple(tuple(w) for w in self.acceptance_windows)
+        object.__setattr__(self, "acceptance_windows", windows)
+        object.__setattr__(self, "night_heating", tuple(self.night_heating))
+        _validate(self.to_json(), "waterHeater", "water_heater")
+        for i, (first, last) in enumerate(self.acceptance_windows):
+            if tod_seconds(first) > tod_seconds(last):
+                raise ProfileError(
+                    f"water_heater.acceptance_windows[{i}]",
+                    f'a window [first, last] with first ≤ last (first is "{first}")',
+                    f'"{last}"',
+                )
+        _floats(self, "rated_heating_power_w", "daily_heating_wh", "published_dr_share")
+        _floats(self, "tank_litres")
+
+    @property
+    def evaluation_start_s(self) -> int:
+        return tod_seconds(self.evaluation_start_time)
+
+    @property
+    def windows_s(self) -> tuple[tuple[int, int], ...]:
+        return tuple((tod_seconds(a), tod_seconds(b)) for a, b in self.acceptance_windows)
+
+    @property
+    def night_heating_s(self) -> tuple[int, int]:
+        return tod_seconds(self.night_heating[0]), tod_seconds(self.night_heating[1])
+
+    def accepts(self, start_s: float) -> bool:
+        """Is ``start_s`` inside a published acceptance window?"""
+        return any(a <= start_s <= b for a, b in self.windows_s)
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "rated_heating_power_w": self.rated_heating_power_w,
+            "daily_heating_wh": self.daily_heating_wh,
+            "published_dr_share": self.published_dr_share,
+            "evaluation_start_time": self.evaluation_start_time,
+            "acceptance_windows": [list(w) for w in self.acceptance_windows],
+            "night_heating": list(self.night_heating),
+        }
+        if self.tank_litres is not None:
+            doc["tank_litres"] = self.tank_litres
+        return doc
+
+
 @dataclass(frozen=True)
 class Timings:
     """Declared device timings, in seconds of the device's clock (see Profile.on_device_clock)."""
@@ -617,6 +733,7 @@ class Profile:
     jcstar: JcStar | None
     protocol: ProtocolInfo
     mapping: Mapping[str, EpcMapping] = field(default_factory=dict, hash=False)
+    water_heater: WaterHeaterSpec | None = None
     # How many times faster than real time the device's clock runs (on_device_clock): reports
     # must say the timings were scaled.
     time_scale: float = 1.0
@@ -667,6 +784,8 @@ class Profile:
             doc["echonet"] = {**self.echonet.to_json(), "mapping": mapping}
         if self.ratings is not None:
             doc["ratings"] = self.ratings.to_json()
+        if self.water_heater is not None:
+            doc["water_heater"] = self.water_heater.to_json()
         doc["timings"] = self.timings.to_json()
         doc["tolerances"] = self.tolerances.to_json()
         if self.jcstar is not None:
@@ -693,6 +812,7 @@ def _profile_from_document(doc: Mapping[str, Any], source: Path | None) -> Profi
         jcstar=None if jcstar is None else JcStar(**jcstar),
         protocol=ProtocolInfo(**doc.get("protocol", {})),
         mapping=mapping,
+        water_heater=WaterHeaterSpec(**doc["water_heater"]) if "water_heater" in doc else None,
     )
 
 
@@ -748,6 +868,7 @@ def default_profile(device_class: str) -> Profile:
 def _builtin_profile(device_class: str) -> Profile:
     resource = files("drready") / "profiles" / f"{device_class}.toml"
     if not resource.is_file():
-        problem = f"no built-in profile for class {device_class!r} yet"
-        raise ProfileError("device.class", '"battery"', _render(device_class), problem=problem)
+        problem = f"no built-in profile for class {device_class!r}"
+        expected = "a class with a built-in profile"
+        raise ProfileError("device.class", expected, _render(device_class), problem=problem)
     return parse_profile(resource.read_text(encoding="utf-8"))

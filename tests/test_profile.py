@@ -17,6 +17,7 @@ import pytest
 from drready import profile as profile_module
 from drready.profile import (
     BATTERY_MAPPING_DEFAULTS,
+    WATER_HEATER_MAPPING_DEFAULTS,
     DeviceInfo,
     EchonetSettings,
     EpcMapping,
@@ -27,6 +28,7 @@ from drready.profile import (
     Ratings,
     Timings,
     Tolerances,
+    WaterHeaterSpec,
     default_profile,
     load_profile,
     parse_profile,
@@ -75,6 +77,11 @@ def test_minimal_profile_takes_the_defaults() -> None:
 
 
 LAB = PROFILES / "battery-lab.toml"
+WATER_HEATER = (
+    "rated_heating_power_w = 1000\ndaily_heating_wh = 5000\npublished_dr_share = 0.6\n"
+    'evaluation_start_time = "13:00"\nacceptance_windows = [["10:00", "15:00"]]'
+)
+HEATER = {"device": 'class = "heatpump"\ntopologies = ["gateway"]', "ratings": None}
 HEATPUMP = PROFILES / "heatpump-server.toml"
 
 
@@ -103,6 +110,12 @@ HEATPUMP = PROFILES / "heatpump-server.toml"
         (HEATPUMP, lambda p: dict(p.mapping), {}),
         (HEATPUMP, lambda p: p.is_simulated, False),
         (HEATPUMP, lambda p: p.timings, Timings()),
+        (HEATPUMP, lambda p: p.water_heater.evaluation_start_s, 12 * 3600),
+        (HEATPUMP, lambda p: p.water_heater.windows_s, ((36000, 50400), (54000, 57600))),
+        (HEATPUMP, lambda p: p.water_heater.night_heating, ("23:00", "07:00")),
+        (HEATPUMP, lambda p: p.water_heater.accepts(15.5 * 3600), True),
+        (HEATPUMP, lambda p: p.water_heater.accepts(14.5 * 3600), False),
+        (HEATPUMP, lambda p: p.water_heater.tank_litres, None),
     ],
 )
 def test_fixture_values(path: Path, read: Callable[[Any], object], expected: object) -> None:
@@ -118,15 +131,19 @@ def test_fixture_values(path: Path, read: Callable[[Any], object], expected: obj
             lambda p: p.jcstar.valid_until,
             date(2027, 1, 31),
         ),
-        # Water heaters accept any snake_case item name, with no defaults added.
+        # A water heater's declared item overrides its default, the others keep theirs.
         (
             {
                 "device": 'class = "hybrid"\ntopologies = ["gateway"]',
-                "echonet.mapping": "dr_start_time = { epc = 0xF3, size = 2, signed = true }",
+                "echonet.mapping": "dr_possible_wh = { epc = 0xF5, size = 2, scale = 10 }",
                 "ratings": None,
+                "water_heater": WATER_HEATER,
             },
             lambda p: dict(p.mapping),
-            {"dr_start_time": EpcMapping(0xF3, 2, 1.0, True)},
+            {
+                **WATER_HEATER_MAPPING_DEFAULTS["hybrid"],
+                "dr_possible_wh": EpcMapping(0xF5, 2, 10.0),
+            },
         ),
         ({"echonet": 'address = "fe80::1%eth0"'}, lambda p: p.echonet.address, "fe80::1%eth0"),
         ({"echonet": 'address = "dut-1.lab.local"'}, lambda p: p.echonet.port, 3610),
@@ -163,18 +180,22 @@ def test_default_profile_is_the_simulator_fixture() -> None:
     assert fixture == dataclasses.replace(builtin, source=fixture.source)
 
 
-@pytest.mark.parametrize(
-    ("device_class", "message"),
-    [
-        ("heatpump", "device.class: no built-in profile for class 'heatpump' yet"),
-        ("hybrid", "device.class: no built-in profile for class 'hybrid' yet"),
-        ("fridge", 'device.class: expected one of "battery", "heatpump", "hybrid", got "fridge"'),
-    ],
-)
-def test_default_profile_for_other_classes(device_class: str, message: str) -> None:
+@pytest.mark.parametrize("device_class", ["heatpump", "hybrid"])
+def test_default_water_heater_profiles(device_class: str) -> None:
+    builtin = default_profile(device_class)
+    assert builtin.is_simulated and builtin.device.device_class == device_class
+    assert dict(builtin.mapping) == dict(WATER_HEATER_MAPPING_DEFAULTS[device_class])
+    spec = builtin.water_heater
+    assert spec is not None and spec.published_dr_share >= 0.5
+    assert spec.accepts(spec.evaluation_start_s)
+
+
+def test_default_profile_for_an_unknown_class() -> None:
     with pytest.raises(ProfileError) as caught:
-        default_profile(device_class)
-    assert str(caught.value) == message
+        default_profile("fridge")
+    assert str(caught.value) == (
+        'device.class: expected one of "battery", "heatpump", "hybrid", got "fridge"'
+    )
 
 
 # --- invalid profiles -----------------------------------------------------------------------
@@ -290,6 +311,8 @@ INVALID_SNIPPETS: list[tuple[str, str, str, str]] = [
             {
                 "device": 'class = "heatpump"\ntopologies = ["gateway"]',
                 "echonet.mapping": '"Start-Time" = { epc = 0xF3, size = 2 }',
+                "ratings": None,
+                "water_heater": WATER_HEATER,
             }
         ),
         "echonet.mapping.Start-Time",
@@ -408,6 +431,44 @@ INVALID_SNIPPETS: list[tuple[str, str, str, str]] = [
         toml(top="schema_version = 2\n"),
         "schema_version",
         "expected 1 (the profile format this version of drready reads), got 2",
+    ),
+    (
+        "water heater without its published figures",
+        toml(HEATER),
+        "water_heater",
+        'missing key (required for device.class "heatpump" and "hybrid")',
+    ),
+    (
+        "time of day not HH:MM",
+        toml({**HEATER, "water_heater": WATER_HEATER.replace('"13:00"', '"1pm"')}),
+        "water_heater.evaluation_start_time",
+        'expected a time of day like "13:00", got "1pm"',
+    ),
+    (
+        "share above one",
+        toml({**HEATER, "water_heater": WATER_HEATER.replace("0.6", "60")}),
+        "water_heater.published_dr_share",
+        "expected a number ≤ 1, got 60",
+    ),
+    (
+        "window the wrong way round",
+        toml(
+            {**HEATER, "water_heater": WATER_HEATER.replace('"10:00", "15:00"', '"15:00", "10:00"')}
+        ),
+        "water_heater.acceptance_windows[0]",
+        'expected a window [first, last] with first ≤ last (first is "15:00"), got "10:00"',
+    ),
+    (
+        "battery item on a water heater",
+        toml(
+            {
+                **HEATER,
+                "water_heater": WATER_HEATER,
+                "echonet.mapping": "dr_duration_s = { epc = 0xF0, size = 4 }",
+            }
+        ),
+        "echonet.mapping.dr_duration_s",
+        "unknown key 'dr_duration_s'",
     ),
     (
         "table given as a value",
@@ -623,6 +684,7 @@ def test_schema_is_valid_draft_2020_12() -> None:
         ("epcMapping", EpcMapping),
         ("protocol", ProtocolInfo),
         ("device", DeviceInfo),
+        ("waterHeater", WaterHeaterSpec),
     ],
 )
 def test_schema_defaults_match_dataclass_defaults(definition: str, cls: type) -> None:
