@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from drready.echonet.codec import ESV, NODE_PROFILE, Frame
 
 if TYPE_CHECKING:
     from simulators.runtime import SimulatedBattery
+    from simulators.water_heater_runtime import SimulatedWaterHeater
+
+#: The simulator a fault bends (SimulatedBattery, SimulatedWaterHeater).
+Sim = TypeVar("Sim")
 
 
 class UnknownFaultError(KeyError):
@@ -29,7 +33,8 @@ class Fault:
     device_class: str
     requirements: tuple[str, ...]
     description: str
-    apply: Callable[[SimulatedBattery], None]
+    #: Bends a simulator of ``device_class`` (before it starts serving).
+    apply: Callable[[Any], None]
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -45,8 +50,8 @@ FAULTS: dict[str, Fault] = {}
 
 def fault(
     name: str, device_class: str, requirements: tuple[str, ...], description: str
-) -> Callable[[Callable[[SimulatedBattery], None]], Callable[[SimulatedBattery], None]]:
-    def register(apply: Callable[[SimulatedBattery], None]) -> Callable[[SimulatedBattery], None]:
+) -> Callable[[Callable[[Sim], None]], Callable[[Sim], None]]:
+    def register(apply: Callable[[Sim], None]) -> Callable[[Sim], None]:
         if name in FAULTS:
             raise ValueError(f"fault {name!r} registered twice")
         FAULTS[name] = Fault(name, device_class, requirements, description, apply)
@@ -272,4 +277,252 @@ def _no_serial(sim: SimulatedBattery) -> None:
     "Reports Appendix release 'J' in 0x82 while the profile declares 'R'.",
 )
 def _release(sim: SimulatedBattery) -> None:
+    sim.device.behaviour.release_letter = "J"
+
+
+# -- heat-pump water heater (EcoCute) -------------------------------------------------------
+
+
+@fault(
+    "hp_dr_share_below_half",
+    "heatpump",
+    ("HP-2.1",),
+    "Computes its DR-possible amounts (0xCB) with a 40 % share, below the DRready minimum of 50 %.",
+)
+def _hp_dr_share_below_half(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.dr_share = 0.40
+
+
+@fault(
+    "hp_dr_share_unpublished",
+    "heatpump",
+    ("HP-2.1",),
+    "Computes its DR-possible amounts (0xCB) with a 52 % share while 60 % is published.",
+)
+def _hp_dr_share_unpublished(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.dr_share = 0.52
+
+
+@fault(
+    "hp_accepts_outside_window",
+    "heatpump",
+    ("HP-2.2",),
+    "Accepts and plans any start hour, inside the published acceptance window or not.",
+)
+def _hp_accepts_outside_window(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.accept_outside_window = True
+
+
+@fault(
+    "hp_refuses_window_end",
+    "heatpump",
+    ("HP-2.2",),
+    "Refuses the last start time of each acceptance window, which the window includes.",
+)
+def _hp_refuses_window_end(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.refuse_window_end = True
+
+
+@fault(
+    "hp_ignores_start_time",
+    "heatpump",
+    ("HP-2.3",),
+    "Reports the requested plan but starts DR heating at the first window start (10:00).",
+)
+def _hp_ignores_start_time(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.heat_at_first_window_start = True
+
+
+@fault(
+    "hp_heats_early",
+    "heatpump",
+    ("HP-2.3",),
+    "Starts DR heating one hour before the requested start time.",
+)
+def _hp_heats_early(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.heat_early_s = 3600.0
+
+
+@fault(
+    "hp_plan_not_reported",
+    "heatpump",
+    ("HP-2.3",),
+    "Executes the plan, but its plan EPC (0xCA) reads 'no plan' after acceptance.",
+)
+def _hp_plan_not_reported(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.report_plan = False
+
+
+@fault(
+    "hp_power_stuck",
+    "heatpump",
+    ("HP-2.3", "HP-2.4"),
+    "Reports 0 W instantaneous power (0x84) at all times, heating or not.",
+)
+def _hp_power_stuck(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.power_stuck_zero = True
+
+
+@fault(
+    "hp_idle_power_high",
+    "heatpump",
+    ("HP-2.4",),
+    "Reports 400 W instantaneous power (0x84) while it is not heating.",
+)
+def _hp_idle_power_high(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.idle_power_w = 400.0
+
+
+@fault(
+    "hp_identity_unstable",
+    "heatpump",
+    ("HP-ID",),
+    "Derives its identification number (0x83) and serial (0x8D) from the boot count.",
+)
+def _hp_identity_unstable(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.stable_identity = False
+
+
+@fault(
+    "hp_get_map_unserved",
+    "heatpump",
+    ("HP-1.1",),
+    "The Get property map (0x9F) lists 0xC1 (tank water temperature), which it refuses to serve.",
+)
+def _hp_get_map_unserved(sim: SimulatedWaterHeater) -> None:
+    sim.device.heater.advertise_unserved(0xC1)
+
+
+@fault(
+    "hp_wrong_release",
+    "heatpump",
+    ("HP-3.3",),
+    "Reports Appendix release 'J' in 0x82 while the profile declares 'R'.",
+)
+def _hp_wrong_release(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.release_letter = "J"
+
+
+# -- hybrid water heater ------------------------------------------------------------------
+
+
+@fault(
+    "hy_dr_share_below_half",
+    "hybrid",
+    ("HY-2.1",),
+    "Computes its DR-possible amount (0xF2) with a 40 % share, below the DRready minimum of 50 %.",
+)
+def _hy_dr_share_below_half(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.dr_share = 0.40
+
+
+@fault(
+    "hy_dr_share_unpublished",
+    "hybrid",
+    ("HY-2.1",),
+    "Computes its DR-possible amount (0xF2) with a 52 % share while 60 % is published.",
+)
+def _hy_dr_share_unpublished(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.dr_share = 0.52
+
+
+@fault(
+    "hy_dr_possible_ignores_start",
+    "hybrid",
+    ("HY-2.1",),
+    "Reports share x daily heating as DR-possible (0xF2) whatever the start time; the heating "
+    "it does is still limited by the time left before the evening.",
+)
+def _hy_dr_possible_ignores_start(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.dr_possible_ignores_start = True
+
+
+@fault(
+    "hy_accepts_outside_window",
+    "hybrid",
+    ("HY-2.2",),
+    "Accepts and plans any start time, inside the published acceptance window or not.",
+)
+def _hy_accepts_outside_window(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.accept_outside_window = True
+
+
+@fault(
+    "hy_ignores_start_time",
+    "hybrid",
+    ("HY-2.3",),
+    "Reports the requested plan but starts DR heating at the first window start (09:00).",
+)
+def _hy_ignores_start_time(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.heat_at_first_window_start = True
+
+
+@fault(
+    "hy_heats_early",
+    "hybrid",
+    ("HY-2.3",),
+    "Starts DR heating one hour before the requested start time.",
+)
+def _hy_heats_early(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.heat_early_s = 3600.0
+
+
+@fault(
+    "hy_aux_replaces_heat_pump",
+    "hybrid",
+    ("HY-2.1", "HY-2.3"),
+    "At the start time the gas heater does the DR heating (0xF3 = 1) while the heat pump stays "
+    "off and draws nothing.",
+)
+def _hy_aux_replaces_heat_pump(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.aux_does_dr_heating = True
+
+
+@fault(
+    "hy_power_stuck",
+    "hybrid",
+    ("HY-2.3", "HY-2.4"),
+    "Reports 0 W instantaneous power (0x84) at all times, heating or not.",
+)
+def _hy_power_stuck(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.power_stuck_zero = True
+
+
+@fault(
+    "hy_idle_power_high",
+    "hybrid",
+    ("HY-2.4",),
+    "Reports 400 W instantaneous power (0x84) while it is not heating.",
+)
+def _hy_idle_power_high(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.idle_power_w = 400.0
+
+
+@fault(
+    "hy_identity_unstable",
+    "hybrid",
+    ("HY-ID",),
+    "Derives its identification number (0x83) and serial (0x8D) from the boot count.",
+)
+def _hy_identity_unstable(sim: SimulatedWaterHeater) -> None:
+    sim.device.behaviour.stable_identity = False
+
+
+@fault(
+    "hy_get_map_unserved",
+    "hybrid",
+    ("HY-1.1",),
+    "The Get property map (0x9F) lists 0xB3 (heater status), which it refuses to serve.",
+)
+def _hy_get_map_unserved(sim: SimulatedWaterHeater) -> None:
+    sim.device.heater.advertise_unserved(0xB3)
+
+
+@fault(
+    "hy_wrong_release",
+    "hybrid",
+    ("HY-3.3",),
+    "Reports Appendix release 'J' in 0x82 while the profile declares 'R'.",
+)
+def _hy_wrong_release(sim: SimulatedWaterHeater) -> None:
     sim.device.behaviour.release_letter = "J"

@@ -1,7 +1,9 @@
 """Runs a simulated device as a network node: a transport, the codec, the node, timers and faults.
 
-The same class serves a simulated run (in-memory network, virtual time) and ``drready simulate``
-(UDP, real time). Errors inside the receive path are recorded and re-raised by :meth:`check`, so a
+:class:`SimulatedNode` is what every simulated device shares; :class:`SimulatedBattery` is the
+reference battery (the water heaters are in :mod:`simulators.water_heater_runtime`). The same
+classes serve a simulated run (in-memory network, virtual time) and ``drready simulate`` (UDP,
+real time). Errors inside the receive path are recorded and re-raised by :meth:`check`, so a
 simulator bug fails the run instead of disappearing into the event loop.
 """
 
@@ -10,10 +12,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
+from typing import Self
 
 from drready.echonet.codec import ESV, MULTICAST_GROUP, Frame, Property, decode
 from drready.echonet.errors import DecodeError
-from drready.echonet.node import EPC_INSTANCE_LIST_NOTIFICATION
+from drready.echonet.node import EPC_INSTANCE_LIST_NOTIFICATION, Node, ObjectBase
 from drready.echonet.transport import Address, DatagramEndpoint, DatagramHandler
 from simulators.battery import BatteryConfig, BatteryDevice, Behaviour
 from simulators.faults import get_fault
@@ -26,13 +29,18 @@ class SimulatorError(RuntimeError):
     """Something went wrong inside the simulator itself (not a device fault)."""
 
 
-class SimulatedBattery:
-    """The reference battery on a datagram endpoint, an async context manager (idempotent close)."""
+class SimulatedNode:
+    """What every simulated ECHONET Lite device does the same way on its endpoint: receive and
+    answer, refuse, schedule timers on device time, announce status changes and instances.
+
+    Subclasses build the device (:meth:`_build_device`), say which object's status changes are
+    announced (:meth:`_announcing_object`), how device time maps onto the loop
+    (:meth:`_loop_time`) and what happens after a request (:meth:`_after_request`).
+    """
 
     def __init__(
         self,
         open_endpoint: EndpointFactory,
-        config: BatteryConfig | None = None,
         faults: Sequence[str] = (),
         *,
         announce_port: int = 3610,
@@ -44,39 +52,67 @@ class SimulatedBattery:
         # device, like a maker's firmware-in-the-loop build, for testing `drready run --time-scale`.
         self.time_scale = time_scale
         self._open_endpoint = open_endpoint
-        self.config = config or BatteryConfig()
         self.fault_names = tuple(faults)
         self.announce_port = announce_port
         self.response_filters: list[ResponseFilter] = []
         self._endpoint: DatagramEndpoint | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._watch: asyncio.TimerHandle | None = None
         self._announced: dict[int, bytes | None] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._errors: list[BaseException] = []
         self._tid = 0
-        self.device: BatteryDevice = BatteryDevice(self.config, lambda: 0.0, Behaviour())
         self.received = 0
 
+    # -- what a device class provides -----------------------------------------------------
+    def _build_device(self, loop: asyncio.AbstractEventLoop) -> None:
+        raise NotImplementedError
+
+    def _node(self) -> Node:
+        raise NotImplementedError
+
+    def _announcing_object(self) -> ObjectBase:
+        raise NotImplementedError
+
+    def _commit(self, responses: list[Frame]) -> list[Frame]:
+        """Apply a Set request's staged changes; return the responses to send."""
+        raise NotImplementedError
+
+    def _contact(self) -> None:
+        """Anything arrived from the gateway."""
+
+    def _loop_time(self, device_time: float) -> float:
+        return device_time / self.time_scale
+
+    def _after_request(self, changed: bool) -> None:
+        """Re-arm timers and announce what a request changed."""
+
+    def _started(self) -> None:
+        """Called at the end of :meth:`start`."""
+
+    def _handles(self) -> list[asyncio.TimerHandle | None]:
+        return []
+
+    def _drop_handles(self) -> None:
+        pass
+
+    # -- life cycle --------------------------------------------------------------------------
     @property
     def address(self) -> Address:
         if self._endpoint is None:
             raise RuntimeError("simulator is not running")
         return self._endpoint.local_address
 
-    async def start(self) -> SimulatedBattery:
+    async def start(self) -> Self:
         self._loop = asyncio.get_running_loop()
-        loop = self._loop
-        scale = self.time_scale
-        self.device = BatteryDevice(self.config, lambda: loop.time() * scale, Behaviour())
+        self._build_device(self._loop)
         for name in self.fault_names:
             get_fault(name).apply(self)
         self._endpoint = await self._open_endpoint(self._datagram)
         self._announce_instances()
         self._announced = self._announce_snapshot()
+        self._started()
         return self
 
-    async def __aenter__(self) -> SimulatedBattery:
+    async def __aenter__(self) -> Self:
         return await self.start()
 
     async def __aexit__(
@@ -88,10 +124,10 @@ class SimulatedBattery:
         self.close()
 
     def close(self) -> None:
-        for handle in (self._timer, self._watch):
+        for handle in self._handles():
             if handle is not None:
                 handle.cancel()
-        self._timer = self._watch = None
+        self._drop_handles()
         if self._endpoint is not None:
             self._endpoint.close()
             self._endpoint = None
@@ -116,21 +152,18 @@ class SimulatedBattery:
         if not isinstance(frame, Frame) or not frame.esv.is_request:
             return
         self.received += 1
-        device = self.device
-        device.contact()
-        responses = device.node.handle(frame)
+        self._contact()
+        responses = self._node().handle(frame)
         changed = frame.esv in (ESV.SETC, ESV.SETI, ESV.SETGET)
-        if changed and not device.commit():
-            responses = [self._refuse(r) for r in responses]
+        if changed:
+            responses = self._commit(responses)
         for response in responses:
             filtered: Frame | None = response
             for keep in self.response_filters:
                 filtered = keep(filtered) if filtered is not None else None
             if filtered is not None and self._endpoint is not None:
                 self._endpoint.send(filtered.encode(), source)
-        self._arm_timer()
-        if changed:
-            self._announce_changes()
+        self._after_request(changed)
 
     @staticmethod
     def _refuse(response: Frame) -> Frame:
@@ -169,8 +202,86 @@ class SimulatedBattery:
             except Exception as exc:
                 self._errors.append(exc)
 
-        return self._loop.call_at(device_time / self.time_scale, guarded)
+        return self._loop.call_at(self._loop_time(device_time), guarded)
 
+    # -- announcements -------------------------------------------------------------------
+    # Status changes of the properties in the 0x9D map (ECHONET Lite Spec. Part 2, 4.3.1).
+    def _announce_snapshot(self) -> dict[int, bytes | None]:
+        obj = self._announcing_object()
+        return {epc: obj.read(epc) for epc in sorted(obj.announce_map())}
+
+    def _announce_changed(self) -> None:
+        """INF the announced properties whose value changed since the last snapshot."""
+        snapshot = self._announce_snapshot()
+        changed = [epc for epc, value in snapshot.items() if self._announced.get(epc) != value]
+        self._announced = snapshot
+        if changed and self._endpoint is not None:
+            frame = self._node().announcement(self._announcing_object(), changed, self._next_tid())
+            if frame is not None:
+                self._endpoint.send(frame.encode(), (MULTICAST_GROUP, self.announce_port))
+
+    def _next_tid(self) -> int:
+        self._tid = (self._tid + 1) & 0xFFFF
+        return self._tid
+
+    def _announce_instances(self) -> None:
+        # A node announces its instances when it starts (Spec. Part 2, 4.3.1).
+        node = self._node()
+        frame = node.announcement(
+            node.node_profile, [EPC_INSTANCE_LIST_NOTIFICATION], self._next_tid()
+        )
+        if frame is not None and self._endpoint is not None:
+            self._endpoint.send(frame.encode(), (MULTICAST_GROUP, self.announce_port))
+
+
+class SimulatedBattery(SimulatedNode):
+    """The reference battery on a datagram endpoint, an async context manager (idempotent close)."""
+
+    def __init__(
+        self,
+        open_endpoint: EndpointFactory,
+        config: BatteryConfig | None = None,
+        faults: Sequence[str] = (),
+        *,
+        announce_port: int = 3610,
+        time_scale: float = 1.0,
+    ) -> None:
+        super().__init__(open_endpoint, faults, announce_port=announce_port, time_scale=time_scale)
+        self.config = config or BatteryConfig()
+        self._timer: asyncio.TimerHandle | None = None
+        self._watch: asyncio.TimerHandle | None = None
+        self.device: BatteryDevice = BatteryDevice(self.config, lambda: 0.0, Behaviour())
+
+    def _build_device(self, loop: asyncio.AbstractEventLoop) -> None:
+        scale = self.time_scale
+        self.device = BatteryDevice(self.config, lambda: loop.time() * scale, Behaviour())
+
+    def _node(self) -> Node:
+        return self.device.node
+
+    def _announcing_object(self) -> ObjectBase:
+        return self.device.battery
+
+    def _contact(self) -> None:
+        self.device.contact()
+
+    def _commit(self, responses: list[Frame]) -> list[Frame]:
+        if not self.device.commit():
+            return [self._refuse(r) for r in responses]
+        return responses
+
+    def _after_request(self, changed: bool) -> None:
+        self._arm_timer()
+        if changed:
+            self._announce_changes()
+
+    def _handles(self) -> list[asyncio.TimerHandle | None]:
+        return [self._timer, self._watch]
+
+    def _drop_handles(self) -> None:
+        self._timer = self._watch = None
+
+    # -- timers --------------------------------------------------------------------------
     def _arm_timer(self) -> None:
         self._timer = self._schedule(self._timer, self.device.next_deadline(), self._on_timer)
 
@@ -181,38 +292,14 @@ class SimulatedBattery:
         self._arm_timer()
 
     # -- announcements -------------------------------------------------------------------
-    # Status changes of the properties in the 0x9D map (ECHONET Lite Spec. Part 2, 4.3.1).
-    def _announce_snapshot(self) -> dict[int, bytes | None]:
-        battery = self.device.battery
-        return {epc: battery.read(epc) for epc in sorted(battery.announce_map())}
-
     def _announce_changes(self) -> None:
         """INF the announced properties whose value changed, then watch for the next change the
         physics will make by itself (a ramp crossing zero, a full battery, the reserve)."""
-        snapshot = self._announce_snapshot()
-        changed = [epc for epc, value in snapshot.items() if self._announced.get(epc) != value]
-        self._announced = snapshot
-        if changed and self._endpoint is not None:
-            frame = self.device.node.announcement(self.device.battery, changed, self._next_tid())
-            if frame is not None:
-                self._endpoint.send(frame.encode(), (MULTICAST_GROUP, self.announce_port))
+        self._announce_changed()
         due_s = self.device.model.next_change_in()
         # A millisecond past the change, so the model has crossed it when it is read.
         when = None if due_s is None else self.device.model.time + due_s + 1e-3
         self._watch = self._schedule(self._watch, when, self._announce_changes)
-
-    def _next_tid(self) -> int:
-        self._tid = (self._tid + 1) & 0xFFFF
-        return self._tid
-
-    def _announce_instances(self) -> None:
-        # A node announces its instances when it starts (Spec. Part 2, 4.3.1).
-        node = self.device.node
-        frame = node.announcement(
-            self.device.node_profile, [EPC_INSTANCE_LIST_NOTIFICATION], self._next_tid()
-        )
-        if frame is not None and self._endpoint is not None:
-            self._endpoint.send(frame.encode(), (MULTICAST_GROUP, self.announce_port))
 
     def restart(self) -> None:
         """Power-cycle the device: volatile state is lost, then it announces itself again."""

@@ -26,8 +26,10 @@ from drready.profile import default_profile
 from drready.session import open_dut
 from simulators.battery import BATTERY_EOJ, BatteryConfig
 from simulators.battery_model import MAX_STEP_S, BatteryModel, BatteryParams
-from simulators.faults import FAULTS, Fault, UnknownFaultError, get_fault
+from simulators.faults import FAULTS, Fault, UnknownFaultError, faults_for, get_fault
 from simulators.runtime import SimulatedBattery, SimulatorError
+
+BATTERY_FAULTS = {f.name: f for f in faults_for("battery")}
 
 # --------------------------------------------------------------------------- the model
 
@@ -452,7 +454,7 @@ def test_unknown_fault_names_the_known_ones() -> None:
         get_fault("nope")
 
 
-@pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+@pytest.mark.parametrize("fault", BATTERY_FAULTS.values(), ids=BATTERY_FAULTS.keys())
 def test_fault_applies_to_a_fresh_simulator(fault: Fault) -> None:
     runner = LoopRunner(VirtualClock(freeze_wall_clock=False))
     network = MemoryNetwork()
@@ -470,7 +472,7 @@ def test_fault_applies_to_a_fresh_simulator(fault: Fault) -> None:
 
 
 def test_all_faults_compose() -> None:
-    device = _open(tuple(FAULTS))
+    device = _open(tuple(BATTERY_FAULTS))
     try:
         status = device.status()
         assert status.reserve_pct == 20
@@ -592,7 +594,7 @@ SYMPTOMS: dict[str, tuple[Probe, object, object]] = {
 
 
 def test_every_fault_has_a_symptom() -> None:
-    assert set(SYMPTOMS) == set(FAULTS)
+    assert set(SYMPTOMS) == set(BATTERY_FAULTS)
 
 
 @pytest.mark.parametrize("name", sorted(SYMPTOMS))
