@@ -478,15 +478,20 @@ _HEATER_NOTE_2_JA: Final = "※2 DR要求を受け付けられる時刻につい
 _HEATER_NOTE_2_EN: Final = "Note 2: the times at which DR requests are accepted must be published."
 
 _HEATER_START_TIME_READING: Final = (
-    "Start times inside the published acceptance window accepted; outside refused (error "
-    "response) and not applied."
+    "Start times inside the published acceptance windows (profile water_heater."
+    "acceptance_windows: each window's ends and middle) accepted and become the reported plan; "
+    "outside (one step beyond each end, and 03:00) refused (error response) and the plan left "
+    "as it was."
 )
 _HEATER_PLAN_READING: Final = (
-    "The device's reported plan moves to the requested time, and heating (power draw) actually "
-    "starts at that time ± tolerance, not before."
+    "The device's reported plan moves to the requested time, and heating (power draw ≥ 50 % of "
+    "the rated heating power) actually starts at that time ± the time tolerance; before it, "
+    "heating only inside the declared night-heating period. Checked for a request made the "
+    "same morning and one made the evening before (across midnight)."
 )
 _HEATER_POWER_READING: Final = (
-    "Readable; tracks heating on/off (near zero when idle, near rated when heating)."
+    "Readable; over a whole day it tracks the heating status (0xB2): within ±25 % of the rated "
+    "heating power while heating, at most the power tolerance while not; both states seen."
 )
 
 
@@ -537,8 +542,9 @@ _HEATPUMP_ROWS: Final = _heater_rows(
         "must be DR-able; the DR-able share of that energy must be published."
     ),
     amount_reading=(
-        "Read the DR-possible energy; with the declared evaluation-mode daily heating energy, "
-        "ratio ≥ 0.50 and equal (± tolerance) to the published ratio."
+        "Read the DR-possible energy for the evaluation day's start time (standard 0xCB, or the "
+        "profile's mapping); over the declared evaluation-mode daily heating energy, ratio ≥ "
+        "0.50 and equal (± energy tolerance) to the published ratio."
     ),
     plan_reading=_HEATER_PLAN_READING,
 )
@@ -554,8 +560,10 @@ _HYBRID_ROWS: Final = _heater_rows(
         "the DR-able share of the evaluation-mode daily heating energy must be published."
     ),
     amount_reading=(
-        "DR-possible amount changes consistently with the requested start time; published "
-        "share matches."
+        "At the evaluation day's start time, ratio to the declared daily heating energy ≥ 0.50 "
+        "and equal (± energy tolerance) to the published share. The amount follows the start "
+        "time: for the latest published start, the amount reported equals (± energy tolerance) "
+        "the electric energy the shift then draws."
     ),
     # REQUIREMENTS.md words the HY readings of 2.2-2.4 as "As HP-2.x"; they are spelled out so
     # that a report printing one requirement is complete without a cross-reference.

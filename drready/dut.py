@@ -8,20 +8,38 @@ the simulator); between calls that loop is idle, so virtual time only moves whil
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from drready.clock import LoopRunner
-from drready.dut_types import CommunicationReport, DrAck, Identity, Sample, Status
+from drready.dut_types import (
+    CommunicationReport,
+    DrAck,
+    HeaterSample,
+    HeaterStatus,
+    Identity,
+    Sample,
+    Status,
+)
 from drready.evidence import EvidenceLog
+from drready.profile import tod_text
 
 if TYPE_CHECKING:
     from drready.profile import Profile
 
 
-class BatteryBinding(Protocol):
+T = TypeVar("T")
+
+#: Seconds in a day: start times are seconds after the device's local midnight.
+DAY_S = 24 * 3600
+
+
+class DeviceBinding(Protocol):
+    """What every binding offers, whatever the device class."""
+
     protocol: str
     topology: str
 
@@ -29,6 +47,11 @@ class BatteryBinding(Protocol):
     async def identity(self) -> Identity: ...
     async def appendix_release(self) -> str | None: ...
     async def node_version(self) -> str | None: ...
+    def cut_comms(self) -> None: ...
+    def restore_comms(self) -> None: ...
+
+
+class BatteryBinding(DeviceBinding, Protocol):
     async def request_power(self, target_w: float, duration_s: float | None) -> DrAck: ...
     async def read_target_w(self) -> float: ...
     async def set_own_mode(self, mode: str) -> None: ...
@@ -36,13 +59,21 @@ class BatteryBinding(Protocol):
     async def read_ratings(self) -> tuple[float, float]: ...
     async def status(self) -> Status: ...
     async def set_backup_reserve_pct(self, pct: float) -> None: ...
-    def cut_comms(self) -> None: ...
-    def restore_comms(self) -> None: ...
+
+
+class WaterHeaterBinding(DeviceBinding, Protocol):
+    async def device_time(self) -> datetime: ...
+    def start_time_step_s(self) -> float: ...
+    async def request_start_time(self, tod_s: float) -> DrAck: ...
+    async def planned_start(self) -> float | None: ...
+    async def dr_possible_wh(self) -> float: ...
+    async def heater_status(self) -> HeaterStatus: ...
 
 
 class SimulatorControl(Protocol):
     """What only an in-process simulator offers the harness."""
 
+    async def start(self) -> object: ...
     def restart(self) -> None: ...
     def check(self) -> None: ...
     def close(self) -> None: ...
@@ -52,7 +83,7 @@ class DeviceUnderTest:
     def __init__(
         self,
         runner: LoopRunner,
-        binding: BatteryBinding,
+        binding: DeviceBinding,
         profile: Profile,
         evidence: EvidenceLog,
         simulator: SimulatorControl | None = None,
@@ -97,6 +128,22 @@ class DeviceUnderTest:
     def _note(self, text: str, **values: Any) -> None:
         self.evidence.add("note", "harness", "", text, values=values)
 
+    @property
+    def device_class(self) -> str:
+        return self.profile.device.device_class
+
+    @property
+    def _battery(self) -> BatteryBinding:
+        if self.device_class != "battery":
+            raise TypeError(f"a battery operation on a {self.device_class} device")
+        return cast(BatteryBinding, self.binding)
+
+    @property
+    def _heater(self) -> WaterHeaterBinding:
+        if self.device_class not in ("heatpump", "hybrid"):
+            raise TypeError(f"a water-heater operation on a {self.device_class} device")
+        return cast(WaterHeaterBinding, self.binding)
+
     # -- requirement-level operations ------------------------------------------------------
     def communication_check(self) -> CommunicationReport:
         report: CommunicationReport = self._run(self.binding.communication_check())
@@ -122,30 +169,30 @@ class DeviceUnderTest:
             target_w=target_w,
             duration_s=duration_s,
         )
-        ack: DrAck = self._run(self.binding.request_power(target_w, duration_s))
+        ack: DrAck = self._run(self._battery.request_power(target_w, duration_s))
         self._note(f"DR request {'accepted' if ack.accepted else 'refused'}: {ack.detail}")
         return ack
 
     def read_target_w(self) -> float:
-        value: float = self._run(self.binding.read_target_w())
+        value: float = self._run(self._battery.read_target_w())
         return value
 
     def set_own_mode(self, mode: str) -> None:
         """The user (not DR) chooses the device's own operation mode."""
         self._note(f"own mode set to {mode}")
-        self._run(self.binding.set_own_mode(mode))
+        self._run(self._battery.set_own_mode(mode))
 
     def read_mode(self) -> str:
-        mode: str = self._run(self.binding.read_mode())
+        mode: str = self._run(self._battery.read_mode())
         return mode
 
     def read_ratings(self) -> tuple[float, float]:
         """(max charge W, max discharge W) as the device reports them."""
-        ratings: tuple[float, float] = self._run(self.binding.read_ratings())
+        ratings: tuple[float, float] = self._run(self._battery.read_ratings())
         return ratings
 
     def status(self) -> Status:
-        status: Status = self._run(self.binding.status())
+        status: Status = self._run(self._battery.status())
         self._record(status)
         return status
 
@@ -160,26 +207,39 @@ class DeviceUnderTest:
 
     def set_backup_reserve_pct(self, pct: float) -> None:
         self._note(f"backup reserve set to {pct:.0f} %")
-        self._run(self.binding.set_backup_reserve_pct(pct))
+        self._run(self._battery.set_backup_reserve_pct(pct))
 
     def sample(self, duration_s: float, interval_s: float | None = None) -> list[Sample]:
         """Read the status every ``interval_s`` (default: the profile's poll interval).
 
         Durations and ``Sample.elapsed_s`` are in seconds of the device's clock.
         """
+        battery = self._battery
+
+        async def read(elapsed: float) -> Sample:
+            status = await battery.status()
+            self._record(status)
+            return Sample(elapsed, self.now(), status)
+
+        return self._poll(read, duration_s, interval_s)
+
+    def _poll(
+        self,
+        read: Callable[[float], Awaitable[T]],
+        duration_s: float,
+        interval_s: float | None,
+    ) -> list[T]:
+        """``read(elapsed device seconds)`` on absolute ticks for ``duration_s``, both ends in."""
         interval = interval_s or self.profile.timings.poll_interval_s
         scale = self.time_scale
-        samples: list[Sample] = []
+        samples: list[T] = []
 
         async def run() -> None:
             loop = asyncio.get_running_loop()
             start = loop.time()
             tick = 0
             while True:
-                status = await self.binding.status()
-                elapsed = (loop.time() - start) * scale
-                samples.append(Sample(elapsed, self.now(), status))
-                self._record(status)
+                samples.append(await read((loop.time() - start) * scale))
                 tick += 1
                 if tick * interval > duration_s + 1e-9:
                     return
@@ -201,7 +261,7 @@ class DeviceUnderTest:
             loop = asyncio.get_running_loop()
             start = loop.time()
             while True:
-                status = await self.binding.status()
+                status = await self._battery.status()
                 elapsed = (loop.time() - start) * scale
                 self._record(status)
                 if predicate(status):
@@ -213,6 +273,95 @@ class DeviceUnderTest:
 
         self._run(run())
         return found[0] if found else None
+
+    # -- water heaters (*-2.1 to *-2.4 of heatpump and hybrid) ------------------------------
+    def device_time(self) -> datetime:
+        """The device's own local date and time (its plan runs on this clock)."""
+        when: datetime = self._run(self._heater.device_time())
+        return when
+
+    def time_of_day_s(self) -> float:
+        """Seconds after the device's local midnight, on the device's clock."""
+        when = self.device_time()
+        return when.hour * 3600.0 + when.minute * 60.0 + when.second
+
+    def wait_until_time_of_day(self, tod_s: float, *, max_wait_s: float = DAY_S) -> float:
+        """Let the device run until its clock next shows ``tod_s`` (seconds after midnight).
+
+        Returns the device seconds waited. The device's clock has minute resolution, so the wait
+        ends within a minute after ``tod_s``. ``max_wait_s`` bounds it (a clock that does not
+        move must not hang the run): past it, AssertionError names what was seen.
+        """
+        waited = 0.0
+        for _ in range(4):  # a wait, then corrections for a drifting or coarse device clock
+            now = self.time_of_day_s()
+            ahead = (tod_s - now) % DAY_S
+            if ahead < 60.0 or ahead > DAY_S - 60.0:
+                return waited
+            if waited + ahead > max_wait_s + 60.0:
+                break
+            self._note(f"wait until device time {tod_text(tod_s)} ({ahead:.0f} s)")
+            self.runner.sleep(ahead / self.time_scale)
+            waited += ahead
+        raise AssertionError(
+            f"the device clock did not reach {tod_text(tod_s)} within {max_wait_s:.0f} s "
+            f"(it shows {tod_text(self.time_of_day_s())} after {waited:.0f} s)"
+        )
+
+    @property
+    def start_time_step_s(self) -> float:
+        """Resolution of a DR start time on this device (e.g. 3600 s for the standard 0xCA)."""
+        return self._heater.start_time_step_s()
+
+    def request_start_time(self, tod_s: float) -> DrAck:
+        """A DR request: start heating at ``tod_s`` (seconds after the device's midnight)."""
+        self._note(f"DR request: heating start {tod_text(tod_s)}", start_s=tod_s)
+        ack: DrAck = self._run(self._heater.request_start_time(tod_s))
+        self._note(f"DR request {'accepted' if ack.accepted else 'refused'}: {ack.detail}")
+        return ack
+
+    def planned_start(self) -> float | None:
+        """The heating start time the device reports it has planned (None: no DR plan)."""
+        planned: float | None = self._run(self._heater.planned_start())
+        return planned
+
+    def dr_possible_wh(self) -> float:
+        """The DR-possible amount (Wh) the device reports for its planned start time."""
+        amount: float = self._run(self._heater.dr_possible_wh())
+        self._note(f"DR-possible amount {amount:.0f} Wh", dr_possible_wh=amount)
+        return amount
+
+    def heater_status(self) -> HeaterStatus:
+        status: HeaterStatus = self._run(self._heater.heater_status())
+        self._record_heater(status)
+        return status
+
+    def _record_heater(self, status: HeaterStatus) -> None:
+        self.evidence.add(
+            "measurement",
+            "echonet",
+            "",
+            f"power {status.power_w:.0f} W heating {status.heating} aux {status.aux_on}",
+            values=asdict(status),
+        )
+
+    def sample_heater(
+        self, duration_s: float, interval_s: float | None = None
+    ) -> list[HeaterSample]:
+        """Read the water heater every ``interval_s`` device seconds for ``duration_s``.
+
+        Each sample carries the device's time of day, reckoned from one read of its clock at
+        the start (the clock has minute resolution; the harness's own clock is finer).
+        """
+        heater = self._heater
+        start_tod = self.time_of_day_s()
+
+        async def read(elapsed: float) -> HeaterSample:
+            status = await heater.heater_status()
+            self._record_heater(status)
+            return HeaterSample(elapsed, (start_tod + elapsed) % DAY_S, status)
+
+        return self._poll(read, duration_s, interval_s)
 
     @contextmanager
     def comms_cut(self) -> Iterator[None]:

@@ -54,3 +54,25 @@ class CommunicationReport:
     get_map: tuple[int, ...]
     set_map: tuple[int, ...]
     problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HeaterStatus:
+    """One snapshot of a water heater: electric power (W), whether the heat pump is heating,
+    whether an auxiliary (gas) heater is burning (None if the device has none), and the
+    cumulative electric energy counter (Wh)."""
+
+    power_w: float
+    heating: bool
+    aux_on: bool | None
+    energy_wh: float
+
+
+@dataclass(frozen=True)
+class HeaterSample:
+    """A water-heater status read at ``elapsed_s`` device seconds into a sampling window, with the
+    device's local time of day (seconds after midnight) it was taken at."""
+
+    elapsed_s: float
+    tod_s: float
+    status: HeaterStatus

@@ -6,12 +6,14 @@ see any of it; a maker can call :func:`open_dut` from a REPL and drive the same 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from drready.bindings.echonet_battery import EchonetBatteryBinding
+from drready.bindings.echonet_water_heater import EchonetWaterHeaterBinding
 from drready.clock import Clock, LoopRunner, RealClock, VirtualClock
-from drready.dut import DeviceUnderTest
+from drready.dut import DeviceBinding, DeviceUnderTest, SimulatorControl
 from drready.echonet.codec import ECHONET_LITE_PORT, MULTICAST_GROUP
 from drready.echonet.gateway import Gateway
 from drready.echonet.transport import (
@@ -27,6 +29,8 @@ from drready.profile import Profile
 GATEWAY_HOST = "127.0.0.1"
 SIMULATOR_HOST = "127.0.0.2"
 
+EndpointFactory = Callable[[DatagramHandler], Awaitable[DatagramEndpoint]]
+
 
 class SessionError(RuntimeError):
     """The DUT could not be opened (not a test failure: nothing was tested)."""
@@ -39,12 +43,8 @@ def open_dut(
     evidence_path: Path | None = None,
     clock: Clock | None = None,
 ) -> DeviceUnderTest:
-    if profile.device.device_class != "battery":
-        raise SessionError(
-            f"device class {profile.device.device_class!r}: only 'battery' has a binding so far"
-        )
     if profile.echonet is None or not profile.device.supports("gateway"):
-        raise SessionError("the battery binding needs the gateway topology and an [echonet] table")
+        raise SessionError("the ECHONET Lite binding needs the gateway topology and [echonet]")
     if faults and not profile.is_simulated:
         raise SessionError("--fault needs the built-in simulator (echonet.address = 'simulator')")
     if profile.is_simulated:
@@ -52,20 +52,50 @@ def open_dut(
     return _open_real(profile, evidence_path, clock or RealClock())
 
 
-def _open_simulated(
-    profile: Profile, faults: Sequence[str], evidence_path: Path | None, clock: Clock
-) -> DeviceUnderTest:
+def _binding(profile: Profile, gateway: Gateway, address: tuple[str, int]) -> DeviceBinding:
+    """The ECHONET Lite binding of the profile's device class, the harness as home gateway."""
+    settings = profile.echonet
+    if settings is None:
+        raise SessionError("an ECHONET Lite device needs an [echonet] table in the profile")
+    discovery = (MULTICAST_GROUP, address[1]) if settings.multicast_discovery else None
+    if profile.device.device_class == "battery":
+        return EchonetBatteryBinding(
+            gateway, address, settings.instance, profile.mapping, discovery_address=discovery
+        )
+    if profile.water_heater is None:
+        raise SessionError("a water heater needs a [water_heater] table in the profile")
+    return EchonetWaterHeaterBinding(
+        gateway,
+        address,
+        profile.device.device_class,
+        profile.water_heater,
+        settings.instance,
+        profile.mapping,
+        discovery_address=discovery,
+    )
+
+
+def _declare_identity(config: Any, profile: Profile) -> None:
+    """The simulator takes on the identity the profile declares (its maker, product, serial)."""
+    declared = profile.device
+    if declared.serial_number:
+        config.serial_number = declared.serial_number
+    if declared.product_code:
+        config.product_code = declared.product_code
+    if declared.manufacturer_code:
+        config.maker_code = bytes.fromhex(declared.manufacturer_code.removeprefix("0x"))
+
+
+def _battery_simulator(
+    profile: Profile, faults: Sequence[str], open_endpoint: EndpointFactory
+) -> SimulatorControl:
     from simulators.battery import BatteryConfig
     from simulators.battery_model import BatteryParams
     from simulators.runtime import SimulatedBattery
 
-    settings = profile.echonet
     ratings = profile.ratings
-    if settings is None or ratings is None:
-        raise SessionError("the battery simulator needs [echonet] and [ratings] in the profile")
-    runner = LoopRunner(clock)
-    evidence = EvidenceLog(clock.now, evidence_path)
-    network = MemoryNetwork()
+    if ratings is None:
+        raise SessionError("the battery simulator needs [ratings] in the profile")
     config = BatteryConfig(
         params=BatteryParams(
             capacity_wh=ratings.capacity_wh,
@@ -78,31 +108,56 @@ def _open_simulated(
         mapping=dict(profile.mapping),
         own_mode=profile.device.own_modes[0],
     )
-    # The simulator becomes the device the profile declares: its identity and its EPC mapping.
-    declared = profile.device
-    if declared.serial_number:
-        config.serial_number = declared.serial_number
-    if declared.product_code:
-        config.product_code = declared.product_code
-    if declared.manufacturer_code:
-        config.maker_code = bytes.fromhex(declared.manufacturer_code.removeprefix("0x"))
+    _declare_identity(config, profile)
+    return SimulatedBattery(open_endpoint, config, faults)
+
+
+def _water_heater_simulator(
+    profile: Profile, faults: Sequence[str], open_endpoint: EndpointFactory
+) -> SimulatorControl:
+    from simulators.water_heater import WaterHeaterConfig
+    from simulators.water_heater_runtime import SimulatedWaterHeater
+
+    spec = profile.water_heater
+    if spec is None:
+        raise SessionError("the water-heater simulator needs [water_heater] in the profile")
+    # The simulator becomes the device the profile declares: its published figures, identity
+    # and EPC mapping.
+    config = WaterHeaterConfig.for_class(profile.device.device_class)
+    config.rated_heating_power_w = spec.rated_heating_power_w
+    config.daily_heating_wh = spec.daily_heating_wh
+    config.dr_share = spec.published_dr_share
+    config.acceptance_windows = spec.windows_s
+    config.evaluation_start_s = spec.evaluation_start_s
+    config.night_heating = spec.night_heating_s
+    if spec.tank_litres is not None:
+        config.tank_litres = spec.tank_litres
+    config.mapping = dict(profile.mapping)
+    _declare_identity(config, profile)
+    return SimulatedWaterHeater(open_endpoint, config, faults)
+
+
+def _open_simulated(
+    profile: Profile, faults: Sequence[str], evidence_path: Path | None, clock: Clock
+) -> DeviceUnderTest:
+    settings = profile.echonet
+    if settings is None:
+        raise SessionError("the simulator needs an [echonet] table in the profile")
+    runner = LoopRunner(clock)
+    evidence = EvidenceLog(clock.now, evidence_path)
+    network = MemoryNetwork()
 
     async def open_sim_endpoint(handler: DatagramHandler) -> DatagramEndpoint:
         return network.endpoint(handler, SIMULATOR_HOST, ECHONET_LITE_PORT)
 
-    simulator = SimulatedBattery(open_sim_endpoint, config, faults)
+    build = (
+        _battery_simulator if profile.device.device_class == "battery" else _water_heater_simulator
+    )
+    simulator = build(profile, faults, open_sim_endpoint)
     gateway = Gateway(evidence, timeout_s=settings.request_timeout_s, retries=settings.retries)
     gateway.attach(network.endpoint(gateway.datagram_received, GATEWAY_HOST, ECHONET_LITE_PORT))
     runner.run(simulator.start())
-    binding = EchonetBatteryBinding(
-        gateway,
-        (SIMULATOR_HOST, ECHONET_LITE_PORT),
-        settings.instance,
-        profile.mapping,
-        discovery_address=(MULTICAST_GROUP, ECHONET_LITE_PORT)
-        if settings.multicast_discovery
-        else None,
-    )
+    binding = _binding(profile, gateway, (SIMULATOR_HOST, ECHONET_LITE_PORT))
     return DeviceUnderTest(runner, binding, profile, evidence, simulator)
 
 
@@ -119,13 +174,5 @@ def _open_real(profile: Profile, evidence_path: Path | None, clock: Clock) -> De
         runner.close()
         raise SessionError(f"cannot open a UDP socket for ECHONET Lite: {exc}") from None
     gateway.attach(endpoint)
-    binding = EchonetBatteryBinding(
-        gateway,
-        (settings.address, settings.port),
-        settings.instance,
-        profile.mapping,
-        discovery_address=(MULTICAST_GROUP, settings.port)
-        if settings.multicast_discovery
-        else None,
-    )
+    binding = _binding(profile, gateway, (settings.address, settings.port))
     return DeviceUnderTest(runner, binding, profile, evidence)

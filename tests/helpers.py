@@ -23,6 +23,14 @@ GATEWAY_BATTERY_REQUIREMENTS = (
     "BAT-ID",
     "BAT-3.3",
 )
+#: The same for every class: what a gateway-topology run of the class exercises.
+GATEWAY_REQUIREMENTS = {
+    "battery": GATEWAY_BATTERY_REQUIREMENTS,
+    **{
+        cls: tuple(f"{prefix}-{n}" for n in ("1.1", "2.1", "2.2", "2.3", "2.4", "ID", "3.3"))
+        for cls, prefix in (("heatpump", "HP"), ("hybrid", "HY"))
+    },
+}
 
 #: How long a simulator process may take to bind and say where.
 START_TIMEOUT_S = 15.0

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from drready.dut_types import CommunicationReport, DrAck, Identity, Status
-from drready.echonet.codec import EOJ, NODE_PROFILE, Property
-from drready.echonet.errors import DecodeError, EchonetError, EchonetTimeout, RemoteError
+from drready.bindings.echonet_common import EchonetDeviceBinding
+from drready.dut_types import DrAck, Status
+from drready.echonet.codec import Property
+from drready.echonet.errors import DecodeError, RemoteError
 from drready.echonet.gateway import Gateway
-from drready.echonet.properties import ClassDef, load_class
 from drready.echonet.transport import Address
 from drready.profile import BATTERY_MAPPING_DEFAULTS, EpcMapping
 
@@ -23,10 +23,7 @@ STORAGE_BATTERY_CLASS = 0x027D
 _STATUS_EPCS = (0xD3, 0xDA, 0xCF, 0xE4, 0xA4, 0xA5, 0xA8, 0xA9, 0xA7)
 
 
-class EchonetBatteryBinding:
-    protocol = "ECHONET Lite"
-    topology = "gateway"
-
+class EchonetBatteryBinding(EchonetDeviceBinding):
     def __init__(
         self,
         gateway: Gateway,
@@ -36,115 +33,14 @@ class EchonetBatteryBinding:
         *,
         discovery_address: Address | None = None,
     ) -> None:
-        self.gateway = gateway
-        self.address = address
-        self.eoj = EOJ(0x02, 0x7D, instance)
-        self.mapping = {**BATTERY_MAPPING_DEFAULTS, **(mapping or {})}
-        self.discovery_address = discovery_address or address
-        self.classdef: ClassDef = load_class(STORAGE_BATTERY_CLASS)
-
-    # -- plumbing ----------------------------------------------------------------------------
-    def _decode(self, epc: int, edt: bytes) -> object:
-        # A DRready item the profile maps is decoded as the profile says (size, scale, sign),
-        # even on a standard EPC: that is what the maker declared the firmware does.
-        item = next((m for m in self.mapping.values() if m.epc == epc), None)
-        if item is not None:
-            return item.decode(edt)
-        return self.classdef.properties[epc].decode(edt)
-
-    async def _get(self, *epcs: int) -> dict[int, object]:
-        raw = await self.gateway.get(self.address, self.eoj, epcs)
-        return {epc: self._decode(epc, raw[epc]) for epc in epcs}
-
-    async def _get_one(self, epc: int) -> object:
-        return (await self._get(epc))[epc]
-
-    def _item(self, name: str) -> EpcMapping:
-        return self.mapping[name]
-
-    # -- BAT-1.1 -----------------------------------------------------------------------------
-    async def communication_check(self) -> CommunicationReport:
-        problems: list[str] = []
-        instances: tuple[str, ...] = ()
-        try:
-            nodes = await self.gateway.discover(self.discovery_address)
-        except EchonetError as exc:
-            nodes = []
-            problems.append(f"discovery failed: {exc}")
-        found = [n for n in nodes if self.eoj in n.instances]
-        if nodes:
-            instances = tuple(str(e) for n in nodes for e in n.instances)
-        if not found:
-            problems.append(
-                f"discovery: no node listed {self.eoj} in its instance list (0xD6); "
-                f"saw {list(instances) or 'no reply'}"
-            )
-        try:
-            maps = await self.gateway.read_property_maps(self.address, self.eoj)
-        except (EchonetError, KeyError) as exc:
-            problems.append(f"property maps (0x9D/0x9E/0x9F) unreadable: {exc}")
-            return CommunicationReport(bool(found), instances, (), (), tuple(problems))
-        required = self.classdef.required_get()
-        missing = sorted(required - maps.get)
-        if missing:
-            problems.append(
-                "Get property map lacks mandatory EPCs " + ", ".join(f"0x{e:02X}" for e in missing)
-            )
-        unserved: list[int] = []
-        for epc in sorted(maps.get):
-            try:
-                raw = await self.gateway.get(self.address, self.eoj, [epc])
-                if epc in self.classdef.properties:
-                    self.classdef.properties[epc].decode(raw[epc])
-            except RemoteError:
-                unserved.append(epc)
-            except DecodeError as exc:
-                problems.append(f"EPC 0x{epc:02X} value does not decode: {exc}")
-            except EchonetTimeout as exc:
-                problems.append(f"EPC 0x{epc:02X}: {exc}")
-        if unserved:
-            problems.append(
-                "Get property map lists EPCs the device refuses to serve: "
-                + ", ".join(f"0x{e:02X}" for e in unserved)
-            )
-        return CommunicationReport(
-            discovered=bool(found),
-            instances=instances,
-            get_map=tuple(sorted(maps.get)),
-            set_map=tuple(sorted(maps.set)),
-            problems=tuple(problems),
+        super().__init__(
+            gateway,
+            address,
+            STORAGE_BATTERY_CLASS,
+            instance,
+            {**BATTERY_MAPPING_DEFAULTS, **(mapping or {})},
+            discovery_address=discovery_address,
         )
-
-    # -- identity and protocol (BAT-ID, BAT-3.3) -----------------------------------------------
-    async def identity(self) -> Identity:
-        values: dict[str, str | None] = {}
-        for key, epc in (
-            ("identification_number", 0x83),
-            ("manufacturer_code", 0x8A),
-            ("product_code", 0x8C),
-            ("serial_number", 0x8D),
-        ):
-            try:
-                raw = (await self.gateway.get(self.address, self.eoj, [epc]))[epc]
-            except RemoteError:
-                values[key] = None
-                continue
-            if epc in (0x8C, 0x8D):
-                values[key] = raw.decode("ascii", "replace").strip(" \x00")
-            else:
-                values[key] = raw.hex().upper()
-        return Identity(**values)
-
-    async def appendix_release(self) -> str | None:
-        raw = (await self.gateway.get(self.address, self.eoj, [0x82]))[0x82]
-        # Device objects: 0x82 is 0x00 0x00, the release letter in ASCII, 0x00 (Appendix, 0x82).
-        if len(raw) != 4 or not 0x41 <= raw[2] <= 0x5A:
-            return None
-        return chr(raw[2])
-
-    async def node_version(self) -> str | None:
-        raw = (await self.gateway.get(self.address, NODE_PROFILE, [0x82]))[0x82]
-        return f"{raw[0]}.{raw[1]}" if len(raw) == 4 else None
 
     # -- DR ------------------------------------------------------------------------------------
     async def request_power(self, target_w: float, duration_s: float | None) -> DrAck:
@@ -213,10 +109,3 @@ class EchonetBatteryBinding:
     async def set_backup_reserve_pct(self, pct: float) -> None:
         item = self._item("backup_reserve_pct")
         await self.gateway.set_c(self.address, self.eoj, [Property(item.epc, item.encode(pct))])
-
-    # -- comms loss ----------------------------------------------------------------------------
-    def cut_comms(self) -> None:
-        self.gateway.silent = True
-
-    def restore_comms(self) -> None:
-        self.gateway.silent = False
