@@ -4,12 +4,13 @@
     python3 benchmarks/run.py [--seconds N] [--json]
 
 1. the battery suite against the built-in simulator in virtual time (a pytest subprocess): wall
-   time, simulated time covered, requirements passed;
+   time, simulated time covered, requirements passed; then the heat-pump and hybrid suites;
 2. Get round trips per second from drready's gateway to the simulator over loopback UDP;
 3. the ceiling: a bare asyncio UDP echo pair with the same datagram sizes;
 4. the same Get loop through pychonet, an independent HEMS controller library;
 5. (2) as a share of (3);
-6. peak RSS of this process and of the suite subprocess.
+6. peak RSS of this process and of the suite subprocess;
+7. plain `drready run` (all three classes, one combined report): wall time and device time.
 
 See benchmarks/README.md for what each figure means. Exit status is 0 even when a target is missed.
 """
@@ -66,6 +67,11 @@ ROUNDS = 10
 
 SUITE_WALL_TARGET_S = 5.0
 SUITE_SIMULATED_TARGET_S = 4 * 3600.0
+#: Water heaters: two days of device time or more, including a night (issue 3).
+HEATER_SIMULATED_TARGET_S = 48 * 3600.0
+ALL_WALL_TARGET_S = 10.0
+ALL_SIMULATED_TARGET_S = 24 * 3600.0
+CLASSES = ("battery", "heatpump", "hybrid")
 RATIO_TARGET = 0.50
 RSS_TARGET_MB = 150.0
 
@@ -93,8 +99,8 @@ def _rss_mb(maxrss: int) -> float:
     return maxrss * factor / 1e6
 
 
-# -- 1. the battery suite in virtual time ------------------------------------------------------
-def run_suite() -> dict[str, Any]:
+# -- 1. the suites in virtual time -------------------------------------------------------------
+def run_suite(device_class: str = "battery") -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="drready-bench-") as tmp:
         command = [
             sys.executable,
@@ -102,7 +108,7 @@ def run_suite() -> dict[str, Any]:
             "pytest",
             "suites",
             "--simulate",
-            "battery",
+            device_class,
             "-q",
             "-p",
             "no:cacheprovider",
@@ -134,6 +140,37 @@ def run_suite() -> dict[str, Any]:
     out["requirements"] = len(verdicts)
     out["passed"] = verdicts.count("pass")
     out["failed"] = verdicts.count("fail")
+    out["summary"] = report.get("summary", {})
+    return out
+
+
+# -- 7. plain `drready run`: every class, one report -------------------------------------------
+def run_all() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="drready-bench-all-") as tmp:
+        command = [sys.executable, "-m", "drready.cli", "run", "--report-dir", tmp]
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(command, cwd=tmp, capture_output=True, text=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            return {"error": "`drready run` did not finish within 300 s"}
+        out: dict[str, Any] = {
+            "wall_s": time.perf_counter() - start,
+            "exit_status": proc.returncode,
+        }
+        covered: dict[str, float] = {}
+        for device_class in CLASSES:
+            path = Path(tmp) / device_class / "report.json"
+            if path.exists():
+                report = json.loads(path.read_text(encoding="utf-8"))
+                covered[device_class] = float(report["device_time"]["covered_s"])
+        combined = Path(tmp) / "report.json"
+        if not combined.exists() or len(covered) != len(CLASSES):
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
+            out["error"] = "reports missing; last output: " + " | ".join(tail)
+            return out
+        report = json.loads(combined.read_text(encoding="utf-8"))
+    out["covered_s"] = covered
+    out["requirements"] = len(report["requirements"])
     out["summary"] = report.get("summary", {})
     return out
 
@@ -408,7 +445,69 @@ def machine() -> dict[str, Any]:
     }
 
 
-def figures(suite: dict[str, Any], net: dict[str, Any], seconds: float) -> list[Figure]:
+def _heater_figures(name: str, suite: dict[str, Any]) -> list[Figure]:
+    wall, simulated = suite.get("wall_s"), suite.get("simulated_s")
+    ok = suite.get("exit_status") == 0 and suite.get("failed") == 0
+    note = suite.get("error") or f"{suite.get('passed', 0)} of {suite.get('requirements', 0)} pass"
+    return [
+        Figure(
+            f"suite_{name}_wall_s",
+            f"   {name} suite, wall time",
+            wall,
+            "s",
+            "-",
+            ("info" if ok else "MISS") if wall is not None else "n/a",
+            note,
+        ),
+        Figure(
+            f"suite_{name}_simulated_s",
+            "   simulated device time covered",
+            simulated,
+            "s",
+            f">= {HEATER_SIMULATED_TARGET_S / 3600:g} h",
+            _judge(simulated, lambda v: v >= HEATER_SIMULATED_TARGET_S),
+            f"{simulated / 3600:.1f} h" if simulated is not None else "",
+        ),
+    ]
+
+
+def _all_figures(everything: dict[str, Any]) -> list[Figure]:
+    wall = everything.get("wall_s")
+    covered: dict[str, float] = everything.get("covered_s", {})
+    least = min(covered.values()) if covered else None
+    summary = everything.get("summary", {})
+    ok = everything.get("exit_status") == 0
+    return [
+        Figure(
+            "all_wall_s",
+            "7  plain `drready run`, all three classes, wall",
+            wall,
+            "s",
+            f"<= {ALL_WALL_TARGET_S:g} s",
+            _judge(wall, lambda v: v <= ALL_WALL_TARGET_S) if ok else "MISS",
+            everything.get("error")
+            or f"{everything.get('requirements', 0)} requirements: "
+            + ", ".join(f"{k} {v}" for k, v in summary.items() if v),
+        ),
+        Figure(
+            "all_simulated_min_s",
+            "   device time covered, least of the classes",
+            least,
+            "s",
+            f">= {ALL_SIMULATED_TARGET_S / 3600:g} h",
+            _judge(least, lambda v: v >= ALL_SIMULATED_TARGET_S),
+            ", ".join(f"{k} {v / 3600:.1f} h" for k, v in covered.items()),
+        ),
+    ]
+
+
+def figures(
+    suite: dict[str, Any],
+    net: dict[str, Any],
+    seconds: float,
+    heaters: dict[str, dict[str, Any]] | None = None,
+    everything: dict[str, Any] | None = None,
+) -> list[Figure]:
     out: list[Figure] = []
     wall = suite.get("wall_s")
     simulated = suite.get("simulated_s")
@@ -447,6 +546,8 @@ def figures(suite: dict[str, Any], net: dict[str, Any], seconds: float) -> list[
                 ", ".join(f"{k} {v}" for k, v in suite["summary"].items() if v),
             )
         )
+    for name, result in (heaters or {}).items():
+        out += _heater_figures(name, result)
     gateway = net.get("gateway", {})
     echo = net.get("echo", {})
     canned = net.get("gateway_canned", {})
@@ -553,6 +654,8 @@ def figures(suite: dict[str, Any], net: dict[str, Any], seconds: float) -> list[
             "getrusage(RUSAGE_CHILDREN).ru_maxrss",
         )
     )
+    if everything is not None:
+        out += _all_figures(everything)
     return out
 
 
@@ -599,11 +702,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     # The suite runs first and is this process's only child, so RUSAGE_CHILDREN is its peak.
     suite = run_suite()
+    heaters = {name: run_suite(name) for name in CLASSES[1:]}
+    everything = run_all()
     try:
         net = asyncio.run(run_network(args.seconds))
     except OSError as exc:
         net = {"error": f"loopback UDP unavailable: {exc}"}
-    figs = figures(suite, net, args.seconds)
+    figs = figures(suite, net, args.seconds, heaters, everything)
     total = time.perf_counter() - started
     if args.json:
         document = {
@@ -611,7 +716,7 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": args.seconds,
             "wall_s": round(total, 3),
             "figures": [asdict(f) for f in figs],
-            "raw": {"suite": suite, "network": net},
+            "raw": {"suite": suite, "heaters": heaters, "all": everything, "network": net},
         }
         print(json.dumps(document, indent=2))
     else:

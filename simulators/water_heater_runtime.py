@@ -35,9 +35,12 @@ class SimulatedWaterHeater(SimulatedNode):
         *,
         announce_port: int = 3610,
         time_scale: float = 1.0,
+        start_time: float | None = None,
     ) -> None:
         super().__init__(open_endpoint, faults, announce_port=announce_port, time_scale=time_scale)
         self.config = config or WaterHeaterConfig()
+        #: Where the device's clock starts (epoch seconds); None: the wall clock at start().
+        self.start_time = start_time
         for name in self.fault_names:
             fault = get_fault(name)
             if fault.device_class != self.config.device_class:
@@ -58,7 +61,7 @@ class SimulatedWaterHeater(SimulatedNode):
 
     # -- SimulatedNode hooks -------------------------------------------------------------------
     def _build_device(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.epoch0 = time.time()
+        self.epoch0 = time.time() if self.start_time is None else self.start_time
         self.loop0 = loop.time()
         self.device = WaterHeaterDevice(self.config, self.now, WaterHeaterBehaviour())
 
