@@ -350,3 +350,24 @@ def test_real_clock_runner_runs_and_closes() -> None:
         runner.close()
     runner.close()
     assert runner.loop.is_closed()
+
+
+def test_close_survives_a_task_stuck_after_an_interrupt() -> None:
+    # After Ctrl-C a task can be left waiting on something nothing will ever set; on a virtual
+    # loop that makes the loop idle. Closing must still succeed.
+    runner = LoopRunner(VirtualClock(freeze_wall_clock=False))
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            await asyncio.get_running_loop().create_future()  # never resolved
+
+    async def start() -> None:
+        asyncio.get_running_loop().create_task(stubborn())
+        await asyncio.sleep(0)
+
+    runner.run(start())
+    runner.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        runner.run(asyncio.sleep(0))
