@@ -9,16 +9,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Protocol
 
 from drready import __version__
 from drready.profile import DEVICE_CLASSES
 
+if TYPE_CHECKING:
+    import pytest
+
+    from drready.plugin import DrreadyOptions
+
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+#: pytest's exit status for an interrupted session, as a single-class report records it.
+_PYTEST_INTERRUPTED = 2
+
+_RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 
 class UsageError(Exception):
@@ -41,14 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--simulate",
         choices=DEVICE_CLASSES,
-        help="test the built-in simulator of this class (default: battery)",
+        help="test the built-in simulator of this class (default: every class, one report)",
     )
     run.add_argument(
         "--fault",
         action="append",
         default=[],
         metavar="NAME",
-        help="inject a named simulator fault (repeatable)",
+        help="inject a named simulator fault (repeatable); alone, it picks its class's simulator",
     )
     run.add_argument("--profile", type=Path, metavar="FILE", help="device profile (TOML)")
     run.add_argument(
@@ -64,11 +80,23 @@ def _parser() -> argparse.ArgumentParser:
         help="the external device runs its clock N times faster than real time",
     )
     run.add_argument(
-        "pytest_args", nargs="*", metavar="PYTEST_ARG", help="extra pytest arguments, after --"
+        "--run-id", metavar="ID", help="name of this run (default: date, time and a random tag)"
+    )
+    run.add_argument(
+        "--interrupt-after-test",
+        action="store_true",
+        help="on Ctrl-C or SIGTERM, finish the test in progress, then stop (a second one stops "
+        "at once); the runs of a combined run do this",
+    )
+    run.add_argument(
+        "pytest_args",
+        nargs="*",
+        metavar="PYTEST_ARG",
+        help="extra pytest arguments, after -- (given to every class's run)",
     )
 
     simulate = sub.add_parser("simulate", help="run a reference simulator as a real network node")
-    simulate.add_argument("device_class", choices=["battery"])
+    simulate.add_argument("device_class", choices=DEVICE_CLASSES)
     simulate.add_argument(
         "--bind",
         default="127.0.0.1:3610",
@@ -79,9 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--comms-loss-timeout",
         type=float,
-        default=1800.0,
         metavar="S",
-        help="seconds of silence during DR before the device gives up on it",
+        help="battery: seconds of silence during DR before it gives up on it (default 1800)",
     )
     simulate.add_argument(
         "--time-scale",
@@ -105,7 +132,13 @@ def _parser() -> argparse.ArgumentParser:
         "file",
         type=Path,
         nargs="?",
-        help="profile to check (default: the built-in battery profile)",
+        help="profile to check (default: the built-in profile of --class)",
+    )
+    profile.add_argument(
+        "--class",
+        dest="device_class",
+        choices=DEVICE_CLASSES,
+        help="without FILE: print the built-in profile of this class (default: battery)",
     )
 
     report = sub.add_parser("report", help="summarise the report of a past run")
@@ -113,24 +146,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _checked_options(
+    args: argparse.Namespace, simulate: str | None, run_id: str, report_dir: Path
+) -> DrreadyOptions:
+    """The options of one class's run, refused here, in one line, before pytest starts."""
     import pytest
 
-    from drready.plugin import DrreadyOptions, check_run, new_run_id, resolve_profile
+    from drready.plugin import DrreadyOptions, check_run, resolve_profile
     from drready.profile import ProfileError
 
-    run_id = new_run_id()
-    report_dir = args.report_dir or Path("reports") / run_id
     options = DrreadyOptions(
         profile_path=args.profile,
-        simulate=args.simulate if args.profile or args.simulate else "battery",
+        simulate=simulate,
         faults=tuple(args.fault),
         report_dir=report_dir,
         time_scale=args.time_scale or 1.0,
         run_id=run_id,
     )
     try:
-        # Fail here, in one line, before pytest starts.
         check_run(options, resolve_profile(options))
     except pytest.UsageError as exc:
         raise UsageError(str(exc)) from None
@@ -138,6 +171,55 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     except ValueError as exc:
         raise UsageError(f"--time-scale: {exc}") from None
+    return options
+
+
+def _run_id(args: argparse.Namespace) -> str:
+    from drready.plugin import new_run_id
+
+    if args.run_id is None:
+        return new_run_id()
+    if not _RUN_ID.fullmatch(args.run_id):
+        raise UsageError(
+            f"--run-id: expected letters, digits, '.', '_' or '-' (a directory name), "
+            f"got {args.run_id!r}"
+        )
+    return str(args.run_id)
+
+
+def _fault_class(names: Sequence[str]) -> str:
+    """The one device class the named faults belong to."""
+    from simulators.faults import UnknownFaultError, get_fault
+
+    first: dict[str, str] = {}
+    for name in names:
+        try:
+            fault = get_fault(name)
+        except UnknownFaultError as exc:
+            raise UsageError(f"--fault: {exc}") from None
+        first.setdefault(fault.device_class, name)
+    if len(first) > 1:
+        which = " and ".join(f"{name} is a {cls} fault" for cls, name in first.items())
+        raise UsageError(f"--fault: {which}; one run tests one device class")
+    return next(iter(first))
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    if args.profile or args.simulate:
+        return _run_one(args, args.simulate)
+    if args.fault:
+        # A fault belongs to one class's simulator: test that class alone.
+        return _run_one(args, _fault_class(args.fault))
+    return _run_all(args, args.combined_classes)
+
+
+def _run_one(args: argparse.Namespace, simulate: str | None) -> int:
+    """One device class, in this process: one pytest session."""
+    import pytest
+
+    run_id = _run_id(args)
+    report_dir = args.report_dir or Path("reports") / run_id
+    options = _checked_options(args, simulate, run_id, report_dir)
     argv = [
         str(_suites_dir()),
         "-p",
@@ -149,21 +231,73 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "-o",
         "console_output_style=classic",
     ]
-    if options.simulate and not args.profile:
-        argv += ["--simulate", options.simulate]
     if args.profile:
         argv += ["--profile", str(args.profile)]
-        if args.simulate:
-            argv += ["--simulate", args.simulate]
+    if options.simulate:
+        argv += ["--simulate", options.simulate]
     for name in args.fault:
         argv += ["--fault", name]
     if args.time_scale:
         argv += ["--time-scale", str(args.time_scale)]
     argv += ["--rootdir", str(_suites_dir().parent), *args.pytest_args]
-    code = pytest.main(argv)
+    stopper = _StopAfterTest() if args.interrupt_after_test else None
+    with _interrupt_handlers(stopper):
+        code = pytest.main(argv, plugins=[stopper] if stopper is not None else [])
     if code == pytest.ExitCode.USAGE_ERROR:
         return EXIT_USAGE
+    if code == pytest.ExitCode.INTERRUPTED:
+        return EXIT_INTERRUPTED
     return int(code)
+
+
+class _StopAfterTest:
+    """pytest plugin for ``--interrupt-after-test``: the first SIGINT or SIGTERM lets the test in
+    progress finish and then stops the session; a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.session: pytest.Session | None = None
+        self.asked = False
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
+
+    def interrupt(self, signum: int, frame: FrameType | None) -> None:
+        if self.asked or self.session is None:
+            signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt
+            return
+        self.asked = True
+        name = signal.Signals(signum).name
+        self.session.shouldstop = f"{name}: stopped after the test in progress"
+
+
+@contextmanager
+def _interrupt_handlers(stopper: _StopAfterTest | None) -> Iterator[None]:
+    """While pytest runs, SIGTERM interrupts it as Ctrl-C does, so the report is finished (as
+    incomplete) rather than cut off; with a stopper, both stop it after the test in progress."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = stopper.interrupt if stopper is not None else signal.default_int_handler
+    signums = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, handler) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _run_all(args: argparse.Namespace, classes: Sequence[str]) -> int:
+    """Every class against its built-in simulator, in parallel, with one combined report."""
+    from drready.multirun import run_all
+
+    if not classes:
+        raise UsageError("run: no device class to test")
+    run_id = _run_id(args)
+    run_dir: Path = args.report_dir or Path("reports") / run_id
+    for cls in classes:  # refuse now, before anything runs
+        _checked_options(args, cls, f"{run_id}-{cls}", run_dir / cls)
+    return run_all(classes, run_id, run_dir, args.pytest_args)
 
 
 def _parse_bind(text: str) -> tuple[str, int]:
@@ -173,15 +307,47 @@ def _parse_bind(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+class _Node(Protocol):
+    """What ``drready simulate`` needs of a running simulator."""
+
+    @property
+    def address(self) -> tuple[str, int]: ...
+
+    def close(self) -> None: ...
+
+    def check(self) -> None: ...
+
+
+async def _start_simulator(args: argparse.Namespace, endpoint: Any) -> _Node:
+    if args.device_class == "battery":
+        from simulators.battery import BatteryConfig
+        from simulators.runtime import SimulatedBattery
+
+        timeout = 1800.0 if args.comms_loss_timeout is None else args.comms_loss_timeout
+        config = BatteryConfig(comms_loss_timeout_s=timeout)
+        return await SimulatedBattery(
+            endpoint, config, args.fault, time_scale=args.time_scale
+        ).start()
+    from simulators.water_heater import WaterHeaterConfig
+    from simulators.water_heater_runtime import SimulatedWaterHeater
+
+    heater = WaterHeaterConfig.for_class(args.device_class)
+    return await SimulatedWaterHeater(
+        endpoint, heater, args.fault, time_scale=args.time_scale
+    ).start()
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from drready.echonet.transport import open_udp_endpoint
-    from simulators.battery import BatteryConfig
     from simulators.faults import UnknownFaultError, get_fault
-    from simulators.runtime import SimulatedBattery
 
     host, port = _parse_bind(args.bind)
     if not args.time_scale >= 1:
         raise UsageError(f"--time-scale: expected a number >= 1, got {args.time_scale}")
+    if args.comms_loss_timeout is not None and args.device_class != "battery":
+        raise UsageError(
+            f"--comms-loss-timeout: only the battery simulator has one, not the {args.device_class}"
+        )
     for name in args.fault:
         try:
             fault = get_fault(name)
@@ -194,22 +360,20 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         async def endpoint(handler):  # type: ignore[no-untyped-def]
             return await open_udp_endpoint(handler, host, port)
 
-        config = BatteryConfig(comms_loss_timeout_s=args.comms_loss_timeout)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
-            sim = await SimulatedBattery(
-                endpoint, config, args.fault, time_scale=args.time_scale
-            ).start()
+            sim = await _start_simulator(args, endpoint)
         except OSError as exc:
             raise UsageError(f"--bind {host}:{port}: {exc.strerror or exc}") from None
         bound = sim.address
         speed = f", clock {args.time_scale:g}x real time" if args.time_scale != 1 else ""
         print(
-            f"drready simulate battery: ECHONET Lite node on udp://{bound[0]}:{bound[1]} "
-            f"(faults: {', '.join(args.fault) or 'none'}{speed}); Ctrl-C stops",
+            f"drready simulate {args.device_class}: ECHONET Lite node on "
+            f"udp://{bound[0]}:{bound[1]} (faults: {', '.join(args.fault) or 'none'}{speed}); "
+            "Ctrl-C stops",
             flush=True,
         )
         try:
@@ -249,8 +413,13 @@ def _cmd_faults(args: argparse.Namespace) -> int:
 def _cmd_profile(args: argparse.Namespace) -> int:
     from drready.profile import ProfileError, default_profile, load_profile
 
+    if args.file and args.device_class:
+        raise UsageError("profile: give a FILE or --class CLASS (a built-in profile), not both")
     try:
-        profile = load_profile(args.file) if args.file else default_profile("battery")
+        if args.file:
+            profile = load_profile(args.file)
+        else:
+            profile = default_profile(args.device_class or "battery")
     except ProfileError as exc:
         raise UsageError(str(exc)) from None
     print(json.dumps(profile.to_json(), ensure_ascii=False, indent=2))
@@ -260,7 +429,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     import jsonschema
 
+    from drready.report.combined import format_combined, is_combined
     from drready.report.json_report import load_report
+    from drready.report.run_document import format_table
 
     path = args.run_dir / "report.json"
     try:
@@ -270,13 +441,22 @@ def _cmd_report(args: argparse.Namespace) -> int:
     except (json.JSONDecodeError, jsonschema.ValidationError) as exc:
         first = str(exc).splitlines()[0]
         raise UsageError(f"{path}: not a valid drready report: {first}") from None
-    state = "complete" if document["complete"] else "INCOMPLETE (interrupted)"
-    print(
-        f"run {document['run_id']} ({state}), {document['device_class']}, "
-        f"simulated={document['simulated']}"
-    )
-    for req in document["requirements"]:
-        print(f"{req['id']:<12} {req['verdict']:<15} {req['reason'][:100]}")
+    combined = is_combined(document)
+    status = document.get("exit_status")
+    if document["complete"]:
+        state = "complete"
+    elif status is None or status == (EXIT_INTERRUPTED if combined else _PYTEST_INTERRUPTED):
+        state = "INCOMPLETE (interrupted)"
+    else:
+        state = f"INCOMPLETE (exit status {status})"
+    classes = ", ".join(document["device_classes"]) if combined else document["device_class"]
+    print(f"run {document['run_id']} ({state}), {classes}, simulated={document['simulated']}")
+    if combined:
+        lines = format_combined(document)
+    else:
+        lines = format_table((r["id"], r["verdict"], r["reason"]) for r in document["requirements"])
+    for line in lines:
+        print(line)
     return 0
 
 
@@ -290,8 +470,13 @@ COMMANDS = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, combined_classes: Sequence[str] = DEVICE_CLASSES
+) -> int:
+    """The command line. ``combined_classes``: what ``drready run`` without --simulate, --profile
+    or --fault tests (every class; the harness's own tests narrow it)."""
     args = _parser().parse_args(argv)
+    args.combined_classes = tuple(combined_classes)
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:
@@ -299,7 +484,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("drready: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Whoever read our output has gone (``drready report DIR | head``): stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

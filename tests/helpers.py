@@ -72,3 +72,18 @@ def simulator_process(host: str, options: Sequence[str] = ()) -> Iterator[Simula
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.communicate()
+
+
+@contextmanager
+def reaped(command: Sequence[str]) -> Iterator[subprocess.Popen[str]]:
+    """Start ``command`` with its output piped; a process still running when the block ends (a
+    failed assertion, a timeout) is killed and waited for, so no test leaves one behind."""
+    process = subprocess.Popen(
+        list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

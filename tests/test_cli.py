@@ -6,13 +6,16 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from drready.catalog import for_class
 from drready.cli import main
-from tests.helpers import simulator_process
+from drready.report.json_report import load_report
+from simulators.faults import get_fault
+from tests.helpers import reaped, simulator_process
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "profiles"
 
@@ -64,11 +67,27 @@ def test_profile_prints_the_effective_profile(capsys: pytest.CaptureFixture[str]
         (["report", "nowhere"], "nowhere/report.json: no report here"),
         (
             ["run", "--profile", str(FIXTURES / "heatpump-server.toml")],
-            "device.class: 'heatpump' has no conformance binding yet",
+            "device.topologies: the heatpump is tested over the gateway topology",
         ),
-        (["run", "--simulate", "heatpump"], "no built-in profile for class 'heatpump'"),
+        (
+            ["run", "--fault", "slow_ramp", "--fault", "hp_power_stuck"],
+            "--fault: slow_ramp is a battery fault and hp_power_stuck is a heatpump fault; "
+            "one run tests one device class",
+        ),
+        (["run", "--simulate", "hybrid", "--fault", "hp_power_stuck"], "a heatpump fault"),
+        (["run", "--run-id", "../elsewhere"], "--run-id: expected letters, digits"),
+        (["run", "--time-scale", "10"], "echonet.address"),
+        (
+            ["profile", str(FIXTURES / "battery-lab.toml"), "--class", "hybrid"],
+            "give a FILE or --class CLASS",
+        ),
         (["simulate", "battery", "--bind", "localhost"], "--bind: expected HOST:PORT"),
         (["simulate", "battery", "--fault", "nope"], "--fault: unknown fault 'nope'"),
+        (["simulate", "hybrid", "--fault", "slow_ramp"], "--fault slow_ramp: a battery fault"),
+        (
+            ["simulate", "heatpump", "--comms-loss-timeout", "60"],
+            "--comms-loss-timeout: only the battery simulator has one",
+        ),
     ],
 )
 def test_user_mistakes_are_one_line_with_status_2(args: list[str], message: str) -> None:
@@ -79,13 +98,56 @@ def test_user_mistakes_are_one_line_with_status_2(args: list[str], message: str)
     assert lines[0].startswith("drready: ") and message in lines[0]
 
 
+def test_profile_prints_a_built_in_profile_of_any_class(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for device_class in ("battery", "heatpump", "hybrid"):
+        assert main(["profile", "--class", device_class]) == 0
+        document = json.loads(capsys.readouterr().out)
+        assert document["device"]["class"] == device_class
+    assert main(["profile"]) == 0
+    assert json.loads(capsys.readouterr().out)["device"]["class"] == "battery"
+
+
 def test_run_then_report(tmp_path: Path) -> None:
-    done = _drready("run", "--report-dir", str(tmp_path / "run"), timeout_s=120)
+    # One class: one pytest session in the drready process, a single-class report.
+    done = _drready(
+        "run", "--simulate", "battery", "--report-dir", str(tmp_path / "run"), timeout_s=120
+    )
     assert done.returncode == 0, done.stdout[-3000:]
     assert "BAT-2.2      pass" in done.stdout
     summary = _drready("report", str(tmp_path / "run"))
     assert summary.returncode == 0
-    assert "(complete)" in summary.stdout and "BAT-2.7" in summary.stdout
+    assert "(complete), battery," in summary.stdout and "\nBAT-2.7 " in summary.stdout
+
+
+@pytest.mark.parametrize(
+    ("fault", "device_class"), [("slow_ramp", "battery"), ("hp_power_stuck", "heatpump")]
+)
+def test_a_fault_alone_picks_its_class(tmp_path: Path, fault: str, device_class: str) -> None:
+    done = _drready("run", "--fault", fault, "--report-dir", str(tmp_path / "run"), timeout_s=120)
+    assert done.returncode == 1, done.stdout[-3000:]
+    report = json.loads((tmp_path / "run" / "report.json").read_text(encoding="utf-8"))
+    assert report["device_class"] == device_class and "parts" not in report
+    assert report["faults"] == [fault]
+    failed = {r["id"] for r in report["requirements"] if r["verdict"] == "fail"}
+    assert failed == set(get_fault(fault).requirements)
+
+
+def test_sigterm_finishes_the_report_as_incomplete(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "drready.cli", "run", "--simulate", "battery"]
+    with reaped([*command, "--report-dir", str(run_dir)]) as process:
+        deadline = time.monotonic() + 30
+        while not (run_dir / "report.json").exists():  # its tests are collected
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "KeyboardInterrupt" in out and "Traceback" not in err
+    report = load_report(run_dir / "report.json")
+    assert report["complete"] is False and report["finished_at"] is not None
 
 
 def test_simulate_serves_udp_and_stops_cleanly_on_ctrl_c() -> None:
@@ -115,6 +177,41 @@ def test_simulate_serves_udp_and_stops_cleanly_on_ctrl_c() -> None:
         assert process.returncode == 0, err
         assert "stopped" in out
         assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("device_class", "eoj"), [("heatpump", 0x026B01), ("hybrid", 0x02A601)])
+def test_simulate_serves_a_water_heater(device_class: str, eoj: int) -> None:
+    import asyncio
+
+    from drready.echonet.codec import EOJ
+    from drready.echonet.gateway import Gateway
+    from drready.echonet.transport import open_udp_endpoint
+    from drready.evidence import EvidenceLog
+
+    command = [sys.executable, "-m", "drready.cli", "simulate", device_class]
+    with reaped([*command, "--bind", "127.0.0.1:0", "--time-scale", "60"]) as process:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        assert banner.startswith(f"drready simulate {device_class}: ECHONET Lite node on "), banner
+        assert "clock 60x real time" in banner
+        port = int(banner.split("udp://127.0.0.1:")[1].split()[0])
+
+        async def read() -> dict[int, bytes]:
+            gateway = Gateway(EvidenceLog(lambda: 0.0), timeout_s=2.0, retries=1)
+            gateway.attach(await open_udp_endpoint(gateway.datagram_received, "127.0.0.1", 0))
+            try:
+                instance = EOJ(eoj >> 16, (eoj >> 8) & 0xFF, eoj & 0xFF)
+                return await gateway.get(("127.0.0.1", port), instance, [0x80, 0x82])
+            finally:
+                gateway.close()
+
+        values = asyncio.run(read())
+        assert values[0x80] == b"\x30"
+        assert values[0x82][2:3] == b"R"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
 
 
 def test_simulating_a_profile_makes_the_simulator_that_device(tmp_path: Path) -> None:

@@ -14,7 +14,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+from jsonschema.exceptions import best_match
+from jsonschema.protocols import Validator
+from jsonschema.validators import validator_for
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -26,9 +28,22 @@ def report_schema() -> dict[str, Any]:
     return schema
 
 
+@cache
+def _validator() -> Validator:
+    # Built once: jsonschema.validate() checks the schema itself on every call, which costs more
+    # than the validation (the report is rewritten after every test).
+    schema = report_schema()
+    validator_class = validator_for(schema)
+    validator_class.check_schema(schema)
+    validator: Validator = validator_class(schema)
+    return validator
+
+
 def validate_report(document: dict[str, Any]) -> None:
     """Raise jsonschema.ValidationError if the document does not follow the report schema."""
-    jsonschema.validate(document, report_schema())
+    error = best_match(_validator().iter_errors(document))
+    if error is not None:
+        raise error
 
 
 def write_atomic(path: Path, text: str) -> None:

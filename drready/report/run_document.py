@@ -14,7 +14,7 @@ from drready.catalog import (
 )
 from drready.clock import real_now
 from drready.report.json_report import REPORT_SCHEMA_VERSION
-from drready.report.verdicts import RequirementVerdict, summary
+from drready.report.verdicts import RequirementVerdict, Verdict, summary
 
 if TYPE_CHECKING:
     from drready.recorder import RunRecorder
@@ -79,11 +79,16 @@ def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def format_summary(verdicts: Iterable[RequirementVerdict]) -> list[str]:
-    rows = list(verdicts)
+def format_table(rows: Iterable[tuple[str, str, str]]) -> list[str]:
+    """The requirement table: a heading, one line per (id, verdict, reason), then the counts."""
     lines = [f"{'requirement':<12} {'verdict':<15} reason"]
-    for v in rows:
-        lines.append(f"{v.requirement.id:<12} {v.verdict!s:<15} {_shorten(v.reason, REASON_WIDTH)}")
-    counts = summary(rows)
+    counts = {str(v): 0 for v in Verdict}
+    for rid, verdict, reason in rows:
+        lines.append(f"{rid:<12} {verdict:<15} {_shorten(reason, REASON_WIDTH)}")
+        counts[verdict] += 1
     lines.append(", ".join(f"{n} {k}" for k, n in counts.items() if n))
     return lines
+
+
+def format_summary(verdicts: Iterable[RequirementVerdict]) -> list[str]:
+    return format_table((v.requirement.id, str(v.verdict), v.reason) for v in verdicts)

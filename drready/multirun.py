@@ -1,0 +1,304 @@
+"""A run of several device classes: one child ``drready run --simulate CLASS`` per class, run in
+parallel, their output relayed in class order, and one combined report.
+
+Interrupts: the first SIGINT, SIGTERM or SIGHUP is forwarded once to every child (each finishes
+the test in progress and its report); a second one kills them. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from drready.report.combined import PartResult
+
+EXIT_INTERRUPTED = 130
+#: A class's run in a combined run that has not ended after this long is stopped (a simulated
+#: suite takes seconds).
+PART_TIMEOUT_S = 600.0
+#: After an interrupt, how long a class's run may take to finish its report before it is killed.
+INTERRUPT_GRACE_S = 15.0
+#: How long to wait for a killed child, and for the rest of a child's output once it has ended.
+KILL_WAIT_S = 5.0
+#: What stops a combined run (each is forwarded to the children as SIGINT).
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclass(eq=False)
+class _Part:
+    """One class's child run (``drready run --simulate CLASS``) in a combined run."""
+
+    device_class: str
+    run_id: str
+    command: list[str]
+    pending: list[str] = field(default_factory=list)  # its output, waiting for its turn
+    errors: list[str] = field(default_factory=list)  # its stderr, shown when it has ended
+    started: bool = False
+    finished: bool = False
+    exit_status: int | None = None
+    problem: str | None = None
+
+    def result(self) -> PartResult:
+        from drready.report.combined import PartResult
+
+        problem = self.problem
+        if problem is None and not self.finished:
+            problem = "is still running" if self.started else "has not started yet"
+        return PartResult(self.device_class, self.run_id, self.exit_status, problem)
+
+
+class _Relay:
+    """The children's output, in class order, never interleaved: the first class that has not
+    ended speaks live; the others' output waits until every class before them has ended."""
+
+    def __init__(self, parts: Sequence[_Part]) -> None:
+        self._parts = parts
+        self._head = 0
+        self._flush(parts[0])
+
+    def _flush(self, part: _Part) -> None:
+        _write(sys.stdout, "".join(part.pending))
+        part.pending.clear()
+
+    def out(self, part: _Part, text: str) -> None:
+        if self._head < len(self._parts) and part is self._parts[self._head]:
+            _write(sys.stdout, text)
+        else:
+            part.pending.append(text)
+
+    def ended(self, part: _Part) -> None:
+        part.finished = True
+        while self._head < len(self._parts) and self._parts[self._head].finished:
+            done = self._parts[self._head]
+            self._flush(done)
+            _write(sys.stderr, "".join(done.errors))
+            done.errors.clear()
+            self._head += 1
+            if self._head < len(self._parts):
+                self._flush(self._parts[self._head])
+
+
+def _write(stream: TextIO, text: str) -> None:
+    if text:
+        stream.write(text)
+        stream.flush()
+
+
+async def _pump(stream: asyncio.StreamReader | None, sink: Callable[[str], None]) -> None:
+    if stream is None:
+        return
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    while chunk := await stream.read(65536):
+        sink(decoder.decode(chunk))
+    sink(decoder.decode(b"", final=True))
+
+
+def _send(process: asyncio.subprocess.Process, signum: int) -> None:
+    with suppress(ProcessLookupError):
+        process.send_signal(signum)
+
+
+def _exit_status(returncode: int | None) -> int | None:
+    """A child killed by signal N exits, as a shell reports it, with 128 + N."""
+    if returncode is not None and returncode < 0:
+        return 128 - returncode
+    return returncode
+
+
+async def _run_parts(
+    parts: Sequence[_Part], jobs: int, env: dict[str, str], on_end: Callable[[], None]
+) -> bool:
+    """Run the parts, ``jobs`` at a time, until each has ended; True if interrupted.
+
+    The first SIGINT, SIGTERM or SIGHUP interrupts every running child (with SIGINT: pytest then
+    finishes its report as incomplete) and starts no more; a second one kills them. Every wait is
+    bounded.
+    """
+    loop = asyncio.get_running_loop()
+    relay = _Relay(parts)
+    stop = asyncio.Event()
+    running: set[asyncio.subprocess.Process] = set()
+    signals = 0
+
+    def interrupt() -> None:
+        nonlocal signals
+        signals += 1
+        stop.set()
+        for process in running:
+            _send(process, signal.SIGINT if signals == 1 else signal.SIGKILL)
+
+    async def wait(part: _Part, process: asyncio.subprocess.Process) -> None:
+        ended = asyncio.ensure_future(process.wait())
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait(
+                {ended, stopping}, timeout=PART_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not ended.done():
+                if not stopping.done():
+                    part.problem = f"did not end within {PART_TIMEOUT_S:g} s and was stopped"
+                    _send(process, signal.SIGINT)
+                await asyncio.wait({ended}, timeout=INTERRUPT_GRACE_S)
+            if not ended.done():
+                part.problem = f"was killed: still running {INTERRUPT_GRACE_S:g} s after SIGINT"
+                _send(process, signal.SIGKILL)
+                await asyncio.wait({ended}, timeout=KILL_WAIT_S)
+        finally:
+            stopping.cancel()
+            if not ended.done():
+                ended.cancel()
+
+    async def run(part: _Part, slots: asyncio.Semaphore) -> None:
+        async with slots:
+            if stop.is_set():
+                part.problem = "did not start: the run was interrupted"
+                part.pending.append("not run: the run was interrupted before it started\n")
+            else:
+                await run_child(part)
+        relay.ended(part)
+        on_end()
+
+    async def run_child(part: _Part) -> None:
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *part.command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                # Its own process group: Ctrl-C at the terminal reaches this process only, which
+                # forwards it exactly once (pytest must not be interrupted again while it
+                # finishes its report).
+                process_group=0,
+            )
+        except OSError as exc:
+            part.problem = f"could not start: {exc}"
+            return
+        part.started = True
+        running.add(process)
+        if stop.is_set():  # interrupted while it was being started
+            _send(process, signal.SIGINT)
+        readers = [
+            asyncio.ensure_future(_pump(process.stdout, lambda text: relay.out(part, text))),
+            asyncio.ensure_future(_pump(process.stderr, part.errors.append)),
+        ]
+        try:
+            await wait(part, process)
+        finally:
+            running.discard(process)
+        _, unread = await asyncio.wait(readers, timeout=KILL_WAIT_S)
+        for reader in unread:
+            reader.cancel()
+        part.exit_status = _exit_status(process.returncode)
+        if process.returncode == -signal.SIGINT:
+            # Interrupted while Python started or exited, outside its pytest session: all it has
+            # to say is Python's traceback.
+            part.errors[:] = [
+                f"drready: the {part.device_class} run was interrupted outside its session\n"
+            ]
+        if process.returncode is None:
+            part.problem = part.problem or "could not be waited for"
+
+    for signum in _STOP_SIGNALS:
+        loop.add_signal_handler(signum, interrupt)
+    try:
+        slots = asyncio.Semaphore(jobs)
+        await asyncio.gather(*(run(part, slots) for part in parts))
+    finally:
+        for signum in _STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
+    return stop.is_set()
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # The children import what this process imported (the same drready, simulators and suites),
+    # whatever the current directory holds: they run with -P and this process's sys.path.
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    if sys.stdout.isatty():  # the children write to a pipe, but their output ends up here
+        env.setdefault("PY_COLORS", "1")
+        env.setdefault("COLUMNS", str(shutil.get_terminal_size().columns))
+    return env
+
+
+def _banner(title: str) -> str:
+    width = max(40, min(shutil.get_terminal_size().columns, 100))
+    return f" {title} ".center(width, "=") + "\n"
+
+
+def run_all(
+    classes: Sequence[str], run_id: str, run_dir: Path, pytest_args: Sequence[str] = ()
+) -> int:
+    """Every class against its built-in simulator: one child run per class, in parallel, and
+    one combined report. The caller has checked the options of every class."""
+    from drready.clock import RealClock
+    from drready.report.combined import build_combined, format_combined
+    from drready.report.json_report import write_report
+
+    parts: list[_Part] = []
+    for cls in classes:
+        part_id = f"{run_id}-{cls}"
+        part_dir = run_dir / cls
+        command = [sys.executable, "-P", "-m", "drready.cli", "run", "--simulate", cls]
+        command += ["--report-dir", str(part_dir), "--run-id", part_id, "--interrupt-after-test"]
+        if pytest_args:
+            command += ["--", *pytest_args]
+        parts.append(_Part(cls, part_id, command, [_banner(f"{cls}: {part_dir}")]))
+
+    clock = RealClock()
+    started = clock.now()
+    report_path = run_dir / "report.json"
+
+    def document(exit_status: int | None = None) -> dict[str, Any]:
+        finished = clock.now() if exit_status is not None else None
+        results = [part.result() for part in parts]
+        return build_combined(
+            run_id,
+            run_dir,
+            results,
+            started_at=started,
+            finished_at=finished,
+            exit_status=exit_status,
+        )
+
+    write_report(report_path, document())
+    jobs = max(1, min(len(parts), os.cpu_count() or 1))
+    interrupted = asyncio.run(
+        _run_parts(parts, jobs, _child_env(), lambda: write_report(report_path, document()))
+    )
+    final = document()
+    status = _combined_exit(interrupted, parts, final)
+    final = document(status)
+    write_report(report_path, final)
+    print(_banner(f"DRready requirements: {', '.join(classes)}"), end="")
+    for line in format_combined(final):
+        print(line)
+    print(f"report: {report_path}", flush=True)
+    if interrupted:
+        print("drready: interrupted", file=sys.stderr)
+    return status
+
+
+def _combined_exit(interrupted: bool, parts: Sequence[_Part], document: dict[str, Any]) -> int:
+    """130 if interrupted; 0 only if every class's run exited 0; 1 if a verdict fails or a run
+    went wrong (stopped, killed, never started); otherwise the first class's own status."""
+    if interrupted:
+        return EXIT_INTERRUPTED
+    statuses = [part.exit_status for part in parts]
+    if all(status == 0 for status in statuses):
+        return 0
+    if any(r["verdict"] == "fail" for r in document["requirements"]):
+        return 1
+    if any(part.problem for part in parts):
+        return 1
+    return next((s for s in statuses if s not in (0, None)), 1)

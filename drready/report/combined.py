@@ -1,0 +1,218 @@
+"""The combined report of a run over several device classes.
+
+Such a run is one child run per class (``drready run --simulate CLASS``), each writing its own
+``report.json``, ``junit.xml`` and ``evidence.jsonl`` in ``RUN_DIR/CLASS/``. The combined
+``RUN_DIR/report.json`` has ``device_class: null``, the classes in ``device_classes``, one entry per
+class in ``parts`` (where its report is, whether it finished, its exit status and summary), every
+requirement of every class in catalog order, and the summary over all of them. A class whose run
+left no report (interrupted before it started, killed) still has all its requirements, each
+``not-tested`` with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from drready import __version__
+from drready.catalog import for_class, ids
+from drready.report.json_report import REPORT_SCHEMA_VERSION, load_report
+from drready.report.run_document import format_table
+from drready.report.verdicts import RequirementVerdict, Verdict, summary
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """What the parent knows about one class's child run."""
+
+    device_class: str
+    run_id: str
+    #: The child's exit status (``drready run``'s: 0, 1, 2, 130, ...); None while it runs or when
+    #: it never started or could not be waited for.
+    exit_status: int | None = None
+    #: Why the part is incomplete beyond what its own report says (None when nothing went wrong).
+    problem: str | None = None
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+def _load_part(run_dir: Path, part: PartResult) -> tuple[dict[str, Any] | None, str | None]:
+    """The part's own report, or None and why not."""
+    path = run_dir / part.device_class / "report.json"
+    try:
+        document = load_report(path)
+    except FileNotFoundError:
+        return None, "it left no report"
+    except (OSError, json.JSONDecodeError, jsonschema.ValidationError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return None, f"its report is not valid: {first}"
+    if document.get("run_id") != part.run_id:
+        # A report left in this directory by an earlier run is not this run's.
+        return None, "it left no report"
+    if document.get("device_class") != part.device_class:
+        return None, f"its report is of class {document.get('device_class')!r}"
+    return document, None
+
+
+def _missing_requirements(device_class: str, why: str) -> list[dict[str, Any]]:
+    reason = f"the {device_class} run {why}"
+    return [
+        RequirementVerdict(requirement, Verdict.NOT_TESTED, reason).to_json()
+        for requirement in for_class(device_class)
+    ]
+
+
+def _counts(requirements: Iterable[dict[str, Any]]) -> dict[str, int]:
+    counts = summary(())
+    for requirement in requirements:
+        counts[requirement["verdict"]] += 1
+    return counts
+
+
+def _prefixed(directory: str, evidence: dict[str, Any]) -> dict[str, Any]:
+    out = dict(evidence)
+    if "file" in out:
+        out["file"] = f"{directory}/{out['file']}"
+    return out
+
+
+def _part_entry(
+    run_dir: Path, part: PartResult, document: dict[str, Any] | None, problem: str | None
+) -> dict[str, Any]:
+    cls = part.device_class
+    junit = run_dir / cls / "junit.xml"
+    if document is None:
+        return {
+            "device_class": cls,
+            "run_id": part.run_id,
+            "report": None,
+            "junit": None,
+            "complete": False,
+            "exit_status": part.exit_status,
+            "problem": problem,
+            "started_at": None,
+            "finished_at": None,
+            "summary": {**summary(()), str(Verdict.NOT_TESTED): len(for_class(cls))},
+            "topology": None,
+            "binding": None,
+            "simulated": True,
+            "faults": [],
+            "profile": None,
+            "device": {},
+        }
+    entry = {
+        "device_class": cls,
+        "run_id": document["run_id"],
+        "report": f"{cls}/report.json",
+        "junit": f"{cls}/junit.xml" if junit.is_file() else None,
+        "complete": bool(document["complete"]) and problem is None,
+        "exit_status": part.exit_status,
+        "problem": problem,
+        "started_at": document.get("started_at"),
+        "finished_at": document.get("finished_at"),
+        "summary": document["summary"],
+        "topology": document.get("topology"),
+        "binding": document.get("binding"),
+        "simulated": document["simulated"],
+        "faults": document.get("faults", []),
+        "profile": document.get("profile"),
+        "device": document.get("device", {}),
+    }
+    if "device_time" in document:
+        entry["device_time"] = document["device_time"]
+    if "evidence" in document:
+        entry["evidence"] = _prefixed(cls, document["evidence"])
+    return entry
+
+
+def build_combined(
+    run_id: str,
+    run_dir: Path,
+    parts: Sequence[PartResult],
+    *,
+    started_at: float,
+    finished_at: float | None,
+    exit_status: int | None,
+    version: str = __version__,
+) -> dict[str, Any]:
+    """The combined document, from the parts' reports as they are on disk now."""
+    entries: list[dict[str, Any]] = []
+    requirements: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    covered = 0.0
+    for part in parts:
+        document, why = _load_part(run_dir, part)
+        problem = part.problem
+        if document is None:
+            problem = problem or why
+            requirements += _missing_requirements(part.device_class, problem or "left no report")
+        else:
+            requirements += document["requirements"]
+            covered += float(document.get("device_time", {}).get("covered_s", 0.0))
+            notes += [n for n in document.get("policy_notes", []) if n not in notes]
+        entries.append(_part_entry(run_dir, part, document, problem))
+    order = {rid: index for index, rid in enumerate(ids())}
+    requirements.sort(key=lambda r: order.get(r["id"], len(order)))
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "harness": {"name": "drready", "version": version},
+        "run_id": run_id,
+        "complete": all(e["complete"] for e in entries),
+        "exit_status": exit_status,
+        "started_at": _iso(started_at),
+        "finished_at": _iso(finished_at),
+        "device_time": {"start": None, "end": None, "covered_s": round(covered, 3)},
+        "device_class": None,
+        "device_classes": [p.device_class for p in parts],
+        "topology": None,
+        "binding": None,
+        "simulated": all(e["simulated"] for e in entries),
+        "faults": sorted({f for e in entries for f in e["faults"]}),
+        "profile": None,
+        "device": {},
+        "policy_notes": notes,
+        "requirements": requirements,
+        "summary": _counts(requirements),
+        "parts": entries,
+    }
+
+
+def is_combined(document: dict[str, Any]) -> bool:
+    return "parts" in document
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "nothing"
+
+
+def format_parts(document: dict[str, Any]) -> list[str]:
+    """One line per class: finished or not, exit status, counts, where its report is."""
+    lines = []
+    for part in document["parts"]:
+        state = "complete" if part["complete"] else "INCOMPLETE"
+        status = part["exit_status"]
+        exit_text = f"exit {status if status is not None else '-'}"
+        where = part["report"] or "no report"
+        line = f"{part['device_class']:<9} {state:<10} {exit_text:<8}  {where}: "
+        line += _counts_text(part["summary"])
+        if part.get("problem"):
+            line += f" ({part['problem']})"
+        lines.append(line)
+    return lines
+
+
+def format_combined(document: dict[str, Any]) -> list[str]:
+    """The requirement table of every class, then one line per class."""
+    rows = ((r["id"], r["verdict"], r["reason"]) for r in document["requirements"])
+    table = format_table(rows)
+    return [*table[:-1], *format_parts(document), table[-1]]
