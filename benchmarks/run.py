@@ -474,7 +474,7 @@ def _heater_figures(name: str, suite: dict[str, Any]) -> list[Figure]:
 def _all_figures(everything: dict[str, Any]) -> list[Figure]:
     wall = everything.get("wall_s")
     covered: dict[str, float] = everything.get("covered_s", {})
-    least = min(covered.values()) if covered else None
+    total = sum(covered.values()) if covered else None
     summary = everything.get("summary", {})
     ok = everything.get("exit_status") == 0
     return [
@@ -490,12 +490,12 @@ def _all_figures(everything: dict[str, Any]) -> list[Figure]:
             + ", ".join(f"{k} {v}" for k, v in summary.items() if v),
         ),
         Figure(
-            "all_simulated_min_s",
-            "   device time covered, least of the classes",
-            least,
+            "all_simulated_s",
+            "   device time covered, all classes together",
+            total,
             "s",
             f">= {ALL_SIMULATED_TARGET_S / 3600:g} h",
-            _judge(least, lambda v: v >= ALL_SIMULATED_TARGET_S),
+            _judge(total, lambda v: v >= ALL_SIMULATED_TARGET_S),
             ", ".join(f"{k} {v / 3600:.1f} h" for k, v in covered.items()),
         ),
     ]
