@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from importlib.resources import files
 from pathlib import Path
 from types import FrameType
@@ -116,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
         default=1.0,
         metavar="N",
         help="run the device's clock N times faster than real time (N >= 1)",
+    )
+    simulate.add_argument(
+        "--clock",
+        metavar="YYYY-MM-DDTHH:MM",
+        help="water heaters: where the device's local clock starts (default: now)",
     )
 
     catalog = sub.add_parser("catalog", help="print the requirement catalog")
@@ -332,8 +338,12 @@ async def _start_simulator(args: argparse.Namespace, endpoint: Any) -> _Node:
     from simulators.water_heater_runtime import SimulatedWaterHeater
 
     heater = WaterHeaterConfig.for_class(args.device_class)
+    start = None
+    if args.clock is not None:
+        local = datetime.fromisoformat(args.clock)
+        start = local.replace(tzinfo=timezone(timedelta(seconds=heater.utc_offset_s))).timestamp()
     return await SimulatedWaterHeater(
-        endpoint, heater, args.fault, time_scale=args.time_scale
+        endpoint, heater, args.fault, time_scale=args.time_scale, start_time=start
     ).start()
 
 
@@ -344,6 +354,17 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     host, port = _parse_bind(args.bind)
     if not args.time_scale >= 1:
         raise UsageError(f"--time-scale: expected a number >= 1, got {args.time_scale}")
+    if args.clock is not None:
+        if args.device_class == "battery":
+            raise UsageError("--clock: only the water-heater simulators keep a local clock")
+        try:
+            when = datetime.fromisoformat(args.clock)
+        except ValueError:
+            when = None
+        if when is None or when.tzinfo is not None:
+            raise UsageError(
+                f"--clock: expected a local date and time like 2027-04-01T07:30, got {args.clock!r}"
+            )
     if args.comms_loss_timeout is not None and args.device_class != "battery":
         raise UsageError(
             f"--comms-loss-timeout: only the battery simulator has one, not the {args.device_class}"

@@ -44,13 +44,15 @@ class SimulatorProcess:
 
 
 @contextmanager
-def simulator_process(host: str, options: Sequence[str] = ()) -> Iterator[SimulatorProcess]:
-    """Run ``drready simulate battery --bind HOST:0 [options]`` until the block ends.
+def simulator_process(
+    host: str, options: Sequence[str] = (), device_class: str = "battery"
+) -> Iterator[SimulatorProcess]:
+    """Run ``drready simulate CLASS --bind HOST:0 [options]`` until the block ends.
 
     On exit a process still running gets Ctrl-C (SIGINT), and is killed if it has not stopped
     within 10 s.
     """
-    command = [sys.executable, "-m", "drready.cli", "simulate", "battery", "--bind", f"{host}:0"]
+    command = [sys.executable, "-m", "drready.cli", "simulate", device_class, "--bind", f"{host}:0"]
     process = subprocess.Popen(
         [*command, *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

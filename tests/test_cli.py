@@ -84,6 +84,8 @@ def test_profile_prints_the_effective_profile(capsys: pytest.CaptureFixture[str]
         (["simulate", "battery", "--bind", "localhost"], "--bind: expected HOST:PORT"),
         (["simulate", "battery", "--fault", "nope"], "--fault: unknown fault 'nope'"),
         (["simulate", "hybrid", "--fault", "slow_ramp"], "--fault slow_ramp: a battery fault"),
+        (["simulate", "hybrid", "--clock", "7:50"], "--clock: expected a local date and time"),
+        (["simulate", "battery", "--clock", "2027-04-01T07:50"], "--clock: only the water-heater"),
         (
             ["simulate", "heatpump", "--comms-loss-timeout", "60"],
             "--comms-loss-timeout: only the battery simulator has one",

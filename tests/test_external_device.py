@@ -36,8 +36,14 @@ def external_device(request: pytest.FixtureRequest) -> Iterator[int]:
         yield simulator.port
 
 
-def _profile(tmp_path: Path, port: int, host: str = HOST, request_timeout_s: float = 2.0) -> Path:
-    text = BUILT_IN.read_text(encoding="utf-8")
+def _profile(
+    tmp_path: Path,
+    port: int,
+    host: str = HOST,
+    request_timeout_s: float = 2.0,
+    device_class: str = "battery",
+) -> Path:
+    text = (BUILT_IN.parent / f"{device_class}.toml").read_text(encoding="utf-8")
     text = text.replace(f'address = "{SIMULATOR_ADDRESS}"', f'address = "{host}"')
     text = text.replace("port = 3610", f"port = {port}")
     text = text.replace("request_timeout_s = 2.0", f"request_timeout_s = {request_timeout_s}")
@@ -109,3 +115,39 @@ def test_a_silent_device_fails_every_requirement_quickly_and_says_who(tmp_path: 
         assert verdicts[rid]["verdict"] == "fail", rid
         assert "no response from 127.0.0.6:3610" in verdicts[rid]["reason"], rid
     assert report["complete"] is True
+
+
+#: The heat pump's clock at 3600x: an hour of device time per second.
+HEATER_TIME_SCALE = 3600
+#: The same-day shift (request 08:00, start 13:00, watched to 16:00) and the quick checks.
+HEATER_TESTS = "same_day or identity_readable or discovery or protocol"
+
+
+@pytest.mark.parametrize(("fault", "failed"), [(None, []), ("hp_heats_early", ["HP-2.3"])])
+def test_a_water_heater_in_real_time_on_its_own_clock(
+    tmp_path: Path, fault: str | None, failed: list[str]
+) -> None:
+    # The device's clock starts at 05:00 local time and runs 3600x (the harness's start-up costs
+    # an hour or two of it): the harness reads the clock (0x97, 0x98), waits for 08:00 there,
+    # asks for 13:00 and watches 8 h of heating plan, in about 10 s.
+    options = ["--time-scale", str(HEATER_TIME_SCALE), "--clock", "2027-04-01T05:00"]
+    options += ["--fault", fault] if fault else []
+    with simulator_process(HOST, options, device_class="heatpump") as simulator:
+        profile = _profile(tmp_path, simulator.port, device_class="heatpump")
+        status, report = _drready_run(
+            tmp_path,
+            profile,
+            "--time-scale",
+            str(HEATER_TIME_SCALE),
+            "--",
+            "-k",
+            HEATER_TESTS,
+            timeout_s=120,
+        )
+    verdicts = {r["id"]: r["verdict"] for r in report["requirements"]}
+    assert [rid for rid, verdict in verdicts.items() if verdict == "fail"] == failed, report
+    exercised = ("HP-1.1", "HP-2.3", "HP-ID", "HP-3.3")
+    for rid in exercised:
+        assert verdicts[rid] == ("fail" if rid in failed else "pass"), rid
+    assert status == (1 if failed else 0)
+    assert report["device_time"]["covered_s"] >= 8 * 3600

@@ -42,7 +42,10 @@ def build_document(state: RunRecorder, version: str) -> dict[str, Any]:
     if end is None and dut is not None:
         end = dut.now()
     start = state.device_time_start
-    covered = max(0.0, end - start) if end is not None and start is not None else 0.0
+    # start and end are on the harness's clock; a device whose clock runs time_scale times
+    # faster lived that many more seconds of its own in between.
+    elapsed = max(0.0, end - start) if end is not None and start is not None else 0.0
+    covered = elapsed * profile.time_scale
     notes = [{"ja": POLICY_TRANSPARENCY_JA, "en": POLICY_TRANSPARENCY_EN}]
     if topology == "gateway":
         # REQUIREMENTS.md policy notes: say plainly what plain ECHONET Lite control means.
