@@ -1,6 +1,7 @@
-"""Interoperability: pychonet, a HEMS controller library, drives our battery simulator over UDP.
+"""Interoperability: pychonet, a HEMS controller library, drives our battery and heat-pump
+simulators over UDP.
 
-Everything else in the harness talks to the simulator through drready's own codec, so a mistake
+Everything else in the harness talks to the simulators through drready's own codec, so a mistake
 shared by both sides (a byte order, a property map layout, an instance list) would go unnoticed.
 Here an independent implementation discovers the simulator, reads its property maps and identity,
 sends it a DR request and reads its state back, and every value is checked against the simulator.
@@ -18,6 +19,7 @@ import errno
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -33,6 +35,8 @@ from drready.profile import BATTERY_MAPPING_DEFAULTS
 from simulators.battery import SIMULATOR_MAKER_CODE, BatteryConfig
 from simulators.battery_model import BatteryParams
 from simulators.runtime import SimulatedBattery
+from simulators.water_heater import WaterHeaterConfig
+from simulators.water_heater_runtime import SimulatedWaterHeater
 
 #: The simulator's DR duration property (maker-specific; DRready has no standard EPC yet).
 DR_DURATION_EPC = BATTERY_MAPPING_DEFAULTS["dr_duration_s"].epc
@@ -81,6 +85,27 @@ def _check_port_free(host: str, port: int) -> None:
     raise error
 
 
+@contextlib.asynccontextmanager
+async def _pychonet_and(sim: SimulatedBattery | SimulatedWaterHeater) -> AsyncIterator[Any]:
+    """Start ``sim`` and a pychonet client on the controller's address; stop both after."""
+    udp = UDPServer(local_ip=CONTROLLER_HOST)
+    loop = asyncio.get_running_loop()
+    try:
+        await sim.start()
+        udp.run(CONTROLLER_HOST, 0, loop=loop)
+        api = ECHONETAPIClient(udp)
+        api.configure(message_timeout=MESSAGE_TIMEOUT_TICKS, logger=lambda *args: None)
+        yield api
+        sim.check()
+    finally:
+        # UDPServer.close() cancels its tasks but leaves its reader registered on the loop.
+        with contextlib.suppress(Exception):
+            loop.remove_reader(udp._sock.fileno())
+        udp.close()
+        sim.close()
+        await asyncio.sleep(0)  # let cancelled pychonet tasks finish
+
+
 @dataclass
 class Rig:
     sim: SimulatedBattery
@@ -99,22 +124,8 @@ async def rig() -> AsyncIterator[Rig]:
     # milliseconds, so 0xD3 is steady by the time pychonet (100 ms per request) reads it.
     config = BatteryConfig(params=BatteryParams(ramp_w_per_s=1_000_000.0))
     sim = SimulatedBattery(endpoint, config)
-    udp = UDPServer(local_ip=CONTROLLER_HOST)
-    loop = asyncio.get_running_loop()
-    try:
-        await sim.start()
-        udp.run(CONTROLLER_HOST, 0, loop=loop)
-        api = ECHONETAPIClient(udp)
-        api.configure(message_timeout=MESSAGE_TIMEOUT_TICKS, logger=lambda *args: None)
+    async with _pychonet_and(sim) as api:
         yield Rig(sim, api, SIM_HOST)
-        sim.check()
-    finally:
-        # UDPServer.close() cancels its tasks but leaves its reader registered on the loop.
-        with contextlib.suppress(Exception):
-            loop.remove_reader(udp._sock.fileno())
-        udp.close()
-        sim.close()
-        await asyncio.sleep(0)  # let cancelled pychonet tasks finish
 
 
 async def test_pychonet_discovers_and_reads_the_battery_simulator(rig: Rig) -> None:
@@ -186,3 +197,63 @@ async def test_pychonet_discovers_and_reads_the_battery_simulator(rig: Rig) -> N
     assert values[0xE4] == round(model.soc_pct)
     assert 0 < values[0xE4] < 100
     assert sim.received >= 6
+
+
+# -- the heat-pump water heater (class 0x026B): the standard energy shift ------------------------
+HP_CLASS = 0x6B
+#: pychonet's ElectricWaterHeater decodes these: the energy-shift properties DRready relies on.
+SHIFT_EPCS = [0x84, 0xB2, 0xC7, 0xC8, 0xC9, 0xCA, 0xCB]
+
+
+@pytest_asyncio.fixture
+async def heater_rig() -> AsyncIterator[tuple[SimulatedWaterHeater, Any]]:
+    _check_port_free(SIM_HOST, ECHONET_LITE_PORT)
+
+    async def endpoint(handler: DatagramHandler) -> UdpEndpoint:
+        return await open_udp_endpoint(handler, SIM_HOST, ECHONET_LITE_PORT)
+
+    # 07:30 local on the device's clock, in real time: DR start times of the day are ahead.
+    sim = SimulatedWaterHeater(
+        endpoint, WaterHeaterConfig.for_class("heatpump"), start_time=MORNING.timestamp()
+    )
+    async with _pychonet_and(sim) as api:
+        yield sim, api
+
+
+MORNING = datetime(2027, 4, 1, 7, 30, tzinfo=timezone(timedelta(hours=9)))
+
+
+async def test_pychonet_drives_the_heat_pump_energy_shift(
+    heater_rig: tuple[SimulatedWaterHeater, Any],
+) -> None:
+    sim, api = heater_rig
+    device = sim.device
+    assert await api.discover(SIM_HOST), "pychonet got no reply to discovery"
+    instances = api._state[SIM_HOST]["instances"]
+    assert INSTANCE in instances[GROUP][HP_CLASS], instances
+    assert await api.getAllPropertyMaps(SIM_HOST, GROUP, HP_CLASS, INSTANCE)
+    state = instances[GROUP][HP_CLASS][INSTANCE]
+    assert set(state[EPC_GET_MAP]) == set(device.heater.get_map())
+    assert set(SHIFT_EPCS) <= set(state[EPC_GET_MAP])
+    assert {0xC7, 0xCA} <= set(state[EPC_SET_MAP])
+
+    heater = Factory(SIM_HOST, api, GROUP, HP_CLASS, INSTANCE)
+    before = await heater.update(SHIFT_EPCS)
+    assert before[0xCA] == "cleared" and before[0xC7] == "no"
+    assert before[0xB2] == "not heating" and before[0x84] == 0
+    assert before[0xC8] == "23:00" and before[0xC9] == 1
+    # The published share of the evaluation day, for every slot in the window before 19:00.
+    assert before[0xCB] == {"10:00": 3600, "13:00": 3600, "15:00": 3600, "17:00": 0}
+
+    # The HEMS asks for the day's heating to start at 13:00: participation and shift time 1.
+    accepted = await heater.setMessages(
+        [{"EPC": 0xC7, "PDC": 1, "EDT": 0x01}, {"EPC": 0xCA, "PDC": 1, "EDT": 0x0D}]
+    )
+    assert accepted, "the simulator refused pychonet's energy-shift request (SetC_SNA)"
+    after = await heater.update([0xC7, 0xCA])
+    assert after == {0xC7: "yes", 0xCA: "13:00"}
+    assert device.planned_start_s() == 13 * 3600
+    # 20:00 is outside the published window (and the standard's 9-17): refused, plan kept.
+    refused = await heater.setMessages([{"EPC": 0xCA, "PDC": 1, "EDT": 0x14}])
+    assert not refused
+    assert await heater.update(0xCA) == "13:00"
