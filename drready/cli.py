@@ -149,6 +149,13 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="summarise the report of a past run")
     report.add_argument("run_dir", type=Path)
+
+    diff = sub.add_parser(
+        "diff", help="what changed between two runs: verdicts, test outcomes, measured figures"
+    )
+    diff.add_argument("run_a", type=Path, metavar="RUN_A")
+    diff.add_argument("run_b", type=Path, metavar="RUN_B")
+    diff.add_argument("--json", action="store_true", help="print the changes as JSON")
     return parser
 
 
@@ -481,8 +488,25 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_diff(args: argparse.Namespace) -> int:
+    """Exit 0 when nothing changed, 1 when something did (as diff(1) does), 2 on a bad run."""
+    from drready.report.diff import DiffError, diff_runs, format_diff, to_json
+
+    try:
+        a, b, changes = diff_runs(args.run_a, args.run_b)
+    except DiffError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(to_json(changes))
+    else:
+        for line in format_diff(args.run_a, a, args.run_b, b, changes):
+            print(line)
+    return 1 if changes else 0
+
+
 COMMANDS = {
     "run": _cmd_run,
+    "diff": _cmd_diff,
     "simulate": _cmd_simulate,
     "catalog": _cmd_catalog,
     "faults": _cmd_faults,

@@ -94,6 +94,9 @@ class DeviceUnderTest:
         self.evidence = evidence
         self.simulator = simulator
         self._start = runner.clock.monotonic()
+        #: Figures tests measured, in order: (name, value, unit). The recorder files each
+        #: under the test that was running.
+        self.metrics: list[tuple[str, float, str]] = []
 
     # -- time ------------------------------------------------------------------------------
     @property
@@ -124,6 +127,12 @@ class DeviceUnderTest:
         finally:
             if self.simulator is not None:
                 self.simulator.check()
+
+    def record_metric(self, name: str, value: float, unit: str) -> None:
+        """File a figure the running test measured (a response time, an offset) in the report,
+        where `drready diff` compares it with another run's."""
+        self.metrics.append((name, float(value), unit))
+        self._note(f"metric {name} = {value:g} {unit}", metric=name, value=value, unit=unit)
 
     def _note(self, text: str, **values: Any) -> None:
         self.evidence.add("note", "harness", "", text, values=values)

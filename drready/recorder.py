@@ -44,6 +44,7 @@ class _Running:
     message: str = ""
     duration_s: float = 0.0
     failed_at: int | None = None  # evidence length when the failing phase ended
+    metrics_first: int = 0
 
 
 def requirement_ids(item: pytest.Item) -> tuple[str, ...]:
@@ -162,7 +163,11 @@ class RunRecorder:
             evidence_first = len(self.dut.evidence)
             device_time = self.dut.elapsed_s()
         self.running[item.nodeid] = _Running(
-            item.nodeid, self.requirement_ids.get(item.nodeid, ()), evidence_first, device_time
+            item.nodeid,
+            self.requirement_ids.get(item.nodeid, ()),
+            evidence_first,
+            device_time,
+            metrics_first=len(self.dut.metrics) if self.dut is not None else 0,
         )
         for marker in item.iter_markers("topology"):
             needed = str(marker.args[0]) if marker.args else ""
@@ -211,6 +216,7 @@ class RunRecorder:
                 evidence_first=running.evidence_first,
                 evidence_last=evidence_last,
                 frames=frames,
+                metrics=tuple(dut.metrics[running.metrics_first :]) if dut is not None else (),
             )
         )
         self.write()

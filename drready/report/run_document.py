@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drready.catalog import (
@@ -27,6 +32,25 @@ def _iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+@cache
+def suites_digest() -> str:
+    """SHA-256 over the conformance suites that ran: every file's path and bytes, in order."""
+    root = Path(str(files("suites")))
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def profile_digest(profile: dict[str, Any]) -> str:
+    """SHA-256 of the effective profile as canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(profile, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def build_document(state: RunRecorder, version: str) -> dict[str, Any]:
@@ -54,6 +78,10 @@ def build_document(state: RunRecorder, version: str) -> dict[str, Any]:
     if dut is not None:
         evidence["records"] = len(dut.evidence)
         evidence["head_digest"] = dut.evidence.head_digest
+    profile_json = profile.to_json()
+    digests = {"suites": suites_digest(), "profile": profile_digest(profile_json)}
+    if "head_digest" in evidence:
+        digests["evidence"] = evidence["head_digest"]
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "harness": {"name": "drready", "version": version},
@@ -68,12 +96,13 @@ def build_document(state: RunRecorder, version: str) -> dict[str, Any]:
         "binding": binding,
         "simulated": profile.is_simulated,
         "faults": list(state.options.faults),
-        "profile": profile.to_json(),
+        "profile": profile_json,
         "device": device,
         "policy_notes": notes,
         "requirements": [v.to_json() for v in state.verdicts],
         "summary": summary(state.verdicts),
         "evidence": evidence,
+        "digests": digests,
     }
 
 

@@ -43,6 +43,9 @@ class TestOutcome:
     evidence_last: int = 0
     #: For a failure: the last frames exchanged before it, so the report shows what was said.
     frames: tuple[dict[str, Any], ...] = ()
+    #: Figures the test measured (name, value, unit), e.g. a response time: `drready diff`
+    #: compares them between runs.
+    metrics: tuple[tuple[str, float, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.outcome not in ("passed", "failed", "skipped", "error"):
@@ -57,6 +60,10 @@ class TestOutcome:
             "device_time_s": round(self.device_time_s, 3),
             "evidence": [self.evidence_first, self.evidence_last],
             "frames": list(self.frames),
+            "metrics": [
+                {"name": name, "value": round(value, 6), "unit": unit}
+                for name, value, unit in self.metrics
+            ],
         }
 
 

@@ -30,6 +30,7 @@ def test_power_reaches_target_within_response_time_and_holds(
     settled, problem = checks.settles(samples, target, allowed, timings.response_s)
     assert problem is None, problem
     assert settled is not None
+    dut.record_metric("response_s", settled.elapsed_s, "s")
     problem = checks.holds(samples, target, allowed, settled.elapsed_s, samples[-1].elapsed_s)
     assert problem is None, problem
 

@@ -41,6 +41,7 @@ def test_returns_to_previous_mode_after_dr(
             f"expected {starting_mode}",
             pytrace=False,
         )
+    dut.record_metric("restore_s", back.elapsed_s, "s")
 
 
 @pytest.mark.requirement("BAT-2.7")

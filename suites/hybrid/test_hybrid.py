@@ -30,6 +30,8 @@ def test_dr_possible_amount_follows_the_start_time(dut: DeviceUnderTest) -> None
     run = scenarios.run_shift(dut, EVENING_S, latest, read_amount=True)
     assert run.dr_possible_wh is not None
     drawn = scenarios.shift_energy_wh(dut, run)
+    dut.record_metric("dr_possible_wh", run.dr_possible_wh, "Wh")
+    dut.record_metric("shift_energy_wh", drawn, "Wh")
     allowed = dut.profile.tolerances.energy_allowed_wh(run.dr_possible_wh)
     assert abs(drawn - run.dr_possible_wh) <= allowed, (
         f"for a start at {tod_text(latest)} the device reported a DR-possible amount of "

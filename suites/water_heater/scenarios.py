@@ -65,6 +65,7 @@ def check_evaluation_share(dut: DeviceUnderTest) -> float:
     assert ack.accepted, f"the evaluation day's start time {tod_text(start)} was {ack.detail}"
     amount = dut.dr_possible_wh()
     share = amount / spec.daily_heating_wh
+    dut.record_metric("dr_share", share, "")
     assert share >= 0.5, (
         f"DR-possible amount {amount:.0f} Wh is {share:.0%} of the evaluation day's heating "
         f"energy {spec.daily_heating_wh:.0f} Wh; DRready asks for at least 50 %"
@@ -180,6 +181,7 @@ def check_shift(dut: DeviceUnderTest, run: ShiftRun) -> None:
         f"the DR start time was {tod_text(start)}"
     )
     late = first.elapsed_s - ahead
+    dut.record_metric("start_offset_s", late, "s")
     assert late <= tolerance, (
         f"heating started {late / 60:.0f} min after the DR start time {tod_text(start)} "
         f"({_describe(first)}); allowed {tolerance / 60:.0f} min"
