@@ -541,3 +541,23 @@ def test_every_datagram_is_in_the_evidence_with_a_summary(bench: Bench) -> None:
 )
 def test_summarize(frame: Frame | ArbitraryFrame, text: str) -> None:
     assert summarize(frame) == text
+
+
+def test_an_error_in_the_receive_path_fails_the_request_instead_of_vanishing(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Evidence that cannot be written (a full disk) must not be swallowed by the transport
+    # callback while the request quietly times out and is retried.
+    add = bench.evidence.add
+
+    def full_disk_on_rx(kind: str, *args: Any, **kwargs: Any) -> Any:
+        if kind == "rx":
+            raise OSError(28, "No space left on device")
+        return add(kind, *args, **kwargs)
+
+    monkeypatch.setattr(bench.evidence, "add", full_disk_on_rx)
+    with pytest.raises(OSError, match="No space left"):
+        bench.run(bench.gateway.get(DEVICE_ADDRESS, BATTERY, [0x80]))
+    assert bench.elapsed_s < 1.0  # at once, not after the timeouts and retries
+    with pytest.raises(OSError, match="No space left"):  # and every request after it
+        bench.run(bench.gateway.get(DEVICE_ADDRESS, BATTERY, [0x80]))

@@ -114,6 +114,9 @@ class Gateway:
         self.notifications: deque[tuple[Address, Frame]] = deque(maxlen=NOTIFICATION_BACKLOG)
         self.unmatched: deque[tuple[Address, Frame]] = deque(maxlen=NOTIFICATION_BACKLOG)
         self.decode_errors: deque[tuple[Address, bytes, str]] = deque(maxlen=NOTIFICATION_BACKLOG)
+        #: An error the receive path hit (e.g. evidence that could not be written): raised by
+        #: the request that was waiting, and by every request after it.
+        self.receive_error: Exception | None = None
         self.silent = False
 
     def attach(self, endpoint: DatagramEndpoint) -> None:
@@ -147,6 +150,18 @@ class Gateway:
 
     # Called by the transport for each datagram.
     def datagram_received(self, data: bytes, source: Address) -> None:
+        try:
+            self._received(data, source)
+        except Exception as exc:
+            # The receive path runs as a transport callback, where asyncio would only log the
+            # error. Evidence that cannot be written, or a bug, must fail the run instead: the
+            # requests waiting now get the error, and so does the next one.
+            self.receive_error = exc
+            for pending in self._pending.values():
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
+
+    def _received(self, data: bytes, source: Address) -> None:
         peer = f"{source[0]}:{source[1]}"
         try:
             frame = decode(data)
@@ -202,6 +217,8 @@ class Gateway:
             properties=tuple(properties),
             get_properties=tuple(get_properties),
         )
+        if self.receive_error is not None:
+            raise self.receive_error
         pending = _Pending(loop.create_future(), address, deoj)
         self._pending[tid] = pending
         try:
