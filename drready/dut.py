@@ -97,6 +97,8 @@ class DeviceUnderTest:
         #: Figures tests measured, in order: (name, value, unit). The recorder files each
         #: under the test that was running.
         self.metrics: list[tuple[str, float, str]] = []
+        #: Told when a DR starts (label, device seconds or None): the progress display.
+        self.on_dr: Callable[[str, float | None], None] | None = None
 
     # -- time ------------------------------------------------------------------------------
     @property
@@ -180,6 +182,8 @@ class DeviceUnderTest:
         )
         ack: DrAck = self._run(self._battery.request_power(target_w, duration_s))
         self._note(f"DR request {'accepted' if ack.accepted else 'refused'}: {ack.detail}")
+        if ack.accepted and self.on_dr is not None:
+            self.on_dr(f"DR {target_w:+.0f} W", duration_s)
         return ack
 
     def read_target_w(self) -> float:
@@ -327,6 +331,10 @@ class DeviceUnderTest:
         self._note(f"DR request: heating start {tod_text(tod_s)}", start_s=tod_s)
         ack: DrAck = self._run(self._heater.request_start_time(tod_s))
         self._note(f"DR request {'accepted' if ack.accepted else 'refused'}: {ack.detail}")
+        if ack.accepted and self.on_dr is not None:
+            # The window until the heating starts: the device must not heat before it.
+            until = (tod_s - self.time_of_day_s()) % DAY_S
+            self.on_dr(f"DR heating start {tod_text(tod_s)}", until)
         return ack
 
     def planned_start(self) -> float | None:

@@ -17,10 +17,11 @@ import pytest
 
 from drready import __version__
 from drready.catalog import DeviceClass, for_class
-from drready.clock import real_now
+from drready.clock import real_monotonic, real_now
 from drready.dut import DeviceUnderTest
 from drready.evidence import Record
 from drready.profile import Profile
+from drready.progress import Progress, for_terminal
 from drready.report.json_report import write_report
 from drready.report.run_document import build_document, format_summary
 from drready.report.verdicts import RequirementVerdict, RunContext, TestOutcome, Verdict, fold
@@ -100,6 +101,7 @@ class RunRecorder:
     verdicts: list[RequirementVerdict] = field(default_factory=list)
     complete: bool = False
     exit_status: int | None = None
+    progress: Progress | None = None
 
     @property
     def report_path(self) -> Path:
@@ -153,6 +155,18 @@ class RunRecorder:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.write()
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        # Only real-time runs are long enough to need it; virtual ones take seconds.
+        if reporter is not None and not self.profile.is_simulated:
+            capture = session.config.pluginmanager.get_plugin("capturemanager")
+            scale = self.profile.time_scale
+            self.progress = for_terminal(reporter, capture, real_monotonic, scale)
+            self.progress.start()
+
+    def _attach_progress(self) -> None:
+        if self.progress is not None and self.dut is not None and self.dut.on_dr is None:
+            progress, scale = self.progress, self.dut.time_scale
+            self.dut.on_dr = lambda label, seconds: progress.dr_window(label, seconds, scale)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -169,12 +183,18 @@ class RunRecorder:
             device_time,
             metrics_first=len(self.dut.metrics) if self.dut is not None else 0,
         )
+        if self.progress is not None:
+            self.progress.start_test(item.nodeid, self.requirement_ids.get(item.nodeid, ()))
         for marker in item.iter_markers("topology"):
             needed = str(marker.args[0]) if marker.args else ""
             if needed != self.run_topology:
                 pytest.skip(f"needs the {needed} topology; this run uses {self.run_topology}")
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.progress is not None:
+            self.progress.before_output()  # before pytest's reporter writes the outcome
+            self._attach_progress()  # the DUT exists once the first setup has run
         running = self.running.get(report.nodeid)
         if running is None:
             # Setup never ran our hook (e.g. the test was skipped by a marker): start it now.
@@ -194,6 +214,8 @@ class RunRecorder:
             running.message = _message(report)
 
     def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        if self.progress is not None:
+            self.progress.end_test()
         running = self.running.pop(nodeid, None)
         if running is None:
             return
@@ -225,6 +247,8 @@ class RunRecorder:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         # trylast: after pytest's runner has torn the session fixtures (the DUT) down.
         # Tests that never finished (an interrupt) are left out, and the report says so.
+        if self.progress is not None:
+            self.progress.stop()
         interrupted = exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
         self.complete = not interrupted and not session.shouldfail and not session.shouldstop
         self.exit_status = int(exitstatus)
