@@ -147,8 +147,18 @@ def _parser() -> argparse.ArgumentParser:
         help="without FILE: print the built-in profile of this class (default: battery)",
     )
 
-    report = sub.add_parser("report", help="summarise the report of a past run")
+    report = sub.add_parser(
+        "report", help="summarise a past run, or render its self-conformity declaration"
+    )
     report.add_argument("run_dir", type=Path)
+    report.add_argument(
+        "--format",
+        choices=["text", "html", "pdf"],
+        default="text",
+        help="text: a summary here (default); html/pdf: the declaration (ja/en), written into "
+        "RUN_DIR unless --output says where",
+    )
+    report.add_argument("--output", type=Path, metavar="FILE", help="where the html/pdf goes")
 
     diff = sub.add_parser(
         "diff", help="what changed between two runs: verdicts, test outcomes, measured figures"
@@ -454,8 +464,31 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _render_declaration(args: argparse.Namespace) -> int:
+    from drready.report.declaration import DeclarationError, render_html, render_pdf
+    from drready.report.json_report import write_atomic
+
+    out: Path = args.output or args.run_dir / f"declaration.{args.format}"
+    try:
+        if args.format == "pdf":
+            render_pdf(args.run_dir, out)
+        else:
+            # Evidence links are relative to the run directory; written elsewhere, the page
+            # points back to it.
+            here = out.parent.resolve() == args.run_dir.resolve()
+            base = None if here else args.run_dir.resolve().as_uri() + "/"
+            write_atomic(out, render_html(args.run_dir, base_href=base))
+    except DeclarationError as exc:
+        raise UsageError(str(exc)) from None
+    print(out)
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     import jsonschema
+
+    if args.format != "text":
+        return _render_declaration(args)
 
     from drready.report.combined import format_combined, is_combined
     from drready.report.json_report import load_report
