@@ -160,6 +160,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--output", type=Path, metavar="FILE", help="where the html/pdf goes")
 
+    verify = sub.add_parser(
+        "verify", help="check a run's evidence bundle: exit 0 if untouched, else name the change"
+    )
+    verify.add_argument("run_dir", type=Path)
+
     diff = sub.add_parser(
         "diff", help="what changed between two runs: verdicts, test outcomes, measured figures"
     )
@@ -481,6 +486,15 @@ def _render_declaration(args: argparse.Namespace) -> int:
     except DeclarationError as exc:
         raise UsageError(str(exc)) from None
     print(out)
+    if out.parent.resolve() == args.run_dir.resolve() and (args.run_dir / "manifest.json").exists():
+        # The declaration joins the bundle, marked as added after the run.
+        from drready.bundle import BundleError, write_manifest
+
+        try:
+            write_manifest(args.run_dir)
+        except BundleError as exc:
+            print(f"drready: {out} written, but not added to the bundle: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -521,6 +535,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    """0: untouched; 1: the first altered, missing or added file or record; 2: not a run."""
+    from drready.bundle import BundleError, manifest_sha256, verify_bundle
+
+    try:
+        problems = verify_bundle(args.run_dir)
+    except BundleError as exc:
+        raise UsageError(str(exc)) from None
+    if problems:
+        print(f"{args.run_dir}: {problems[0]}")
+        if len(problems) > 1:
+            print(f"({len(problems) - 1} more problem{'s' * (len(problems) > 2)} after it)")
+        return 1
+    print(f"{args.run_dir}: untouched (manifest sha256 {manifest_sha256(args.run_dir)})")
+    return 0
+
+
 def _cmd_diff(args: argparse.Namespace) -> int:
     """Exit 0 when nothing changed, 1 when something did (as diff(1) does), 2 on a bad run."""
     from drready.report.diff import DiffError, diff_runs, format_diff, to_json
@@ -540,6 +571,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 COMMANDS = {
     "run": _cmd_run,
     "diff": _cmd_diff,
+    "verify": _cmd_verify,
     "simulate": _cmd_simulate,
     "catalog": _cmd_catalog,
     "faults": _cmd_faults,

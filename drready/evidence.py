@@ -14,6 +14,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any, NamedTuple
 
+from drready.secrets import redact
+
 GENESIS = "0" * 64
 
 _string = json.encoder.encode_basestring  # the encoder json.dumps uses with ensure_ascii=False
@@ -106,7 +108,8 @@ class EvidenceLog:
             peer,
             summary,
             data.hex(),
-            MappingProxyType(dict(values)) if values else _NO_VALUES,
+            # Credentials never enter the log: it is hash-chained, so they could not leave it.
+            MappingProxyType(redact(values)) if values else _NO_VALUES,
             self.current_test,
             self._last_digest,
         )

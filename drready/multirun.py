@@ -241,6 +241,7 @@ def run_all(
 ) -> int:
     """Every class against its built-in simulator: one child run per class, in parallel, and
     one combined report. The caller has checked the options of every class."""
+    from drready.bundle import BundleError, write_combined_manifest
     from drready.clock import RealClock
     from drready.report.combined import build_combined, format_combined
     from drready.report.json_report import write_report
@@ -280,10 +281,18 @@ def run_all(
     status = _combined_exit(interrupted, parts, final)
     final = document(status)
     write_report(report_path, final)
+    try:
+        write_combined_manifest(run_dir)
+        sealed = None
+    except BundleError as exc:
+        sealed = str(exc)
+        status = status or 1
     print(_banner(f"DRready requirements: {', '.join(classes)}"), end="")
     for line in format_combined(final):
         print(line)
     print(f"report: {report_path}", flush=True)
+    if sealed is not None:
+        print(f"drready: evidence bundle NOT written: {sealed}", file=sys.stderr)
     if interrupted:
         print("drready: interrupted", file=sys.stderr)
     return status

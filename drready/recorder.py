@@ -102,6 +102,9 @@ class RunRecorder:
     complete: bool = False
     exit_status: int | None = None
     progress: Progress | None = None
+    #: The harness's own address on the device's network (for the pcapng trace).
+    local_address: tuple[str, int] | None = None
+    bundle_problem: str | None = None
 
     @property
     def report_path(self) -> Path:
@@ -253,11 +256,28 @@ class RunRecorder:
         self.complete = not interrupted and not session.shouldfail and not session.shouldstop
         self.exit_status = int(exitstatus)
         self.write()
-        if any(v.verdict == Verdict.FAIL for v in self.verdicts) and exitstatus == 0:
+        self._seal()
+        failed = any(v.verdict == Verdict.FAIL for v in self.verdicts)
+        if (failed or self.bundle_problem) and exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _seal(self) -> None:
+        """The evidence bundle: trace, HAR, measurements, profile, and the manifest over all."""
+        from drready.bundle import BundleError, write_bundle
+
+        if not (self.options.report_dir / "evidence.jsonl").exists():
+            return  # nothing was exchanged: the device was never opened
+        try:
+            write_bundle(self.options.report_dir, local_address=self.local_address)
+        except BundleError as exc:
+            self.bundle_problem = str(exc)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         terminalreporter.section("DRready requirements")
         for line in format_summary(self.verdicts):
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"report: {self.report_path}")
+        if self.bundle_problem is not None:
+            terminalreporter.write_line(
+                f"evidence bundle NOT written: {self.bundle_problem}", red=True, bold=True
+            )

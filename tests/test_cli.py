@@ -238,3 +238,21 @@ def test_simulating_a_profile_makes_the_simulator_that_device(tmp_path: Path) ->
     assert any("[F5=" in f["summary"] for f in dr_requests)
     report = json.loads((tmp_path / "run" / "report.json").read_text(encoding="utf-8"))
     assert report["device"]["identity"]["manufacturer_code"] == "0000FE"
+
+
+def test_a_run_is_sealed_and_verify_names_a_changed_byte(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert main(["run", "--simulate", "battery", "--report-dir", str(run), "--", "-q"]) == 0
+    for name in ("manifest.json", "trace.pcapng", "http.har", "measurements.jsonl"):
+        assert (run / name).is_file(), name
+    assert main(["verify", str(run)]) == 0
+    # The declaration written into the run joins the bundle as a file added after the run.
+    assert main(["report", str(run), "--format", "html"]) == 0
+    assert (run / "declaration.html").is_file()
+    assert main(["verify", str(run)]) == 0
+    report = run / "report.json"
+    data = bytearray(report.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    report.write_bytes(bytes(data))
+    assert main(["verify", str(run)]) == 1
+    assert main(["verify", str(tmp_path / "nowhere")]) == 2

@@ -119,6 +119,11 @@ class Gateway:
         self.receive_error: Exception | None = None
         self.silent = False
 
+    @property
+    def local_address(self) -> Address | None:
+        """The address the harness sends from (None before attach or after close)."""
+        return None if self._endpoint is None else self._endpoint.local_address
+
     def attach(self, endpoint: DatagramEndpoint) -> None:
         self._endpoint = endpoint
 

@@ -1,0 +1,280 @@
+"""Keep credentials out of everything a run leaves behind.
+
+Two tools, used where a run's data is recorded and where its evidence bundle is written:
+
+- :func:`redact` replaces the value of every credential-like key of a mapping (recursively, lists
+  included) with ``"[redacted]"``: ``password``, ``passwd``, ``secret``, ``token``, ``api_key``,
+  ``authorization``, ``client_secret``, ``private_key``, ``cookie`` and their compounds
+  (``access_token``, ``mqtt_password``, ``X-Api-Key``, ``clientSecret`` ...). A ``{"name": ...,
+  "value": ...}`` pair (HAR headers, query strings, cookies) whose name is such a key has its
+  value redacted too, and any other string has what :func:`find_secrets` would find in it
+  redacted (``/events?token=...``). :func:`redact_text` and :func:`redact_http_message` do the
+  same for free text and for a raw HTTP/1.x message (headers, query, JSON or form body).
+- :func:`find_secrets` looks for what must never be written anywhere: PEM private key blocks,
+  ``Bearer`` tokens, HTTP ``Basic`` credentials, JWTs, ``password=...`` style pairs (also in JSON,
+  ``"password": "..."``) and raw ``Authorization:``/``Cookie:`` header lines. It reports where
+  (line and column) and what kind, never the secret itself, so its findings can be printed.
+
+``None``, empty values and values already ``"[redacted]"`` are left alone and are not findings.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+REDACTED = "[redacted]"
+
+#: A key naming a credential when it is the key's last word ("access_token", "clientSecret").
+_LAST_WORDS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "secret",
+        "token",
+        "apikey",
+        "authorization",
+        "cookie",
+        "credential",
+        "credentials",
+        "psk",
+    }
+)
+#: ... or anywhere in the key ("password_hash" still says too much).
+_ANY_WORDS = frozenset({"password", "passwd", "passphrase"})
+#: Two-word compounds ending in "key" that name a credential ("api_key", "private-key").
+_KEY_PREFIXES = frozenset({"api", "private", "secret", "access", "signing", "encryption", "auth"})
+#: Whole keys (normalised: lower case, no separators) that are credentials.
+_WHOLE_KEYS = frozenset({"setcookie", "xapikey", "bearer", "privatekey", "apikey"})
+
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def _words(key: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(key)]
+
+
+@lru_cache(maxsize=4096)  # a log redacts the same few keys on every record
+def is_secret_key(key: str) -> bool:
+    """Whether a mapping key, header name or form field names a credential."""
+    words = _words(key)
+    if not words:
+        return False
+    if "".join(words) in _WHOLE_KEYS or words[-1] in _LAST_WORDS:
+        return True
+    if any(w in _ANY_WORDS for w in words):
+        return True
+    return len(words) >= 2 and words[-1] == "key" and words[-2] in _KEY_PREFIXES
+
+
+def _has_value(value: Any) -> bool:
+    return value is not None and value != "" and value != REDACTED
+
+
+def redact(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``mapping`` with every credential's value replaced by ``"[redacted]"``, and the
+    credentials inside its other strings (``"Bearer ..."``, ``"?token=..."``) redacted."""
+    out: dict[str, Any] = {}
+    name = mapping.get("name")
+    pair = isinstance(name, str) and "value" in mapping and is_secret_key(name)
+    for key, value in mapping.items():
+        if (is_secret_key(str(key)) or (pair and key == "value")) and _has_value(value):
+            out[key] = REDACTED
+        else:
+            out[key] = _redact_value(value)
+    return out
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return _redact_string(value)
+    if isinstance(value, Mapping):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redact_value(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_redact_value(v) for v in value)
+    return value
+
+
+# --------------------------------------------------------------------------- finding secrets
+
+_PAIR_KEYS = (
+    r"password|passwd|pwd|passphrase|secret|client_secret|api_key|apikey|api-key|access_token|"
+    r"refresh_token|id_token|auth_token|token|private_key|secret_key"
+)
+#: Group 1 of each is what stays when the secret is redacted (the key, the scheme).
+_PEM = re.compile(r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)-----(?!\s*\[redacted\])")
+_PEM_BLOCK = re.compile(
+    r"(-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)-----).*?(?:-----END \2-----|\Z)", re.DOTALL
+)
+_BEARER = re.compile(
+    r"\b(Bearer\s+)(?!(?:realm|error|scope|error_description)\b)[A-Za-z0-9\-._~+/]{8,}=*",
+    re.IGNORECASE,
+)
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_PAIR = re.compile(
+    r"""((?<![A-Za-z0-9_])(?:""" + _PAIR_KEYS + r""")["']?[ \t]*[:=][ \t]*["']?)"""
+    # Not a value that says there is none: empty, null, already redacted, masked with stars.
+    r"""(?!\[redacted\]|null\b|None\b|["'\s,;&}]|\*+(?:["'\s,;&}]|$)|$)"""
+    r"""[^\s"'&,;}]+""",
+    re.IGNORECASE | re.MULTILINE,
+)
+_HEADER = re.compile(
+    r"^((?:proxy-)?(?:authorization|cookie|set-cookie|x-api-key)[ \t]*:[ \t]*)"
+    r"(?!\[redacted\])[^\s][^\r\n]*",
+    re.IGNORECASE | re.MULTILINE,
+)
+_BASIC = re.compile(r"\b(Basic\s+)([A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])", re.IGNORECASE)
+#: (kind, pattern, words one of which a text must hold, in lower case, for the pattern to match):
+#: a substring test is far cheaper than a regular expression over a whole evidence log.
+_PATTERNS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
+    ("PEM private key block", _PEM, ("private key",)),
+    ("Bearer token", _BEARER, ("bearer",)),
+    ("JWT", _JWT, ("eyj",)),
+    ("credential pair", _PAIR, ("pass", "pwd", "secret", "token", "api", "private_key")),
+    ("HTTP credential header", _HEADER, ("authorization", "cookie", "x-api-key")),
+)
+
+
+def _is_basic_credential(token: str) -> bool:
+    try:
+        decoded = base64.b64decode(token + "=" * (-len(token) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    try:
+        text = decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return ":" in text and text.isprintable()
+
+
+def _where(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"line {line} column {column}"
+
+
+def find_secrets(text: str) -> list[str]:
+    """Where ``text`` holds something that looks like a credential: ``"Bearer token at line 3
+    column 17"``, in order of position. The secret itself is never quoted."""
+    found: list[tuple[int, str]] = []
+    lower = text.lower()
+    for kind, pattern, words in _PATTERNS:
+        if any(word in lower for word in words):
+            found.extend((m.start(), kind) for m in pattern.finditer(text))
+    if "basic" in lower:
+        found.extend(
+            (m.start(), "HTTP Basic credentials")
+            for m in _BASIC.finditer(text)
+            if _is_basic_credential(m.group(2))
+        )
+    found.sort()
+    return [f"{kind} at {_where(text, offset)}" for offset, kind in found]
+
+
+# --------------------------------------------------------------------------- redacting text
+
+
+#: Words one of which a string must hold (in lower case) to hold a credential at all.
+_TRIGGERS = frozenset({word for _kind, _pattern, words in _PATTERNS for word in words} | {"basic"})
+
+
+def _redact_string(text: str) -> str:
+    lower = text.lower()
+    return redact_text(text) if any(word in lower for word in _TRIGGERS) else text
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every credential :func:`find_secrets` would report replaced by
+    ``[redacted]`` (the key or scheme is kept: ``password=[redacted]``, ``Bearer [redacted]``)."""
+    text = _PEM_BLOCK.sub(lambda m: f"{m.group(1)}\n{REDACTED}\n-----END {m.group(2)}-----", text)
+    text = _HEADER.sub(rf"\1{REDACTED}", text)
+    text = _BEARER.sub(rf"\1{REDACTED}", text)
+    text = _BASIC.sub(
+        lambda m: m.group(1) + REDACTED if _is_basic_credential(m.group(2)) else m.group(0), text
+    )
+    text = _JWT.sub(REDACTED, text)
+    return _PAIR.sub(rf"\1{REDACTED}", text)
+
+
+def redact_query(query: str) -> str:
+    """A URL query string (``a=1&token=x``) with credential parameters redacted."""
+    if not query:
+        return query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode(
+        [(k, REDACTED if is_secret_key(k) and _has_value(v) else v) for k, v in pairs],
+        safe="[]",
+    )
+
+
+def redact_body(text: str, content_type: str = "") -> str:
+    """A message body with its credentials redacted: JSON and form bodies field by field, any
+    other text by :func:`redact_text`."""
+    stripped = text.strip()
+    if "json" in content_type or stripped[:1] in ("{", "["):
+        try:
+            document = json.loads(text)
+        except ValueError:
+            pass
+        else:
+            redacted = _redact_value(document)
+            return text if redacted == document else json.dumps(redacted, ensure_ascii=False)
+    if "x-www-form-urlencoded" in content_type:
+        return redact_query(text)
+    return redact_text(text)
+
+
+def redact_http_message(data: bytes) -> bytes:
+    """A raw HTTP/1.x request or response with its credentials redacted: the values of
+    credential headers (``Authorization``, ``Cookie``, ``X-Api-Key`` ...), credential query
+    parameters of the request target, and credentials in a JSON, form or text body.
+
+    For whoever records HTTP exchanges as evidence: redact *before* ``EvidenceLog.add``, since
+    the evidence is hash-chained and cannot be changed afterwards.
+    """
+    head, separator, body = data.partition(b"\r\n\r\n")
+    if not separator:
+        head, separator, body = data.partition(b"\n\n")
+    lines = head.decode("latin-1").splitlines()
+    if not lines:
+        return data
+    start = lines[0]
+    parts = start.split(" ")
+    if len(parts) == 3 and not start.startswith("HTTP/") and "?" in parts[1]:
+        path, _, query = parts[1].partition("?")
+        start = f"{parts[0]} {path}?{redact_query(query)} {parts[2]}"
+    content_type = ""
+    out = [start]
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if colon and is_secret_key(name.strip()) and value.strip():
+            line = f"{name}: {REDACTED}"
+        elif colon and name.strip().lower() == "content-type":
+            content_type = value.strip().lower()
+        out.append(line)
+    newline = "\r\n" if b"\r\n" in head or separator == b"\r\n\r\n" else "\n"
+    new_head = newline.join(out).encode("latin-1")
+    if body:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # a binary body is left as it is
+        else:
+            body = redact_body(text, content_type).encode("utf-8")
+            if body != data.partition(separator)[2]:
+                new_head = re.sub(
+                    rb"(?im)^(content-length[ \t]*:[ \t]*)\d+",
+                    rb"\g<1>" + str(len(body)).encode(),
+                    new_head,
+                )
+    return new_head + separator + body
