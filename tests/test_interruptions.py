@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from drready.bundle import verify_bundle
 from drready.evidence import GENESIS, Record, verify_chain
 from drready.report.json_report import load_report
 
@@ -107,6 +108,9 @@ def test_what_is_left_is_valid_and_incomplete(
         assert records[0]["prev"] == GENESIS
         head = Record(**records[-1]).digest()
         assert verify_chain(records, head) is None
+    if how in ("sigint", "sigterm") and "records" in document["evidence"]:
+        # A clean stop also seals what it has: the bundle verifies as written.
+        assert verify_bundle(report_dir) == [], case
     evidence = document["evidence"]
     if how in ("sigint", "sigterm") and "records" in evidence:
         # A clean stop writes a final report: it accounts for every evidence record. (Stopped
