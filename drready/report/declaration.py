@@ -670,15 +670,8 @@ def _device_view(
             bool(faults),
         ),
         Field("時間倍率", "Time scale", _text(time_scale)),
-        Field(
-            "完了",
-            "Complete",
-            _text(bool(report.get("complete"))),
-            not report.get("complete"),
-        ),
-        Field("終了コード", "Exit status", _text(report.get("exit_status"))),
-        Field("開始 (UTC)", "Started (UTC)", _text(report.get("started_at"))),
-        Field("終了 (UTC)", "Finished (UTC)", _text(report.get("finished_at"))),
+        *_completion_fields(report),
+        *_time_fields(report),
         Field(
             "機器時刻の範囲",
             "Device time",
@@ -823,13 +816,18 @@ def _run_fields(report: Mapping[str, Any]) -> list[Field]:
             f"drready {_text((report.get('harness') or {}).get('version'))}",
         ),
         Field("機器クラス", "Device classes", ", ".join(str(c) for c in classes)),
-        Field("開始 (UTC)", "Started (UTC)", _text(report.get("started_at"))),
-        Field("終了 (UTC)", "Finished (UTC)", _text(report.get("finished_at"))),
+        *_time_fields(report),
         Field(
             "機器時刻の経過 (合計)",
             "Device time covered (total)",
             _hours(device_time.get("covered_s")),
         ),
+        *_completion_fields(report),
+    ]
+
+
+def _completion_fields(report: Mapping[str, Any]) -> list[Field]:
+    return [
         Field(
             "完了",
             "Complete",
@@ -837,6 +835,13 @@ def _run_fields(report: Mapping[str, Any]) -> list[Field]:
             not report.get("complete"),
         ),
         Field("終了コード", "Exit status", _text(report.get("exit_status"))),
+    ]
+
+
+def _time_fields(report: Mapping[str, Any]) -> list[Field]:
+    return [
+        Field("開始 (UTC)", "Started (UTC)", _text(report.get("started_at"))),
+        Field("終了 (UTC)", "Finished (UTC)", _text(report.get("finished_at"))),
     ]
 
 
