@@ -9,7 +9,6 @@ from a file. Errors come out as :class:`ProfileError`, one human line each.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import json
 import math
@@ -17,21 +16,14 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, time
+from datetime import date
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-# The stubs (types-jsonschema) may or may not be installed; either way this line is clean.
-from jsonschema import (  # type: ignore[import-untyped, unused-ignore]
-    Draft202012Validator,
-    FormatChecker,
-    ValidationError,
-    validators,
-)
-from jsonschema.exceptions import best_match  # type: ignore[import-untyped, unused-ignore]
+from drready.profile_schema import ProfileError, render_value, validate_document
 
 __all__ = [
     "BATTERY_MAPPING_DEFAULTS",
@@ -69,298 +61,8 @@ SCHEMA_VERSION = 1
 DRREADY_MAX_RESPONSE_S = 1800
 DRREADY_MAX_REQUEST_INTERVAL_S = 1800
 
-# Why a bound exists, appended to range errors so the user learns the rule, not just the number.
-# Keyed by (dotted key, keyword), or by the last key component for repeated tables (every
-# mapping item's epc).
-_BOTH_ENDS = ("minimum", "maximum")
-_BOUND_REASONS = {
-    ("schema_version", "const"): "the profile format this version of drready reads",
-    ("timings.response_s", "maximum"): "DRready: requests executed within 30 minutes",
-    ("timings.request_interval_s", "maximum"): (
-        "DRready: requests accepted at intervals of 30 min or less"
-    ),
-    **{
-        ("echonet.instance", end): "ECHONET Lite instance codes are 0x01-0x7F" for end in _BOTH_ENDS
-    },
-    **{("jcstar.level", end): "JC-STAR levels are ★1 to ★4" for end in _BOTH_ENDS},
-    **{("epc", end): "ECHONET Lite property codes are 0x80-0xFF" for end in _BOTH_ENDS},
-}
-_REQUIRED_REASONS = {
-    "echonet": 'required because device.topologies includes "gateway"',
-    "ratings": 'required for device.class "battery"',
-    "water_heater": 'required for device.class "heatpump" and "hybrid"',
-}
-_PATTERN_PHRASES = {
-    "^0x[0-9A-Fa-f]{6}$": 'a 3-byte hex code like "0x0000FE"',
-    "^[ -~]{1,12}$": "printable ASCII of 1 to 12 characters",
-    "^[A-Z]$": "one capital letter A-Z",
-    "^[a-z][a-z0-9_]*$": "a snake_case name",
-    "^([01][0-9]|2[0-3]):[0-5][0-9]$": 'a time of day like "13:00"',
-}
-_TYPE_NOUNS = {
-    "integer": "an integer",
-    "number": "a number",
-    "string": "a string",
-    "boolean": "true or false",
-    "object": "a table",
-    "array": "an array",
-}
 _TOML_POSITION = re.compile(r"\s*\((at line \d+, column \d+|at end of document)\)$")
 _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
-
-
-class ProfileError(Exception):
-    """A profile that cannot be used, explained in one line.
-
-    ``key`` is the dotted TOML key ("" for the whole document), ``expected`` what would have been
-    accepted, ``got`` what was found (None when nothing was). ``problem``, when set, replaces the
-    "expected ..., got ..." wording for errors that are not about one value (missing file, syntax).
-    """
-
-    def __init__(
-        self,
-        key: str,
-        expected: str,
-        got: str | None = None,
-        *,
-        path: Path | None = None,
-        problem: str | None = None,
-    ) -> None:
-        self.key = key
-        self.expected = expected
-        self.got = got
-        self.path = path
-        self.problem = problem
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        if self.problem is not None:
-            body = self.problem
-        else:
-            body = f"expected {self.expected}" + (
-                f", got {self.got}" if self.got is not None else ""
-            )
-        parts = [str(self.path)] if self.path is not None else []
-        parts += [self.key] if self.key else []
-        # One line always: the CLI prints it after "error:" and pytest as a UsageError.
-        return ": ".join([*parts, body]).replace("\n", " ")
-
-    def with_path(self, path: Path | None) -> ProfileError:
-        return ProfileError(self.key, self.expected, self.got, path=path, problem=self.problem)
-
-
-# --- the schema and its validators --------------------------------------------------------------
-
-
-@cache
-def _schema() -> dict[str, Any]:
-    text = (files("drready") / "schemas" / "profile.schema.json").read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
-def _is_strict_integer(checker: object, instance: object) -> bool:
-    # TOML tells 3610 from 3610.0; JSON Schema would accept the float as an integer.
-    return isinstance(instance, int) and not isinstance(instance, bool)
-
-
-_Validator = validators.extend(  # type: ignore[no-untyped-call, unused-ignore]
-    Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
-)
-
-
-@cache
-def _validator(definition: str | None) -> Any:
-    """Validator for the whole document (None) or for one of the schema's ``$defs``."""
-    root = _schema()
-    schema = (
-        root if definition is None else {"$defs": root["$defs"], "$ref": f"#/$defs/{definition}"}
-    )
-    return _Validator(schema, format_checker=FormatChecker())
-
-
-class _NotFinite:
-    """Stands in for nan/inf during validation: JSON Schema bounds cannot reject them."""
-
-    def __init__(self, value: float) -> None:
-        self.text = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-
-
-def _jsonable(value: Any, where: tuple[str | int, ...], dates: set[tuple[str | int, ...]]) -> Any:
-    """TOML values to JSON ones: dates and times to ISO text (remembering where they were)."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v, (*where, k), dates) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v, (*where, i), dates) for i, v in enumerate(value)]
-    if isinstance(value, date | time):  # datetime is a date
-        dates.add(where)
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return _NotFinite(value)
-    return value
-
-
-def _nearest_root(error: ValidationError) -> int:
-    # An error near the root says most about what is wrong. Among equals max() keeps the first,
-    # which is schema order: additionalProperties comes before required there, so "[echonte]"
-    # reads as a typo rather than as a missing [echonet]. (jsonschema's default key would also
-    # rank errors of untyped subschemas such as if/then higher, which undoes that.)
-    return -len(error.path)
-
-
-def _validate(doc: Mapping[str, Any], definition: str | None, prefix: str) -> dict[str, Any]:
-    dates: set[tuple[str | int, ...]] = set()
-    instance: dict[str, Any] = _jsonable(dict(doc), (), dates)
-    error = best_match(_validator(definition).iter_errors(instance), key=_nearest_root)
-    if error is not None:
-        raise _translate(error, prefix, dates)
-    return instance
-
-
-# --- turning a jsonschema error into a ProfileError ---------------------------------------------
-
-
-def _dotted(prefix: str, parts: list[str | int]) -> str:
-    text = prefix
-    for part in parts:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else part
-    return text
-
-
-def _render(value: Any, *, hexadecimal: bool = False, bare: bool = False) -> str:
-    """A value as the user wrote it in TOML (bare: a TOML date we turned into text)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int) and hexadecimal:
-        return f"0x{value:02X}"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, _NotFinite):
-        return value.text
-    if isinstance(value, str):
-        return value if bare else json.dumps(value, ensure_ascii=False)
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        text = "[" + ", ".join(_render(v, hexadecimal=hexadecimal) for v in value) + "]"
-        return text if len(text) <= 80 else text[:77] + "...]"
-    return repr(value)
-
-
-def _resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    while "$ref" in schema:
-        schema = _schema()["$defs"][str(schema["$ref"]).rsplit("/", 1)[-1]]
-    return schema
-
-
-def _bounds(schema: Mapping[str, Any], hexadecimal: bool) -> str:
-    def show(limit: Any) -> str:
-        return _render(limit, hexadecimal=hexadecimal)
-
-    if "minimum" in schema and "maximum" in schema:
-        return f" from {show(schema['minimum'])} to {show(schema['maximum'])}"
-    parts = [
-        f"{op} {show(schema[word])}"
-        for word, op in (
-            ("minimum", "≥"),
-            ("exclusiveMinimum", ">"),
-            ("maximum", "≤"),
-            ("exclusiveMaximum", "<"),
-        )
-        if word in schema
-    ]
-    return " " + " and ".join(parts) if parts else ""
-
-
-def _describe(schema: Mapping[str, Any], hexadecimal: bool = False) -> str:
-    """What a (sub)schema accepts, as a phrase to follow "expected"."""
-    schema = _resolve(schema)
-    if "enum" in schema:
-        return "one of " + ", ".join(_render(v) for v in schema["enum"])
-    if "const" in schema:
-        return _render(schema["const"])
-    if schema.get("format") == "date":
-        return "a date like 2028-03-31"
-    if "pattern" in schema:
-        pattern = schema["pattern"]
-        return _PATTERN_PHRASES.get(pattern, f"a string matching {pattern}")
-    kind = schema.get("type")
-    if kind in ("integer", "number"):
-        return _TYPE_NOUNS[kind] + _bounds(schema, hexadecimal)
-    if kind == "string":
-        return "a non-empty string" if schema.get("minLength") == 1 else "a string"
-    if kind == "array":
-        items = _resolve(schema.get("items", {}))
-        of = ""
-        if "enum" in items:
-            of = " of " + ", ".join(_render(v) for v in items["enum"])
-        elif items:
-            of = f" of {_describe(items)}"
-        return ("a non-empty array" if schema.get("minItems") else "an array") + of
-    return _TYPE_NOUNS.get(str(kind), "a value")
-
-
-def _reason(key: str, keyword: str) -> str:
-    last = key.rsplit(".", 1)[-1]
-    reason = _BOUND_REASONS.get((key, keyword)) or _BOUND_REASONS.get((last, keyword))
-    return f" ({reason})" if reason else ""
-
-
-def _translate(
-    error: ValidationError, prefix: str, dates: set[tuple[str | int, ...]]
-) -> ProfileError:
-    where = list(error.absolute_path)
-    key = _dotted(prefix, where)
-    kind = str(error.validator)
-    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
-    instance: Any = error.instance
-    limit: Any = error.validator_value
-    hexadecimal = bool(where) and where[-1] == "epc"
-    got = _render(instance, hexadecimal=hexadecimal, bare=tuple(where) in dates)
-
-    if "propertyNames" in error.relative_schema_path:
-        # The offending name is the instance here, not a step of the path.
-        return ProfileError(
-            _dotted(key, [str(instance)]),
-            _describe(schema),
-            json.dumps(instance),
-            problem=f"invalid key name {instance!r} (expected {_describe(schema)})",
-        )
-    if kind == "required":
-        missing = next(name for name in limit if name not in instance)
-        missing_key = _dotted(key, [missing])
-        expected = _describe(schema.get("properties", {}).get(missing, {}))
-        why = _REQUIRED_REASONS.get(missing_key) or f"expected {expected}"
-        return ProfileError(missing_key, expected, problem=f"missing key ({why})")
-    if kind == "additionalProperties":
-        allowed = sorted(schema.get("properties", {}))
-        unknown = sorted(name for name in instance if name not in allowed)
-        hint = difflib.get_close_matches(unknown[0], allowed, n=1)
-        did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""
-        names = ", ".join(repr(name) for name in unknown)
-        return ProfileError(
-            _dotted(key, [unknown[0]]),
-            "one of " + ", ".join(allowed),
-            names,
-            problem=f"unknown key{'s' if len(unknown) > 1 else ''} {names} "
-            f"({did_you_mean}allowed: {', '.join(allowed)})",
-        )
-    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        op = {"minimum": "≥", "maximum": "≤", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
-        bound = _render(limit, hexadecimal=hexadecimal)
-        noun = _TYPE_NOUNS[str(schema.get("type", "number"))]
-        return ProfileError(key, f"{noun} {op[kind]} {bound}{_reason(key, kind)}", got)
-    if kind == "const":
-        return ProfileError(key, _describe(schema) + _reason(key, kind), got)
-    if kind in ("type", "enum", "pattern", "format", "minItems", "minLength", "maxLength"):
-        return ProfileError(key, _describe(schema, hexadecimal), got)
-    if kind == "uniqueItems":
-        return ProfileError(key, "an array without repeated items", got)
-    return ProfileError(key, "a valid value", got, problem=error.message)
 
 
 # --- the profile's parts ------------------------------------------------------------------------
@@ -384,7 +86,7 @@ class EpcMapping:
     signed: bool = False
 
     def __post_init__(self) -> None:
-        _validate(self.to_json(), "epcMapping", "")
+        validate_document(self.to_json(), "epcMapping", "")
         _floats(self, "scale")
 
     def to_json(self) -> dict[str, Any]:
@@ -466,7 +168,7 @@ class DeviceInfo:
             object.__setattr__(self, "topologies", tuple(self.topologies))
         if isinstance(self.own_modes, list):
             object.__setattr__(self, "own_modes", tuple(self.own_modes))
-        _validate(self.to_json(), "device", "device")
+        validate_document(self.to_json(), "device", "device")
         if self.manufacturer_code is not None:
             # One spelling, so a declared code compares equal to the one read from EPC 0x8A.
             object.__setattr__(self, "manufacturer_code", "0x" + self.manufacturer_code[2:].upper())
@@ -511,7 +213,7 @@ class EchonetSettings:
     retries: int = 2
 
     def __post_init__(self) -> None:
-        _validate(self.to_json(), "echonet", "echonet")
+        validate_document(self.to_json(), "echonet", "echonet")
         # JSON Schema has formats for IPs and host names but no "one of them" message a person
         # can read, so the address is checked here.
         if not _is_host(self.address):
@@ -537,14 +239,14 @@ class Ratings:
     min_discharge_w: float = 0.0
 
     def __post_init__(self) -> None:
-        _validate(self.to_json(), "ratings", "ratings")
+        validate_document(self.to_json(), "ratings", "ratings")
         for direction in ("charge", "discharge"):
             low, high = getattr(self, f"min_{direction}_w"), getattr(self, f"max_{direction}_w")
             if low > high:
                 raise ProfileError(
                     f"ratings.min_{direction}_w",
-                    f"a number ≤ ratings.max_{direction}_w ({_render(high)})",
-                    _render(low),
+                    f"a number ≤ ratings.max_{direction}_w ({render_value(high)})",
+                    render_value(low),
                 )
         _floats(self, *(f.name for f in fields(self)))
 
@@ -592,7 +294,7 @@ class WaterHeaterSpec:
         windows = tuple(tuple(w) for w in self.acceptance_windows)
         object.__setattr__(self, "acceptance_windows", windows)
         object.__setattr__(self, "night_heating", tuple(self.night_heating))
-        _validate(self.to_json(), "waterHeater", "water_heater")
+        validate_document(self.to_json(), "waterHeater", "water_heater")
         for i, (first, last) in enumerate(self.acceptance_windows):
             if tod_seconds(first) > tod_seconds(last):
                 raise ProfileError(
@@ -644,7 +346,7 @@ class Timings:
     poll_interval_s: float = 10.0
 
     def __post_init__(self) -> None:
-        _validate(self.to_json(), "timings", "timings")
+        validate_document(self.to_json(), "timings", "timings")
         _floats(self, *(f.name for f in fields(self)))
 
     def to_json(self) -> dict[str, Any]:
@@ -662,7 +364,7 @@ class Tolerances:
     time_s: float = 60.0
 
     def __post_init__(self) -> None:
-        _validate(self.to_json(), "tolerances", "tolerances")
+        validate_document(self.to_json(), "tolerances", "tolerances")
         _floats(self, *(f.name for f in fields(self)))
 
     def power_allowed_w(self, target_w: float) -> float:
@@ -685,7 +387,7 @@ class JcStar:
     valid_until: date
 
     def __post_init__(self) -> None:
-        _validate(self.to_json(), "jcstar", "jcstar")
+        validate_document(self.to_json(), "jcstar", "jcstar")
         if isinstance(self.valid_until, str):
             object.__setattr__(self, "valid_until", date.fromisoformat(self.valid_until))
 
@@ -711,7 +413,7 @@ class ProtocolInfo:
     appendix_release: str | None = None
 
     def __post_init__(self) -> None:
-        _validate(self.to_json(), "protocol", "protocol")
+        validate_document(self.to_json(), "protocol", "protocol")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -749,7 +451,7 @@ class Profile:
             raise ValueError(f"time_scale must be a finite number > 0, got {self.time_scale!r}")
         try:
             # The sections checked themselves; this checks the rules between them.
-            _validate(self._document(), None, "")
+            validate_document(self._document(), None, "")
         except ProfileError as error:
             raise error.with_path(self.source) from None
 
@@ -834,7 +536,7 @@ def parse_profile(text: str, path: Path | None = None) -> Profile:
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError("", "valid TOML", path=path, problem=_syntax_problem(exc)) from None
     try:
-        doc = _validate(raw, None, "")
+        doc = validate_document(raw, None, "")
         return _profile_from_document(doc, path)
     except ProfileError as error:
         raise error.with_path(path) from None
@@ -859,8 +561,8 @@ def load_profile(path: str | Path) -> Profile:
 def default_profile(device_class: str) -> Profile:
     """The built-in profile of the reference simulator of a device class."""
     if device_class not in DEVICE_CLASSES:
-        expected = "one of " + ", ".join(_render(name) for name in DEVICE_CLASSES)
-        raise ProfileError("device.class", expected, _render(device_class))
+        expected = "one of " + ", ".join(render_value(name) for name in DEVICE_CLASSES)
+        raise ProfileError("device.class", expected, render_value(device_class))
     return _builtin_profile(device_class)
 
 
@@ -870,5 +572,5 @@ def _builtin_profile(device_class: str) -> Profile:
     if not resource.is_file():
         problem = f"no built-in profile for class {device_class!r}"
         expected = "a class with a built-in profile"
-        raise ProfileError("device.class", expected, _render(device_class), problem=problem)
+        raise ProfileError("device.class", expected, render_value(device_class), problem=problem)
     return parse_profile(resource.read_text(encoding="utf-8"))
