@@ -1,0 +1,1 @@
+"""Modbus/SunSpec: model definitions, a sans-I/O register codec and an asyncio SunSpec client."""
