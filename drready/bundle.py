@@ -77,8 +77,17 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from drready import __version__
 from drready.evidence import GENESIS, Record
-from drready.pcapng import INBOUND, OUTBOUND, Packet, PcapngError, PcapngWriter, parse_udp
+from drready.pcapng import (
+    INBOUND,
+    OUTBOUND,
+    Packet,
+    PcapngError,
+    PcapngWriter,
+    parse_tcp_payload,
+    parse_udp,
+)
 from drready.pcapng import read_pcapng as _read_pcapng
+from drready.pcapng import tcp_packet as _tcp_packet
 from drready.pcapng import udp_packet as _udp_packet
 from drready.report.json_report import write_atomic, write_bytes_atomic
 from drready.secrets import find_secrets, redact, redact_body, redact_query, redact_text
@@ -90,6 +99,12 @@ MANIFEST = "manifest.json"
 REPORT = "report.json"
 EVIDENCE = "evidence.jsonl"
 TRACE = "trace.pcapng"
+#: The Modbus TCP exchanges (SunSpec binding, meter), as TCP segments; only when there are any.
+MODBUS_TRACE = "modbus.pcapng"
+#: Stand-ins for the ends of a Modbus connection the evidence does not give as IP addresses
+#: (pymodbus's in-process null modem in simulated runs): the server on port 502.
+MODBUS_SERVER = ("127.0.0.2", 502)
+MODBUS_CLIENT = ("127.0.0.1", 50200)
 HAR = "http.har"
 MEASUREMENTS = "measurements.jsonl"
 PROFILE = "profile.json"
@@ -350,6 +365,72 @@ def build_trace(
             )
         )
     return stream.getvalue()
+
+
+def _modbus_frames(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [
+        r
+        for r in records
+        if r.get("channel") == "modbus" and r.get("kind") in ("tx", "rx") and r.get("data_hex")
+    ]
+
+
+def build_modbus_trace(records: Sequence[Mapping[str, Any]], *, run_id: str = "") -> bytes | None:
+    """The Modbus TCP ADUs of the evidence as TCP segments (tshark's Modbus/TCP dissector reads
+    them on port 502), one stream per peer; None when the run exchanged no Modbus."""
+    frames = _modbus_frames(records)
+    if not frames:
+        return None
+    stream = io.BytesIO()
+    writer = PcapngWriter(
+        stream,
+        application=f"drready {__version__}",
+        comment=f"drready run {run_id}: the Modbus TCP exchanges of evidence.jsonl",
+        if_name="drready-modbus",
+        if_description="Modbus TCP rebuilt from the evidence log: payloads, times and peers are "
+        "the evidence's; IP and TCP headers are synthesised",
+    )
+    next_seq: dict[tuple[str, str], int] = {}
+    for record in frames:
+        peer = _parse_address(str(record["peer"])) or MODBUS_SERVER
+        client = MODBUS_CLIENT if ":" not in peer[0] else ("::1", MODBUS_CLIENT[1])
+        source, destination = (client, peer) if record["kind"] == "tx" else (peer, client)
+        key, back = (
+            (str(record["peer"]), record["kind"]),
+            (str(record["peer"]), "rx" if record["kind"] == "tx" else "tx"),
+        )
+        payload = bytes.fromhex(record["data_hex"])
+        seq = next_seq.get(key, 1)
+        next_seq[key] = seq + len(payload)
+        writer.write(
+            Packet(
+                timestamp_us=_timestamp_us(record),
+                data=_tcp_packet(
+                    source, destination, payload, seq, next_seq.get(back, 1), ident=record["seq"]
+                ),
+                comment=_packet_comment(record),
+                direction=OUTBOUND if record["kind"] == "tx" else INBOUND,
+            )
+        )
+    return stream.getvalue()
+
+
+def _check_modbus_trace(data: bytes, records: Sequence[Mapping[str, Any]]) -> str | None:
+    try:
+        packets = _read_pcapng(data)
+    except PcapngError as exc:
+        return f"not a valid pcapng file ({exc})"
+    expected = _modbus_frames(records)
+    for number, (packet, record) in enumerate(zip(packets, expected, strict=False), start=1):
+        try:
+            payload = parse_tcp_payload(packet.data)
+        except PcapngError as exc:
+            return f"packet {number} (evidence record {record['seq']}): {exc}"
+        if payload.hex() != record["data_hex"]:
+            return f"packet {number} (evidence record {record['seq']}): its payload differs"
+    if len(packets) != len(expected):
+        return f"{len(packets)} packets for {len(expected)} Modbus frames in the evidence"
+    return None
 
 
 def _check_trace(
@@ -765,6 +846,9 @@ def write_bundle(run_dir: Path, *, local_address: tuple[str, int] | None) -> Pat
         MEASUREMENTS: build_measurements(records).encode("utf-8"),
         PROFILE: build_profile(report).encode("utf-8"),
     }
+    modbus = build_modbus_trace(records, run_id=run_id)
+    if modbus is not None:
+        outputs[MODBUS_TRACE] = modbus
     hits: list[str] = []
     for name, data in outputs.items():
         hits += _scan(name, _text(data))
@@ -1149,6 +1233,11 @@ def _verify_run(run_dir: Path, manifest: dict[str, Any] | str, prefix: str) -> l
         problem = _check_trace(trace_path.read_bytes(), records, local)
         if problem is not None:
             problems.append(f"{prefix}{TRACE}: {problem}")
+    modbus_path = run_dir / MODBUS_TRACE
+    if MODBUS_TRACE in files and modbus_path.is_file():
+        problem = _check_modbus_trace(modbus_path.read_bytes(), records)
+        if problem is not None:
+            problems.append(f"{prefix}{MODBUS_TRACE}: {problem}")
     measurements = run_dir / MEASUREMENTS
     if MEASUREMENTS in files and measurements.is_file():
         problem = _check_lines(measurements.read_bytes(), build_measurements(records), records)

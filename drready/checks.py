@@ -68,7 +68,7 @@ def monotonic_counters(samples: Sequence[Sample]) -> str | None:
     for before, after in pairwise(samples):
         for name in ("charged_wh", "discharged_wh"):
             old, new = getattr(before.status, name), getattr(after.status, name)
-            if new < old:
+            if old is not None and new is not None and new < old:
                 label = "charge" if name == "charged_wh" else "discharge"
                 return (
                     f"expected the cumulative {label} energy counter never to decrease; it went "
@@ -100,8 +100,11 @@ def power_sign_matches_counters(samples: Sequence[Sample], threshold_w: float) -
         p0, p1 = before.status.power_w, after.status.power_w
         if min(abs(p0), abs(p1)) <= threshold_w or (p0 > 0) != (p1 > 0):
             continue
-        charged = after.status.charged_wh - before.status.charged_wh
-        discharged = after.status.discharged_wh - before.status.discharged_wh
+        c0, c1 = before.status.charged_wh, after.status.charged_wh
+        d0, d1 = before.status.discharged_wh, after.status.discharged_wh
+        if c0 is None or c1 is None or d0 is None or d1 is None:
+            return None  # a device without energy counters: nothing to compare
+        charged, discharged = c1 - c0, d1 - d0
         if max(charged, discharged) < 3.0:
             continue  # too little energy in this interval to tell the counters apart
         if (p0 > 0) != (charged > discharged):

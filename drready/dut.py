@@ -408,6 +408,9 @@ class DeviceUnderTest:
         self._run(restart())
 
     def close(self) -> None:
+        close_binding = getattr(self.binding, "close", None)
+        if callable(close_binding):
+            close_binding()  # a binding that holds connections (Modbus TCP) lets them go
         if self.simulator is not None:
             self.simulator.close()
         self.runner.close()

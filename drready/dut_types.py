@@ -33,9 +33,12 @@ class Status:
     soc_pct: float
     chargeable_wh: float
     dischargeable_wh: float
-    charged_wh: float
-    discharged_wh: float
+    #: Cumulative energy counters (Wh); None when the binding's device has none (SunSpec 802).
+    charged_wh: float | None
+    discharged_wh: float | None
     reserve_pct: float
+    #: An independent meter's reading at the same moment (+ charging), when one is declared.
+    meter_power_w: float | None = None
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ EPB_FLAGS = 2
 INBOUND = 1
 OUTBOUND = 2
 
+IPPROTO_TCP = 6
 IPPROTO_UDP = 17
 _TTL = 64
 
@@ -107,6 +108,54 @@ def udp_packet(source: Address, destination: Address, payload: bytes, ident: int
     )  # fmt: skip
     ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
     return ip + udp
+
+
+def tcp_packet(
+    source: Address, destination: Address, payload: bytes, seq: int, ack: int, ident: int = 0
+) -> bytes:
+    """An IPv4 or IPv6 packet carrying one TCP segment (PSH, ACK) with valid checksums: enough
+    for a dissector to read an application stream rebuilt from a log (no handshake is shown)."""
+    src = _ip(source[0])
+    dst = _ip(destination[0])
+    if src.version != dst.version:
+        raise ValueError(f"{source[0]} and {destination[0]} are not of the same IP version")
+    length = 20 + len(payload)
+    if length > 0xFFFF - 40:
+        raise ValueError(f"a TCP payload of {len(payload)} bytes does not fit in one packet")
+    if src.version == 4:
+        pseudo = src.packed + dst.packed + struct.pack("!BBH", 0, IPPROTO_TCP, length)
+    else:
+        pseudo = src.packed + dst.packed + struct.pack("!I3xB", length, IPPROTO_TCP)
+    flags = 0x18  # PSH, ACK
+    fields = (source[1], destination[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, flags)
+    header = struct.pack("!HHIIBBHHH", *fields, 0xFFFF, 0, 0)
+    checksum = _checksum(pseudo + header + payload)
+    tcp = header[:16] + struct.pack("!H", checksum) + header[18:] + payload
+    if src.version == 6:
+        return (
+            struct.pack("!IHBB", 6 << 28, length, IPPROTO_TCP, _TTL) + src.packed + dst.packed + tcp
+        )
+    ip = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, 20 + length, ident & 0xFFFF, 0x4000, _TTL, IPPROTO_TCP, 0,
+        src.packed, dst.packed,
+    )  # fmt: skip
+    ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+    return ip + tcp
+
+
+def parse_tcp_payload(packet: bytes) -> bytes:
+    """The payload of an IPv4 or IPv6 packet holding one TCP segment."""
+    version = packet[0] >> 4 if packet else 0
+    if version == 4 and len(packet) >= 40 and packet[9] == IPPROTO_TCP:
+        ihl = (packet[0] & 0x0F) * 4
+        total = struct.unpack_from("!H", packet, 2)[0]
+        segment = packet[ihl : min(total, len(packet))]
+    elif version == 6 and len(packet) >= 60 and packet[6] == IPPROTO_TCP:
+        segment = packet[40:]
+    else:
+        raise PcapngError("not an IPv4/IPv6 TCP packet")
+    offset = (segment[12] >> 4) * 4
+    return segment[offset:]
 
 
 def parse_udp(packet: bytes) -> tuple[Address, Address, bytes]:

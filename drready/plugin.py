@@ -126,8 +126,12 @@ def resolve_profile(options: DrreadyOptions) -> Profile:
                 )
             if profile.echonet is not None:
                 profile = replace(profile, echonet=replace(profile.echonet, address="simulator"))
+            if profile.modbus is not None:
+                profile = replace(profile, modbus=replace(profile.modbus, address="simulator"))
+            if profile.meter is not None:
+                profile = replace(profile, meter=replace(profile.meter, address="simulator"))
     else:
-        profile = default_profile(options.simulate or "battery")
+        profile = default_profile(options.simulate or "battery", _fault_binding(options.faults))
     if options.time_scale != 1.0:
         if profile.is_simulated:
             raise ProfileError(
@@ -141,15 +145,26 @@ def resolve_profile(options: DrreadyOptions) -> Profile:
     return profile
 
 
+def _fault_binding(faults: tuple[str, ...]) -> str:
+    """A fault of the SunSpec simulator selects the Modbus binding (and its meter) by itself."""
+    from simulators.faults import FAULTS
+
+    bindings = {FAULTS[name].binding for name in faults if name in FAULTS}
+    return "modbus" if "modbus" in bindings else "echonet"
+
+
 def check_run(options: DrreadyOptions, profile: Profile) -> None:
     """Refuse, before anything runs, a run that could test nothing or names an unknown fault."""
     from simulators.faults import UnknownFaultError, get_fault
 
     where = f"{profile.source}: " if profile.source else ""
-    if profile.echonet is None or not profile.device.supports("gateway"):
+    binding = profile.device.binding
+    link = profile.modbus if binding == "modbus" else profile.echonet
+    if link is None or not profile.device.supports("gateway"):
+        protocol = "SunSpec Modbus" if binding == "modbus" else "ECHONET Lite"
         raise pytest.UsageError(
             f"{where}device.topologies: the {profile.device.device_class} is tested over the "
-            "gateway topology (ECHONET Lite), which this profile does not declare; nothing "
+            f"gateway topology ({protocol}), which this profile does not declare; nothing "
             "would be tested"
         )
 
@@ -162,6 +177,11 @@ def check_run(options: DrreadyOptions, profile: Profile) -> None:
             raise pytest.UsageError(
                 f"--fault {name}: a {fault.device_class} fault, but the device class is "
                 f"{profile.device.device_class}"
+            )
+        if fault.binding != binding:
+            raise pytest.UsageError(
+                f"--fault {name}: a fault of the {fault.binding} simulator, but this run uses "
+                f"the {binding} binding"
             )
     if options.faults and not profile.is_simulated:
         raise pytest.UsageError("--fault needs the built-in simulator, not an external device")

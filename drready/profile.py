@@ -35,6 +35,8 @@ __all__ = [
     "EchonetSettings",
     "EpcMapping",
     "JcStar",
+    "MeterSettings",
+    "ModbusSettings",
     "Profile",
     "ProfileError",
     "ProtocolInfo",
@@ -162,6 +164,8 @@ class DeviceInfo:
     #: Battery own modes (0xDA names) the suite may use; the first is the normal one. Which
     #: modes count as the device's "own" is a harness reading of BAT-2.6, so it is declared.
     own_modes: tuple[str, ...] = ("auto", "standby")
+    #: How the gateway topology reaches the device: "echonet" or "modbus" (SunSpec).
+    binding: str = "echonet"
 
     def __post_init__(self) -> None:
         if isinstance(self.topologies, list):
@@ -183,6 +187,8 @@ class DeviceInfo:
             "name": self.name,
             "own_modes": list(self.own_modes),
         }
+        if self.binding != "echonet":
+            doc["binding"] = self.binding
         for name in ("manufacturer_code", "product_code", "serial_number"):
             if getattr(self, name) is not None:
                 doc[name] = getattr(self, name)
@@ -226,6 +232,63 @@ class EchonetSettings:
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class ModbusSettings:
+    """How the harness reaches a SunSpec device over Modbus TCP (device.binding = "modbus")."""
+
+    address: str
+    port: int = 502
+    unit_id: int = 1
+    request_timeout_s: float = 2.0
+    retries: int = 2
+    base_address: int | None = None  # None: look for SunS at 40000, 0 and 50000
+    heartbeat_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        validate_document(self.to_json(), "modbus", "modbus")
+        _check_host("modbus.address", self.address)
+        _floats(self, "request_timeout_s", "heartbeat_s")
+
+    def to_json(self) -> dict[str, Any]:
+        doc = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.base_address is None:
+            del doc["base_address"]
+        return doc
+
+
+@dataclass(frozen=True)
+class MeterSettings:
+    """An independent power meter (SunSpec model 203 over Modbus TCP); + when charging."""
+
+    address: str
+    port: int = 502
+    unit_id: int = 2
+    request_timeout_s: float = 2.0
+    retries: int = 2
+    model: int = 203
+    accuracy_pct: float = 1.0
+    accuracy_w: float = 20.0
+
+    def __post_init__(self) -> None:
+        validate_document(self.to_json(), "meter", "meter")
+        _check_host("meter.address", self.address)
+        _floats(self, "request_timeout_s", "accuracy_pct", "accuracy_w")
+
+    def allowed_w(self, reading_w: float) -> float:
+        """How far the device's reported power may be from this meter's reading."""
+        return max(self.accuracy_w, self.accuracy_pct / 100.0 * abs(reading_w))
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _check_host(key: str, address: str) -> None:
+    if not _is_host(address):
+        raise ProfileError(
+            key, f'an IPv4/IPv6 address, a host name or "{SIMULATOR_ADDRESS}"', json.dumps(address)
+        )
 
 
 @dataclass(frozen=True)
@@ -436,6 +499,8 @@ class Profile:
     protocol: ProtocolInfo
     mapping: Mapping[str, EpcMapping] = field(default_factory=dict, hash=False)
     water_heater: WaterHeaterSpec | None = None
+    modbus: ModbusSettings | None = None
+    meter: MeterSettings | None = None
     # How many times faster than real time the device's clock runs (on_device_clock): reports
     # must say the timings were scaled.
     time_scale: float = 1.0
@@ -457,6 +522,8 @@ class Profile:
 
     @property
     def is_simulated(self) -> bool:
+        if self.device.binding == "modbus":
+            return self.modbus is not None and self.modbus.address == SIMULATOR_ADDRESS
         return self.echonet is not None and self.echonet.address == SIMULATOR_ADDRESS
 
     def on_device_clock(self, n: float) -> Profile:
@@ -488,6 +555,10 @@ class Profile:
             doc["ratings"] = self.ratings.to_json()
         if self.water_heater is not None:
             doc["water_heater"] = self.water_heater.to_json()
+        if self.modbus is not None:
+            doc["modbus"] = self.modbus.to_json()
+        if self.meter is not None:
+            doc["meter"] = self.meter.to_json()
         doc["timings"] = self.timings.to_json()
         doc["tolerances"] = self.tolerances.to_json()
         if self.jcstar is not None:
@@ -515,6 +586,8 @@ def _profile_from_document(doc: Mapping[str, Any], source: Path | None) -> Profi
         protocol=ProtocolInfo(**doc.get("protocol", {})),
         mapping=mapping,
         water_heater=WaterHeaterSpec(**doc["water_heater"]) if "water_heater" in doc else None,
+        modbus=ModbusSettings(**doc["modbus"]) if "modbus" in doc else None,
+        meter=MeterSettings(**doc["meter"]) if "meter" in doc else None,
     )
 
 
@@ -558,19 +631,20 @@ def load_profile(path: str | Path) -> Profile:
     return parse_profile(text, path)
 
 
-def default_profile(device_class: str) -> Profile:
-    """The built-in profile of the reference simulator of a device class."""
+def default_profile(device_class: str, binding: str = "echonet") -> Profile:
+    """The built-in profile of the reference simulator of a device class (and binding)."""
     if device_class not in DEVICE_CLASSES:
         expected = "one of " + ", ".join(render_value(name) for name in DEVICE_CLASSES)
         raise ProfileError("device.class", expected, render_value(device_class))
-    return _builtin_profile(device_class)
+    name = device_class if binding == "echonet" else f"{device_class}-{binding}"
+    return _builtin_profile(name)
 
 
 @cache
-def _builtin_profile(device_class: str) -> Profile:
-    resource = files("drready") / "profiles" / f"{device_class}.toml"
+def _builtin_profile(name: str) -> Profile:
+    resource = files("drready") / "profiles" / f"{name}.toml"
     if not resource.is_file():
-        problem = f"no built-in profile for class {device_class!r}"
-        expected = "a class with a built-in profile"
-        raise ProfileError("device.class", expected, render_value(device_class), problem=problem)
+        problem = f"no built-in profile {name!r}"
+        expected = "a class (and binding) with a built-in profile"
+        raise ProfileError("device.class", expected, render_value(name), problem=problem)
     return parse_profile(resource.read_text(encoding="utf-8"))

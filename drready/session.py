@@ -43,8 +43,16 @@ def open_dut(
     evidence_path: Path | None = None,
     clock: Clock | None = None,
 ) -> DeviceUnderTest:
-    if profile.echonet is None or not profile.device.supports("gateway"):
-        raise SessionError("the ECHONET Lite binding needs the gateway topology and [echonet]")
+    if not profile.device.supports("gateway"):
+        raise SessionError("the harness reaches the device over the gateway topology")
+    if profile.device.binding == "modbus":
+        if faults and not profile.is_simulated:
+            raise SessionError(
+                "--fault needs the built-in simulator (modbus.address = 'simulator')"
+            )
+        return _open_modbus(profile, faults, evidence_path, clock)
+    if profile.echonet is None:
+        raise SessionError("the ECHONET Lite binding needs an [echonet] table")
     if faults and not profile.is_simulated:
         raise SessionError("--fault needs the built-in simulator (echonet.address = 'simulator')")
     if profile.is_simulated:
@@ -86,24 +94,30 @@ def _declare_identity(config: Any, profile: Profile) -> None:
         config.maker_code = bytes.fromhex(declared.manufacturer_code.removeprefix("0x"))
 
 
-def _battery_simulator(
-    profile: Profile, faults: Sequence[str], open_endpoint: EndpointFactory
-) -> SimulatorControl:
-    from simulators.battery import BatteryConfig
+def _battery_params(profile: Profile) -> Any:
+    """The reference battery's physics, sized by the profile's ratings."""
     from simulators.battery_model import BatteryParams
-    from simulators.runtime import SimulatedBattery
 
     ratings = profile.ratings
     if ratings is None:
         raise SessionError("the battery simulator needs [ratings] in the profile")
+    return BatteryParams(
+        capacity_wh=ratings.capacity_wh,
+        max_charge_w=ratings.max_charge_w,
+        max_discharge_w=ratings.max_discharge_w,
+        min_charge_w=ratings.min_charge_w,
+        min_discharge_w=ratings.min_discharge_w,
+    )
+
+
+def _battery_simulator(
+    profile: Profile, faults: Sequence[str], open_endpoint: EndpointFactory
+) -> SimulatorControl:
+    from simulators.battery import BatteryConfig
+    from simulators.runtime import SimulatedBattery
+
     config = BatteryConfig(
-        params=BatteryParams(
-            capacity_wh=ratings.capacity_wh,
-            max_charge_w=ratings.max_charge_w,
-            max_discharge_w=ratings.max_discharge_w,
-            min_charge_w=ratings.min_charge_w,
-            min_discharge_w=ratings.min_discharge_w,
-        ),
+        params=_battery_params(profile),
         comms_loss_timeout_s=profile.timings.comms_loss_timeout_s,
         mapping=dict(profile.mapping),
         own_mode=profile.device.own_modes[0],
@@ -158,6 +172,75 @@ def _open_simulated(
     gateway.attach(network.endpoint(gateway.datagram_received, GATEWAY_HOST, ECHONET_LITE_PORT))
     runner.run(simulator.start())
     binding = _binding(profile, gateway, (SIMULATOR_HOST, ECHONET_LITE_PORT))
+    return DeviceUnderTest(runner, binding, profile, evidence, simulator)
+
+
+def _open_modbus(
+    profile: Profile, faults: Sequence[str], evidence_path: Path | None, clock: Clock | None
+) -> DeviceUnderTest:
+    """A SunSpec battery over Modbus TCP, with the independent meter when one is declared: the
+    built-in simulator in-process (pymodbus's null modem, virtual time), or a real device."""
+    from drready.bindings.modbus_battery import ModbusBatteryBinding
+    from drready.modbus.client import SunSpecClient
+    from drready.modbus.sunspec import BASE_ADDRESSES
+
+    settings, meter = profile.modbus, profile.meter
+    if settings is None or profile.device.device_class != "battery":
+        raise SessionError("the Modbus binding is for batteries, with a [modbus] table")
+    simulated = profile.is_simulated
+    runner = LoopRunner(clock or (VirtualClock() if simulated else RealClock()))
+    evidence = EvidenceLog(runner.clock.now, evidence_path)
+    simulator: SimulatorControl | None = None
+    host, port = settings.address, settings.port
+    meter_host, meter_port = (meter.address, meter.port) if meter is not None else ("", 0)
+    if simulated:
+        from pymodbus.transport import NULLMODEM_HOST
+
+        from simulators.sunspec_battery import SunSpecBatteryConfig
+        from simulators.sunspec_runtime import SimulatedSunSpecBattery
+
+        config = SunSpecBatteryConfig(
+            params=_battery_params(profile),
+            unit_id=settings.unit_id,
+            comms_loss_timeout_s=profile.timings.comms_loss_timeout_s,
+        )
+        declared = profile.device
+        if declared.serial_number:
+            config.serial_number = declared.serial_number
+        if declared.product_code:
+            config.model_name = declared.product_code
+        sim = SimulatedSunSpecBattery(
+            NULLMODEM_HOST,
+            0,
+            config,
+            faults,
+            meter_unit=meter.unit_id if meter is not None else None,
+        )
+        runner.run(sim.start())
+        simulator = sim
+        host, port = sim.address
+        meter_host, meter_port = sim.address
+    bases = BASE_ADDRESSES if settings.base_address is None else (settings.base_address,)
+    device = SunSpecClient(
+        host,
+        port,
+        evidence=evidence,
+        unit=settings.unit_id,
+        timeout_s=settings.request_timeout_s,
+        attempts=settings.retries + 1,
+        base_addresses=bases,
+    )
+    meter_client = None
+    if meter is not None:
+        meter_client = SunSpecClient(
+            meter_host,
+            meter_port,
+            evidence=evidence,
+            unit=meter.unit_id,
+            timeout_s=meter.request_timeout_s,
+            attempts=meter.retries + 1,
+        )
+    binding = ModbusBatteryBinding(device, meter_client, heartbeat_s=settings.heartbeat_s)
     return DeviceUnderTest(runner, binding, profile, evidence, simulator)
 
 

@@ -16,6 +16,7 @@ from drready.echonet.codec import ESV, NODE_PROFILE, Frame
 
 if TYPE_CHECKING:
     from simulators.runtime import SimulatedBattery
+    from simulators.sunspec_runtime import SimulatedSunSpecBattery
     from simulators.water_heater_runtime import SimulatedWaterHeater
 
 #: The simulator a fault bends (SimulatedBattery, SimulatedWaterHeater).
@@ -35,26 +36,36 @@ class Fault:
     description: str
     #: Bends a simulator of ``device_class`` (before it starts serving).
     apply: Callable[[Any], None]
+    #: The protocol binding of the simulator it bends: "echonet", or "modbus" (SunSpec).
+    binding: str = "echonet"
 
     def to_json(self) -> dict[str, object]:
-        return {
+        doc: dict[str, object] = {
             "name": self.name,
             "device_class": self.device_class,
             "requirements": list(self.requirements),
             "description": self.description,
         }
+        if self.binding != "echonet":
+            doc["binding"] = self.binding
+        return doc
 
 
 FAULTS: dict[str, Fault] = {}
 
 
 def fault(
-    name: str, device_class: str, requirements: tuple[str, ...], description: str
+    name: str,
+    device_class: str,
+    requirements: tuple[str, ...],
+    description: str,
+    *,
+    binding: str = "echonet",
 ) -> Callable[[Callable[[Sim], None]], Callable[[Sim], None]]:
     def register(apply: Callable[[Sim], None]) -> Callable[[Sim], None]:
         if name in FAULTS:
             raise ValueError(f"fault {name!r} registered twice")
-        FAULTS[name] = Fault(name, device_class, requirements, description, apply)
+        FAULTS[name] = Fault(name, device_class, requirements, description, apply, binding)
         return apply
 
     return register
@@ -526,3 +537,89 @@ def _hy_get_map_unserved(sim: SimulatedWaterHeater) -> None:
 )
 def _hy_wrong_release(sim: SimulatedWaterHeater) -> None:
     sim.device.behaviour.release_letter = "J"
+
+
+# -- battery over Modbus/SunSpec (simulators.sunspec_runtime) ---------------------------------
+# These bend SimulatedSunSpecBattery only; the requirements are those a suite that compares the
+# battery against the independent meter must fail.
+
+#: Every battery requirement the Modbus binding exercises (gateway topology, tested; BAT-3.3
+#: reads the device's version from model 1), in catalog order.
+MODBUS_BATTERY_REQUIREMENTS = (
+    "BAT-1.1",
+    "BAT-2.1",
+    "BAT-2.2",
+    "BAT-2.3",
+    "BAT-2.4",
+    "BAT-2.5",
+    "BAT-2.6",
+    "BAT-2.7",
+    "BAT-ID",
+    "BAT-3.3",
+)
+
+
+def _sunspec(sim: SimulatedSunSpecBattery, name: str) -> SimulatedSunSpecBattery:
+    if getattr(sim, "binding", "echonet") != "modbus":
+        raise TypeError(
+            f"fault {name!r} bends the Modbus/SunSpec battery simulator, not a {type(sim).__name__}"
+        )
+    return sim
+
+
+@fault(
+    "mb_power_not_delivered",
+    "battery",
+    ("BAT-2.2", "BAT-2.5"),
+    "Under DR delivers only half the WSet power while model 802 W reports the whole target: "
+    "only the independent meter sees the difference.",
+    binding="modbus",
+)
+def _mb_power_not_delivered(sim: SimulatedSunSpecBattery) -> None:
+    _sunspec(sim, "mb_power_not_delivered").device.behaviour.delivered_fraction = 0.5
+
+
+@fault(
+    "mb_ignores_reversion",
+    "battery",
+    ("BAT-2.6",),
+    "WSetRvrtRem counts down to 0 but the DR never ends: WSetEna stays ENABLED at WSet.",
+    binding="modbus",
+)
+def _mb_ignores_reversion(sim: SimulatedSunSpecBattery) -> None:
+    _sunspec(sim, "mb_ignores_reversion").device.behaviour.end_dr_on_reversion = False
+
+
+@fault(
+    "mb_heartbeat_not_checked",
+    "battery",
+    ("BAT-2.7",),
+    "Never watches the controller heartbeat (CtrlHb): a silent controller's DR runs for ever.",
+    binding="modbus",
+)
+def _mb_heartbeat_not_checked(sim: SimulatedSunSpecBattery) -> None:
+    _sunspec(sim, "mb_heartbeat_not_checked").device.behaviour.check_controller_heartbeat = False
+
+
+@fault(
+    "mb_wrong_scale_factor",
+    "battery",
+    ("BAT-2.2", "BAT-2.5"),
+    "Model 802 W_SF reads one decade too high (1 instead of 0) while W stays in watts, so the "
+    "reported power scales to ten times the real one.",
+    binding="modbus",
+)
+def _mb_wrong_scale_factor(sim: SimulatedSunSpecBattery) -> None:
+    _sunspec(sim, "mb_wrong_scale_factor").device.behaviour.w_sf_error = 1
+
+
+@fault(
+    "mb_suns_marker_missing",
+    "battery",
+    MODBUS_BATTERY_REQUIREMENTS,
+    "No SunS marker at any base address (40000 reads 0x0000 0x0000; 0 and 50000 are not "
+    "served), so no SunSpec model can be found.",
+    binding="modbus",
+)
+def _mb_suns_marker_missing(sim: SimulatedSunSpecBattery) -> None:
+    _sunspec(sim, "mb_suns_marker_missing").device.behaviour.serve_suns_marker = False

@@ -22,6 +22,8 @@ from drready.profile import (
     EchonetSettings,
     EpcMapping,
     JcStar,
+    MeterSettings,
+    ModbusSettings,
     Profile,
     ProfileError,
     ProtocolInfo,
@@ -188,6 +190,14 @@ def test_default_water_heater_profiles(device_class: str) -> None:
     spec = builtin.water_heater
     assert spec is not None and spec.published_dr_share >= 0.5
     assert spec.accepts(spec.evaluation_start_s)
+
+
+def test_default_modbus_profile() -> None:
+    builtin = default_profile("battery", binding="modbus")
+    assert builtin.device.binding == "modbus" and builtin.is_simulated
+    assert builtin.modbus is not None and builtin.modbus.unit_id == 1
+    assert builtin.meter is not None and builtin.meter.allowed_w(3000) == 30.0
+    assert builtin.echonet is None and dict(builtin.mapping) == {}
 
 
 def test_default_profile_for_an_unknown_class() -> None:
@@ -471,6 +481,29 @@ INVALID_SNIPPETS: list[tuple[str, str, str, str]] = [
         "unknown key 'dr_duration_s'",
     ),
     (
+        "modbus binding without its table",
+        toml({"device": BASE["device"] + '\nbinding = "modbus"', "echonet": None}),
+        "modbus",
+        "missing key",
+    ),
+    (
+        "meter accuracy out of range",
+        toml({"meter": 'address = "simulator"\naccuracy_pct = 50'}),
+        "meter.accuracy_pct",
+        "expected a number ≤ 20, got 50",
+    ),
+    (
+        "modbus base address not a SunSpec base",
+        toml(
+            {
+                "device": BASE["device"] + '\nbinding = "modbus"',
+                "modbus": 'address = "simulator"\nbase_address = 1',
+            }
+        ),
+        "modbus.base_address",
+        "expected one of 0, 40000, 50000, got 1",
+    ),
+    (
         "table given as a value",
         toml({"device": BASE["device"]}, top="timings = 5\n"),
         "timings",
@@ -685,6 +718,8 @@ def test_schema_is_valid_draft_2020_12() -> None:
         ("protocol", ProtocolInfo),
         ("device", DeviceInfo),
         ("waterHeater", WaterHeaterSpec),
+        ("modbus", ModbusSettings),
+        ("meter", MeterSettings),
     ],
 )
 def test_schema_defaults_match_dataclass_defaults(definition: str, cls: type) -> None:

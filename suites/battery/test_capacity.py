@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from drready import checks
 from drready.dut import DeviceUnderTest
 from drready.dut_types import Sample, Status
 
@@ -16,8 +17,13 @@ MAX_WINDOWS = 6
 
 
 def _net_flow_wh(samples: list[Sample]) -> float:
-    """Energy into the battery over the window, by its own counters (+ charged, - discharged)."""
+    """Energy into the battery over the window (+ charged, - discharged): by its own counters,
+    or, for a device without them (SunSpec model 802), by the power it reports."""
     first, last = samples[0].status, samples[-1].status
+    if first.charged_wh is None or first.discharged_wh is None:
+        charged, discharged = checks.integrate_wh(samples)
+        return charged - discharged
+    assert last.charged_wh is not None and last.discharged_wh is not None
     return (last.charged_wh - first.charged_wh) - (last.discharged_wh - first.discharged_wh)
 
 
@@ -51,8 +57,17 @@ def test_amounts_consistent_with_soc_capacity_and_reserve(dut: DeviceUnderTest) 
 
 @pytest.mark.requirement("BAT-2.3")
 @pytest.mark.parametrize("mode", ["charging", "discharging"])
-def test_amounts_move_the_right_way(dut: DeviceUnderTest, own_mode: str, mode: str) -> None:
-    dut.set_own_mode(mode)
+def test_amounts_move_the_right_way(
+    dut: DeviceUnderTest, own_mode: str, mode: str, test_power_w: float
+) -> None:
+    if dut.binding.protocol == "ECHONET Lite":
+        dut.set_own_mode(mode)  # the device's own charging/discharging modes (0xDA)
+    else:
+        # SunSpec has no own charging mode: a DR of the same direction moves the energy.
+        sign = 1 if mode == "charging" else -1
+        window_s = MOVE_WINDOW_S * MAX_WINDOWS
+        ack = dut.request_power(sign * test_power_w, window_s)
+        assert ack.accepted, f"the {mode} DR request was not accepted: {ack.detail}"
     want = 1 if mode == "charging" else -1
     # Judge one window in which energy clearly flowed the way the mode asks; a device still
     # ramping out of the previous mode gets further windows.

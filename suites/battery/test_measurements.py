@@ -22,6 +22,11 @@ def test_power_sign_and_energy_counters_match(
     ack = dut.request_power(target, WINDOW_S + timings.response_s + 600.0)
     assert ack.accepted, f"the DR request {target:+.0f} W was not accepted: {ack.detail}"
     samples = dut.sample(WINDOW_S)
+    if samples[0].status.charged_wh is None or samples[0].status.discharged_wh is None:
+        pytest.skip(
+            f"the device reports no cumulative energy counters over {dut.binding.protocol} "
+            "(SunSpec model 802 has none): energy not exercised"
+        )
 
     flowing = [s for s in samples if abs(s.status.power_w) > tolerances.power_w]
     assert flowing, f"no power above {tolerances.power_w:.0f} W was reported during the DR"

@@ -22,11 +22,12 @@ def test_identity_readable_and_consistent(dut: DeviceUnderTest) -> None:
     assert not missing, f"identification items not readable: {', '.join(missing)}"
     assert identity.identification_number is not None and identity.manufacturer_code is not None
     number = identity.identification_number
-    # 0x83: 17 bytes, 0xFE then the 3-byte maker code (ECHONET Lite Appendix, superclass 0x83).
-    assert len(number) == 34 and number.startswith("FE" + identity.manufacturer_code), (
-        f"identification number {number} should be 0xFE, the maker code "
-        f"{identity.manufacturer_code}, then 13 unique bytes"
-    )
+    if dut.binding.protocol == "ECHONET Lite":
+        # 0x83: 17 bytes, 0xFE then the 3-byte maker code (Appendix, superclass 0x83).
+        assert len(number) == 34 and number.startswith("FE" + identity.manufacturer_code), (
+            f"identification number {number} should be 0xFE, the maker code "
+            f"{identity.manufacturer_code}, then 13 unique bytes"
+        )
     declared = dut.profile.device
     for key, value in (
         ("manufacturer_code", declared.manufacturer_code),
@@ -55,6 +56,12 @@ def test_identity_stable_across_restart(dut: DeviceUnderTest) -> None:
 def test_protocol_and_release_identifiable(dut: DeviceUnderTest) -> None:
     protocol = dut.profile.protocol
     assert protocol.name, "the profile must name the protocol ([protocol] name)"
+    if dut.binding.protocol != "ECHONET Lite":
+        # SunSpec: the protocol and its version are declared; the device's own version (model 1
+        # Vr) must be readable, so that a vulnerability can be matched to what runs.
+        assert protocol.version, "the profile must declare the protocol version ([protocol])"
+        assert dut.node_version(), "the device's version (SunSpec model 1 Vr) is unreadable"
+        return
     release = dut.appendix_release()
     assert release is not None, "the device's ECHONET Lite release (0x82) is unreadable"
     if protocol.appendix_release is not None:

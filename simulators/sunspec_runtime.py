@@ -1,0 +1,262 @@
+"""Serves the SunSpec reference battery and its meter on one pymodbus Modbus TCP server.
+
+Unit ``config.unit_id`` (1) is the battery (:mod:`simulators.sunspec_battery`), unit
+``meter_unit`` (2, None for no meter) the independent meter (:mod:`simulators.sunspec_meter`).
+Each unit is a pymodbus ``SimDevice`` whose action recomputes the register image from the physics
+on every read and validates and applies every write (refusing it with an exception code).
+
+Two ways to listen, same code:
+
+- a real TCP ``host``/``port`` (port 0: an ephemeral port; :attr:`address` reports the bound one);
+- pymodbus's in-process null modem: ``host = pymodbus.transport.NULLMODEM_HOST``
+  (``"__pymodbus_nullmodem"``) and any port number (0 picks a free one from 5020 up); a client
+  connects with ``AsyncModbusTcpClient(NULLMODEM_HOST, port=sim.address[1])``. No socket is
+  opened, so it runs on the virtual clock of a simulated run.
+
+Device time is the running loop's clock times ``time_scale``; reversion and comms-loss deadlines
+are ``call_at`` timers on that loop (no threads, no sleeps). Errors inside the simulator are
+recorded, answered with exception 4 (SERVER DEVICE FAILURE) and re-raised by :meth:`check`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Protocol, Self, cast
+
+from pymodbus.constants import ExcCodes
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+from pymodbus.transport import NULLMODEM_HOST
+from pymodbus.transport.transport import NullModem
+
+from simulators.faults import get_fault
+from simulators.runtime import SimulatorError
+from simulators.sunspec_battery import SunSpecBatteryConfig, SunSpecBatteryDevice
+from simulators.sunspec_meter import SunSpecMeterConfig, SunSpecMeterDevice
+
+__all__ = ["NULLMODEM_HOST", "SimulatedSunSpecBattery"]
+
+_READ_CODES = frozenset({3, 4, 23})
+_WRITE_CODES = frozenset({6, 16, 22, 23})
+_FIRST_NULLMODEM_PORT = 5020
+
+
+class _Unit(Protocol):
+    """What the server needs of a unit: its image and its write handler."""
+
+    def registers(self) -> list[int]: ...
+
+    def write(self, address: int, values: Sequence[int]) -> int | None: ...
+
+
+class SimulatedSunSpecBattery:
+    """The SunSpec reference battery (and meter) on a Modbus TCP server; an async context manager
+    with an idempotent :meth:`close`."""
+
+    #: Which protocol binding the simulator serves (faults check it).
+    binding = "modbus"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        config: SunSpecBatteryConfig | None = None,
+        faults: Sequence[str] = (),
+        *,
+        time_scale: float = 1.0,
+        meter_unit: int | None = 2,
+        meter_config: SunSpecMeterConfig | None = None,
+    ) -> None:
+        if not time_scale > 0:
+            raise ValueError(f"time_scale must be > 0, got {time_scale}")
+        self.host = host
+        self.port = port
+        self.config = config or SunSpecBatteryConfig()
+        self.fault_names = tuple(faults)
+        self.time_scale = time_scale
+        if meter_config is None:
+            meter_config = SunSpecMeterConfig(
+                serial_number=f"{self.config.serial_number}-M"[:32],
+                base_address=self.config.base_address,
+                unit_id=meter_unit or 2,
+            )
+        elif meter_unit is not None and meter_config.unit_id != meter_unit:
+            raise ValueError(
+                f"meter_unit {meter_unit} differs from meter_config.unit_id {meter_config.unit_id}"
+            )
+        self.meter_config = meter_config
+        self.meter_unit = meter_unit
+        if meter_unit is not None and meter_unit == self.config.unit_id:
+            raise ValueError(f"the meter and the battery cannot share unit {meter_unit}")
+        self.device = SunSpecBatteryDevice(self.config, lambda: 0.0)
+        self.meter: SunSpecMeterDevice | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: ModbusTcpServer | None = None
+        self._bound: tuple[str, int] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._errors: list[BaseException] = []
+        self.requests = 0
+
+    # -- life cycle --------------------------------------------------------------------------
+    @property
+    def address(self) -> tuple[str, int]:
+        if self._bound is None:
+            raise RuntimeError("simulator is not running")
+        return self._bound
+
+    @property
+    def nullmodem(self) -> bool:
+        return self.host == NULLMODEM_HOST
+
+    def now(self) -> float:
+        """Device time: the loop's clock times ``time_scale``."""
+        if self._loop is None:
+            raise RuntimeError("simulator is not running")
+        return self._loop.time() * self.time_scale
+
+    async def start(self) -> Self:
+        if self._server is not None:
+            raise RuntimeError("simulator already started")
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        scale = self.time_scale
+        self.device = SunSpecBatteryDevice(self.config, lambda: loop.time() * scale)
+        if self.meter_unit is not None:
+            self.meter = SunSpecMeterDevice(self.meter_config, self.device)
+        for name in self.fault_names:
+            get_fault(name).apply(self)
+        units = [self._sim_device(self.config.unit_id, self.config.base_address, self.device)]
+        if self.meter is not None:
+            units.append(
+                self._sim_device(
+                    self.meter_config.unit_id, self.meter_config.base_address, self.meter
+                )
+            )
+        port = self.port
+        if self.nullmodem and port == 0:
+            port = _FIRST_NULLMODEM_PORT
+            while port in NullModem.listeners:
+                port += 1
+        elif self.nullmodem and port in NullModem.listeners:
+            raise OSError(f"null modem port {port} is already listening")
+        server = ModbusTcpServer(units, address=(self.host, port))
+        try:
+            await server.serve_forever(background=True)
+        except RuntimeError as exc:
+            server.close()
+            raise OSError(f"cannot listen on {self.host}:{port}: {exc}") from None
+        self._server = server
+        if self.nullmodem:
+            self._bound = (self.host, port)
+        else:
+            sockets = cast(asyncio.Server, server.transport).sockets
+            name = sockets[0].getsockname()
+            self._bound = (str(name[0]), int(name[1]))
+        self._arm_timer()
+        return self
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        server, self._server = self._server, None
+        if server is not None:
+            if not server.serving.done():
+                server.serving.set_result(True)
+            server.close()
+
+    def check(self) -> None:
+        """Re-raise the first error the simulator hit while serving requests."""
+        if self._errors:
+            raise SimulatorError(f"simulator failed: {self._errors[0]!r}") from self._errors[0]
+
+    def restart(self) -> None:
+        """Power-cycle the battery: DR and volatile settings are lost, identity survives."""
+        self.device.restart()
+        self._arm_timer()
+
+    # -- serving -----------------------------------------------------------------------------
+    def _sim_device(self, unit: int, base: int, device: _Unit) -> SimDevice:
+        size = len(device.registers()) if self._loop is not None else 1
+
+        async def action(
+            function_code: int,
+            start_address: int,
+            address: int,
+            count: int,
+            registers: list[int],
+            set_values: list[int] | list[bool] | None,
+        ) -> ExcCodes | None:
+            return self._serve(
+                device, function_code, start_address, address, count, registers, set_values
+            )
+
+        return SimDevice(
+            unit,
+            simdata=SimData(base, values=[0] * size, datatype=DataType.REGISTERS),
+            action=action,
+        )
+
+    def _serve(
+        self,
+        device: _Unit,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        try:
+            self.requests += 1
+            if set_values is not None and function_code in _WRITE_CODES:
+                values = [int(v) for v in set_values]
+                refused = device.write(address, values)
+                if refused is not None:
+                    return ExcCodes(refused)
+                self._arm_timer()
+                image = device.registers()
+                offset = address - start_address
+                # What pymodbus stores after this action: the image as the write left it.
+                cast(list[int], set_values)[:] = image[offset : offset + len(values)]
+                registers[: len(image)] = image
+                return None
+            if function_code in _READ_CODES or set_values is None:
+                image = device.registers()
+                registers[: len(image)] = image
+                return None
+            return ExcCodes.ILLEGAL_FUNCTION
+        except Exception as exc:  # recorded and re-raised by check(): never lost
+            self._errors.append(exc)
+            return ExcCodes.DEVICE_FAILURE
+
+    # -- timers ------------------------------------------------------------------------------
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        due = self.device.next_deadline()
+        if due is None or self._loop is None:
+            return
+        self._timer = self._loop.call_at(due / self.time_scale, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        try:
+            self.device.on_time()
+            self._arm_timer()
+        except Exception as exc:
+            self._errors.append(exc)
