@@ -73,41 +73,67 @@ def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return ipaddress.ip_address(host)
 
 
+def _ends(
+    source: Address, destination: Address
+) -> tuple[
+    ipaddress.IPv4Address | ipaddress.IPv6Address, ipaddress.IPv4Address | ipaddress.IPv6Address
+]:
+    src, dst = _ip(source[0]), _ip(destination[0])
+    if src.version != dst.version:
+        raise ValueError(f"{source[0]} and {destination[0]} are not of the same IP version")
+    return src, dst
+
+
+def _pseudo_header(
+    src: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    dst: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    protocol: int,
+    length: int,
+) -> bytes:
+    """What the UDP and TCP checksums cover besides the segment itself (RFC 768, 793, 8200)."""
+    if src.version == 4:
+        return src.packed + dst.packed + struct.pack("!BBH", 0, protocol, length)
+    return src.packed + dst.packed + struct.pack("!I3xB", length, protocol)
+
+
+def _ip_packet(
+    src: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    dst: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    protocol: int,
+    segment: bytes,
+    ident: int,
+    what: str,
+) -> bytes:
+    """``segment`` behind an IPv6 header, or an IPv4 one with its checksum."""
+    if src.version == 6:
+        header = struct.pack("!IHBB", 6 << 28, len(segment), protocol, _TTL)
+        return header + src.packed + dst.packed + segment
+    total = 20 + len(segment)
+    if total > 0xFFFF:
+        raise ValueError(f"{what} does not fit in IPv4")
+    ip = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, total, ident & 0xFFFF, 0x4000, _TTL, protocol, 0,
+        src.packed, dst.packed,
+    )  # fmt: skip
+    ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+    return ip + segment
+
+
 def udp_packet(source: Address, destination: Address, payload: bytes, ident: int = 0) -> bytes:
     """An IPv4 or IPv6 packet carrying one UDP datagram, with valid checksums.
 
     Both addresses must be of the same family. ``ident`` is the IPv4 identification field.
     """
-    src = _ip(source[0])
-    dst = _ip(destination[0])
-    if src.version != dst.version:
-        raise ValueError(f"{source[0]} and {destination[0]} are not of the same IP version")
+    src, dst = _ends(source, destination)
     udp_length = 8 + len(payload)
     if udp_length > 0xFFFF:
         raise ValueError(f"a UDP payload of {len(payload)} bytes does not fit in a datagram")
-    if src.version == 4:
-        pseudo = src.packed + dst.packed + struct.pack("!BBH", 0, IPPROTO_UDP, udp_length)
-    else:
-        pseudo = src.packed + dst.packed + struct.pack("!I3xB", udp_length, IPPROTO_UDP)
     header = struct.pack("!HHHH", source[1], destination[1], udp_length, 0)
+    pseudo = _pseudo_header(src, dst, IPPROTO_UDP, udp_length)
     checksum = _checksum(pseudo + header + payload) or 0xFFFF
     udp = struct.pack("!HHHH", source[1], destination[1], udp_length, checksum) + payload
-    if src.version == 6:
-        return (
-            struct.pack("!IHBB", 6 << 28, udp_length, IPPROTO_UDP, _TTL)
-            + src.packed
-            + dst.packed
-            + udp
-        )
-    total = 20 + udp_length
-    if total > 0xFFFF:
-        raise ValueError(f"a UDP payload of {len(payload)} bytes does not fit in IPv4")
-    ip = struct.pack(
-        "!BBHHHBBH4s4s", 0x45, 0, total, ident & 0xFFFF, 0x4000, _TTL, IPPROTO_UDP, 0,
-        src.packed, dst.packed,
-    )  # fmt: skip
-    ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
-    return ip + udp
+    what = f"a UDP payload of {len(payload)} bytes"
+    return _ip_packet(src, dst, IPPROTO_UDP, udp, ident, what)
 
 
 def tcp_packet(
@@ -115,32 +141,17 @@ def tcp_packet(
 ) -> bytes:
     """An IPv4 or IPv6 packet carrying one TCP segment (PSH, ACK) with valid checksums: enough
     for a dissector to read an application stream rebuilt from a log (no handshake is shown)."""
-    src = _ip(source[0])
-    dst = _ip(destination[0])
-    if src.version != dst.version:
-        raise ValueError(f"{source[0]} and {destination[0]} are not of the same IP version")
+    src, dst = _ends(source, destination)
     length = 20 + len(payload)
     if length > 0xFFFF - 40:
         raise ValueError(f"a TCP payload of {len(payload)} bytes does not fit in one packet")
-    if src.version == 4:
-        pseudo = src.packed + dst.packed + struct.pack("!BBH", 0, IPPROTO_TCP, length)
-    else:
-        pseudo = src.packed + dst.packed + struct.pack("!I3xB", length, IPPROTO_TCP)
     flags = 0x18  # PSH, ACK
     fields = (source[1], destination[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, flags)
     header = struct.pack("!HHIIBBHHH", *fields, 0xFFFF, 0, 0)
-    checksum = _checksum(pseudo + header + payload)
+    checksum = _checksum(_pseudo_header(src, dst, IPPROTO_TCP, length) + header + payload)
     tcp = header[:16] + struct.pack("!H", checksum) + header[18:] + payload
-    if src.version == 6:
-        return (
-            struct.pack("!IHBB", 6 << 28, length, IPPROTO_TCP, _TTL) + src.packed + dst.packed + tcp
-        )
-    ip = struct.pack(
-        "!BBHHHBBH4s4s", 0x45, 0, 20 + length, ident & 0xFFFF, 0x4000, _TTL, IPPROTO_TCP, 0,
-        src.packed, dst.packed,
-    )  # fmt: skip
-    ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
-    return ip + tcp
+    what = f"a TCP payload of {len(payload)} bytes"
+    return _ip_packet(src, dst, IPPROTO_TCP, tcp, ident, what)
 
 
 def parse_tcp_payload(packet: bytes) -> bytes:
