@@ -62,6 +62,9 @@ class ModbusBatteryBinding:
 
     # -- plumbing ------------------------------------------------------------------------------
     async def _connected(self) -> None:
+        """Ready to talk: not cut off, and connected (again, after a dropped link)."""
+        if self.silent:
+            raise ModbusError("communication is cut: the harness sends nothing")
         for client in (self.device, self.meter):
             if client is not None and not client.connected:
                 await client.connect()
@@ -77,16 +80,12 @@ class ModbusBatteryBinding:
             self._last_heartbeat = now
 
     async def _read(self, model: int, names: list[str]) -> dict[str, Value | None]:
-        if self.silent:
-            raise ModbusError("communication is cut: the harness sends nothing")
         await self._connected()
         values = await self.device.read_points(model, names)
         await self._beat()
         return values
 
     async def _write(self, model: int, values: dict[str, Value | None]) -> None:
-        if self.silent:
-            raise ModbusError("communication is cut: the harness sends nothing")
         await self._connected()
         await self.device.write_points(model, values)
         await self._beat()
