@@ -6,6 +6,19 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 
+class NotApplicable(Exception):
+    """Raised by a test: what it checks does not apply to this device or binding, and why.
+
+    The test is reported ``not-applicable`` with the reason (never as a pass): a requirement whose
+    tests are all not applicable is ``not-applicable``; one with passing tests beside it passes,
+    naming what did not apply.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class DrAck:
     accepted: bool

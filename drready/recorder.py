@@ -19,6 +19,7 @@ from drready import __version__
 from drready.catalog import DeviceClass, for_class
 from drready.clock import real_monotonic, real_now
 from drready.dut import DeviceUnderTest
+from drready.dut_types import NotApplicable
 from drready.evidence import Record
 from drready.profile import Profile
 from drready.progress import Progress, for_terminal
@@ -28,6 +29,9 @@ from drready.report.verdicts import RequirementVerdict, RunContext, TestOutcome,
 
 if TYPE_CHECKING:
     from drready.plugin import DrreadyOptions
+
+#: The user property a not-applicable test's report carries: its reason.
+NOT_APPLICABLE = "drready_not_applicable"
 
 _QUALIFIED_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)+([A-Z]\w*): ")
 
@@ -193,6 +197,19 @@ class RunRecorder:
             if needed != self.run_topology:
                 pytest.skip(f"needs the {needed} topology; this run uses {self.run_topology}")
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        """A test that raised :class:`NotApplicable` is reported skipped to pytest (it neither
+        passed nor failed) and carries its reason, which the record turns into its outcome."""
+        report = yield
+        excinfo = call.excinfo
+        if excinfo is not None and isinstance(excinfo.value, NotApplicable):
+            reason = excinfo.value.reason
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0, f"Not applicable: {reason}")
+            report.user_properties.append((NOT_APPLICABLE, reason))
+        return report
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.progress is not None:
@@ -213,8 +230,9 @@ class RunRecorder:
             if self.dut is not None:
                 running.failed_at = len(self.dut.evidence)
         elif report.skipped and running.outcome == "passed":
-            running.outcome = "skipped"
-            running.message = _message(report)
+            reason = dict(report.user_properties).get(NOT_APPLICABLE)
+            running.outcome = "skipped" if reason is None else "not-applicable"
+            running.message = _message(report) if reason is None else str(reason)
 
     def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         if self.progress is not None:

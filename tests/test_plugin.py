@@ -83,6 +83,56 @@ def test_outcomes_fold_into_verdicts(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*DRready requirements*", "BAT-2.3*fail*expected 1 Wh*"])
 
 
+NOT_APPLICABLE_SUITE = """
+import pytest
+from drready.dut_types import NotApplicable
+
+@pytest.mark.requirement("BAT-2.4")
+def test_only_inapplicable():
+    raise NotApplicable("model 802 has no such point")
+
+@pytest.mark.requirement("BAT-2.5")
+def test_power(dut):
+    pass
+
+@pytest.mark.requirement("BAT-2.5")
+def test_counters():
+    raise NotApplicable("no energy counters over SunSpec")
+
+@pytest.mark.requirement("BAT-2.6")
+def test_fails_after_checking():
+    assert False, "mode not restored"
+    raise NotApplicable("never reached")
+
+@pytest.mark.requirement("BAT-3.3")
+def test_security_item():
+    raise NotApplicable("a security item is never not applicable")
+"""
+
+
+def test_not_applicable_tests_say_why_and_never_count_as_passes(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_na=NOT_APPLICABLE_SUITE)
+    result = pytester.runpytest("--simulate", "battery", "--report-dir", "out", "-rs")
+    result.assert_outcomes(passed=1, failed=1, skipped=3)
+    document = _report(pytester.path / "out")
+    verdicts = _verdicts(document)
+    assert verdicts["BAT-2.4"] == ("not-applicable", "model 802 has no such point")
+    assert verdicts["BAT-2.5"][0] == "pass"
+    assert "not applicable: no energy counters over SunSpec" in verdicts["BAT-2.5"][1]
+    assert verdicts["BAT-2.6"][0] == "fail"
+    assert verdicts["BAT-3.3"][0] == "not-tested"
+    outcomes = {
+        t["nodeid"].split("::")[-1]: (t["outcome"], t["message"])
+        for r in document["requirements"]
+        for t in r["tests"]
+    }
+    assert outcomes["test_counters"] == ("not-applicable", "no energy counters over SunSpec")
+    assert outcomes["test_only_inapplicable"][0] == "not-applicable"
+    result.stdout.fnmatch_lines(["*SKIPPED*Not applicable: model 802 has no such point*"])
+
+
 def test_header_names_the_profile_and_mode(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_one="def test_one():\n    pass\n")
     result = pytester.runpytest("--simulate", "battery", "--report-dir", "out")

@@ -67,6 +67,7 @@ _OUTCOME_LABELS = {
     "failed": ("不合格", "FAILED"),
     "error": ("エラー", "ERROR"),
     "skipped": ("スキップ", "skipped"),
+    "not-applicable": ("対象外", "not applicable"),
 }
 #: Most frames of a failed test shown under it (the report keeps the last ones before the failure).
 _MAX_FRAMES = 6

@@ -7,9 +7,11 @@ Rules, in order:
 2. A requirement whose topologies the profile says the device does not support: not-applicable.
 3. A requirement that needs a topology this run did not use: not-tested, saying which.
 4. Any failed or errored test marked with it: fail.
-5. At least one passed test: pass. Tests skipped beside it are named in the reason; a skipped
-   test is never counted as a pass on its own.
-6. Otherwise: not-tested, with the skip reasons or "no test in this run covers it".
+5. At least one passed test: pass. Tests skipped or not applicable beside it are named in the
+   reason; a skipped test is never counted as a pass on its own.
+6. Only tests that found themselves not applicable (and the requirement is not a security item):
+   not-applicable, with their reasons.
+7. Otherwise: not-tested, with the skip reasons or "no test in this run covers it".
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from datetime import date
 from typing import Any
 
 from drready.catalog import Kind, Requirement
+
+#: Outcomes of one test. ``not-applicable``: the test found that what it checks does not apply to
+#: this device or binding (:class:`drready.dut_types.NotApplicable`), and said why.
+OUTCOMES = ("passed", "failed", "skipped", "error", "not-applicable")
 
 
 class Verdict(enum.StrEnum):
@@ -34,7 +40,7 @@ class Verdict(enum.StrEnum):
 @dataclass(frozen=True)
 class TestOutcome:
     nodeid: str
-    outcome: str  # passed | failed | skipped | error
+    outcome: str  # one of OUTCOMES
     message: str
     requirements: tuple[str, ...]
     duration_s: float = 0.0
@@ -48,7 +54,7 @@ class TestOutcome:
     metrics: tuple[tuple[str, float, str], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.outcome not in ("passed", "failed", "skipped", "error"):
+        if self.outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {self.outcome!r}")
 
     def to_json(self) -> dict[str, Any]:
@@ -136,11 +142,17 @@ def fold_one(
         return RequirementVerdict(requirement, Verdict.FAIL, reason, mine)
     passed = [o for o in mine if o.outcome == "passed"]
     skipped = [o for o in mine if o.outcome == "skipped"]
+    inapplicable = [o for o in mine if o.outcome == "not-applicable"]
     if passed:
         reason = f"{len(passed)} test(s) passed"
+        if inapplicable:
+            reason += "; not applicable: " + "; ".join(o.message for o in inapplicable)
         if skipped:
             reason += "; not exercised: " + "; ".join(o.message for o in skipped)
         return RequirementVerdict(requirement, Verdict.PASS, reason, mine)
+    if inapplicable and not skipped and not security:
+        reason = "; ".join(o.message for o in inapplicable)
+        return RequirementVerdict(requirement, Verdict.NOT_APPLICABLE, reason, mine)
     if context.run_topology is not None and context.run_topology not in topologies:
         return RequirementVerdict(
             requirement,
@@ -149,8 +161,8 @@ def fold_one(
             f"{context.run_topology}",
             mine,
         )
-    if skipped:
-        reason = "skipped: " + "; ".join(o.message for o in skipped)
+    if skipped or inapplicable:
+        reason = "skipped: " + "; ".join(o.message for o in (*skipped, *inapplicable))
     else:
         reason = "no test in this run covers it"
     return RequirementVerdict(requirement, Verdict.NOT_TESTED, reason, mine)
