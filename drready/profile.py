@@ -21,9 +21,12 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drready.profile_schema import ProfileError, render_value, validate_document
+
+if TYPE_CHECKING:
+    from drready.modbus.pointmap import RegisterPoint
 
 __all__ = [
     "BATTERY_MAPPING_DEFAULTS",
@@ -245,17 +248,35 @@ class ModbusSettings:
     retries: int = 2
     base_address: int | None = None  # None: look for SunS at 40000, 0 and 50000
     heartbeat_s: float = 10.0
+    #: False: not a SunSpec device; every logical point comes from ``points``.
+    sunspec: bool = True
+    storage_model: int | None = None  # 802 or 124; None: 802 if the device has it, else 124
+    #: Register map overriding (or, without SunSpec, giving) logical points.
+    points: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         validate_document(self.to_json(), "modbus", "modbus")
         _check_host("modbus.address", self.address)
         _floats(self, "request_timeout_s", "heartbeat_s")
 
+    def register_points(self) -> dict[str, RegisterPoint]:
+        return _register_points(self.points)
+
     def to_json(self) -> dict[str, Any]:
         doc = {f.name: getattr(self, f.name) for f in fields(self)}
-        if self.base_address is None:
-            del doc["base_address"]
+        for absent in ("base_address", "storage_model"):
+            if doc[absent] is None:
+                del doc[absent]
+        doc["points"] = {k: dict(v) for k, v in self.points.items()}
+        if not doc["points"]:
+            del doc["points"]
         return doc
+
+
+def _register_points(points: Mapping[str, Mapping[str, Any]]) -> dict[str, RegisterPoint]:
+    from drready.modbus.pointmap import RegisterPoint
+
+    return {name: RegisterPoint(**dict(spec)) for name, spec in points.items()}
 
 
 @dataclass(frozen=True)
@@ -270,18 +291,27 @@ class MeterSettings:
     model: int = 203
     accuracy_pct: float = 1.0
     accuracy_w: float = 20.0
+    #: A meter that is not a SunSpec meter: its registers (power_w, + when the battery charges).
+    points: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         validate_document(self.to_json(), "meter", "meter")
         _check_host("meter.address", self.address)
         _floats(self, "request_timeout_s", "accuracy_pct", "accuracy_w")
 
+    def register_points(self) -> dict[str, RegisterPoint]:
+        return _register_points(self.points)
+
     def allowed_w(self, reading_w: float) -> float:
         """How far the device's reported power may be from this meter's reading."""
         return max(self.accuracy_w, self.accuracy_pct / 100.0 * abs(reading_w))
 
     def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        doc = {f.name: getattr(self, f.name) for f in fields(self)}
+        doc["points"] = {k: dict(v) for k, v in self.points.items()}
+        if not doc["points"]:
+            del doc["points"]
+        return doc
 
 
 def _check_host(key: str, address: str) -> None:

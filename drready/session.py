@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drready.bindings.echonet_battery import EchonetBatteryBinding
 from drready.bindings.echonet_water_heater import EchonetWaterHeaterBinding
@@ -24,6 +24,9 @@ from drready.echonet.transport import (
 )
 from drready.evidence import EvidenceLog
 from drready.profile import Profile
+
+if TYPE_CHECKING:
+    from drready.bindings.modbus_battery import Meter
 
 #: In-memory addresses of a simulated run: the harness (gateway) and the device.
 GATEWAY_HOST = "127.0.0.1"
@@ -45,6 +48,12 @@ def open_dut(
 ) -> DeviceUnderTest:
     if not profile.device.supports("gateway"):
         raise SessionError("the harness reaches the device over the gateway topology")
+    meter = profile.meter
+    if meter is not None and meter.address == "simulator" and not profile.is_simulated:
+        raise SessionError(
+            "meter.address = 'simulator' measures the built-in simulator only; give the lab "
+            "meter's address for a real device"
+        )
     if profile.device.binding == "modbus":
         if faults and not profile.is_simulated:
             raise SessionError(
@@ -60,15 +69,23 @@ def open_dut(
     return _open_real(profile, evidence_path, clock or RealClock())
 
 
-def _binding(profile: Profile, gateway: Gateway, address: tuple[str, int]) -> DeviceBinding:
-    """The ECHONET Lite binding of the profile's device class, the harness as home gateway."""
+def _binding(
+    profile: Profile, gateway: Gateway, address: tuple[str, int], meter: Meter | None = None
+) -> DeviceBinding:
+    """The ECHONET Lite binding of the profile's device class, the harness as home gateway
+    (with the independent meter a battery profile declares)."""
     settings = profile.echonet
     if settings is None:
         raise SessionError("an ECHONET Lite device needs an [echonet] table in the profile")
     discovery = (MULTICAST_GROUP, address[1]) if settings.multicast_discovery else None
     if profile.device.device_class == "battery":
         return EchonetBatteryBinding(
-            gateway, address, settings.instance, profile.mapping, discovery_address=discovery
+            gateway,
+            address,
+            settings.instance,
+            profile.mapping,
+            discovery_address=discovery,
+            meter=meter,
         )
     if profile.water_heater is None:
         raise SessionError("a water heater needs a [water_heater] table in the profile")
@@ -171,8 +188,56 @@ def _open_simulated(
     gateway = Gateway(evidence, timeout_s=settings.request_timeout_s, retries=settings.retries)
     gateway.attach(network.endpoint(gateway.datagram_received, GATEWAY_HOST, ECHONET_LITE_PORT))
     runner.run(simulator.start())
-    binding = _binding(profile, gateway, (SIMULATOR_HOST, ECHONET_LITE_PORT))
+    meter = None
+    if profile.meter is not None and profile.device.device_class == "battery":
+        simulator = _MeteredSimulator(simulator, profile.meter.unit_id)
+        runner.run(simulator.start_meter())
+        meter = _meter(profile, evidence, simulator.meter_address)
+    binding = _binding(profile, gateway, (SIMULATOR_HOST, ECHONET_LITE_PORT), meter)
     return DeviceUnderTest(runner, binding, profile, evidence, simulator)
+
+
+class _MeteredSimulator:
+    """An ECHONET Lite reference battery with the simulated independent meter beside it: a
+    SunSpec model 203 meter on pymodbus's null modem, measuring the battery's true power."""
+
+    def __init__(self, simulator: SimulatorControl, meter_unit: int) -> None:
+        self.simulator = simulator
+        self.meter_unit = meter_unit
+        self.meter: Any = None
+        self.meter_address = ("", 0)
+
+    async def start_meter(self) -> None:
+        from pymodbus.transport import NULLMODEM_HOST
+
+        from simulators.sunspec_meter import SunSpecMeterConfig, SunSpecMeterDevice
+        from simulators.sunspec_runtime import SimulatedMeter
+
+        device = self.simulator.device  # type: ignore[attr-defined]
+        config = SunSpecMeterConfig(unit_id=self.meter_unit)
+        self.meter = await SimulatedMeter(
+            NULLMODEM_HOST, 0, SunSpecMeterDevice(config, device)
+        ).start()
+        self.meter_address = self.meter.address
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.simulator, name)  # faults, the device, the node: the battery's
+
+    async def start(self) -> object:
+        return await self.simulator.start()
+
+    def restart(self) -> None:
+        self.simulator.restart()
+
+    def check(self) -> None:
+        self.simulator.check()
+        if self.meter is not None:
+            self.meter.check()
+
+    def close(self) -> None:
+        if self.meter is not None:
+            self.meter.close()
+        self.simulator.close()
 
 
 def _open_modbus(
@@ -182,6 +247,7 @@ def _open_modbus(
     built-in simulator in-process (pymodbus's null modem, virtual time), or a real device."""
     from drready.bindings.modbus_battery import ModbusBatteryBinding
     from drready.modbus.client import SunSpecClient
+    from drready.modbus.pointmap import Declared
     from drready.modbus.sunspec import BASE_ADDRESSES
 
     settings, meter = profile.modbus, profile.meter
@@ -203,6 +269,8 @@ def _open_modbus(
             params=_battery_params(profile),
             unit_id=settings.unit_id,
             comms_loss_timeout_s=profile.timings.comms_loss_timeout_s,
+            storage_model=settings.storage_model or 802,
+            sunspec_marker=settings.sunspec,
         )
         declared = profile.device
         if declared.serial_number:
@@ -230,18 +298,45 @@ def _open_modbus(
         attempts=settings.retries + 1,
         base_addresses=bases,
     )
-    meter_client = None
-    if meter is not None:
-        meter_client = SunSpecClient(
-            meter_host,
-            meter_port,
-            evidence=evidence,
-            unit=meter.unit_id,
-            timeout_s=meter.request_timeout_s,
-            attempts=meter.retries + 1,
-        )
-    binding = ModbusBatteryBinding(device, meter_client, heartbeat_s=settings.heartbeat_s)
+    ratings = profile.ratings
+    figures: dict[str, Declared] = {}
+    if ratings is not None:
+        why = "declared in [ratings]"
+        figures = {
+            "capacity_wh": Declared(ratings.capacity_wh, why),
+            "max_charge_w": Declared(ratings.max_charge_w, why),
+            "max_discharge_w": Declared(ratings.max_discharge_w, why),
+        }
+    binding = ModbusBatteryBinding(
+        device,
+        _meter(profile, evidence, (meter_host, meter_port)),
+        heartbeat_s=settings.heartbeat_s,
+        sunspec=settings.sunspec,
+        storage_model=settings.storage_model,
+        overrides=settings.register_points(),
+        declared=figures,
+    )
     return DeviceUnderTest(runner, binding, profile, evidence, simulator)
+
+
+def _meter(profile: Profile, evidence: EvidenceLog, address: tuple[str, int]) -> Meter | None:
+    """The independent meter the profile declares, at ``address`` (the simulator's in a
+    simulated run): SunSpec model 203, or the registers of ``[meter.points]``."""
+    from drready.bindings.modbus_battery import Meter
+    from drready.modbus.client import SunSpecClient
+
+    settings = profile.meter
+    if settings is None:
+        return None
+    client = SunSpecClient(
+        address[0],
+        address[1],
+        evidence=evidence,
+        unit=settings.unit_id,
+        timeout_s=settings.request_timeout_s,
+        attempts=settings.retries + 1,
+    )
+    return Meter(client, settings.register_points().get("power_w"))
 
 
 def _open_real(profile: Profile, evidence_path: Path | None, clock: Clock) -> DeviceUnderTest:
@@ -257,5 +352,8 @@ def _open_real(profile: Profile, evidence_path: Path | None, clock: Clock) -> De
         runner.close()
         raise SessionError(f"cannot open a UDP socket for ECHONET Lite: {exc}") from None
     gateway.attach(endpoint)
-    binding = _binding(profile, gateway, (settings.address, settings.port))
+    meter = None
+    if profile.meter is not None and profile.device.device_class == "battery":
+        meter = _meter(profile, evidence, (profile.meter.address, profile.meter.port))
+    binding = _binding(profile, gateway, (settings.address, settings.port), meter)
     return DeviceUnderTest(runner, binding, profile, evidence)

@@ -224,6 +224,14 @@ class BatteryDevice:
         self.model.advance(self._now())
         return self.model
 
+    def advance(self) -> BatteryModel:
+        """The physics advanced to now (what an independent meter measures)."""
+        return self._advance()
+
+    def true_power_w(self) -> float:
+        """The power that really flows, model sign (+ charging)."""
+        return self._advance().power_w
+
     def _counter(self, energy_wh: float) -> float:
         scaled = energy_wh * self.behaviour.energy_counter_scale
         rollback = self.behaviour.energy_counter_rollback_wh

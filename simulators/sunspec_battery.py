@@ -103,6 +103,7 @@ __all__ = [
 BATTERY_W_SIGN = -1  # W = BATTERY_W_SIGN * model.power_w (the model counts + when charging)
 #: Nominal DC bus voltage of the simulated battery bank (model 802 ``V``; ``A`` = ``W`` / ``V``).
 NOMINAL_DC_V = 51.2
+AC_V = 202  # single-phase 202 V, as Japanese homes have (model 101 PhVphA)
 #: Modbus exception codes the devices answer with.
 ILLEGAL_ADDRESS = 2
 ILLEGAL_VALUE = 3
@@ -208,8 +209,16 @@ class SunSpecBatteryConfig:
     comms_loss_timeout_s: float = 1800.0
     own_mode: str = "auto"
     boot_count: int = 0
+    #: 802: models 1, 802, 704. 124: models 1, 101 (inverter: the power), 124 (storage), 704;
+    #: model 124 has no controller heartbeat, so any request from the controller is its sign of
+    #: life.
+    storage_model: int = 802
+    #: False: the device is not announced as SunSpec (no SunS marker; a register map finds it).
+    sunspec_marker: bool = True
 
     def __post_init__(self) -> None:
+        if self.storage_model not in (802, 124):
+            raise ValueError(f"storage_model {self.storage_model} is not 802 or 124")
         if self.own_mode not in OWN_MODES:
             raise ValueError(f"own_mode {self.own_mode!r} is not one of {', '.join(OWN_MODES)}")
         if not 1 <= self.unit_id <= 247:
@@ -252,7 +261,8 @@ class SunSpecBatteryDevice:
         self.behaviour = behaviour or SunSpecBehaviour()
         self._now = now
         self.model = BatteryModel(config.params, now())
-        self.image = RegisterImage(config.base_address, [MODELS[1], MODELS[802], MODELS[704]])
+        chain = (1, 802, 704) if config.storage_model == 802 else (1, 101, 124, 704)
+        self.image = RegisterImage(config.base_address, [MODELS[m] for m in chain])
         self.reserve_pct = config.params.reserve_pct
         self.log: list[str] = []
         self._boot()
@@ -264,6 +274,7 @@ class SunSpecBatteryDevice:
         self.dr: DrState | None = None
         self.ctrl_hb = 0
         self.ctrl_hb_changed_at = now
+        self.heard_at = now  # the controller's last request (model 124's sign of life)
         self.set_op = CONNECT
         self.set_inv_state = 3  # INVERTER_STARTED
         self.wset_ena = DISABLED
@@ -316,9 +327,18 @@ class SunSpecBatteryDevice:
     def registers(self) -> list[int]:
         """The whole register image from ``base_address``, computed for now."""
         self.advance()
-        marker = SUNS_REGISTERS if self.behaviour.serve_suns_marker else (0, 0)
-        blocks = {1: self._common(), 802: self._battery(), 704: self._controls()}
+        announced = self.behaviour.serve_suns_marker and self.config.sunspec_marker
+        marker = SUNS_REGISTERS if announced else (0, 0)
+        blocks = {1: self._common(), 704: self._controls()}
+        if self.config.storage_model == 802:
+            blocks[802] = self._battery()
+        else:
+            blocks |= {101: self._inverter(), 124: self._storage()}
         return self.image.assemble(marker, blocks)
+
+    def heard(self) -> None:
+        """The controller sent a request (any): it is alive."""
+        self.heard_at = self._now()
 
     def _common(self) -> list[int]:
         c = self.config
@@ -409,6 +429,60 @@ class SunSpecBatteryDevice:
             ]
         return block
 
+    def _storage(self) -> list[int]:
+        """Model 124: charge state and reserve (0.1 %), the charge rating (W)."""
+        p = self.config.params
+        m = self.model
+        rate_sf = fit_sf(p.max_charge_w, 65534)
+        return build_block(
+            MODELS[124],
+            {
+                "WChaMax": on_grid(p.max_charge_w, rate_sf),
+                "WChaGra": 100,
+                "WDisChaGra": 100,
+                "StorCtl_Mod": 0,
+                "MinRsvPct": on_grid(self.reserve_pct, -1),
+                "ChaState": on_grid(min(100.0, max(0.0, m.soc_pct)), -1),
+                "ChaSt": self._charge_status(),
+                "WChaMax_SF": rate_sf,
+                "WChaDisChaGra_SF": 0,
+                "MinRsvPct_SF": -1,
+                "ChaState_SF": -1,
+            },
+        )
+
+    def _inverter(self) -> list[int]:
+        """Model 101: the AC power (+ output, i.e. discharging) and the mandatory readings."""
+        w_sf = self._power_sf()
+        reported_w = on_grid(self.reported_power_w(), w_sf)
+        block = build_block(
+            MODELS[101],
+            {
+                "A": on_grid(abs(reported_w) / AC_V, -1),
+                "AphA": on_grid(abs(reported_w) / AC_V, -1),
+                "A_SF": -1,
+                "PhVphA": AC_V,
+                "V_SF": 0,
+                "W": reported_w,
+                "W_SF": w_sf,
+                "Hz": 500,
+                "Hz_SF": -1,
+                "WH": None,
+                "WH_SF": 0,
+                "TmpCab": 250,
+                "Tmp_SF": -1,
+                "St": 4 if reported_w else 8,  # MPPT (running) / STANDBY
+                "Evt1": 0,
+                "Evt2": 0,
+            },
+        )
+        if self.behaviour.w_sf_error:
+            point = MODELS[101].point("W_SF")
+            block[point.offset] = encode_raw(MODELS[101], point, w_sf + self.behaviour.w_sf_error)[
+                0
+            ]
+        return block
+
     def reversion_remaining_s(self) -> int:
         dr = self.dr
         if dr is None or dr.ends_at is None:
@@ -434,9 +508,10 @@ class SunSpecBatteryDevice:
     _WRITABLE: Mapping[int, frozenset[str]] = {
         1: frozenset({"DA"}),
         802: frozenset({"SoCRsvMin", "CtrlHb", "AlmRst", "SetOp", "SetInvState"}),
+        124: frozenset({"MinRsvPct"}),
         704: frozenset({"WSetEna", "WSetMod", "WSet", "WSetRvrt", "WSetEnaRvrt", "WSetRvrtTms"}),
     }
-    _SF: Mapping[str, int] = {"SoCRsvMin": -1, "WSet": 0, "WSetRvrt": 0}
+    _SF: Mapping[str, int] = {"SoCRsvMin": -1, "MinRsvPct": -1, "WSet": 0, "WSetRvrt": 0}
     _CHOICES: Mapping[str, frozenset[int]] = {
         "AlmRst": frozenset({0, 1}),
         "SetOp": frozenset({CONNECT, DISCONNECT}),
@@ -462,7 +537,7 @@ class SunSpecBatteryDevice:
             return ILLEGAL_VALUE
         if name == "DA" and raw != self.config.unit_id:
             return ILLEGAL_VALUE
-        if name == "SoCRsvMin" and not 0 <= value <= 100:
+        if name in ("SoCRsvMin", "MinRsvPct") and not 0 <= value <= 100:
             return ILLEGAL_VALUE
         return raw, value
 
@@ -483,8 +558,9 @@ class SunSpecBatteryDevice:
     def _commit(self, written: Mapping[str, float]) -> None:
         now = self._now()
         self.model.advance(now)
-        if "SoCRsvMin" in written:
-            self.reserve_pct = written["SoCRsvMin"]
+        for reserve in ("SoCRsvMin", "MinRsvPct"):
+            if reserve in written:
+                self.reserve_pct = written[reserve]
         if "CtrlHb" in written:
             hb = int(written["CtrlHb"])
             if hb != self.ctrl_hb:
@@ -520,7 +596,8 @@ class SunSpecBatteryDevice:
     def _comms_deadline(self) -> float | None:
         if self.dr is None or not self.behaviour.check_controller_heartbeat:
             return None
-        since = max(self.ctrl_hb_changed_at, self.dr.started_at)
+        alive = self.ctrl_hb_changed_at if self.config.storage_model == 802 else self.heard_at
+        since = max(alive, self.dr.started_at)
         return since + self.config.comms_loss_timeout_s
 
     def next_deadline(self) -> float | None:

@@ -34,14 +34,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from drready.modbus.registers import Value, build_block
 from drready.modbus.sunspec import MODELS, SUNS_REGISTERS
+from simulators.battery_model import BatteryModel
 from simulators.sunspec_battery import (
     ILLEGAL_ADDRESS,
     ILLEGAL_VALUE,
     RegisterImage,
-    SunSpecBatteryDevice,
     check_common_strings,
     fit_sf,
     on_grid,
@@ -74,10 +75,17 @@ class SunSpecMeterConfig:
             raise ValueError("the counters start at 1 Wh or more (0 means not implemented)")
 
 
+class PhysicalBattery(Protocol):
+    """What the meter measures: a battery's physics (the SunSpec or the ECHONET Lite one)."""
+
+    def advance(self) -> BatteryModel: ...
+    def true_power_w(self) -> float: ...
+
+
 class SunSpecMeterDevice:
     """Model 203 over the battery's physics. Reads only; time is the battery's."""
 
-    def __init__(self, config: SunSpecMeterConfig, battery: SunSpecBatteryDevice) -> None:
+    def __init__(self, config: SunSpecMeterConfig, battery: PhysicalBattery) -> None:
         self.config = config
         self.battery = battery
         self.image = RegisterImage(config.base_address, [MODELS[1], MODELS[203]])

@@ -21,7 +21,8 @@ recorded, answered with exception 4 (SERVER DEVICE FAILURE) and re-raised by :me
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Protocol, Self, cast
 
@@ -36,7 +37,7 @@ from simulators.runtime import SimulatorError
 from simulators.sunspec_battery import SunSpecBatteryConfig, SunSpecBatteryDevice
 from simulators.sunspec_meter import SunSpecMeterConfig, SunSpecMeterDevice
 
-__all__ = ["NULLMODEM_HOST", "SimulatedSunSpecBattery"]
+__all__ = ["NULLMODEM_HOST", "SimulatedMeter", "SimulatedSunSpecBattery"]
 
 _READ_CODES = frozenset({3, 4, 23})
 _WRITE_CODES = frozenset({6, 16, 22, 23})
@@ -49,6 +50,108 @@ class _Unit(Protocol):
     def registers(self) -> list[int]: ...
 
     def write(self, address: int, values: Sequence[int]) -> int | None: ...
+
+
+_Serve = Callable[[int, int, int, int, list[int], list[int] | list[bool] | None], ExcCodes | None]
+
+
+def _sim_unit(unit: int, base: int, size: int, serve: _Serve) -> SimDevice:
+    """A pymodbus unit of ``size`` registers from ``base`` whose every request ``serve`` answers
+    (function code, start address, address, count, registers, values written)."""
+
+    async def action(
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        return serve(function_code, start_address, address, count, registers, set_values)
+
+    return SimDevice(
+        unit, simdata=SimData(base, values=[0] * size, datatype=DataType.REGISTERS), action=action
+    )
+
+
+async def _listen(
+    host: str, port: int, units: list[SimDevice]
+) -> tuple[ModbusTcpServer, tuple[str, int]]:
+    """A Modbus TCP server for ``units``, listening; and the address it is bound to."""
+    nullmodem = host == NULLMODEM_HOST
+    if nullmodem and port == 0:
+        port = _FIRST_NULLMODEM_PORT
+        while port in NullModem.listeners:
+            port += 1
+    elif nullmodem and port in NullModem.listeners:
+        raise OSError(f"null modem port {port} is already listening")
+    server = ModbusTcpServer(units, address=(host, port))
+    try:
+        await server.serve_forever(background=True)
+    except RuntimeError as exc:
+        server.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc}") from None
+    if nullmodem:
+        return server, (host, port)
+    sockets = cast(asyncio.Server, server.transport).sockets
+    name = sockets[0].getsockname()
+    return server, (str(name[0]), int(name[1]))
+
+
+def _stop(server: ModbusTcpServer | None) -> None:
+    if server is not None:
+        if not server.serving.done():
+            server.serving.set_result(True)
+        server.close()
+
+
+class SimulatedMeter:
+    """The independent meter alone on a Modbus TCP server, measuring any battery's physics
+    (the ECHONET Lite reference battery's, when the profile declares a meter)."""
+
+    def __init__(self, host: str, port: int, meter: SunSpecMeterDevice) -> None:
+        self.host = host
+        self.port = port
+        self.meter = meter
+        self.address: tuple[str, int] = (host, port)
+        self._server: ModbusTcpServer | None = None
+        self._errors: list[BaseException] = []
+
+    def _serve(
+        self,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        try:
+            if set_values is not None and function_code in _WRITE_CODES:
+                refused = self.meter.write(address, [int(v) for v in set_values])
+                return ExcCodes(refused) if refused is not None else None
+            image = self.meter.registers()
+            registers[: len(image)] = image
+            return None
+        except Exception as exc:  # re-raised by check(): never lost
+            self._errors.append(exc)
+            return ExcCodes.DEVICE_FAILURE
+
+    async def start(self) -> Self:
+        config = self.meter.config
+        size = len(self.meter.registers())
+        unit = _sim_unit(config.unit_id, config.base_address, size, self._serve)
+        self._server, self.address = await _listen(self.host, self.port, [unit])
+        return self
+
+    def check(self) -> None:
+        if self._errors:
+            first = self._errors[0]
+            raise SimulatorError(f"meter simulator failed: {first!r}") from first
+
+    def close(self) -> None:
+        server, self._server = self._server, None
+        _stop(server)
 
 
 class SimulatedSunSpecBattery:
@@ -134,26 +237,7 @@ class SimulatedSunSpecBattery:
                     self.meter_config.unit_id, self.meter_config.base_address, self.meter
                 )
             )
-        port = self.port
-        if self.nullmodem and port == 0:
-            port = _FIRST_NULLMODEM_PORT
-            while port in NullModem.listeners:
-                port += 1
-        elif self.nullmodem and port in NullModem.listeners:
-            raise OSError(f"null modem port {port} is already listening")
-        server = ModbusTcpServer(units, address=(self.host, port))
-        try:
-            await server.serve_forever(background=True)
-        except RuntimeError as exc:
-            server.close()
-            raise OSError(f"cannot listen on {self.host}:{port}: {exc}") from None
-        self._server = server
-        if self.nullmodem:
-            self._bound = (self.host, port)
-        else:
-            sockets = cast(asyncio.Server, server.transport).sockets
-            name = sockets[0].getsockname()
-            self._bound = (str(name[0]), int(name[1]))
+        self._server, self._bound = await _listen(self.host, self.port, units)
         self._arm_timer()
         return self
 
@@ -173,10 +257,7 @@ class SimulatedSunSpecBattery:
             self._timer.cancel()
             self._timer = None
         server, self._server = self._server, None
-        if server is not None:
-            if not server.serving.done():
-                server.serving.set_result(True)
-            server.close()
+        _stop(server)
 
     def check(self) -> None:
         """Re-raise the first error the simulator hit while serving requests."""
@@ -191,24 +272,7 @@ class SimulatedSunSpecBattery:
     # -- serving -----------------------------------------------------------------------------
     def _sim_device(self, unit: int, base: int, device: _Unit) -> SimDevice:
         size = len(device.registers()) if self._loop is not None else 1
-
-        async def action(
-            function_code: int,
-            start_address: int,
-            address: int,
-            count: int,
-            registers: list[int],
-            set_values: list[int] | list[bool] | None,
-        ) -> ExcCodes | None:
-            return self._serve(
-                device, function_code, start_address, address, count, registers, set_values
-            )
-
-        return SimDevice(
-            unit,
-            simdata=SimData(base, values=[0] * size, datatype=DataType.REGISTERS),
-            action=action,
-        )
+        return _sim_unit(unit, base, size, functools.partial(self._serve, device))
 
     def _serve(
         self,
@@ -222,6 +286,8 @@ class SimulatedSunSpecBattery:
     ) -> ExcCodes | None:
         try:
             self.requests += 1
+            if device is self.device:
+                self.device.heard()
             if set_values is not None and function_code in _WRITE_CODES:
                 values = [int(v) for v in set_values]
                 refused = device.write(address, values)

@@ -29,11 +29,15 @@ CLASSES = ("battery", "heatpump", "hybrid")
 MIN_FAULTS = {"battery": 12, "heatpump": 8, "hybrid": 8}
 
 
-#: The battery again, over SunSpec Modbus with an independent meter (its built-in profile).
+_ROOT = Path(__file__).resolve().parents[1]
+#: The battery again, over Modbus with an independent meter: SunSpec model 802 (the built-in
+#: profile), SunSpec model 124 with 101, and a device that is not SunSpec (a register map).
 MODBUS = "battery-modbus"
-MODBUS_PROFILE = (
-    Path(__file__).resolve().parents[1] / "drready" / "profiles" / "battery-modbus.toml"
-)
+MODBUS_PROFILES = {
+    MODBUS: _ROOT / "drready" / "profiles" / "battery-modbus.toml",
+    "battery-sunspec-124": _ROOT / "fixtures" / "profiles" / "battery-sunspec-124.toml",
+    "battery-register-map": _ROOT / "fixtures" / "profiles" / "battery-register-map.toml",
+}
 
 
 def _golden(device_class: str) -> str:
@@ -55,8 +59,9 @@ class Run:
 
 def _run(name: str, report_dir: Path) -> Run:
     profile: list[str] = []
-    if name == _golden(MODBUS):
-        device_class, fault, profile = "battery", None, ["--profile", str(MODBUS_PROFILE)]
+    if name.removeprefix(GOLDEN) in MODBUS_PROFILES:
+        variant = MODBUS_PROFILES[name.removeprefix(GOLDEN)]
+        device_class, fault, profile = "battery", None, ["--profile", str(variant)]
     elif name.startswith(GOLDEN):
         device_class, fault = name.removeprefix(GOLDEN), None
     else:
@@ -75,7 +80,7 @@ def _run(name: str, report_dir: Path) -> Run:
 
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
-    names = [*(_golden(c) for c in (*CLASSES, MODBUS)), *sorted(FAULTS)]
+    names = [*(_golden(c) for c in (*CLASSES, *MODBUS_PROFILES)), *sorted(FAULTS)]
     base = tmp_path_factory.mktemp("matrix")
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         runs = pool.map(lambda n: _run(n, base / n.strip("()")), names)
@@ -104,18 +109,33 @@ def test_golden_simulator_passes_every_requirement(
     assert golden.report["device_time"]["covered_s"] >= least
 
 
+@pytest.mark.parametrize(
+    ("variant", "binding"),
+    [
+        (MODBUS, "SunSpec Modbus (gateway)"),
+        ("battery-sunspec-124", "SunSpec Modbus (gateway)"),
+        ("battery-register-map", "Modbus (register map) (gateway)"),
+    ],
+)
 def test_golden_modbus_battery_passes_every_requirement_that_maps(
-    matrix: dict[str, Run],
+    matrix: dict[str, Run], variant: str, binding: str
 ) -> None:
-    golden = matrix[_golden(MODBUS)]
+    golden = matrix[_golden(variant)]
     assert golden.exit_status == 0, golden.stderr
     verdicts = golden.verdicts()
     for rid in GATEWAY_REQUIREMENTS["battery"]:
         assert verdicts[rid] == "pass", (rid, golden.report["requirements"])
-    assert golden.report["binding"] == "SunSpec Modbus (gateway)"
+    assert golden.report["binding"] == binding
     reasons = {r["id"]: r["reason"] for r in golden.report["requirements"]}
-    # What does not map over SunSpec is said, not hidden: model 802 has no energy counters.
-    assert "no cumulative energy counters" in reasons["BAT-2.5"]
+    # What does not map is said, not hidden: the energy counters, as a not-applicable test.
+    assert "not applicable: cumulative energy" in reasons["BAT-2.5"]
+    outcomes = {
+        t["nodeid"].split("::")[-1]: t["outcome"]
+        for r in golden.report["requirements"]
+        for t in r["tests"]
+    }
+    assert outcomes["test_power_sign_and_energy_counters_match"] == "not-applicable"
+    assert outcomes["test_reported_power_matches_the_independent_meter"] == "passed"
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))

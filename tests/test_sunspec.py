@@ -34,7 +34,7 @@ from drready.modbus.sunspec import (
 
 # L of each model as the SunSpec models repository gives it (json/model_<id>.json, commit
 # 7abdf8982d5364f8ae916deee18aac86c11be36d): the sum of the point sizes after ID and L.
-SPEC_LENGTHS = {1: 66, 802: 62, 124: 24, 704: 65, 203: 105}
+SPEC_LENGTHS = {1: 66, 802: 62, 124: 24, 101: 50, 704: 65, 203: 105}
 
 # Offsets (from the ID register) and types of the points the harness relies on, as read from the
 # same files.
@@ -58,6 +58,8 @@ SPEC_POINTS = {
           "InOutWRte_RvrtTms": (15, 1, "uint16"), "InOutWRte_RmpTms": (16, 1, "uint16"),
           "ChaGriSet": (17, 1, "enum16"), "WChaMax_SF": (18, 1, "sunssf"),
           "InOutWRte_SF": (25, 1, "sunssf")},
+    101: {"W": (14, 1, "int16"), "W_SF": (15, 1, "sunssf"), "WH": (24, 2, "acc32"),
+          "WH_SF": (26, 1, "sunssf"), "St": (38, 1, "enum16"), "Evt1": (40, 2, "bitfield32")},
     704: {"WSetEna": (22, 1, "enum16"), "WSetMod": (23, 1, "enum16"), "WSet": (24, 2, "int32"),
           "WSetRvrt": (26, 2, "int32"), "WSetPct": (28, 1, "int16"),
           "WSetPctRvrt": (29, 1, "int16"), "WSetEnaRvrt": (30, 1, "enum16"),

@@ -8,6 +8,7 @@ whole request at once. A mode written alone is the user's choice of the device's
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from drready.bindings.echonet_common import EchonetDeviceBinding
 from drready.dut_types import DrAck, Status
@@ -16,6 +17,9 @@ from drready.echonet.errors import DecodeError, RemoteError
 from drready.echonet.gateway import Gateway
 from drready.echonet.transport import Address
 from drready.profile import BATTERY_MAPPING_DEFAULTS, EpcMapping
+
+if TYPE_CHECKING:
+    from drready.bindings.modbus_battery import Meter
 
 STORAGE_BATTERY_CLASS = 0x027D
 
@@ -32,6 +36,7 @@ class EchonetBatteryBinding(EchonetDeviceBinding):
         mapping: Mapping[str, EpcMapping] | None = None,
         *,
         discovery_address: Address | None = None,
+        meter: Meter | None = None,
     ) -> None:
         super().__init__(
             gateway,
@@ -41,6 +46,8 @@ class EchonetBatteryBinding(EchonetDeviceBinding):
             {**BATTERY_MAPPING_DEFAULTS, **(mapping or {})},
             discovery_address=discovery_address,
         )
+        #: The independent meter the profile declares (Modbus TCP, whatever this binding is).
+        self.meter = meter
 
     # -- DR ------------------------------------------------------------------------------------
     async def request_power(self, target_w: float, duration_s: float | None) -> DrAck:
@@ -104,7 +111,19 @@ class EchonetBatteryBinding(EchonetDeviceBinding):
             charged_wh=num(0xA8) * 1000.0,
             discharged_wh=num(0xA9) * 1000.0,
             reserve_pct=num(reserve.epc),
+            meter_power_w=None if self.meter is None else await self._meter_power_w(),
         )
+
+    def close(self) -> None:
+        if self.meter is not None:
+            self.meter.client.close()
+
+    async def _meter_power_w(self) -> float:
+        # The meter is the lab's own instrument: a comms cut to the device leaves it alone.
+        assert self.meter is not None
+        if not self.meter.client.connected:
+            await self.meter.client.connect()
+        return await self.meter.power_w()
 
     async def set_backup_reserve_pct(self, pct: float) -> None:
         item = self._item("backup_reserve_pct")

@@ -1,8 +1,9 @@
 """SunSpec model definitions the harness needs, as compact data.
 
-The point tables below were checked, offset by offset and type by type, against the JSON model
-definitions of the SunSpec Alliance models repository (github.com/sunspec/models, ``json/``),
-commit 7abdf8982d5364f8ae916deee18aac86c11be36d (2026-04-22). Only facts are taken from there
+The point tables below (models 1, 802, 124, 101, 704, 203) were checked, offset by offset and
+type by type, against the JSON model definitions of the SunSpec Alliance models repository
+(github.com/sunspec/models, ``json/``), commit 7abdf8982d5364f8ae916deee18aac86c11be36d
+(2026-04-22). Only facts are taken from there
 (model IDs, point names, offsets, sizes, types, units, scale-factor names, access, mandatory).
 
 Offsets count from the first register of the model block: ``ID`` is at offset 0 and ``L`` at 1,
@@ -256,6 +257,53 @@ InBatV_SF         | 24| 1|sunssf    |              |                |R |O
 InOutWRte_SF      | 25| 1|sunssf    |              |                |R |O
 
 """
+_M101 = """
+ID                |  0| 1|uint16    |              |                |R |M
+L                 |  1| 1|uint16    |              |                |R |M
+A                 |  2| 1|uint16    |A             |A_SF            |R |M
+AphA              |  3| 1|uint16    |A             |A_SF            |R |M
+AphB              |  4| 1|uint16    |A             |A_SF            |R |O
+AphC              |  5| 1|uint16    |A             |A_SF            |R |O
+A_SF              |  6| 1|sunssf    |              |                |R |M
+PPVphAB           |  7| 1|uint16    |V             |V_SF            |R |O
+PPVphBC           |  8| 1|uint16    |V             |V_SF            |R |O
+PPVphCA           |  9| 1|uint16    |V             |V_SF            |R |O
+PhVphA            | 10| 1|uint16    |V             |V_SF            |R |M
+PhVphB            | 11| 1|uint16    |V             |V_SF            |R |O
+PhVphC            | 12| 1|uint16    |V             |V_SF            |R |O
+V_SF              | 13| 1|sunssf    |              |                |R |M
+W                 | 14| 1|int16     |W             |W_SF            |R |M
+W_SF              | 15| 1|sunssf    |              |                |R |M
+Hz                | 16| 1|uint16    |Hz            |Hz_SF           |R |M
+Hz_SF             | 17| 1|sunssf    |              |                |R |M
+VA                | 18| 1|int16     |VA            |VA_SF           |R |O
+VA_SF             | 19| 1|sunssf    |              |                |R |O
+VAr               | 20| 1|int16     |var           |VAr_SF          |R |O
+VAr_SF            | 21| 1|sunssf    |              |                |R |O
+PF                | 22| 1|int16     |Pct           |PF_SF           |R |O
+PF_SF             | 23| 1|sunssf    |              |                |R |O
+WH                | 24| 2|acc32     |Wh            |WH_SF           |R |M
+WH_SF             | 26| 1|sunssf    |              |                |R |M
+DCA               | 27| 1|uint16    |A             |DCA_SF          |R |O
+DCA_SF            | 28| 1|sunssf    |              |                |R |O
+DCV               | 29| 1|uint16    |V             |DCV_SF          |R |O
+DCV_SF            | 30| 1|sunssf    |              |                |R |O
+DCW               | 31| 1|int16     |W             |DCW_SF          |R |O
+DCW_SF            | 32| 1|sunssf    |              |                |R |O
+TmpCab            | 33| 1|int16     |C             |Tmp_SF          |R |M
+TmpSnk            | 34| 1|int16     |C             |Tmp_SF          |R |O
+TmpTrns           | 35| 1|int16     |C             |Tmp_SF          |R |O
+TmpOt             | 36| 1|int16     |C             |Tmp_SF          |R |O
+Tmp_SF            | 37| 1|sunssf    |              |                |R |M
+St                | 38| 1|enum16    |              |                |R |M
+StVnd             | 39| 1|enum16    |              |                |R |O
+Evt1              | 40| 2|bitfield32|              |                |R |M
+Evt2              | 42| 2|bitfield32|              |                |R |M
+EvtVnd1           | 44| 2|bitfield32|              |                |R |O
+EvtVnd2           | 46| 2|bitfield32|              |                |R |O
+EvtVnd3           | 48| 2|bitfield32|              |                |R |O
+EvtVnd4           | 50| 2|bitfield32|              |                |R |O
+"""
 _M704 = """
 ID                |  0| 1|uint16    |              |                |R |M
 L                 |  1| 1|uint16    |              |                |R |M
@@ -449,6 +497,27 @@ MODELS: Mapping[int, Model] = MappingProxyType(
                     "StorCtl_Mod": {"CHARGE": 0, "DiSCHARGE": 1},  # the model's own spelling
                     "ChaSt": _CHA_ST,
                     "ChaGriSet": {"PV": 0, "GRID": 1},
+                }
+            ),
+        ),
+        101: Model(
+            101,
+            "inverter",
+            "Inverter (Single Phase)",
+            50,
+            _parse(_M101),
+            _frozen(
+                {
+                    "St": {
+                        "OFF": 1,
+                        "SLEEPING": 2,
+                        "STARTING": 3,
+                        "MPPT": 4,
+                        "THROTTLED": 5,
+                        "SHUTTING_DOWN": 6,
+                        "FAULT": 7,
+                        "STANDBY": 8,
+                    }
                 }
             ),
         ),

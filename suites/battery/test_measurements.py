@@ -27,9 +27,10 @@ def test_power_sign_and_energy_counters_match(
     assert flowing, f"no power above {tolerances.power_w:.0f} W was reported during the DR"
     if samples[0].status.charged_wh is None or samples[0].status.discharged_wh is None:
         raise NotApplicable(
-            f"cumulative energy: the {dut.binding.protocol} binding has no energy counters to "
-            "read (SunSpec models 802 and 124 define none); the reported power is checked "
-            "against the meter where one is declared"
+            f"cumulative energy: the device has no energy counters over {dut.binding.protocol} "
+            "(SunSpec models 802 and 124 define none; a register map may give charged_wh and "
+            "discharged_wh); the reported power is checked against the meter where one is "
+            "declared"
         )
 
     # The sign of the power must agree with the counter that moves: + charges, - discharges.
