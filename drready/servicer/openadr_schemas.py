@@ -1,0 +1,191 @@
+"""OpenADR 3 documents: the JSON Schemas both sides are held to, and the payload names drready uses.
+
+The schemas (``drready/schemas/openadr3.<object>.schema.json``, JSON Schema 2020-12) follow
+OpenADR 3.1.0 (the OpenAPI ``openadr3.yaml``, ``Definition.md`` and its ``enumerations/``). Each
+object file holds the served form at its root and the client's request form in ``$defs``; the
+names used here are the specification's component names (``event``, ``eventRequest``, ...).
+Documents may carry properties the specification does not name (Definition.md, "Model
+Extension"), so unknown properties are accepted; everything the specification does name is held
+to its type, pattern and required fields, and enumerated payload types to the kind of values their
+enumeration defines.
+
+Payload types (Definition.md, "Enumerations", and its "Private Strings": parties may agree on
+names of their own, which VTNs pass through untouched). Private names here start with
+``DRREADY_`` so that they cannot meet a future enumerated name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+# The stubs (types-jsonschema) may or may not be installed; either way these lines are clean.
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+from referencing import Registry, Resource  # type: ignore[import-not-found, unused-ignore]
+
+#: Where the schema files' ``$id`` live (never fetched: every file is in the package).
+SCHEMA_BASE = "https://drready.invalid/schemas/"
+#: The specification release the schemas and the servicer follow.
+SPEC_VERSION = "3.1.0"
+
+# -- payload types -------------------------------------------------------------------------------
+#: Event payload: a power setpoint. Definition.md: "The absolute amount of consumption by a
+#: resource", units from the eventPayloadDescriptor. drready sends it in ``KW`` (Table 9 has no W)
+#: signed as consumption: + charges a battery, - discharges it. The enumerations file gives it
+#: ``minimum: 0``, which would leave no way to ask for a discharge; that bound is not enforced here.
+DISPATCH_SETPOINT = "DISPATCH_SETPOINT"
+#: Event payload (private): when a water heater is to start heating, one RFC 3339 date-time string.
+#: The interval's own start is when the request applies; this value is the heating start asked for.
+HEATING_START_TIME = "DRREADY_HEATING_START_TIME"
+#: Report payloads (Definition.md, report enumerations): energy used over an interval (KWH) and
+#: real power over it (KW).
+USAGE = "USAGE"
+DEMAND = "DEMAND"
+#: Storage state of charge, 0.0 (empty) to 1.0 (full), units ``PERCENT`` (Definition.md, Table 9
+#: represents percentages as 0.0-1.0; the enumerations file bounds it so).
+STORAGE_CHARGE_LEVEL = "STORAGE_CHARGE_LEVEL"
+#: Largest sustainable discharge (injection) and charge (load) power, KW.
+STORAGE_MAX_DISCHARGE_POWER = "STORAGE_MAX_DISCHARGE_POWER"
+STORAGE_MAX_CHARGE_POWER = "STORAGE_MAX_CHARGE_POWER"
+#: Report payload (private): the DR-possible amount (DRready HP-2.1/HY-2.1), energy in KWH, >= 0.
+DR_POSSIBLE_ENERGY = "DRREADY_DR_POSSIBLE_ENERGY"
+
+#: Units (Definition.md, Table 9) drready writes in payload descriptors.
+UNITS_KW = "KW"
+UNITS_KWH = "KWH"
+UNITS_PERCENT = "PERCENT"
+
+#: Schema name -> (file's object name, pointer inside the file).
+_SCHEMAS: dict[str, tuple[str, str]] = {
+    "program": ("program", ""),
+    "programRequest": ("program", "/$defs/programRequest"),
+    "event": ("event", ""),
+    "eventRequest": ("event", "/$defs/eventRequest"),
+    "report": ("report", ""),
+    "reportRequest": ("report", "/$defs/reportRequest"),
+    "subscription": ("subscription", ""),
+    "subscriptionRequest": ("subscription", "/$defs/subscriptionRequest"),
+    "ven": ("ven", ""),
+    "venRequest": ("ven", "/$defs/venRequest"),
+    "notification": ("notification", ""),
+    "token": ("token", ""),
+    "clientCredentialRequest": ("token", "/$defs/clientCredentialRequest"),
+    "authError": ("token", "/$defs/authError"),
+    "problem": ("problem", ""),
+}
+SCHEMA_NAMES = tuple(_SCHEMAS)
+_FILES = (
+    "common",
+    "program",
+    "event",
+    "report",
+    "subscription",
+    "ven",
+    "notification",
+    "token",
+    "problem",
+)
+
+
+class OpenAdrError(Exception):
+    """Base of the OpenADR 3 servicer and VEN errors."""
+
+
+class SchemaViolation(OpenAdrError, ValueError):
+    """A document that its schema rejects: ``errors`` are one line each, pointing into it."""
+
+    def __init__(self, schema: str, document: Any, errors: list[str]) -> None:
+        self.schema = schema
+        self.document = document
+        self.errors = errors
+        shown = "; ".join(errors[:3]) + (f" (+{len(errors) - 3} more)" if len(errors) > 3 else "")
+        super().__init__(f"not a valid OpenADR 3 {schema}: {shown}")
+
+
+def schema_file_name(object_name: str) -> str:
+    return f"openadr3.{object_name}.schema.json"
+
+
+@cache
+def load_schema(object_name: str) -> dict[str, Any]:
+    """The parsed schema file of one object (``event``, ``common``, ...)."""
+    if object_name not in _FILES:
+        raise KeyError(f"no OpenADR 3 schema file for {object_name!r}")
+    text = files("drready").joinpath("schemas", schema_file_name(object_name)).read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _registry() -> Any:
+    resources = [
+        (SCHEMA_BASE + schema_file_name(name), Resource.from_contents(load_schema(name)))
+        for name in _FILES
+    ]
+    return Registry().with_resources(resources)
+
+
+@cache
+def validator(name: str) -> Any:
+    """The (cached) Draft 2020-12 validator of one schema name (see :data:`SCHEMA_NAMES`)."""
+    try:
+        object_name, pointer = _SCHEMAS[name]
+    except KeyError:
+        raise KeyError(f"unknown OpenADR 3 schema {name!r}; known: {', '.join(_SCHEMAS)}") from None
+    ref = SCHEMA_BASE + schema_file_name(object_name) + ("#" + pointer if pointer else "")
+    return Draft202012Validator({"$ref": ref}, registry=_registry())
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _where(path: Iterator[Any] | Any) -> str:
+    where = "$"
+    for part in path:
+        if isinstance(part, int):
+            where += f"[{part}]"
+        elif _IDENTIFIER.match(str(part)):
+            where += f".{part}"
+        else:
+            where += f"[{json.dumps(part)}]"
+    return where
+
+
+def _leaves(error: Any) -> Iterator[Any]:
+    # anyOf/oneOf/allOf failures say "is not valid under any of the given schemas"; the errors
+    # under them say which field and why, which is what a finding must show.
+    if error.context:
+        for sub in error.context:
+            yield from _leaves(sub)
+    else:
+        yield error
+
+
+def errors(name: str, document: Any) -> list[str]:
+    """Every reason ``document`` is not a valid ``name``, one line each (empty when valid)."""
+    found: list[str] = []
+    for error in validator(name).iter_errors(document):
+        for leaf in _leaves(error) if error.validator in ("anyOf", "oneOf") else [error]:
+            message = leaf.message
+            if leaf.validator == "pattern" and isinstance(leaf.schema, dict):
+                # The regular expression says less to a reader than what it stands for.
+                message = f"{leaf.instance!r} is not {leaf.schema.get('title', message)}"
+            line = f"{_where(leaf.absolute_path)}: {message}"
+            if line not in found:
+                found.append(line)
+    return sorted(found)
+
+
+def validate(name: str, document: Any) -> None:
+    """Raise :class:`SchemaViolation` unless ``document`` is a valid ``name``."""
+    found = errors(name, document)
+    if found:
+        raise SchemaViolation(name, document, found)
+
+
+def is_valid(name: str, document: Any) -> bool:
+    return bool(validator(name).is_valid(document))
