@@ -21,8 +21,10 @@ from drready.dut_types import (
     HeaterSample,
     HeaterStatus,
     Identity,
+    ProbeResult,
     Sample,
     Status,
+    StructuredDataReport,
 )
 from drready.evidence import EvidenceLog
 from drready.profile import tod_text
@@ -68,6 +70,45 @@ class WaterHeaterBinding(DeviceBinding, Protocol):
     async def planned_start(self) -> float | None: ...
     async def dr_possible_wh(self) -> float: ...
     async def heater_status(self) -> HeaterStatus: ...
+
+
+class ServerPathBinding(Protocol):
+    """What a binding of the server topology offers besides its device class's operations."""
+
+    async def structured_data(self) -> StructuredDataReport:
+        """*-1.2: the documents the device sent so far, and those that broke the schema."""
+        ...
+
+    def probe_kinds(self) -> tuple[str, ...]:
+        """The security checks of this shape (see :data:`drready.dut.PROBES`)."""
+        ...
+
+    async def probe(self, kind: str) -> ProbeResult: ...
+
+
+#: Security checks of the server path, by the side the device plays. As a client (it polls an
+#: OpenADR 3 servicer), it must refuse a servicer over plain HTTP, with TLS below 1.2, with a
+#: certificate from an untrusted CA or for another host, or redirecting to another host; and it
+#: must not execute an event replayed (same id and modification time), tampered with, or
+#: delivered unauthenticated. As a server (a maker's cloud the harness calls), it must refuse
+#: control without or with wrong credentials, a replayed request and plain HTTP, rate-limit
+#: repeated bad credentials, and not disclose the unit's identity to an unauthenticated peer.
+PROBES: dict[str, str] = {
+    "plain-http": "a servicer over plain HTTP",
+    "tls-1.1": "a servicer offering TLS 1.1 at most",
+    "untrusted-ca": "a servicer certificate from a CA the device does not trust",
+    "wrong-host": "a servicer certificate for another host name",
+    "redirect": "a servicer redirecting to another host",
+    "replayed-event": "an event replayed with the same id and modification time",
+    "tampered-event": "an event altered without a new modification time",
+    "unauthenticated-notification": "an event notification without the subscription's token",
+    "no-credentials": "control without credentials",
+    "wrong-credentials": "control with wrong credentials",
+    "replayed-request": "a control request replayed as sent",
+    "plain-http-control": "control over plain HTTP",
+    "rate-limit": "repeated bad credentials are rate-limited",
+    "identity-unauthenticated": "the unit's identity asked for without credentials",
+}
 
 
 class SimulatorControl(Protocol):
@@ -185,6 +226,35 @@ class DeviceUnderTest:
         if ack.accepted and self.on_dr is not None:
             self.on_dr(f"DR {target_w:+.0f} W", duration_s)
         return ack
+
+    # -- server path (*-1.2, *-3.2) --------------------------------------------------------
+    @property
+    def _server(self) -> ServerPathBinding:
+        if self.binding.topology != "server":
+            raise TypeError(f"a server-path operation over the {self.binding.topology} topology")
+        return cast(ServerPathBinding, self.binding)
+
+    def structured_data(self) -> StructuredDataReport:
+        report: StructuredDataReport = self._run(self._server.structured_data())
+        return report
+
+    def security_probe_kinds(self) -> tuple[str, ...]:
+        return self._server.probe_kinds()
+
+    def security_probe(self, kind: str) -> ProbeResult:
+        """Try one insecure exchange on the server path (:data:`PROBES`) and say what the device
+        did."""
+        if kind not in PROBES:
+            raise ValueError(f"unknown security probe {kind!r}")
+        self._note(f"security probe: {PROBES[kind]}", probe=kind)
+        result: ProbeResult = self._run(self._server.probe(kind))
+        self._note(
+            f"security probe {kind}: {'refused' if result.refused else 'ACCEPTED'}: "
+            f"{result.detail}",
+            probe=kind,
+            refused=result.refused,
+        )
+        return result
 
     def read_target_w(self) -> float:
         value: float = self._run(self._battery.read_target_w())

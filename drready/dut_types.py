@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -92,3 +93,30 @@ class HeaterSample:
     elapsed_s: float
     tod_s: float
     status: HeaterStatus
+
+
+@dataclass(frozen=True)
+class SchemaFinding:
+    """A document from the device (or its maker's server) that broke the binding's JSON Schema."""
+
+    where: str  # e.g. "POST /reports" or "GET /elapi/v1/devices/battery1/properties"
+    document: Any  # the offending document as received (parsed JSON, or the raw text)
+    errors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StructuredDataReport:
+    """*-1.2: what the device sent on the server path, and which documents broke the schema."""
+
+    #: Documents from the device checked against the schema, by kind (e.g. "report": 40).
+    documents: Mapping[str, int]
+    findings: tuple[SchemaFinding, ...]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One security check on the server path (*-3.2, *-ID): did the device do the safe thing?"""
+
+    kind: str
+    refused: bool  # True: the device refused / did not execute / did not disclose
+    detail: str

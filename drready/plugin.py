@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -124,12 +124,7 @@ def resolve_profile(options: DrreadyOptions) -> Profile:
                     path=options.profile_path,
                     got=profile.device.device_class,
                 )
-            if profile.echonet is not None:
-                profile = replace(profile, echonet=replace(profile.echonet, address="simulator"))
-            if profile.modbus is not None:
-                profile = replace(profile, modbus=replace(profile.modbus, address="simulator"))
-            if profile.meter is not None:
-                profile = replace(profile, meter=replace(profile.meter, address="simulator"))
+            profile = profile.simulated()
     else:
         profile = default_profile(options.simulate or "battery", _fault_binding(options.faults))
     if options.time_scale != 1.0:
@@ -146,11 +141,15 @@ def resolve_profile(options: DrreadyOptions) -> Profile:
 
 
 def _fault_binding(faults: tuple[str, ...]) -> str:
-    """A fault of the SunSpec simulator selects the Modbus binding (and its meter) by itself."""
+    """A fault of another binding's simulator selects that binding by itself: the SunSpec one
+    (Modbus, with its meter), or a server-topology shape (OpenADR 3, ECHONET Lite Web API)."""
     from simulators.faults import FAULTS
 
     bindings = {FAULTS[name].binding for name in faults if name in FAULTS}
-    return "modbus" if "modbus" in bindings else "echonet"
+    for binding in ("modbus", "openadr3", "webapi"):
+        if binding in bindings:
+            return binding
+    return "echonet"
 
 
 def check_run(options: DrreadyOptions, profile: Profile) -> None:
@@ -159,12 +158,21 @@ def check_run(options: DrreadyOptions, profile: Profile) -> None:
 
     where = f"{profile.source}: " if profile.source else ""
     binding = profile.device.binding
-    link = profile.modbus if binding == "modbus" else profile.echonet
-    if link is None or not profile.device.supports("gateway"):
-        protocol = "SunSpec Modbus" if binding == "modbus" else "ECHONET Lite"
+    topology = profile.device.topology
+    link = {
+        "modbus": profile.modbus,
+        "openadr3": profile.openadr3,
+        "webapi": profile.webapi,
+    }.get(binding, profile.echonet)
+    if link is None or not profile.device.supports(topology):
+        protocol = {
+            "modbus": "SunSpec Modbus",
+            "openadr3": "OpenADR 3",
+            "webapi": "ECHONET Lite Web API",
+        }.get(binding, "ECHONET Lite")
         raise pytest.UsageError(
             f"{where}device.topologies: the {profile.device.device_class} is tested over the "
-            f"gateway topology ({protocol}), which this profile does not declare; nothing "
+            f"{topology} topology ({protocol}), which this profile does not declare; nothing "
             "would be tested"
         )
 

@@ -57,6 +57,8 @@ __all__ = [
 
 DEVICE_CLASSES = ("battery", "heatpump", "hybrid")  # REQUIREMENTS.md, "Device classes"
 TOPOLOGIES = ("gateway", "server")  # GW経由型 and サーバー経由
+#: Bindings of the server topology (the others reach the device over the gateway topology).
+SERVER_BINDINGS = ("openadr3", "webapi")
 SIMULATOR_ADDRESS = "simulator"  # reserved host name: the built-in in-process simulator
 SCHEMA_VERSION = 1
 
@@ -167,8 +169,14 @@ class DeviceInfo:
     #: Battery own modes (0xDA names) the suite may use; the first is the normal one. Which
     #: modes count as the device's "own" is a harness reading of BAT-2.6, so it is declared.
     own_modes: tuple[str, ...] = ("auto", "standby")
-    #: How the gateway topology reaches the device: "echonet" or "modbus" (SunSpec).
+    #: How the harness reaches the device: "echonet" or "modbus" (SunSpec) over the gateway
+    #: topology; "openadr3" or "webapi" over the server topology.
     binding: str = "echonet"
+
+    @property
+    def topology(self) -> str:
+        """The topology the binding tests: gateway or server."""
+        return "server" if self.binding in SERVER_BINDINGS else "gateway"
 
     def __post_init__(self) -> None:
         if isinstance(self.topologies, list):
@@ -271,6 +279,57 @@ class ModbusSettings:
         if not doc["points"]:
             del doc["points"]
         return doc
+
+
+@dataclass(frozen=True)
+class OpenAdrSettings:
+    """The harness as an OpenADR 3 DR servicer (VTN) the device polls (binding "openadr3")."""
+
+    ven: str = "simulator"  # or "external": a real VEN connects to the harness
+    bind: str = "127.0.0.1"
+    port: int = 0
+    tls: bool = True
+    server_name: str = "localhost"
+    client_id: str = "drready-ven"
+    client_secret: str = "drready-simulated-ven-secret"
+    ven_name: str = "drready-ven"
+    poll_interval_s: float = 10.0
+    report_interval_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        validate_document(self.to_json(), "openadr3", "openadr3")
+        _check_host("openadr3.bind", self.bind)
+        _floats(self, "poll_interval_s", "report_interval_s")
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class WebApiSettings:
+    """The maker's cloud, which the harness calls as an ECHONET Lite Web API client."""
+
+    base_url: str = SIMULATOR_ADDRESS
+    client_id: str = "drready"
+    client_secret: str = "drready-simulated-cloud-secret"
+    ca_file: str | None = None
+    device_id: str | None = None
+    request_timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        validate_document(self.to_json(), "webapi", "webapi")
+        if self.base_url != SIMULATOR_ADDRESS and not re.match(r"^https?://[^/\s]+", self.base_url):
+            raise ProfileError(
+                "webapi.base_url",
+                f'an http(s):// URL or "{SIMULATOR_ADDRESS}"',
+                json.dumps(self.base_url),
+            )
+        _floats(self, "request_timeout_s")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+        }
 
 
 def _register_points(points: Mapping[str, Mapping[str, Any]]) -> dict[str, RegisterPoint]:
@@ -531,6 +590,8 @@ class Profile:
     water_heater: WaterHeaterSpec | None = None
     modbus: ModbusSettings | None = None
     meter: MeterSettings | None = None
+    openadr3: OpenAdrSettings | None = None
+    webapi: WebApiSettings | None = None
     # How many times faster than real time the device's clock runs (on_device_clock): reports
     # must say the timings were scaled.
     time_scale: float = 1.0
@@ -552,9 +613,29 @@ class Profile:
 
     @property
     def is_simulated(self) -> bool:
-        if self.device.binding == "modbus":
+        binding = self.device.binding
+        if binding == "modbus":
             return self.modbus is not None and self.modbus.address == SIMULATOR_ADDRESS
+        if binding == "openadr3":
+            return self.openadr3 is not None and self.openadr3.ven == SIMULATOR_ADDRESS
+        if binding == "webapi":
+            return self.webapi is not None and self.webapi.base_url == SIMULATOR_ADDRESS
         return self.echonet is not None and self.echonet.address == SIMULATOR_ADDRESS
+
+    def simulated(self) -> Profile:
+        """This profile with every link pointed at the built-in simulators (``--simulate``)."""
+        profile = self
+        if profile.echonet is not None:
+            profile = replace(profile, echonet=replace(profile.echonet, address=SIMULATOR_ADDRESS))
+        if profile.modbus is not None:
+            profile = replace(profile, modbus=replace(profile.modbus, address=SIMULATOR_ADDRESS))
+        if profile.meter is not None:
+            profile = replace(profile, meter=replace(profile.meter, address=SIMULATOR_ADDRESS))
+        if profile.openadr3 is not None:
+            profile = replace(profile, openadr3=replace(profile.openadr3, ven=SIMULATOR_ADDRESS))
+        if profile.webapi is not None:
+            profile = replace(profile, webapi=replace(profile.webapi, base_url=SIMULATOR_ADDRESS))
+        return profile
 
     def on_device_clock(self, n: float) -> Profile:
         """A copy for a device whose clock runs n times faster than real time.
@@ -589,6 +670,10 @@ class Profile:
             doc["modbus"] = self.modbus.to_json()
         if self.meter is not None:
             doc["meter"] = self.meter.to_json()
+        if self.openadr3 is not None:
+            doc["openadr3"] = self.openadr3.to_json()
+        if self.webapi is not None:
+            doc["webapi"] = self.webapi.to_json()
         doc["timings"] = self.timings.to_json()
         doc["tolerances"] = self.tolerances.to_json()
         if self.jcstar is not None:
@@ -618,6 +703,8 @@ def _profile_from_document(doc: Mapping[str, Any], source: Path | None) -> Profi
         water_heater=WaterHeaterSpec(**doc["water_heater"]) if "water_heater" in doc else None,
         modbus=ModbusSettings(**doc["modbus"]) if "modbus" in doc else None,
         meter=MeterSettings(**doc["meter"]) if "meter" in doc else None,
+        openadr3=OpenAdrSettings(**doc["openadr3"]) if "openadr3" in doc else None,
+        webapi=WebApiSettings(**doc["webapi"]) if "webapi" in doc else None,
     )
 
 

@@ -116,8 +116,8 @@ class RunRecorder:
 
     @property
     def run_topology(self) -> str:
-        """The topology this run exercises: the only binding so far is ECHONET Lite via gateway."""
-        return "gateway"
+        """The topology this run exercises: its binding's (gateway or server)."""
+        return self.profile.device.topology
 
     # -- the report ----------------------------------------------------------------------------
     def _context(self) -> RunContext:

@@ -7,6 +7,7 @@ see any of it; a maker can call :func:`open_dut` from a REPL and drive the same 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +47,22 @@ def open_dut(
     evidence_path: Path | None = None,
     clock: Clock | None = None,
 ) -> DeviceUnderTest:
-    if not profile.device.supports("gateway"):
-        raise SessionError("the harness reaches the device over the gateway topology")
+    topology = profile.device.topology
+    if not profile.device.supports(topology):
+        raise SessionError(
+            f"the {profile.device.binding} binding tests the {topology} topology, which the "
+            "profile does not declare (device.topologies)"
+        )
+    if faults and not profile.is_simulated:
+        raise SessionError("--fault needs the built-in simulator")
+    if profile.device.binding == "openadr3":
+        from drready.session_openadr import open_openadr
+
+        return open_openadr(profile, faults, evidence_path, clock)
+    if profile.device.binding == "webapi":
+        from drready.session_webapi import open_webapi
+
+        return open_webapi(profile, faults, evidence_path, clock)
     meter = profile.meter
     if meter is not None and meter.address == "simulator" and not profile.is_simulated:
         raise SessionError(
@@ -168,14 +183,30 @@ def _water_heater_simulator(
     return SimulatedWaterHeater(open_endpoint, config, faults)
 
 
-def _open_simulated(
-    profile: Profile, faults: Sequence[str], evidence_path: Path | None, clock: Clock
-) -> DeviceUnderTest:
+@dataclass
+class EchonetSide:
+    """A reference device on the in-memory ECHONET Lite network, the harness's gateway in front
+    of it, and the binding that drives it: what a server-topology simulator (a VEN bridge, a
+    maker's cloud) stands in front of."""
+
+    simulator: SimulatorControl
+    gateway: Gateway
+    address: tuple[str, int]
+    binding: DeviceBinding
+
+
+def start_echonet_simulator(
+    profile: Profile,
+    faults: Sequence[str],
+    runner: LoopRunner,
+    evidence: EvidenceLog,
+    *,
+    meter: bool = True,
+) -> EchonetSide:
+    """Start the profile's reference device in-process (virtual time) and attach a gateway."""
     settings = profile.echonet
     if settings is None:
         raise SessionError("the simulator needs an [echonet] table in the profile")
-    runner = LoopRunner(clock)
-    evidence = EvidenceLog(clock.now, evidence_path)
     network = MemoryNetwork()
 
     async def open_sim_endpoint(handler: DatagramHandler) -> DatagramEndpoint:
@@ -188,13 +219,24 @@ def _open_simulated(
     gateway = Gateway(evidence, timeout_s=settings.request_timeout_s, retries=settings.retries)
     gateway.attach(network.endpoint(gateway.datagram_received, GATEWAY_HOST, ECHONET_LITE_PORT))
     runner.run(simulator.start())
-    meter = None
-    if profile.meter is not None and profile.device.device_class == "battery":
-        simulator = _MeteredSimulator(simulator, profile.meter.unit_id)
-        runner.run(simulator.start_meter())
-        meter = _meter(profile, evidence, simulator.meter_address)
-    binding = _binding(profile, gateway, (SIMULATOR_HOST, ECHONET_LITE_PORT), meter)
-    return DeviceUnderTest(runner, binding, profile, evidence, simulator)
+    lab_meter = None
+    if meter and profile.meter is not None and profile.device.device_class == "battery":
+        metered = _MeteredSimulator(simulator, profile.meter.unit_id)
+        runner.run(metered.start_meter())
+        simulator = metered
+        lab_meter = _meter(profile, evidence, metered.meter_address)
+    address = (SIMULATOR_HOST, ECHONET_LITE_PORT)
+    binding = _binding(profile, gateway, address, lab_meter)
+    return EchonetSide(simulator, gateway, address, binding)
+
+
+def _open_simulated(
+    profile: Profile, faults: Sequence[str], evidence_path: Path | None, clock: Clock
+) -> DeviceUnderTest:
+    runner = LoopRunner(clock)
+    evidence = EvidenceLog(clock.now, evidence_path)
+    side = start_echonet_simulator(profile, faults, runner, evidence)
+    return DeviceUnderTest(runner, side.binding, profile, evidence, side.simulator)
 
 
 class _MeteredSimulator:

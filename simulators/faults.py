@@ -623,3 +623,7 @@ def _mb_wrong_scale_factor(sim: SimulatedSunSpecBattery) -> None:
 )
 def _mb_suns_marker_missing(sim: SimulatedSunSpecBattery) -> None:
     _sunspec(sim, "mb_suns_marker_missing").device.behaviour.serve_suns_marker = False
+
+
+# -- the server topology's faults live beside their simulators; importing them registers them ----
+from simulators import openadr_faults, webapi_faults  # noqa: E402, F401
