@@ -10,7 +10,9 @@
 4. the same Get loop through pychonet, an independent HEMS controller library;
 5. (2) as a share of (3);
 6. peak RSS of this process and of the suite subprocess;
-7. plain `drready run` (all three classes, one combined report): wall time and device time.
+7. plain `drready run` (all three classes, one combined report): wall time and device time;
+8. the OpenADR 3 servicer under load: 500 VENs polling every second over TLS on loopback
+   (benchmarks/openadr_load.py in a subprocess): poll latency p99 and lost reports.
 
 See benchmarks/README.md for what each figure means. Exit status is 0 even when a target is missed.
 """
@@ -501,6 +503,56 @@ def _all_figures(everything: dict[str, Any]) -> list[Figure]:
     ]
 
 
+LOAD_P99_TARGET_MS = 100.0
+
+
+def run_load(seconds: float) -> dict[str, Any]:
+    """benchmarks/openadr_load.py --json: the servicer and the VENs in processes of their own."""
+    script = Path(__file__).resolve().parent / "openadr_load.py"
+    command = [sys.executable, str(script), "--json", "--seconds", f"{seconds:g}"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 240)
+    except subprocess.TimeoutExpired:
+        return {"error": "the load benchmark did not finish in time"}
+    try:
+        result: dict[str, Any] = json.loads(done.stdout)
+    except ValueError:
+        return {"error": f"no figures (exit {done.returncode}): {done.stderr.strip()[-300:]}"}
+    return result
+
+
+def _load_figures(load: dict[str, Any]) -> list[Figure]:
+    polls = load.get("polls", {})
+    p99 = polls.get("p99")
+    lost = load.get("reports_lost")
+    server = load.get("server", {})
+    vens = load.get("vens", 0)
+    return [
+        Figure(
+            "load_poll_p99_ms",
+            f"8  OpenADR servicer, {vens} VENs polling every 1 s over TLS, poll p99",
+            p99,
+            "ms",
+            f"< {LOAD_P99_TARGET_MS:g} ms",
+            _judge(p99, lambda v: v < LOAD_P99_TARGET_MS),
+            load.get("error")
+            or f"p50 {polls.get('p50')} ms, max {polls.get('max')} ms, "
+            f"{polls.get('measured', 0):,} polls, {polls.get('failed', 0)} failed; "
+            f"{server.get('evidence_records', 0):,} evidence records kept",
+        ),
+        Figure(
+            "load_reports_lost",
+            "   reports acknowledged but not stored",
+            lost,
+            "",
+            "0",
+            _judge(lost, lambda v: v == 0),
+            f"{load.get('reports_acked', 0):,} acknowledged, "
+            f"{load.get('reports_stored', 0):,} stored",
+        ),
+    ]
+
+
 def figures(
     suite: dict[str, Any],
     net: dict[str, Any],
@@ -694,6 +746,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="how long each round-trip loop runs (default 3)",
     )
+    parser.add_argument(
+        "--load-seconds",
+        type=float,
+        default=30.0,
+        metavar="N",
+        help="measured seconds of the servicer load (default 30; 0 skips it)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     if args.seconds <= 0:
@@ -709,6 +768,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         net = {"error": f"loopback UDP unavailable: {exc}"}
     figs = figures(suite, net, args.seconds, heaters, everything)
+    # Last: its processes must not count in the suite's peak RSS (RUSAGE_CHILDREN) above.
+    load = run_load(args.load_seconds) if args.load_seconds > 0 else {}
+    if load:
+        figs += _load_figures(load)
     total = time.perf_counter() - started
     if args.json:
         document = {
@@ -716,7 +779,13 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": args.seconds,
             "wall_s": round(total, 3),
             "figures": [asdict(f) for f in figs],
-            "raw": {"suite": suite, "heaters": heaters, "all": everything, "network": net},
+            "raw": {
+                "suite": suite,
+                "heaters": heaters,
+                "all": everything,
+                "network": net,
+                "load": load,
+            },
         }
         print(json.dumps(document, indent=2))
     else:

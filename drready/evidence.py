@@ -77,12 +77,25 @@ class Record(NamedTuple):
         return hashlib.sha256(self.line().encode()).hexdigest()
 
 
+def _parse(line: str) -> Record:
+    raw = json.loads(line)
+    values = raw["values"]
+    raw["values"] = MappingProxyType(values) if values else _NO_VALUES
+    return Record(**raw)
+
+
 class EvidenceLog:
-    """Append-only log of a run. ``current_test`` tags records with the test that caused them."""
+    """Append-only log of a run. ``current_test`` tags records with the test that caused them.
+
+    The log keeps each record as its canonical JSON line, not as objects: a long run (a servicer
+    under load writes tens of thousands of records) would otherwise fill the heap with dicts and
+    lists the garbage collector scans again and again, and its pauses grow with the run. Reading
+    the log back parses the lines (a record read back holds JSON values: lists, not tuples).
+    """
 
     def __init__(self, now: Callable[[], float], path: Path | None = None) -> None:
         self._now = now
-        self._records: list[Record] = []
+        self._records: list[str] = []
         self._last_digest = GENESIS
         self._file: IO[str] | None = None
         self.current_test = ""
@@ -113,8 +126,8 @@ class EvidenceLog:
             self.current_test,
             self._last_digest,
         )
-        self._records.append(record)
         line = record.line()
+        self._records.append(line)
         self._last_digest = hashlib.sha256(line.encode()).hexdigest()
         if self._file is not None:
             self._file.write(line + "\n")
@@ -125,10 +138,10 @@ class EvidenceLog:
         return len(self._records)
 
     def __iter__(self) -> Iterator[Record]:
-        return iter(self._records)
+        return map(_parse, self._records)
 
     def since(self, seq: int) -> list[Record]:
-        return self._records[seq:]
+        return [_parse(line) for line in self._records[seq:]]
 
     @property
     def head_digest(self) -> str:

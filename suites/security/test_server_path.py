@@ -1,0 +1,70 @@
+"""*-3.2 (control traffic between the servicer side and the device: destinations restricted, peers
+authenticated, messages encrypted) and *-ID (the unit's identity not disclosed to an
+unauthenticated peer), checked on the server path in the direction the device plays.
+
+As a client (OpenADR 3: the device polls the harness's servicer), the device must refuse an
+insecure servicer and must not execute an event that arrives replayed, tampered with or
+unauthenticated. As a server (a maker's cloud the harness calls), it must refuse insecure or
+unauthenticated control and rate-limit bad credentials. Each check is one probe of the binding
+(:data:`drready.dut.PROBES`): the binding tries the insecure exchange and says what the device did.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from drready.dut import PROBES, DeviceUnderTest
+from drready.dut_types import NotApplicable
+from drready.plugin import STATE_KEY
+
+#: The checks of each shape: the device as a client (it polls us), or as a server (we call it).
+CLIENT_SIDE = (
+    "plain-http",
+    "tls-1.1",
+    "untrusted-ca",
+    "wrong-host",
+    "redirect",
+    "replayed-event",
+    "tampered-event",
+    "unauthenticated-notification",
+)
+SERVER_SIDE = (
+    "no-credentials",
+    "wrong-credentials",
+    "replayed-request",
+    "plain-http-control",
+    "rate-limit",
+)
+IDENTITY = "identity-unauthenticated"
+SIDES = {"openadr3": CLIENT_SIDE, "webapi": SERVER_SIDE}
+
+pytestmark = pytest.mark.topology("server")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # One test per check of the shape this run uses (every check when not yet known: they are
+    # then skipped by the topology marker of a gateway run).
+    if "probe" in metafunc.fixturenames:
+        state = metafunc.config.stash.get(STATE_KEY, None)
+        binding = state.profile.device.binding if state is not None else ""
+        kinds = SIDES.get(binding, CLIENT_SIDE + SERVER_SIDE)
+        metafunc.parametrize("probe", kinds)
+
+
+@pytest.mark.requirement("*-3.2")
+def test_insecure_exchange_is_refused(dut: DeviceUnderTest, probe: str) -> None:
+    if probe not in dut.security_probe_kinds():
+        pytest.skip(f"{PROBES[probe]}: the {dut.binding.protocol} binding cannot offer it")
+    result = dut.security_probe(probe)
+    assert result.refused, f"{PROBES[probe]}: accepted. {result.detail}"
+
+
+@pytest.mark.requirement("*-ID", "*-3.2")
+def test_identity_not_disclosed_to_an_unauthenticated_peer(dut: DeviceUnderTest) -> None:
+    if IDENTITY not in dut.security_probe_kinds():
+        raise NotApplicable(
+            f"the device is a client on the {dut.binding.protocol} path: it sends its identity "
+            "only inside its authenticated TLS session, which the client-side checks cover"
+        )
+    result = dut.security_probe(IDENTITY)
+    assert result.refused, f"{PROBES[IDENTITY]}: disclosed. {result.detail}"
