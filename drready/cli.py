@@ -96,13 +96,40 @@ def _parser() -> argparse.ArgumentParser:
         help="extra pytest arguments, after -- (given to every class's run)",
     )
 
-    simulate = sub.add_parser("simulate", help="run a reference simulator as a real network node")
-    simulate.add_argument("device_class", choices=DEVICE_CLASSES)
+    simulate = sub.add_parser(
+        "simulate",
+        help="run a reference simulator as a real network node, or the DR servicer on its own",
+    )
+    simulate.add_argument("device_class", choices=(*DEVICE_CLASSES, "servicer"))
     simulate.add_argument(
         "--bind",
-        default="127.0.0.1:3610",
         metavar="HOST:PORT",
-        help="UDP address to listen on (default 127.0.0.1:3610)",
+        help="address to listen on (devices: UDP, default 127.0.0.1:3610; servicer: HTTPS, "
+        "default 127.0.0.1:8443)",
+    )
+    servicer = simulate.add_argument_group("servicer (OpenADR 3 DR servicer)")
+    servicer.add_argument("--client-id", default="drready-ven", metavar="ID")
+    servicer.add_argument(
+        "--client-secret", metavar="SECRET", help="default: a new random one, printed"
+    )
+    servicer.add_argument(
+        "--cert-dir",
+        type=Path,
+        default=Path("drready-servicer"),
+        metavar="DIR",
+        help="where the session CA's certificate is written (default ./drready-servicer)",
+    )
+    servicer.add_argument("--evidence", type=Path, metavar="FILE", help="evidence log (JSON lines)")
+    servicer.add_argument(
+        "--dispatch",
+        action="append",
+        default=[],
+        metavar="W:SECONDS",
+        help="publish a battery setpoint event (W, + charging), one after the other; write "
+        "--dispatch=-1500:1800 for a negative power",
+    )
+    servicer.add_argument(
+        "--plain-http", action="store_true", help="serve plain HTTP (on purpose only)"
     )
     simulate.add_argument("--fault", action="append", default=[], metavar="NAME")
     simulate.add_argument(
@@ -369,11 +396,62 @@ async def _start_simulator(args: argparse.Namespace, endpoint: Any) -> _Node:
     ).start()
 
 
+def _cmd_simulate_servicer(args: argparse.Namespace) -> int:
+    import secrets as token_source
+
+    from drready.servicer.standalone import parse_dispatch, serve
+
+    host, port = _parse_bind(args.bind or "127.0.0.1:8443")
+    for option in ("fault", "comms_loss_timeout", "clock"):
+        if getattr(args, option):
+            raise UsageError(f"--{option.replace('_', '-')}: not an option of the servicer")
+    if args.time_scale != 1.0:
+        raise UsageError("--time-scale: not an option of the servicer (it runs in real time)")
+    try:
+        dispatches = [parse_dispatch(text) for text in args.dispatch]
+    except ValueError as exc:
+        raise UsageError(f"--dispatch: {exc}") from None
+    secret = args.client_secret or token_source.token_urlsafe(18)
+    if not args.client_secret:
+        print(f"drready simulate servicer: client secret {secret}", flush=True)
+
+    async def main() -> dict[str, int]:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            return await serve(
+                host,
+                port,
+                tls=not args.plain_http,
+                client_id=args.client_id,
+                client_secret=secret,
+                cert_dir=args.cert_dir,
+                evidence_path=args.evidence,
+                dispatches=dispatches,
+                stop=stop,
+                say=lambda line: print(f"drready simulate servicer: {line}", flush=True),
+            )
+        except OSError as exc:
+            raise UsageError(f"--bind {host}:{port}: {exc.strerror or exc}") from None
+
+    counts = asyncio.run(main())
+    print(
+        "drready simulate servicer: stopped; "
+        + ", ".join(f"{value} {name}" for name, value in counts.items()),
+        flush=True,
+    )
+    return 0
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from drready.echonet.transport import open_udp_endpoint
     from simulators.faults import UnknownFaultError, get_fault
 
-    host, port = _parse_bind(args.bind)
+    if args.device_class == "servicer":
+        return _cmd_simulate_servicer(args)
+    host, port = _parse_bind(args.bind or "127.0.0.1:3610")
     if not args.time_scale >= 1:
         raise UsageError(f"--time-scale: expected a number >= 1, got {args.time_scale}")
     if args.clock is not None:
