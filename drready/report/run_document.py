@@ -20,6 +20,7 @@ from drready.catalog import (
 from drready.clock import real_now
 from drready.report.json_report import REPORT_SCHEMA_VERSION
 from drready.report.verdicts import RequirementVerdict, Verdict, summary
+from drready.secrets import redact
 
 if TYPE_CHECKING:
     from drready.recorder import RunRecorder
@@ -78,7 +79,9 @@ def build_document(state: RunRecorder, version: str) -> dict[str, Any]:
     if dut is not None:
         evidence["records"] = len(dut.evidence)
         evidence["head_digest"] = dut.evidence.head_digest
-    profile_json = profile.to_json()
+    # Credentials of the server path (client secrets) never reach the report: redacted before
+    # the digest, so the digest can be checked from the report itself.
+    profile_json = redact(profile.to_json())
     digests = {"suites": suites_digest(), "profile": profile_digest(profile_json)}
     if "head_digest" in evidence:
         digests["evidence"] = evidence["head_digest"]
