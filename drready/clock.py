@@ -9,12 +9,19 @@ nothing at all is ready.
 
 Wall-clock readers (``time.time()``, ``datetime.now()``) follow the same clock through freezegun
 while a :class:`VirtualClock` is active.
+
+Real loopback sockets (the server topology's HTTPS, in-process at both ends) also work: on Linux
+a loopback send is normally in the peer's receive queue before the call returns. So that a
+delivery the kernel defers (under load) is not overtaken by a jump, the selector, while any socket
+besides the loop's own wake-up pipe is registered, waits :data:`SETTLE_S` of real time for one
+before it jumps.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import selectors
 import time
@@ -35,6 +42,10 @@ _REAL: Mapping[str, Callable[[], float]] = {"time": time.time, "monotonic": time
 #: The start of virtual time when nothing else is asked for: a fixed instant keeps simulated runs
 #: reproducible (same timestamps, same plan times) from one run to the next.
 DEFAULT_VIRTUAL_START = datetime(2027, 4, 1, 0, 0, 0, tzinfo=UTC)
+
+
+#: Real seconds the virtual selector waits for a socket before a jump, while sockets are open.
+SETTLE_S = 0.0002
 
 
 class ClockError(RuntimeError):
@@ -104,6 +115,10 @@ class _VirtualSelector(selectors.BaseSelector):
         ready = self._inner.select(0)
         if ready or timeout == 0:
             return ready
+        if len(self._inner.get_map()) > 1:  # real sockets besides the loop's wake-up pipe
+            ready = self._inner.select(SETTLE_S)
+            if ready:
+                return ready
         if timeout is None:
             # Nothing ready, no timer: on a real clock the loop would sleep until a socket speaks.
             # In a simulated run every peer is in-process, so that wait would never end.
@@ -163,6 +178,8 @@ class VirtualClock:
         if freeze_wall_clock:
             import freezegun
 
+            _prime_certificates()
+
             # tick=False: the frozen wall clock moves only when the virtual clock does.
             self._freezer = freezegun.freeze_time(start, tick=False)
             self._frozen = self._freezer.start()
@@ -193,6 +210,16 @@ class VirtualClock:
             self._freezer.stop()
             self._freezer = None
             self._frozen = None
+
+
+@functools.cache
+def _prime_certificates() -> None:
+    """Make one certificate before any freeze: cryptography (trustme's per-run CA, the TLS
+    certificates of the server topology) caches the ``datetime`` type on its first certificate;
+    made under freezegun it would keep freezegun's and refuse real datetimes for good."""
+    import trustme
+
+    trustme.CA()
 
 
 class LoopRunner:

@@ -4,7 +4,13 @@ In the server topology the harness is an HTTP client of the cloud a maker runs i
 devices. This is that cloud, for the simulators: an aiohttp server shaped on the ECHONET Lite
 Web API (``/elapi/v1/devices``, ``.../devices/{id}``, ``.../devices/{id}/properties`` and
 ``.../properties/{propertyName}``, JSON bodies named by MRA ``shortName``), with the security a
-conforming cloud has, each part of which a :class:`MakerCloudConfig` switch can take away:
+conforming cloud has, each part of which a :class:`MakerCloudConfig` switch can take away.
+
+Two additions to the Guideline's shape, both optional for a client: ``GET .../properties?names=a,b``
+answers those properties only (a status read is one request, and one ECHONET Lite Get behind it),
+and ``PUT .../properties`` with a properties document writes several properties as one control
+request the device takes whole or not at all (one SetC): a DR request is a target power with its
+mode and duration, which the device must see together.
 
 * **TLS only** (``also_plain_http`` adds a plain-HTTP port serving everything).
 * **OAuth 2.0 client credentials** (RFC 6749 §4.4) at ``POST /oauth/token``: client
@@ -32,7 +38,8 @@ token endpoint): 400 ``typeError`` (body breaks its schema), ``rangeError`` (bad
 ``authError``; 404 ``referenceError``; 405 ``readOnlyError``; 409 ``replayError``; 429
 ``rateLimitError``; 504 ``timeoutError``. A :class:`DeviceBackend` stands behind each device id:
 :class:`EchonetBridgeBackend` bridges to a real ECHONET Lite device through drready's own
-:class:`~drready.echonet.gateway.Gateway`; :class:`InMemoryBackend` holds values in memory.
+:class:`~drready.echonet.gateway.Gateway`; :class:`InMemoryBackend` holds values in memory (both
+in :mod:`simulators.maker_cloud_backends`).
 """
 
 from __future__ import annotations
@@ -48,29 +55,27 @@ import re
 import secrets
 import ssl
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Final, Protocol, Self
+from typing import Any, Final, Self
 from urllib.parse import unquote_plus
 
 from aiohttp import web
 
-from drready.echonet.codec import EOJ, Property
-from drready.echonet.errors import EchonetError, RemoteError
-from drready.echonet.gateway import Gateway
-from drready.echonet.properties import ClassDef, PropertyDef, load_class
-from drready.echonet.transport import Address
+from drready.echonet.properties import load_class
 from drready.evidence import EvidenceLog
 from drready.http_evidence import evidence_middleware
 from drready.servicer import webapi_schemas as schemas
-from drready.servicer.webapi_values import (
-    ValueConversionError,
-    edt_to_json,
-    json_to_edt,
-    property_schema,
+from simulators.maker_cloud_backends import (
+    DeviceBackend,
+    DeviceUnavailable,
+    EchonetBridgeBackend,
+    InMemoryBackend,
+    PropertyInfo,
+    PropertyRefused,
 )
 
 __all__ = [
@@ -85,6 +90,7 @@ __all__ = [
     "MakerCloud",
     "MakerCloudConfig",
     "MakerCloudError",
+    "PropertyInfo",
     "PropertyRefused",
 ]
 
@@ -113,162 +119,6 @@ _MAX_PAGE: Final = 100
 
 class MakerCloudError(RuntimeError):
     """Something went wrong inside the cloud itself (recorded, re-raised by ``check()``)."""
-
-
-class PropertyRefused(Exception):
-    """The device refuses this value (or this write): answered 400 ``deviceError``."""
-
-
-class DeviceUnavailable(Exception):
-    """The device did not answer: answered 504 ``timeoutError``."""
-
-
-class DeviceBackend(Protocol):
-    """What stands behind one device id of the cloud. Values are Web API JSON values."""
-
-    @property
-    def device_type(self) -> str:
-        """Web API ``deviceType``: the MRA class ``shortName`` (``storageBattery``)."""
-        ...
-
-    @property
-    def class_id(self) -> int:
-        """ECHONET Lite class code (0x027D battery, 0x026B / 0x02A6 water heaters)."""
-        ...
-
-    async def get(self, short_name: str) -> Any: ...
-
-    async def set(self, short_name: str, value: Any) -> None:
-        """Write ``value``; raise :class:`PropertyRefused` if the device refuses it."""
-        ...
-
-    def property_names(self) -> Collection[str]:
-        """Every property this device serves (MRA shortNames)."""
-        ...
-
-    def writable_names(self) -> Collection[str]:
-        """The properties that accept a write."""
-        ...
-
-
-class InMemoryBackend:
-    """A device that is a dict of Web API values, checked against the MRA on every write."""
-
-    def __init__(
-        self,
-        class_id: int,
-        values: Mapping[str, Any],
-        *,
-        writable: Collection[str] | None = None,
-        refuse: Callable[[str, Any], bool] | None = None,
-    ) -> None:
-        self.classdef: ClassDef = load_class(class_id)
-        self._values = dict(values)
-        for name, value in self._values.items():
-            json_to_edt(self.classdef.by_name(name), value)  # a bad start value is a bug
-        self._writable = frozenset(
-            writable
-            if writable is not None
-            else (n for n in self._values if self.classdef.by_name(n).set.is_supported)
-        )
-        self._refuse = refuse
-        self.writes: list[tuple[str, Any]] = []
-
-    @property
-    def device_type(self) -> str:
-        return self.classdef.short_name
-
-    @property
-    def class_id(self) -> int:
-        return self.classdef.class_id
-
-    async def get(self, short_name: str) -> Any:
-        return self._values[short_name]
-
-    async def set(self, short_name: str, value: Any) -> None:
-        if short_name not in self._writable:
-            raise PropertyRefused(f"{short_name} is read-only")
-        try:
-            json_to_edt(self.classdef.by_name(short_name), value)
-        except ValueConversionError as exc:
-            raise PropertyRefused(str(exc)) from exc
-        if self._refuse is not None and self._refuse(short_name, value):
-            raise PropertyRefused(f"the device refuses {short_name} = {value!r}")
-        self._values[short_name] = value
-        self.writes.append((short_name, value))
-
-    def property_names(self) -> Collection[str]:
-        return tuple(self._values)
-
-    def writable_names(self) -> Collection[str]:
-        return self._writable
-
-
-class EchonetBridgeBackend:
-    """A real ECHONET Lite device object behind the cloud: Get / SetC through a Gateway.
-
-    Build it with :meth:`open`, which reads the object's property maps: the cloud serves the
-    properties the device's Get map lists and writes those its Set map lists.
-    """
-
-    def __init__(
-        self,
-        gateway: Gateway,
-        address: Address,
-        eoj: EOJ,
-        *,
-        get_epcs: Collection[int] | None = None,
-        set_epcs: Collection[int] | None = None,
-    ) -> None:
-        self.gateway = gateway
-        self.address = address
-        self.eoj = eoj
-        self.classdef: ClassDef = load_class((eoj.class_group << 8) | eoj.class_code)
-        known = self.classdef.properties
-        self._get = [known[e] for e in sorted(get_epcs or known) if e in known]
-        self._set = frozenset(known[e].short_name for e in (set_epcs or ()) if e in known)
-
-    @classmethod
-    async def open(cls, gateway: Gateway, address: Address, eoj: EOJ) -> Self:
-        maps = await gateway.read_property_maps(address, eoj)
-        return cls(gateway, address, eoj, get_epcs=maps.get, set_epcs=maps.set)
-
-    @property
-    def device_type(self) -> str:
-        return self.classdef.short_name
-
-    @property
-    def class_id(self) -> int:
-        return self.classdef.class_id
-
-    def _prop(self, short_name: str) -> PropertyDef:
-        return self.classdef.by_name(short_name)
-
-    async def get(self, short_name: str) -> Any:
-        prop = self._prop(short_name)
-        try:
-            edt = (await self.gateway.get(self.address, self.eoj, [prop.epc]))[prop.epc]
-        except RemoteError as exc:
-            raise PropertyRefused(str(exc)) from exc
-        except EchonetError as exc:
-            raise DeviceUnavailable(str(exc)) from exc
-        return edt_to_json(prop, edt)
-
-    async def set(self, short_name: str, value: Any) -> None:
-        prop = self._prop(short_name)
-        try:
-            edt = json_to_edt(prop, value)
-            await self.gateway.set_c(self.address, self.eoj, [Property(prop.epc, edt)])
-        except (ValueConversionError, RemoteError) as exc:
-            raise PropertyRefused(str(exc)) from exc
-        except EchonetError as exc:
-            raise DeviceUnavailable(str(exc)) from exc
-
-    def property_names(self) -> Collection[str]:
-        return tuple(p.short_name for p in self._get)
-
-    def writable_names(self) -> Collection[str]:
-        return self._set
 
 
 @dataclass
@@ -426,6 +276,7 @@ class MakerCloud:
         app.router.add_get(f"{prefix}/devices/{{device}}/properties", self._properties)
         app.router.add_get(f"{prefix}/devices/{{device}}/properties/{{name}}", self._get)
         app.router.add_put(f"{prefix}/devices/{{device}}/properties/{{name}}", self._put)
+        app.router.add_put(f"{prefix}/devices/{{device}}/properties", self._put_many)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self._ssl_context)
@@ -656,11 +507,11 @@ class MakerCloud:
             raise _Answer(self._error(404, "referenceError", f"no device {device_id!r}"))
         return backend
 
-    def _property(self, request: web.Request, backend: DeviceBackend) -> PropertyDef:
+    def _property(self, request: web.Request, backend: DeviceBackend) -> PropertyInfo:
         name = request.match_info["name"]
         if name not in backend.property_names():
             raise _Answer(self._error(404, "referenceError", f"no property {name!r}"))
-        return load_class(backend.class_id).by_name(name)
+        return backend.info(name)
 
     async def _read(self, backend: DeviceBackend, name: str) -> Any:
         try:
@@ -707,13 +558,13 @@ class MakerCloud:
         writable = backend.writable_names()
         entries = {}
         for name in backend.property_names():
-            prop = classdef.by_name(name)
+            info = backend.info(name)
             entries[name] = {
-                "epc": f"0x{prop.epc:02X}",
-                "descriptions": {"ja": prop.name_ja, "en": prop.name_en},
+                "epc": f"0x{info.epc:02X}",
+                "descriptions": {"ja": info.name_ja, "en": info.name_en},
                 "writable": name in writable,
-                "observable": prop.inf.is_supported,
-                "schema": property_schema(prop),
+                "observable": info.observable,
+                "schema": dict(info.schema),
             }
         document = {
             "deviceType": backend.device_type,
@@ -728,28 +579,31 @@ class MakerCloud:
             backend = self._backend(request)
         except _Answer as answer:
             return answer.response
-        document: dict[str, Any] = {}
-        for name in backend.property_names():
-            if name in IDENTITY_PROPERTIES and not self._shows_identity(request):
-                continue
-            try:
-                document[name] = await self._read(backend, name)
-            except (PropertyRefused, DeviceUnavailable):
-                continue  # a property the device will not give now is left out, not faked
+        served = backend.property_names()
+        wanted = request.query.get("names")
+        # ?names=a,b: those only (a status read is then one request, one Get to the device); a
+        # name the device does not serve is left out, as an unreadable one is.
+        names = [n for n in wanted.split(",") if n in served] if wanted else list(served)
+        names = [n for n in names if n not in IDENTITY_PROPERTIES or self._shows_identity(request)]
+        try:
+            # A property the device will not give now is left out, not faked.
+            document = await asyncio.wait_for(backend.get_many(names), self.config.device_timeout_s)
+        except (DeviceUnavailable, TimeoutError) as exc:
+            return self._error(504, "timeoutError", str(exc) or "the device did not answer")
         return self._document(schemas.PROPERTIES, document)
 
     async def _get(self, request: web.Request) -> Any:
         try:
             backend = self._backend(request)
             prop = self._property(request, backend)
-            value = await self._read(backend, prop.short_name)
+            value = await self._read(backend, prop.name)
         except _Answer as answer:
             return answer.response
         except PropertyRefused as exc:
             return self._error(400, "deviceError", str(exc))
         except DeviceUnavailable as exc:
             return self._error(504, "timeoutError", str(exc))
-        return self._document(schemas.PROPERTY, {prop.short_name: value})
+        return self._document(schemas.PROPERTY, {prop.name: value})
 
     async def _put(self, request: web.Request) -> Any:
         try:
@@ -757,7 +611,7 @@ class MakerCloud:
             prop = self._property(request, backend)
         except _Answer as answer:
             return answer.response
-        name = prop.short_name
+        name = prop.name
         try:
             body = await request.json()
         except ValueError:
@@ -766,19 +620,51 @@ class MakerCloud:
         if not found and name not in body:
             found = [f"(document): the member must be named {name!r}"]
         if not found:
-            found = schemas.value_problems(property_schema(prop), body[name], where=name)
+            found = schemas.value_problems(prop.schema, body[name], where=name)
         if found:
             return self._error(400, "typeError", "; ".join(found))
-        if name not in backend.writable_names():
-            return self._error(405, "readOnlyError", f"{name} is not writable")
+        return await self._write(request, backend, schemas.PROPERTY, body)
+
+    async def _put_many(self, request: web.Request) -> Any:
+        """Several properties in one control request, which the device takes together or not
+        at all (one SetC behind it). The Guideline writes one property per request; a DR
+        request is a target with its mode and duration, which must arrive as one."""
         try:
-            await asyncio.wait_for(backend.set(name, body[name]), self.config.device_timeout_s)
+            backend = self._backend(request)
+        except _Answer as answer:
+            return answer.response
+        try:
+            body = await request.json()
+        except ValueError:
+            return self._error(400, "typeError", "the body is not JSON")
+        found = schemas.problems(schemas.PROPERTIES, body)
+        if not found and not body:
+            found = ["(document): nothing to write"]
+        if not found:
+            served = backend.property_names()
+            for name, value in body.items():
+                if name not in served:
+                    return self._error(404, "referenceError", f"no property {name!r}")
+                found += schemas.value_problems(backend.info(name).schema, value, where=name)
+        if found:
+            return self._error(400, "typeError", "; ".join(found))
+        return await self._write(request, backend, schemas.PROPERTIES, body)
+
+    async def _write(
+        self, request: web.Request, backend: DeviceBackend, document: str, body: dict[str, Any]
+    ) -> Any:
+        read_only = sorted(set(body) - set(backend.writable_names()))
+        if read_only:
+            return self._error(405, "readOnlyError", f"{', '.join(read_only)} not writable")
+        try:
+            await asyncio.wait_for(backend.set_many(body), self.config.device_timeout_s)
         except PropertyRefused as exc:
             return self._error(400, "deviceError", str(exc))
         except (DeviceUnavailable, TimeoutError) as exc:
-            return self._error(504, "timeoutError", str(exc) or f"{name}: no answer")
-        self.executed.append((request.match_info["device"], name, body[name]))
-        return self._document(schemas.PROPERTY, {name: body[name]})
+            return self._error(504, "timeoutError", str(exc) or "the device did not answer")
+        for name, value in body.items():
+            self.executed.append((request.match_info["device"], name, value))
+        return self._document(document, dict(body))
 
 
 class _Answer(Exception):

@@ -359,3 +359,61 @@ async def test_device_list_pages(ca: trustme.CA) -> None:
         assert first.document["hasMore"] is True
         assert [d["id"] for d in await client.devices()] == ["a", "b"]
         assert (await client.raw("GET", "/elapi/v1/devices?limit=0")).status == 400
+
+
+# -- several properties at once --------------------------------------------------------------
+async def test_several_properties_read_and_written_together(ca: trustme.CA) -> None:
+    async with running(ca) as (cloud, client, _ev):
+        some = await client.properties("battery-1", ["operationMode", "chargingPower", "nothing"])
+        assert some == {"operationMode": "standby", "chargingPower": 1000}
+        written = await client.set_many(
+            "battery-1", {"operationMode": "charging", "chargingPower": 2000}
+        )
+        assert written == {"operationMode": "charging", "chargingPower": 2000}
+        assert cloud.executed[-2:] == [
+            ("battery-1", "operationMode", "charging"),
+            ("battery-1", "chargingPower", 2000),
+        ]
+        # All or nothing: one refused value (6000 W) and neither is written.
+        with pytest.raises(WebApiHttpError) as refused:
+            await client.set_many("battery-1", {"operationMode": "standby", "chargingPower": 6000})
+        assert refused.value.status == 400
+        assert await client.get("battery-1", "operationMode") == "charging"
+        bare = await client.raw("PUT", PROPS, body={"operationMode": "standby"}, replay_guard=False)
+        assert bare.status == 400, "the replay guard covers the properties resource too"
+        assert (await client.raw("PUT", PROPS, body={"serialNumber": "X"})).status == 405
+
+
+async def test_bridge_serves_the_maker_items_of_a_mapping(ca: trustme.CA) -> None:
+    from drready.profile import default_profile
+    from simulators.water_heater import WaterHeaterConfig, eoj_for
+    from simulators.water_heater_runtime import SimulatedWaterHeater
+
+    evidence = EvidenceLog(time.time)
+    network = MemoryNetwork()
+    sim_address = ("127.0.0.2", ECHONET_LITE_PORT)
+
+    async def endpoint(handler: Any) -> Any:
+        return network.endpoint(handler, *sim_address)
+
+    gateway = Gateway(evidence, timeout_s=0.5, retries=1)
+    gateway.attach(network.endpoint(gateway.datagram_received, HOST, ECHONET_LITE_PORT))
+    mapping = default_profile("hybrid", "webapi").mapping
+    config = WaterHeaterConfig.for_class("hybrid")
+    config.mapping = dict(mapping)
+    async with SimulatedWaterHeater(endpoint, config) as simulator:
+        backend = await EchonetBridgeBackend.open(
+            gateway, sim_address, eoj_for("hybrid"), mapping=mapping
+        )
+        async with running(ca, **{"hybrid": backend}) as (_cloud, client, _ev):
+            description = await client.description("hybrid")
+            entry = description["properties"]["drStartTimeS"]
+            assert (entry["epc"], entry["writable"], entry["schema"]["type"]) == (
+                "0xF1",
+                True,
+                "integer",
+            )
+            values = await client.properties("hybrid", ["drStartTimeS", "drPossibleWh"])
+            assert set(values) == {"drStartTimeS", "drPossibleWh"}
+        simulator.check()
+    gateway.close()

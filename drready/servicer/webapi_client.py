@@ -8,6 +8,12 @@ every property value against the schema its device description gives; a broken d
 noted in the evidence, then raised as :class:`SchemaViolation`. A non-2xx answer raises
 :class:`WebApiHttpError` with the status and the error document.
 
+Every document checked is counted by kind (:attr:`WebApiClient.documents`) and every one from the
+cloud that broke its schema kept as a finding (:attr:`WebApiClient.findings`): the *-1.2 record.
+:meth:`WebApiClient.properties` can ask for some properties only, and
+:meth:`WebApiClient.set_many` writes several in one control request (the reference cloud's two
+additions to the Guideline's shape, see :mod:`simulators.maker_cloud`).
+
 Control requests carry the replay guard the reference cloud asks for: a fresh ``X-Request-Id``
 and a ``Date`` (RFC 9110 §6.6.1). :meth:`WebApiClient.raw` sends anything at all (no token, a
 wrong token, a reused request id, an old date, plain HTTP) and returns the answer without
@@ -23,6 +29,7 @@ import asyncio
 import base64
 import json
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,6 +66,8 @@ _TOKEN_MARGIN_S: Final = 30.0
 #: Most device-list pages followed (at 100 devices a page, far more than one home has).
 _MAX_PAGES: Final = 100
 _JSON: Final = "application/json"
+#: How long an idle connection to the cloud is kept (aiohttp's server keeps one 75 s).
+_KEEPALIVE_S: Final = 120.0
 
 
 class WebApiHttpError(WebApiError):
@@ -112,6 +121,7 @@ class WebApiClient:
         timeout_s: float = 10.0,
         token_path: str = TOKEN_PATH,
         api_prefix: str = API_PREFIX,
+        local_addr: tuple[str, int] | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
@@ -131,12 +141,23 @@ class WebApiClient:
         self._token: str | None = None
         self._token_expiry = 0.0
         self._schemas: dict[str, Mapping[str, Any]] = {}  # device id -> property name -> schema
+        #: The address our connections leave from (None: the system's choice).
+        self.local_addr = local_addr
+        #: Documents from the cloud checked against their schema, by document name (*-1.2).
+        self.documents: Counter[str] = Counter()
+        #: Documents from the cloud that broke their schema: (where, document, errors).
+        self.findings: list[tuple[str, Any, tuple[str, ...]]] = []
 
     # -- lifecycle ------------------------------------------------------------------------
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            # Keep a connection to the cloud open between reads a poll interval apart (a water
+            # heater is read once a minute): a new TLS handshake per read is slow for nothing.
+            connector = aiohttp.TCPConnector(
+                local_addr=self.local_addr, keepalive_timeout=_KEEPALIVE_S
+            )
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout_s)
+                connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout_s)
             )
         return self._session
 
@@ -187,8 +208,16 @@ class WebApiClient:
         return answer
 
     def _violation(
-        self, name: str, document: Any, errors: list[str], url: str, direction: str = "response"
+        self,
+        name: str,
+        document: Any,
+        errors: list[str],
+        url: str,
+        direction: str = "response",
+        method: str = "GET",
     ) -> SchemaViolation:
+        if direction == "response":
+            self.findings.append((f"{method} {urlsplit(url).path}", document, tuple(errors)))
         self.evidence.add(
             "note",
             CHANNEL,
@@ -198,27 +227,48 @@ class WebApiClient:
         )
         return SchemaViolation(name, document, errors, direction=direction)
 
-    def _checked(self, name: str, answer: RawResponse, url: str) -> Any:
+    def _checked(self, name: str, answer: RawResponse, url: str, method: str = "GET") -> Any:
         """The answer's document, checked: raises for non-JSON, schema violations and non-2xx."""
         document = answer.document
         if answer.status is None:
             raise WebApiConnectionError(f"no answer from {url}: {answer.error}")
         ok = 200 <= answer.status < 300
         if document is None and (ok or answer.body):
+            kind = name if ok else schemas.ERROR
+            self.documents[kind] += 1
             errors = ["(document): the body is not JSON"]
             raise self._violation(
-                name if ok else schemas.ERROR, answer.body.decode(errors="replace"), errors, url
+                kind, answer.body.decode(errors="replace"), errors, url, method=method
             )
         if not ok:
             if document is not None:
+                self.documents[schemas.ERROR] += 1
                 errors = schemas.problems(schemas.ERROR, document)
                 if errors:
-                    raise self._violation(schemas.ERROR, document, errors, url)
+                    raise self._violation(schemas.ERROR, document, errors, url, method=method)
             raise WebApiHttpError(answer.status, answer.reason, document, url)
+        self.documents[name] += 1
         errors = schemas.problems(name, document)
         if errors:
-            raise self._violation(name, document, errors, url)
+            raise self._violation(name, document, errors, url, method=method)
         return document
+
+    def check_error_document(self, answer: RawResponse, method: str, url: str) -> list[str]:
+        """Check the error document of a non-2xx ``answer`` to a raw request (a probe) as every
+        other document is: counted, and a broken one noted as a finding. Returns the problems
+        (none for a 2xx answer, or one with no body)."""
+        if answer.status is None or 200 <= answer.status < 300 or not answer.body:
+            return []
+        document = answer.document
+        self.documents[schemas.ERROR] += 1
+        if document is None:
+            errors = ["(document): the body is not JSON"]
+            document = answer.body.decode(errors="replace")
+        else:
+            errors = schemas.problems(schemas.ERROR, document)
+        if errors:
+            self._violation(schemas.ERROR, document, errors, url, method=method)
+        return errors
 
     # -- token ----------------------------------------------------------------------------
     @staticmethod
@@ -252,7 +302,7 @@ class WebApiClient:
         if self._token is not None and now < self._token_expiry - _TOKEN_MARGIN_S:
             return self._token
         url = self._url(self.token_path)
-        document = self._checked(schemas.TOKEN, await self.token_request(), url)
+        document = self._checked(schemas.TOKEN, await self.token_request(), url, "POST")
         self._token = str(document["access_token"])
         self._token_expiry = now + float(document["expires_in"])
         return self._token
@@ -312,7 +362,7 @@ class WebApiClient:
 
     async def _call(self, name: str, method: str, path: str, body: Any = None) -> Any:
         answer = await self.raw(method, path, body=body)
-        return self._checked(name, answer, self._url(path))
+        return self._checked(name, answer, self._url(path), method)
 
     async def devices(self) -> list[dict[str, Any]]:
         """Every device of the account (following ``hasMore`` pages)."""
@@ -343,7 +393,13 @@ class WebApiClient:
         return self._schemas[device_id]
 
     async def _check_values(
-        self, device_id: str, name: str, document: Mapping[str, Any], url: str, direction: str
+        self,
+        device_id: str,
+        name: str,
+        document: Mapping[str, Any],
+        url: str,
+        direction: str,
+        method: str = "GET",
     ) -> None:
         known = await self._value_schemas(device_id)
         errors: list[str] = []
@@ -353,21 +409,32 @@ class WebApiClient:
             else:
                 errors += schemas.value_problems(known[key], value, where=key)
         if errors:
-            raise self._violation(name, dict(document), errors, url, direction)
+            raise self._violation(name, dict(document), errors, url, direction, method)
 
-    async def properties(self, device_id: str) -> dict[str, Any]:
-        """Every property value the cloud gives for the device, checked against their schemas."""
+    async def properties(
+        self, device_id: str, names: list[str] | tuple[str, ...] | None = None
+    ) -> dict[str, Any]:
+        """Every property value the cloud gives for the device, checked against their schemas.
+
+        ``names`` asks for those only (``?names=a,b``, the reference cloud's filter, so that a
+        status read is one request and one ECHONET Lite Get behind it); a cloud without the
+        filter answers every property, which is as good.
+        """
         path = self._path("devices", device_id, "properties")
+        if names:
+            path += "?names=" + ",".join(quote(n, safe="") for n in names)
         document: dict[str, Any] = await self._call(schemas.PROPERTIES, "GET", path)
         await self._check_values(
             device_id, schemas.PROPERTIES, document, self._url(path), "response"
         )
         return document
 
-    def _single(self, document: Mapping[str, Any], short_name: str, url: str) -> Any:
+    def _single(
+        self, document: Mapping[str, Any], short_name: str, url: str, method: str = "GET"
+    ) -> Any:
         if set(document) != {short_name}:
             errors = [f"(document): expected the one member {short_name!r}, got {sorted(document)}"]
-            raise self._violation(schemas.PROPERTY, dict(document), errors, url)
+            raise self._violation(schemas.PROPERTY, dict(document), errors, url, method=method)
         return document[short_name]
 
     async def get(self, device_id: str, short_name: str) -> Any:
@@ -389,6 +456,23 @@ class WebApiClient:
             raise self._violation(schemas.PROPERTY, request, errors, url, "request")
         await self._check_values(device_id, schemas.PROPERTY, request, url, "request")
         document = await self._call(schemas.PROPERTY, "PUT", path, request)
-        confirmed = self._single(document, short_name, url)
-        await self._check_values(device_id, schemas.PROPERTY, document, url, "response")
+        confirmed = self._single(document, short_name, url, "PUT")
+        await self._check_values(device_id, schemas.PROPERTY, document, url, "response", "PUT")
         return confirmed
+
+    async def set_many(self, device_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Write several properties in one control request (``PUT .../properties`` with a
+        properties document), which the device must take together or not at all: a DR request
+        is a target with its mode and duration, as one ECHONET Lite SetC carries them. The
+        values the cloud confirms are returned."""
+        path = self._path("devices", device_id, "properties")
+        url = self._url(path)
+        request = dict(values)
+        errors = schemas.problems(schemas.PROPERTIES, request)
+        if errors or not request:
+            errors = errors or ["(document): nothing to write"]
+            raise self._violation(schemas.PROPERTIES, request, errors, url, "request", "PUT")
+        await self._check_values(device_id, schemas.PROPERTIES, request, url, "request", "PUT")
+        document: dict[str, Any] = await self._call(schemas.PROPERTIES, "PUT", path, request)
+        await self._check_values(device_id, schemas.PROPERTIES, document, url, "response", "PUT")
+        return document

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from typing import Any, Final
 
@@ -119,7 +119,13 @@ def problems(name: str, document: Any) -> list[str]:
     return _describe(_validator(name).iter_errors(document))
 
 
+@lru_cache(maxsize=1024)
+def _value_validator(schema_text: str) -> Any:
+    return Draft202012Validator(json.loads(schema_text), format_checker=FormatChecker())
+
+
 def value_problems(schema: Mapping[str, Any], value: Any, *, where: str = "") -> list[str]:
     """What is wrong with one property ``value`` against its ``schema`` (from a description)."""
-    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    # A description's schemas repeat on every read of the device: build each validator once.
+    validator = _value_validator(json.dumps(schema, sort_keys=True))
     return _describe(validator.iter_errors(value), where)
