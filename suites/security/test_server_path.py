@@ -54,9 +54,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.mark.requirement("*-3.2")
 def test_insecure_exchange_is_refused(dut: DeviceUnderTest, probe: str) -> None:
     if probe not in dut.security_probe_kinds():
-        pytest.skip(f"{PROBES[probe]}: the {dut.binding.protocol} binding cannot offer it")
+        pytest.skip(f"not offered by the {dut.binding.protocol} binding: {PROBES[probe]}")
     result = dut.security_probe(probe)
-    assert result.refused, f"{PROBES[probe]}: accepted. {result.detail}"
+    assert result.refused, f"accepted: {PROBES[probe]}. {result.detail}"
 
 
 @pytest.mark.requirement("*-ID", "*-3.2")
@@ -67,4 +67,4 @@ def test_identity_not_disclosed_to_an_unauthenticated_peer(dut: DeviceUnderTest)
             "only inside its authenticated TLS session, which the client-side checks cover"
         )
     result = dut.security_probe(IDENTITY)
-    assert result.refused, f"{PROBES[IDENTITY]}: disclosed. {result.detail}"
+    assert result.refused, f"disclosed: {PROBES[IDENTITY]}. {result.detail}"
