@@ -25,7 +25,7 @@ import functools
 import math
 import selectors
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -204,6 +204,20 @@ class VirtualClock:
 
     def new_event_loop(self) -> asyncio.AbstractEventLoop:
         return _VirtualEventLoop(self)
+
+    @contextlib.contextmanager
+    def thawed(self) -> Iterator[None]:
+        """Real wall-clock time for a moment, e.g. to sign a certificate that a TLS stack checks
+        against the real date; the virtual clock resumes where it stood."""
+        if self._freezer is None:
+            yield
+            return
+        self._freezer.stop()
+        try:
+            yield
+        finally:
+            self._frozen = self._freezer.start()
+            self._frozen.move_to(datetime.fromtimestamp(self.now(), UTC))
 
     def close(self) -> None:
         if self._freezer is not None:

@@ -396,7 +396,7 @@ async def test_malformed_documents_are_refused_and_recorded(
         ("eventRequest", {"programID": "p", "intervals": [{"id": 0, "payloads": [
             {"type": "SIMPLE", "values": [4]}]}]}),
         ("eventRequest", {"programID": "p", "intervals": [{"id": 0, "payloads": [
-            {"type": "DRREADY_HEATING_START_TIME", "values": ["13:00"]}]}]}),
+            {"type": "DRREADY_HEATING_START_TIME", "values": ["2027-04-01T13:00:00+09:00"]}]}]}),
         ("reportRequest", {"eventID": "e", "clientName": "c", "resources": [
             {"resourceName": "r", "intervals": [{"id": 0, "payloads": [
                 {"type": "USAGE", "values": ["1.0"]}]}]}]}),
@@ -424,7 +424,7 @@ def test_schemas_reject(name: str, document: Any) -> None:
             {"type": "PRICE", "values": [0.17, 0.18, 0.2]},
             {"type": "CURVE", "values": [{"x": 1, "y": 2.5}]},
             {"type": "MY_PRIVATE", "values": ["x", True, 3]},
-            {"type": "DRREADY_HEATING_START_TIME", "values": ["2027-04-01T13:00:00+09:00"]}]}]}),
+            {"type": "DRREADY_HEATING_START_TIME", "values": ["13:00"]}]}]}),
         ("reportRequest", {"eventID": "e", "clientName": "c", "resources": [
             {"resourceName": "AGGREGATED_REPORT", "intervals": [{"id": -1, "payloads": [
                 {"type": "STORAGE_CHARGE_LEVEL", "values": [0.5]},

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from typing import Any
 
@@ -38,8 +38,9 @@ SPEC_VERSION = "3.1.0"
 #: signed as consumption: + charges a battery, - discharges it. The enumerations file gives it
 #: ``minimum: 0``, which would leave no way to ask for a discharge; that bound is not enforced here.
 DISPATCH_SETPOINT = "DISPATCH_SETPOINT"
-#: Event payload (private): when a water heater is to start heating, one RFC 3339 date-time string.
-#: The interval's own start is when the request applies; this value is the heating start asked for.
+#: Event payload (private): when a water heater is to start heating, one time of day ``"HH:MM"`` on
+#: the device's own local clock (the clock its heating plan runs on, whose UTC offset the servicer
+#: need not know). The interval's own start is when the request applies.
 HEATING_START_TIME = "DRREADY_HEATING_START_TIME"
 #: Report payloads (Definition.md, report enumerations): energy used over an interval (KWH) and
 #: real power over it (KW).
@@ -76,6 +77,8 @@ _SCHEMAS: dict[str, tuple[str, str]] = {
     "clientCredentialRequest": ("token", "/$defs/clientCredentialRequest"),
     "authError": ("token", "/$defs/authError"),
     "problem": ("problem", ""),
+    "valuesMap": ("common", "/$defs/valuesMap"),
+    "reportPayloadDescriptor": ("common", "/$defs/reportPayloadDescriptor"),
 }
 SCHEMA_NAMES = tuple(_SCHEMAS)
 _FILES = (
@@ -165,16 +168,85 @@ def _leaves(error: Any) -> Iterator[Any]:
         yield error
 
 
+#: A payload every valuesMap rule lets through at once (a private type with one value).
+_STUB_PAYLOAD = {"type": "DRREADY_SCHEMA_STUB", "values": [0]}
+
+
+def _item_lists(
+    name: str, document: Any
+) -> list[tuple[tuple[Any, ...], list[Any], str, list[Any]]] | None:
+    """Where a report's repeated parts are (path, items, their schema, the stub list that
+    stands for them in the skeleton), if it has the usual shape; else None."""
+    if name not in ("reportRequest", "report") or not isinstance(document, dict):
+        return None
+    found: list[tuple[tuple[Any, ...], list[Any], str, list[Any]]] = []
+    descriptors = document.get("payloadDescriptors")
+    if isinstance(descriptors, list) and descriptors:
+        found.append((("payloadDescriptors",), descriptors, "reportPayloadDescriptor", []))
+    resources = document.get("resources")
+    if not isinstance(resources, list):
+        return None
+    for r, resource in enumerate(resources):
+        intervals = resource.get("intervals") if isinstance(resource, dict) else None
+        if not isinstance(intervals, list):
+            return None
+        for i, interval in enumerate(intervals):
+            payloads = interval.get("payloads") if isinstance(interval, dict) else None
+            if not isinstance(payloads, list) or not payloads:
+                return None
+            path = ("resources", r, "intervals", i, "payloads")
+            found.append((path, payloads, "valuesMap", [dict(_STUB_PAYLOAD)]))
+    return found
+
+
+@lru_cache(maxsize=8192)
+def _item_errors(schema: str, text: str) -> tuple[tuple[tuple[Any, ...], str, Any], ...]:
+    """One item's errors as (path, message, error), cached by the item's JSON text: a VEN
+    sends the same payloads (a mode, a rating) and descriptors report after report."""
+    return tuple(
+        (tuple(leaf.absolute_path), leaf.message, leaf)
+        for error in validator(schema).iter_errors(json.loads(text))
+        for leaf in (_leaves(error) if error.validator in ("anyOf", "oneOf") else [error])
+    )
+
+
 def errors(name: str, document: Any) -> list[str]:
-    """Every reason ``document`` is not a valid ``name``, one line each (empty when valid)."""
+    """Every reason ``document`` is not a valid ``name``, one line each (empty when valid).
+
+    A report is checked in parts with the same outcome: its skeleton (each payload list cut
+    down to one stub payload, the descriptors taken out), then each payload and descriptor on
+    its own, from a cache. Reports are the bulk of a run's documents and their parts repeat;
+    this keeps validation off the top of a simulated run's profile."""
+    lists = _item_lists(name, document)
+    if lists is not None:
+        skeleton = json.loads(json.dumps(document))
+        for path, _items, _schema, stub in lists:
+            target = skeleton
+            for part in path:
+                target = target[part]
+            target[:] = stub
+        found = _errors(name, skeleton)
+        for path, items, schema, _stub in lists:
+            for k, item in enumerate(items):
+                text = json.dumps(item, sort_keys=True)
+                for where, message, leaf in _item_errors(schema, text):
+                    found.append(_line((*path, k, *where), message, leaf))
+        return sorted(dict.fromkeys(found))
+    return _errors(name, document)
+
+
+def _line(path: Any, message: str, leaf: Any) -> str:
+    if leaf.validator == "pattern" and isinstance(leaf.schema, dict):
+        # The regular expression says less to a reader than what it stands for.
+        message = f"{leaf.instance!r} is not {leaf.schema.get('title', message)}"
+    return f"{_where(path)}: {message}"
+
+
+def _errors(name: str, document: Any) -> list[str]:
     found: list[str] = []
     for error in validator(name).iter_errors(document):
         for leaf in _leaves(error) if error.validator in ("anyOf", "oneOf") else [error]:
-            message = leaf.message
-            if leaf.validator == "pattern" and isinstance(leaf.schema, dict):
-                # The regular expression says less to a reader than what it stands for.
-                message = f"{leaf.instance!r} is not {leaf.schema.get('title', message)}"
-            line = f"{_where(leaf.absolute_path)}: {message}"
+            line = _line(leaf.absolute_path, leaf.message, leaf)
             if line not in found:
                 found.append(line)
     return sorted(found)

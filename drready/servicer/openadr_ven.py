@@ -150,7 +150,9 @@ class VenClient:
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
             # One connection per VEN, kept alive between polls, as a device would.
-            connector = aiohttp.TCPConnector(limit=1, ssl=self._ssl)
+            # Kept alive as long as aiohttp's server keeps an idle connection (75 s), so a VEN
+            # polling every minute does not pay a TLS handshake per poll.
+            connector = aiohttp.TCPConnector(limit=1, ssl=self._ssl, keepalive_timeout=75.0)
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 

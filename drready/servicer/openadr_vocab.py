@@ -8,17 +8,24 @@ specification's unit list: kW and kWh, so every watt figure is divided by 1000 o
 
 Program and events
     One program, :data:`PROGRAM_NAME`. At the start of a session the harness publishes a standing
-    *telemetry event* (payload :data:`TELEMETRY`, no end) whose id every periodic report carries,
-    since a report must name an event. A DR request is an event of its own; the VEN answers it with
-    a report on that event carrying :data:`REQUEST_STATUS`.
+    *telemetry event* (payload :data:`TELEMETRY`, one value: the report interval the harness
+    expects, seconds; no end) whose id every periodic report carries, since a report must name an
+    event. A DR request is an event of its own (a new one replaces the previous DR event, which
+    the harness deletes); the VEN executes it once per (id, modificationDateTime), when its
+    interval starts, and answers it with a report on that event carrying :data:`REQUEST_STATUS`.
+    A report's interval start is when the device was read: the harness takes a reading only from
+    a report sampled after it asked.
 
 Event payloads (harness -> device)
     :data:`SETPOINT` (battery, ``DISPATCH_SETPOINT``): one value, kW, + consumption (charging),
     - discharging; the event's ``intervalPeriod`` gives the start and the duration (``P9999Y``:
     until further notice). When the duration ends the device returns to its own mode by itself.
-    :data:`START_TIME` (water heaters): one value, ``"HH:MM"`` on the device's local clock.
-    :data:`BACKUP_RESERVE` (battery): one value, percent of capacity.
-    Deleting a DR event ends it: the device returns to its own mode.
+    :data:`START_TIME` (water heaters): one value, ``"HH:MM"`` on the device's local clock (the
+    schema holds it to that pattern); the plan it sets stays when the event is deleted.
+    :data:`BACKUP_RESERVE` (battery): one value, percent of capacity; a setting, not a DR (the
+    harness deletes the event once answered).
+    Deleting a setpoint event ends the DR: the device returns to its own mode. So does a comms
+    loss (the VEN's polls failing) longer than the device's declared timeout.
 
 Report payloads (device -> harness), one interval per report
     battery: :data:`DEMAND` kW (+ charging), :data:`CHARGE_LEVEL` 0..1, :data:`CHARGEABLE` and
@@ -28,13 +35,15 @@ Report payloads (device -> harness), one interval per report
     water heaters: :data:`DEMAND` kW, :data:`DEVICE_TIME` ``"YYYY-MM-DDTHH:MM"`` local,
     :data:`PLANNED_START` ``"HH:MM"`` or ``"NONE"``, :data:`DR_POSSIBLE` kWh, :data:`HEATING` and
     :data:`AUX_HEATING` (booleans; the latter absent without an auxiliary heater),
-    :data:`ENERGY` kWh (cumulative), :data:`START_STEP` seconds;
+    :data:`ENERGY` kWh (cumulative), :data:`START_STEP` seconds (the resolution of a start time
+    on the device, e.g. 3600 for the standard 0xCA);
     on a DR event: :data:`REQUEST_STATUS` ``["ACCEPTED"]`` or ``["REFUSED", reason]``.
 
 Identity (*-ID) and version (*-3.3)
-    The VEN object's ``attributes``: :data:`IDENTITY_ATTRIBUTES` (type -> the Identity field),
-    :data:`FIRMWARE_VERSION` and, for a device behind an ECHONET Lite gateway,
-    :data:`APPENDIX_RELEASE`.
+    The VEN object's ``attributes``, one value each: :data:`IDENTITY_ATTRIBUTES` (type -> the
+    Identity field; the manufacturer code as hex without ``0x``), :data:`FIRMWARE_VERSION` (the
+    facade's ``node_version()``) and, for a device behind an ECHONET Lite gateway,
+    :data:`APPENDIX_RELEASE` (the release letter).
 """
 
 from __future__ import annotations

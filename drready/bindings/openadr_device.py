@@ -1,0 +1,421 @@
+"""The DUT facade over the server topology, OpenADR 3 shape: the harness is the DR servicer (VTN)
+and the device, or its maker's server or home gateway, is a VEN that polls it.
+
+Everything goes through :class:`drready.servicer.openadr_server.Servicer` and the vocabulary of
+:mod:`drready.servicer.openadr_vocab`:
+
+- a DR request is an event of the DRready program (it replaces the previous DR event, which is
+  deleted); the answer is the VEN's request-status report on that event, awaited for a poll
+  interval and a margin;
+- the device's own mode is asked for by deleting the DR events, then reading the mode back;
+- every reading waits for a telemetry report sampled after the call, so a value is never older
+  than the question (bounded: a report interval, a poll interval and a margin);
+- identity and versions are the VEN object's attributes;
+- a comms cut is the servicer's outage (:attr:`OpenAdrDeviceBinding.comms_loss_mode`).
+
+The security probes (*-3.2) are in :mod:`drready.bindings.openadr_probes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from drready.dut_types import (
+    CommunicationReport,
+    DrAck,
+    HeaterStatus,
+    Identity,
+    ProbeResult,
+    SchemaFinding,
+    Status,
+    StructuredDataReport,
+)
+from drready.evidence import EvidenceLog
+from drready.servicer import openadr_vocab as vocab
+from drready.servicer.openadr_schemas import OpenAdrError
+from drready.servicer.openadr_server import (
+    Outage,
+    ReportRecord,
+    Servicer,
+    ServicerTimeout,
+    now_epoch,
+)
+from drready.servicer.openadr_tls import RunTls
+
+DAY_S = 24 * 3600
+#: Slack on top of the VEN's own intervals before a wait gives up (seconds).
+MARGIN_S = 30.0
+
+
+class OpenAdrBindingError(OpenAdrError):
+    """The VEN did not answer as the harness needs (no report in time, an own mode it cannot
+    be asked for)."""
+
+
+@dataclass
+class OpenAdrLink:
+    """What a session sets up for the binding: the servicer and what it published."""
+
+    servicer: Servicer
+    tls: RunTls | None
+    evidence: EvidenceLog
+    client_id: str
+    ven_name: str
+    program_id: str
+    telemetry_event_id: str
+    poll_interval_s: float
+    report_interval_s: float
+    #: The device's normal own mode (the profile's first ``device.own_modes``).
+    own_mode: str = "auto"
+    #: A heating start time ("HH:MM") the device accepts, for the probes' own DR events.
+    probe_start: str = "13:00"
+
+
+def hhmm(tod_s: float) -> str:
+    minutes = round(tod_s / 60.0) % (DAY_S // 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def tod_of(text: str) -> float:
+    hours, _, minutes = text.partition(":")
+    return int(hours) * 3600.0 + int(minutes) * 60.0
+
+
+def _sampled_at(record: ReportRecord) -> float | None:
+    for resource in record.report.get("resources") or []:
+        for interval in resource.get("intervals") or []:
+            start = (interval.get("intervalPeriod") or {}).get("start")
+            if start:
+                return datetime.fromisoformat(str(start).replace("Z", "+00:00")).timestamp()
+    return None
+
+
+class OpenAdrDeviceBinding:
+    """What both device classes share over OpenADR 3; the class bindings add their operations."""
+
+    protocol = "OpenADR 3"
+    topology = "server"
+
+    def __init__(self, link: OpenAdrLink) -> None:
+        self.link = link
+        self.servicer = link.servicer
+        #: How a comms cut shows to the VEN: "silent" (no answer), "503" or "reset".
+        self.comms_loss_mode: Outage = "silent"
+        self._dr_events: list[str] = []
+        #: Reports before this index may predate the last DR's effect.
+        self._fresh_index = 0
+        self.close_hook: Callable[[], None] | None = None
+        from drready.bindings.openadr_probes import OpenAdrProbes
+
+        self.probes = OpenAdrProbes(self)
+
+    # -- waits -----------------------------------------------------------------------------------
+    @property
+    def ack_timeout_s(self) -> float:
+        return self.link.poll_interval_s + max(MARGIN_S, self.link.poll_interval_s)
+
+    @property
+    def telemetry_timeout_s(self) -> float:
+        return self.link.report_interval_s + self.link.poll_interval_s + MARGIN_S
+
+    def _ours(self, record: ReportRecord) -> bool:
+        return record.client_id == self.link.client_id
+
+    async def telemetry(self, timeout_s: float | None = None) -> dict[str, list[Any]]:
+        """The payloads of the first telemetry report sampled at or after this call."""
+        return (await self.telemetry_record(timeout_s)).payloads()
+
+    async def telemetry_record(
+        self, timeout_s: float | None = None, *, after: int = -1
+    ) -> ReportRecord:
+        """The first telemetry report sampled at or after this call (and later than the report
+        of index ``after``)."""
+        called = now_epoch() - 0.001  # the report's start has millisecond resolution
+
+        def fresh(record: ReportRecord) -> bool:
+            if not self._ours(record):
+                return False
+            if record.report.get("eventID") != self.link.telemetry_event_id:
+                return False
+            sampled = _sampled_at(record)
+            return sampled is not None and sampled >= called
+
+        timeout = self.telemetry_timeout_s if timeout_s is None else timeout_s
+        try:
+            # Only the last few reports can have been sampled at this very instant.
+            since = max(self._fresh_index, self.servicer.report_count() - 4, after + 1)
+            return await self.servicer.wait_for_report(fresh, timeout, since=since)
+        except ServicerTimeout:
+            raise OpenAdrBindingError(
+                f"no telemetry report from VEN {self.link.ven_name!r} within {timeout:g} s "
+                f"(report interval {self.link.report_interval_s:g} s)"
+            ) from None
+
+    async def _value(self, payloads: Mapping[str, list[Any]], kind: str) -> Any:
+        values = payloads.get(kind)
+        if not values:
+            raise OpenAdrBindingError(f"the telemetry report carries no {kind}")
+        return values[0]
+
+    async def _number(self, payloads: Mapping[str, list[Any]], kind: str) -> float:
+        value = await self._value(payloads, kind)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise OpenAdrBindingError(f"{kind} should be a number, the report has {value!r}")
+        return float(value)
+
+    # -- events ----------------------------------------------------------------------------------
+    async def publish(
+        self,
+        payload_type: str,
+        values: Sequence[Any],
+        duration_s: float | None,
+        *,
+        units: str | None = None,
+        replace: bool = True,
+        name: str = "DR",
+    ) -> tuple[dict[str, Any], DrAck]:
+        """Publish an event (replacing the previous DR event) and await its request status."""
+        since = self.servicer.report_count()
+        event = await self.servicer.publish_event(
+            self.link.program_id,
+            start=datetime.now(UTC),
+            duration_s=duration_s,
+            payload_type=payload_type,
+            values=values,
+            units=units,
+            name=name,
+        )
+        if replace:
+            await self.delete_dr_events(keep=event["id"])
+            self._dr_events.append(event["id"])
+        return event, await self.request_status(event["id"], since)
+
+    async def request_status(self, event_id: str, since: int) -> DrAck:
+        def status(record: ReportRecord) -> bool:
+            return (
+                self._ours(record)
+                and record.report.get("eventID") == event_id
+                and vocab.REQUEST_STATUS in record.payloads()
+            )
+
+        timeout = self.ack_timeout_s
+        try:
+            record = await self.servicer.wait_for_report(status, timeout, since=since)
+        except ServicerTimeout:
+            return DrAck(False, f"no request-status report on event {event_id} in {timeout:g} s")
+        self._fresh_index = record.index + 1
+        values = record.payloads()[vocab.REQUEST_STATUS]
+        if values and values[0] == vocab.ACCEPTED:
+            return DrAck(True, vocab.ACCEPTED)
+        reason = ", ".join(str(v) for v in values[1:]) or "no reason given"
+        return DrAck(False, f"refused: {reason}")
+
+    async def delete_dr_events(self, keep: str | None = None) -> None:
+        published = {e["id"] for e in self.servicer.events()}
+        for event_id in self._dr_events:
+            if event_id != keep and event_id in published:
+                await self.servicer.delete_event(event_id)
+        self._dr_events = [e for e in self._dr_events if e == keep]
+
+    # -- *-1.1 (the VEN is there), *-ID, *-3.3 -----------------------------------------------
+    def _ven(self) -> dict[str, Any]:
+        vens = [v for v in self.servicer.vens() if v.get("clientID") == self.link.client_id]
+        if not vens:
+            raise OpenAdrBindingError(f"no VEN has registered as client {self.link.client_id!r}")
+        named = [v for v in vens if v.get("venName") == self.link.ven_name]
+        return (named or vens)[-1]
+
+    def _attributes(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for attribute in self._ven().get("attributes") or []:
+            values = attribute.get("values") or []
+            if values:
+                out[str(attribute.get("type"))] = values[0]
+        return out
+
+    async def communication_check(self) -> CommunicationReport:
+        problems: list[str] = []
+        names: tuple[str, ...] = ()
+        try:
+            names = (str(self._ven()["venName"]),)
+        except OpenAdrBindingError as exc:
+            problems.append(str(exc))
+        try:
+            await self.servicer.wait_for_poll(self.link.client_id, now_epoch(), self.ack_timeout_s)
+        except ServicerTimeout as exc:
+            problems.append(f"the VEN does not poll: {exc}")
+        return CommunicationReport(bool(names), names, (), (), tuple(problems))
+
+    async def identity(self) -> Identity:
+        attributes = self._attributes()
+        values = {
+            field: (str(attributes[kind]) if kind in attributes else None)
+            for kind, field in vocab.IDENTITY_ATTRIBUTES.items()
+        }
+        return Identity(**values)
+
+    async def appendix_release(self) -> str | None:
+        value = self._attributes().get(vocab.APPENDIX_RELEASE)
+        return None if value is None else str(value)
+
+    async def node_version(self) -> str | None:
+        value = self._attributes().get(vocab.FIRMWARE_VERSION)
+        return None if value is None else str(value)
+
+    # -- comms loss ------------------------------------------------------------------------------
+    def cut_comms(self) -> None:
+        self.servicer.outage = self.comms_loss_mode
+
+    def restore_comms(self) -> None:
+        self.servicer.outage = "none"
+
+    # -- *-1.2 and *-3.2 ---------------------------------------------------------------------------
+    async def structured_data(self) -> StructuredDataReport:
+        kinds = {"reports": "report", "vens": "ven", "subscriptions": "subscription"}
+        counts: dict[str, int] = {}
+        for record in self.servicer.requests:
+            resource = record.path.strip("/").split("/")[0]
+            if record.method in ("POST", "PUT") and resource in kinds:
+                if record.client_id != self.link.client_id:
+                    continue
+                kind = kinds[resource]
+            elif record.method == "POST" and record.path == "/auth/token":
+                kind = "token request"
+            elif record.method == "GET" and resource == "events":
+                if record.client_id != self.link.client_id:
+                    continue
+                kind = "poll"
+            else:
+                continue
+            counts[kind] = counts.get(kind, 0) + 1
+        findings = tuple(
+            SchemaFinding(f"{f.method} {f.path}", f.document, f.errors)
+            for f in self.servicer.findings
+            if f.client_id in (self.link.client_id, "")
+        )
+        return StructuredDataReport(counts, findings)
+
+    def probe_kinds(self) -> tuple[str, ...]:
+        return self.probes.kinds()
+
+    async def probe(self, kind: str) -> ProbeResult:
+        return await self.probes.run(kind)
+
+    def close(self) -> None:
+        if self.close_hook is not None:
+            hook, self.close_hook = self.close_hook, None
+            hook()
+
+
+class OpenAdrBatteryBinding(OpenAdrDeviceBinding):
+    """A storage battery: setpoint events (kW), backup-reserve events, battery telemetry."""
+
+    async def request_power(self, target_w: float, duration_s: float | None) -> DrAck:
+        _, ack = await self.publish(
+            vocab.SETPOINT, [vocab.kw(target_w)], duration_s, units=vocab.UNITS[vocab.TARGET]
+        )
+        return ack
+
+    async def set_own_mode(self, mode: str) -> None:
+        if mode != self.link.own_mode:
+            raise OpenAdrBindingError(
+                f"own mode {mode!r}: over OpenADR 3 the servicer cannot choose the device's own "
+                f"mode; it can only end the DR, which returns the device to {self.link.own_mode!r}"
+            )
+        await self.delete_dr_events()
+        timeout = 2 * (self.link.poll_interval_s + self.link.report_interval_s) + MARGIN_S
+        loop_start = now_epoch()
+        seen = "nothing"
+        last = -1
+        while now_epoch() - loop_start <= timeout:
+            record = await self.telemetry_record(after=last)
+            last = record.index
+            seen = str(await self._value(record.payloads(), vocab.MODE))
+            if seen == mode:
+                return
+        raise OpenAdrBindingError(
+            f"the DR events were deleted; {timeout:g} s later the device reports mode {seen}, "
+            f"not its own mode {mode}"
+        )
+
+    async def read_mode(self) -> str:
+        return str(await self._value(await self.telemetry(), vocab.MODE))
+
+    async def read_target_w(self) -> float:
+        return vocab.watts(await self._number(await self.telemetry(), vocab.TARGET))
+
+    async def read_ratings(self) -> tuple[float, float]:
+        payloads = await self.telemetry()
+        return (
+            vocab.watts(await self._number(payloads, vocab.MAX_CHARGE)),
+            vocab.watts(await self._number(payloads, vocab.MAX_DISCHARGE)),
+        )
+
+    async def status(self) -> Status:
+        payloads = await self.telemetry()
+
+        async def kwh(kind: str) -> float | None:
+            return vocab.watts(await self._number(payloads, kind)) if kind in payloads else None
+
+        return Status(
+            power_w=vocab.watts(await self._number(payloads, vocab.DEMAND)),
+            mode=str(await self._value(payloads, vocab.MODE)),
+            actual_mode=str(await self._value(payloads, vocab.ACTUAL_MODE)),
+            soc_pct=100.0 * await self._number(payloads, vocab.CHARGE_LEVEL),
+            chargeable_wh=vocab.watts(await self._number(payloads, vocab.CHARGEABLE)),
+            dischargeable_wh=vocab.watts(await self._number(payloads, vocab.DISCHARGEABLE)),
+            charged_wh=await kwh(vocab.CHARGED),
+            discharged_wh=await kwh(vocab.DISCHARGED),
+            reserve_pct=await self._number(payloads, vocab.RESERVE),
+        )
+
+    async def set_backup_reserve_pct(self, pct: float) -> None:
+        event, ack = await self.publish(
+            vocab.BACKUP_RESERVE, [pct], None, replace=False, name="backup reserve"
+        )
+        # A setting, not a DR: once taken (or refused) the event has done its work.
+        await self.servicer.delete_event(event["id"])
+        if not ack.accepted:
+            raise OpenAdrBindingError(f"backup reserve {pct:g} %: {ack.detail}")
+
+
+class OpenAdrWaterHeaterBinding(OpenAdrDeviceBinding):
+    """A heat-pump or hybrid water heater: start-time events, water-heater telemetry."""
+
+    _step_s = 60.0
+
+    async def device_time(self) -> datetime:
+        text = str(await self._value(await self.telemetry(), vocab.DEVICE_TIME))
+        return datetime.fromisoformat(text)
+
+    def start_time_step_s(self) -> float:
+        """The resolution the VEN last reported (a minute, the wire's, until it has)."""
+        for record in reversed(self.servicer.reports(max(0, self.servicer.report_count() - 50))):
+            values = record.payloads().get(vocab.START_STEP) if self._ours(record) else None
+            if values and isinstance(values[0], int | float):
+                return float(values[0])
+        return self._step_s
+
+    async def request_start_time(self, tod_s: float) -> DrAck:
+        _, ack = await self.publish(vocab.START_TIME, [hhmm(tod_s)], None)
+        return ack
+
+    async def planned_start(self) -> float | None:
+        text = str(await self._value(await self.telemetry(), vocab.PLANNED_START))
+        return None if text == vocab.NO_PLAN else tod_of(text)
+
+    async def dr_possible_wh(self) -> float:
+        return vocab.watts(await self._number(await self.telemetry(), vocab.DR_POSSIBLE))
+
+    async def heater_status(self) -> HeaterStatus:
+        payloads = await self.telemetry()
+        aux = payloads.get(vocab.AUX_HEATING)
+        return HeaterStatus(
+            power_w=vocab.watts(await self._number(payloads, vocab.DEMAND)),
+            heating=bool(await self._value(payloads, vocab.HEATING)),
+            aux_on=None if not aux else bool(aux[0]),
+            energy_wh=vocab.watts(await self._number(payloads, vocab.ENERGY)),
+        )
