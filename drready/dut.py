@@ -90,9 +90,10 @@ class ServerPathBinding(Protocol):
 #: OpenADR 3 servicer), it must refuse a servicer over plain HTTP, with TLS below 1.2, with a
 #: certificate from an untrusted CA or for another host, or redirecting to another host; and it
 #: must not execute an event replayed (same id and modification time), tampered with, or
-#: delivered unauthenticated. As a server (a maker's cloud the harness calls), it must refuse
-#: control without or with wrong credentials, a replayed request and plain HTTP, rate-limit
-#: repeated bad credentials, and not disclose the unit's identity to an unauthenticated peer.
+#: delivered unauthenticated, and must present its credentials on every request. As a server
+#: (a maker's cloud the harness calls), it must refuse control without or with wrong
+#: credentials, a replayed request and plain HTTP, rate-limit repeated bad credentials, and not
+#: disclose the unit's identity to an unauthenticated peer.
 PROBES: dict[str, str] = {
     "plain-http": "a servicer over plain HTTP",
     "tls-1.1": "a servicer offering TLS 1.1 at most",
@@ -102,6 +103,7 @@ PROBES: dict[str, str] = {
     "replayed-event": "an event replayed with the same id and modification time",
     "tampered-event": "an event altered without a new modification time",
     "unauthenticated-notification": "an event notification without the subscription's token",
+    "missing-credentials": "a request from the device without its credentials",
     "no-credentials": "control without credentials",
     "wrong-credentials": "control with wrong credentials",
     "replayed-request": "a control request replayed as sent",

@@ -53,6 +53,18 @@ def _accepts_tls_1_1(ven: ReferenceVen) -> None:
 
 
 @fault(
+    "oadr_omits_credentials",
+    "battery",
+    ("BAT-3.2",),
+    "Every tenth poll, the first included, goes out without the bearer token (the VTN answers "
+    "401); the other requests carry it.",
+    binding=OPENADR3,
+)
+def _omits_credentials(ven: ReferenceVen) -> None:
+    ven.behaviour.anonymous_poll_every = 10
+
+
+@fault(
     "oadr_follows_redirect",
     "battery",
     ("BAT-3.2",),

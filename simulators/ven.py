@@ -75,6 +75,8 @@ class VenBehaviour:
     #: Every this many telemetry reports, the first included, also send a malformed one
     #: (0: never).
     invalid_document_every: int = 0
+    #: Every this many polls, the first included, poll without the bearer token (0: never).
+    anonymous_poll_every: int = 0
 
 
 @dataclass
@@ -164,6 +166,7 @@ class ReferenceVen:
         self.last_ok = now_epoch()
         self.last_error = ""
         self.reports_sent = 0
+        self._polls = 0
         self._active: _ActiveDr | None = None
         self._pending: dict[str, _Pending] = {}
         self._report_now = False
@@ -328,6 +331,12 @@ class ReferenceVen:
 
     async def _poll(self) -> None:
         program_id = self.program_id
+        self._polls += 1
+        every = self.behaviour.anonymous_poll_every
+        if every and self._polls % every == 1 % every:
+            # The faulty code path: the same poll without the token (the VTN answers 401).
+            with contextlib.suppress(VenError):
+                await self._call(lambda c: c.request("GET", "/events", authorize=False))
         try:
             events = await self._call(lambda c: c.events(program_id))
         except VenError as exc:

@@ -137,6 +137,7 @@ PROBE_FAULTS = [
     ("redirect", "oadr_follows_redirect"),
     ("replayed-event", "oadr_executes_replayed_event"),
     ("tampered-event", "oadr_executes_tampered_event"),
+    ("missing-credentials", "oadr_omits_credentials"),
 ]
 
 

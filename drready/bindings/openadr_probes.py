@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from drready.bindings.openadr_device import OpenAdrDeviceBinding
 
 TRANSPORT = ("plain-http", "tls-1.1", "untrusted-ca", "wrong-host")
-CONTENT = ("redirect", "replayed-event", "tampered-event")
+CONTENT = ("redirect", "replayed-event", "tampered-event", "missing-credentials")
 
 
 class OpenAdrProbes:
@@ -69,6 +69,8 @@ class OpenAdrProbes:
             return await self._replayed()
         if kind == "tampered-event":
             return await self._tampered()
+        if kind == "missing-credentials":
+            return await self._credentials()
         assert tls is not None
         if kind == "plain-http":
             return await self._transport(kind, None, "plain HTTP")
@@ -81,6 +83,25 @@ class OpenAdrProbes:
             )
         return await self._transport(
             kind, tls.wrong_host_context(), "a certificate of the run's CA for another host name"
+        )
+
+    # -- credentials -------------------------------------------------------------------------------
+    async def _credentials(self) -> ProbeResult:
+        """Every request the device made in the run so far, and in three more polls, carried a
+        valid token (the token endpoint itself excepted)."""
+        await asyncio.sleep(self.window_s)
+        requests = self.servicer.requests
+        bare = [r for r in requests if not r.client_id and not r.path.startswith("/auth/")]
+        if bare:
+            first = bare[0]
+            return ProbeResult(
+                "missing-credentials",
+                False,
+                f"{len(bare)} of {len(requests)} requests came without a valid token, the first "
+                f"{first.method} {first.path} (answered {first.status})",
+            )
+        return ProbeResult(
+            "missing-credentials", True, f"all {len(requests)} requests carried a valid token"
         )
 
     # -- transport ---------------------------------------------------------------------------------

@@ -272,10 +272,12 @@ class VenClient:
         raw: bytes | str | None = None,
         content_type: str = "application/json",
         params: Sequence[tuple[str, str]] | Mapping[str, str] | None = None,
+        authorize: bool = True,
     ) -> Any:
         """One authorised request; the parsed JSON answer. ``raw`` sends a body as it is (a
         malformed document, for fault simulation). A token is fetched when none is held or it
-        is about to expire, and once more if the VTN answers 401."""
+        is about to expire, and once more if the VTN answers 401. ``authorize=False`` sends it
+        without the token (fault simulation: a device that forgets its credentials)."""
         for attempt in (1, 2):
             if self._token is None or asyncio.get_running_loop().time() >= self._token_expires:
                 await self.fetch_token()
@@ -287,9 +289,10 @@ class VenClient:
                     raw=raw,
                     content_type=content_type,
                     params=params,
+                    authorize=authorize,
                 )
             except VenError as exc:
-                if exc.status != 401 or attempt == 2:
+                if exc.status != 401 or attempt == 2 or not authorize:
                     raise
                 self._token = None
         raise AssertionError("unreachable")  # pragma: no cover

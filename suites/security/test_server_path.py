@@ -27,6 +27,7 @@ CLIENT_SIDE = (
     "replayed-event",
     "tampered-event",
     "unauthenticated-notification",
+    "missing-credentials",
 )
 SERVER_SIDE = (
     "no-credentials",
