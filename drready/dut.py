@@ -37,6 +37,8 @@ T = TypeVar("T")
 
 #: Seconds in a day: start times are seconds after the device's local midnight.
 DAY_S = 24 * 3600
+#: How far past a time of day a wait for it may end (the device clock read late, or coarse).
+LATE_S = 300.0
 
 
 class DeviceBinding(Protocol):
@@ -373,15 +375,17 @@ class DeviceUnderTest:
     def wait_until_time_of_day(self, tod_s: float, *, max_wait_s: float = DAY_S) -> float:
         """Let the device run until its clock next shows ``tod_s`` (seconds after midnight).
 
-        Returns the device seconds waited. The device's clock has minute resolution, so the wait
-        ends within a minute after ``tod_s``. ``max_wait_s`` bounds it (a clock that does not
-        move must not hang the run): past it, AssertionError names what was seen.
+        Returns the device seconds waited. The device's clock has minute resolution, and is read
+        a little after the wait (scheduling, the request's round trip: at a high
+        ``--time-scale`` a millisecond is seconds of device time), so the wait ends up to
+        :data:`LATE_S` after ``tod_s``. ``max_wait_s`` bounds it (a clock that does not move
+        must not hang the run): past it, AssertionError names what was seen.
         """
         waited = 0.0
         for _ in range(4):  # a wait, then corrections for a drifting or coarse device clock
             now = self.time_of_day_s()
             ahead = (tod_s - now) % DAY_S
-            if ahead < 60.0 or ahead > DAY_S - 60.0:
+            if ahead < 60.0 or ahead >= DAY_S - LATE_S:
                 return waited
             if waited + ahead > max_wait_s + 60.0:
                 break

@@ -13,7 +13,7 @@ import pytest
 
 from drready.bindings.echonet_water_heater import EXPECTED_ENERGY_TIMES
 from drready.clock import VirtualClock
-from drready.dut import DeviceUnderTest
+from drready.dut import DAY_S, LATE_S, DeviceUnderTest
 from drready.profile import default_profile
 from drready.session import open_dut
 
@@ -57,6 +57,12 @@ def test_device_clock_and_waits_follow_the_device(heatpump: DeviceUnderTest) -> 
     assert waited == 23 * 3600
     assert heatpump.time_of_day_s() == 8 * 3600
     assert heatpump.wait_until_time_of_day(8 * 3600) == 0
+    # A clock read a little late (at a high --time-scale a millisecond is seconds) is past the
+    # target by a minute or two: that is the time reached, not a day to wait.
+    heatpump.wait(120)
+    assert heatpump.wait_until_time_of_day(8 * 3600) == 0
+    heatpump.wait(LATE_S)
+    assert heatpump.wait_until_time_of_day(8 * 3600) == DAY_S - 120 - LATE_S
 
 
 def test_standard_shift_time_plan_and_amount_slots(heatpump: DeviceUnderTest) -> None:

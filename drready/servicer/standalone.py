@@ -26,6 +26,8 @@ from drready.servicer.openadr_tls import RunTls
 CA_FILE = "drready-servicer-ca.pem"
 #: How long the console waits for news before looking again (bounded waits everywhere).
 WATCH_S = 1.0
+#: The report interval the telemetry event asks of a VEN (its value, in seconds).
+REPORT_INTERVAL_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ async def serve(
             start=datetime.now(UTC),
             duration_s=None,
             payload_type=vocab.TELEMETRY,
-            values=[0],
+            values=[REPORT_INTERVAL_S],
             name="drready-telemetry",
         )
         say(f"DR servicer (OpenADR 3) at {base_url}, token endpoint {base_url}/auth/token")
