@@ -536,7 +536,7 @@ def _load_figures(load: dict[str, Any]) -> list[Figure]:
             f"< {LOAD_P99_TARGET_MS:g} ms",
             _judge(p99, lambda v: v < LOAD_P99_TARGET_MS),
             load.get("error")
-            or f"p50 {polls.get('p50')} ms, max {polls.get('max')} ms, "
+            or f"p50 {polls.get('p50', 0):.2f} ms, max {polls.get('max', 0):.1f} ms, "
             f"{polls.get('measured', 0):,} polls, {polls.get('failed', 0)} failed; "
             f"{server.get('evidence_records', 0):,} evidence records kept",
         ),
