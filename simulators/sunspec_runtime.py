@@ -98,6 +98,38 @@ async def _listen(
     return server, (str(name[0]), int(name[1]))
 
 
+def _serve_unit(
+    device: _Unit,
+    function_code: int,
+    start_address: int,
+    address: int,
+    registers: list[int],
+    set_values: list[int] | list[bool] | None,
+    *,
+    after_write: Callable[[], None] | None = None,
+) -> ExcCodes | None:
+    """Answer one request to a unit: a write validated and applied by the device (refused with
+    its exception code), a read from the image computed for now."""
+    if set_values is not None and function_code in _WRITE_CODES:
+        values = [int(v) for v in set_values]
+        refused = device.write(address, values)
+        if refused is not None:
+            return ExcCodes(refused)
+        if after_write is not None:
+            after_write()
+        image = device.registers()
+        offset = address - start_address
+        # What pymodbus stores after this action: the image as the write left it.
+        cast(list[int], set_values)[:] = image[offset : offset + len(values)]
+        registers[: len(image)] = image
+        return None
+    if function_code in _READ_CODES or set_values is None:
+        image = device.registers()
+        registers[: len(image)] = image
+        return None
+    return ExcCodes.ILLEGAL_FUNCTION
+
+
 def _stop(server: ModbusTcpServer | None) -> None:
     if server is not None:
         if not server.serving.done():
@@ -127,12 +159,9 @@ class SimulatedMeter:
         set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
         try:
-            if set_values is not None and function_code in _WRITE_CODES:
-                refused = self.meter.write(address, [int(v) for v in set_values])
-                return ExcCodes(refused) if refused is not None else None
-            image = self.meter.registers()
-            registers[: len(image)] = image
-            return None
+            return _serve_unit(
+                self.meter, function_code, start_address, address, registers, set_values
+            )
         except Exception as exc:  # re-raised by check(): never lost
             self._errors.append(exc)
             return ExcCodes.DEVICE_FAILURE
@@ -288,23 +317,15 @@ class SimulatedSunSpecBattery:
             self.requests += 1
             if device is self.device:
                 self.device.heard()
-            if set_values is not None and function_code in _WRITE_CODES:
-                values = [int(v) for v in set_values]
-                refused = device.write(address, values)
-                if refused is not None:
-                    return ExcCodes(refused)
-                self._arm_timer()
-                image = device.registers()
-                offset = address - start_address
-                # What pymodbus stores after this action: the image as the write left it.
-                cast(list[int], set_values)[:] = image[offset : offset + len(values)]
-                registers[: len(image)] = image
-                return None
-            if function_code in _READ_CODES or set_values is None:
-                image = device.registers()
-                registers[: len(image)] = image
-                return None
-            return ExcCodes.ILLEGAL_FUNCTION
+            return _serve_unit(
+                device,
+                function_code,
+                start_address,
+                address,
+                registers,
+                set_values,
+                after_write=self._arm_timer,
+            )
         except Exception as exc:  # recorded and re-raised by check(): never lost
             self._errors.append(exc)
             return ExcCodes.DEVICE_FAILURE
