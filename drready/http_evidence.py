@@ -68,20 +68,8 @@ def record_request(
     note: str = "",
 ) -> Record:
     """A request the harness ``sent`` (kind ``tx``) or received (kind ``rx``) from ``peer``."""
-    summary = f"{method} {url}" + (f" ({note})" if note else "")
-    return evidence.add(
-        "tx" if sent else "rx",
-        CHANNEL,
-        peer,
-        summary,
-        values={
-            "method": method,
-            "url": url,
-            "headers": _pairs(headers),
-            "body": _body(body, _content_type(headers)),
-            "http_version": "HTTP/1.1",
-        },
-    )
+    start = {"method": method, "url": url}
+    return _record(evidence, peer, f"{method} {url}", start, headers, body, sent, note)
 
 
 def record_response(
@@ -99,15 +87,28 @@ def record_response(
 
     It answers the oldest unanswered request of the same peer (that is how the HAR pairs them).
     """
-    summary = f"{status} {reason}" + (f" ({note})" if note else "")
+    start = {"status": status, "status_text": reason}
+    return _record(evidence, peer, f"{status} {reason}", start, headers, body, sent, note)
+
+
+def _record(
+    evidence: EvidenceLog,
+    peer: str,
+    summary: str,
+    start: dict[str, Any],
+    headers: Headers,
+    body: bytes | str | None,
+    sent: bool,
+    note: str,
+) -> Record:
+    """One HTTP message: its start line's fields, headers and body, in the HAR's form."""
     return evidence.add(
         "tx" if sent else "rx",
         CHANNEL,
         peer,
-        summary,
+        summary + (f" ({note})" if note else ""),
         values={
-            "status": status,
-            "status_text": reason,
+            **start,
             "headers": _pairs(headers),
             "body": _body(body, _content_type(headers)),
             "http_version": "HTTP/1.1",
