@@ -109,7 +109,21 @@ class DeviceBackend(Protocol):
         ...
 
 
-class InMemoryBackend:
+class _MraBackend:
+    """What a backend's MRA class says of it: its Web API device type and ECHONET class."""
+
+    classdef: ClassDef
+
+    @property
+    def device_type(self) -> str:
+        return self.classdef.short_name
+
+    @property
+    def class_id(self) -> int:
+        return self.classdef.class_id
+
+
+class InMemoryBackend(_MraBackend):
     """A device that is a dict of Web API values, checked against the MRA on every write."""
 
     def __init__(
@@ -131,14 +145,6 @@ class InMemoryBackend:
         )
         self._refuse = refuse
         self.writes: list[tuple[str, Any]] = []
-
-    @property
-    def device_type(self) -> str:
-        return self.classdef.short_name
-
-    @property
-    def class_id(self) -> int:
-        return self.classdef.class_id
 
     async def get(self, short_name: str) -> Any:
         return self._values[short_name]
@@ -176,7 +182,7 @@ class InMemoryBackend:
         return PropertyInfo.of(self.classdef.by_name(short_name))
 
 
-class EchonetBridgeBackend:
+class EchonetBridgeBackend(_MraBackend):
     """A real ECHONET Lite device object behind the cloud: Get / SetC through a Gateway.
 
     Build it with :meth:`open`, which reads the object's property maps: the cloud serves the
@@ -233,14 +239,6 @@ class EchonetBridgeBackend:
             announce_epcs=maps.announce,
             mapping=mapping,
         )
-
-    @property
-    def device_type(self) -> str:
-        return self.classdef.short_name
-
-    @property
-    def class_id(self) -> int:
-        return self.classdef.class_id
 
     def _prop(self, short_name: str) -> PropertyDef | MakerProperty:
         try:
