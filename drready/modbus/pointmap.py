@@ -181,15 +181,20 @@ class PointMap:
             return f"register {source.address} ({source.type})"
         return f"declared {source.value:g} ({source.why})"
 
-    async def _sf(self, point: RegisterPoint) -> int | None:
-        if point.sf_address is None:
+    async def _sf(self, point: RegisterPoint, known: dict[int, int]) -> int | None:
+        """The point's scale factor, read once per request of several points (``known``)."""
+        address = point.sf_address
+        if address is None:
             return None
-        (word,) = await self.client.read_registers(point.sf_address, 1)
-        return word - 0x10000 if word & 0x8000 else word
+        if address not in known:
+            (word,) = await self.client.read_registers(address, 1)
+            known[address] = word - 0x10000 if word & 0x8000 else word
+        return known[address]
 
     async def read(self, names: Iterable[str]) -> dict[str, Value | None]:
         values: dict[str, Value | None] = {}
         by_model: dict[int, dict[str, str]] = {}
+        sfs: dict[int, int] = {}
         for name in names:
             source = self.source(name)
             if isinstance(source, SunSpecRef):
@@ -198,7 +203,7 @@ class PointMap:
                 values[name] = source.value
             else:
                 words = await self.client.read_registers(source.address, source.count)
-                values[name] = source.decode(words, await self._sf(source))
+                values[name] = source.decode(words, await self._sf(source, sfs))
         for model_id, points in by_model.items():
             read = await self.client.read_points(model_id, list(points))
             for point, name in points.items():
@@ -208,6 +213,7 @@ class PointMap:
     async def write(self, values: Mapping[str, Value | None]) -> None:
         """Write in the order given; SunSpec points of one model in one go where adjacent."""
         pending: dict[int, dict[str, Value | None]] = {}
+        sfs: dict[int, int] = {}
         for name, value in values.items():
             source = self.source(name)
             if isinstance(source, Declared):
@@ -220,7 +226,7 @@ class PointMap:
             pending.clear()
             if not isinstance(value, int | float):
                 raise ModbusError(f"{name}: expected a number, got {value!r}")
-            words = source.encode(float(value), await self._sf(source))
+            words = source.encode(float(value), await self._sf(source, sfs))
             await self.client.write_registers(source.address, words)
         for model_id, points in pending.items():
             await self.client.write_points(model_id, points)
