@@ -40,6 +40,14 @@ class SessionError(RuntimeError):
     """The DUT could not be opened (not a test failure: nothing was tested)."""
 
 
+#: The profile setting that makes each binding's device the built-in simulator.
+_SIMULATOR_SETTING = {
+    "modbus": "modbus.address = 'simulator'",
+    "openadr3": "openadr3.ven = 'simulator'",
+    "webapi": "webapi.base_url = 'simulator'",
+}
+
+
 def open_dut(
     profile: Profile,
     *,
@@ -54,7 +62,8 @@ def open_dut(
             "profile does not declare (device.topologies)"
         )
     if faults and not profile.is_simulated:
-        raise SessionError("--fault needs the built-in simulator")
+        setting = _SIMULATOR_SETTING.get(profile.device.binding, "echonet.address = 'simulator'")
+        raise SessionError(f"--fault needs the built-in simulator ({setting})")
     if profile.device.binding == "openadr3":
         from drready.session_openadr import open_openadr
 
@@ -70,15 +79,9 @@ def open_dut(
             "meter's address for a real device"
         )
     if profile.device.binding == "modbus":
-        if faults and not profile.is_simulated:
-            raise SessionError(
-                "--fault needs the built-in simulator (modbus.address = 'simulator')"
-            )
         return _open_modbus(profile, faults, evidence_path, clock)
     if profile.echonet is None:
         raise SessionError("the ECHONET Lite binding needs an [echonet] table")
-    if faults and not profile.is_simulated:
-        raise SessionError("--fault needs the built-in simulator (echonet.address = 'simulator')")
     if profile.is_simulated:
         return _open_simulated(profile, faults, evidence_path, clock or VirtualClock())
     return _open_real(profile, evidence_path, clock or RealClock())

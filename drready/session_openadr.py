@@ -50,8 +50,6 @@ def open_openadr(
         raise SessionError("the OpenADR 3 binding needs an [openadr3] table in the profile")
     if profile.is_simulated:
         return _open_simulated(profile, settings, faults, evidence_path, clock or VirtualClock())
-    if faults:
-        raise SessionError("--fault needs the built-in VEN (openadr3.ven = 'simulator')")
     return _open_external(profile, settings, evidence_path, clock or RealClock())
 
 

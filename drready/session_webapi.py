@@ -61,8 +61,6 @@ def open_webapi(
         raise _error("a water heater needs a [water_heater] table in the profile")
     if profile.is_simulated:
         return _open_simulated(profile, settings, faults, evidence_path, clock or VirtualClock())
-    if faults:
-        raise _error("--fault needs the built-in simulator (webapi.base_url = 'simulator')")
     return _open_real(profile, settings, evidence_path, clock or RealClock())
 
 
