@@ -3,9 +3,9 @@
 
     python3 benchmarks/openadr_load.py [--vens 500] [--seconds 30] [--report-every 10] [--json]
 
-The servicer (drready.servicer.openadr_server.Servicer, TLS with a per-run trustme CA, evidence
+The servicer (drready.openadr.server.Servicer, TLS with a per-run trustme CA, evidence
 logged in memory as in a run) runs in a child process; this process runs the VENs
-(drready.servicer.openadr_ven.VenClient, one keep-alive TLS connection each): every VEN fetches a
+(drready.openadr.ven.VenClient, one keep-alive TLS connection each): every VEN fetches a
 token, then GETs /events every --poll-every seconds and POSTs a report every --report-every
 seconds, on fixed schedules staggered across the VENs. Figures, over the requests started after
 --warmup seconds (token fetches and TLS handshakes excluded):
@@ -47,14 +47,14 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # `drready` from this checkout
 
 from drready.evidence import EvidenceLog  # noqa: E402
-from drready.servicer.openadr_schemas import (  # noqa: E402
+from drready.openadr.server import Servicer  # noqa: E402
+from drready.openadr.validation import (  # noqa: E402
     DISPATCH_SETPOINT,
     DR_POSSIBLE_ENERGY,
     STORAGE_CHARGE_LEVEL,
     UNITS_KW,
 )
-from drready.servicer.openadr_server import Servicer  # noqa: E402
-from drready.servicer.openadr_ven import VenClient, VenError, build_report  # noqa: E402
+from drready.openadr.ven import VenClient, VenError, build_report  # noqa: E402
 
 P99_TARGET_MS = 100.0
 #: How long the servicer process may take to start, and to answer at the end.

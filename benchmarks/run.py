@@ -43,6 +43,12 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # `simulators` and `drready` from this checkout
 
+from drready.simulators.battery import (  # noqa: E402
+    BATTERY_EOJ,
+    BatteryConfig,
+    BatteryDevice,
+)
+
 from drready.echonet.codec import CONTROLLER, ESV, Frame, Property, decode  # noqa: E402
 from drready.echonet.gateway import Gateway  # noqa: E402
 from drready.echonet.transport import (  # noqa: E402
@@ -50,11 +56,6 @@ from drready.echonet.transport import (  # noqa: E402
     open_udp_endpoint,
 )
 from drready.evidence import EvidenceLog  # noqa: E402
-from simulators.battery import (  # noqa: E402
-    BATTERY_EOJ,
-    BatteryConfig,
-    BatteryDevice,
-)
 
 GATEWAY_HOST = "127.0.0.1"
 SIM_HOST = "127.0.0.2"

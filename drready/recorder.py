@@ -16,19 +16,19 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from drready import __version__
+from drready.bindings.types import NotApplicable
 from drready.catalog import DeviceClass, for_class
 from drready.clock import real_monotonic, real_now
-from drready.dut import DeviceUnderTest
-from drready.dut_types import NotApplicable
+from drready.device import DeviceUnderTest
 from drready.evidence import Record
 from drready.profile import Profile
-from drready.progress import Progress, for_terminal
 from drready.report.json_report import write_report
 from drready.report.run_document import build_document, format_summary
 from drready.report.verdicts import RequirementVerdict, RunContext, TestOutcome, Verdict, fold
+from drready.run.progress import Progress, for_terminal
 
 if TYPE_CHECKING:
-    from drready.plugin import DrreadyOptions
+    from drready.pytest_plugin import DrreadyOptions
 
 #: The user property a not-applicable test's report carries: its reason.
 NOT_APPLICABLE = "drready_not_applicable"

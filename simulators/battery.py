@@ -8,7 +8,8 @@ DR behaviour, as REQUIREMENTS.md reads BAT-2.x:
 - when nothing has come from the gateway for the comms-loss timeout during DR, it returns to its own
   mode too.
 
-Faults (``simulators.faults``) switch parts of this behaviour off through :class:`Behaviour`.
+Faults (``drready.simulators.faults``) switch parts of this behaviour off through
+:class:`Behaviour`.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from drready.simulators.battery_model import BatteryModel, BatteryParams
+
 from drready.echonet.codec import EOJ, NODE_PROFILE
 from drready.echonet.node import Node, ObjectBase
 from drready.echonet.properties import ClassDef, load_class
 from drready.profile import BATTERY_MAPPING_DEFAULTS, EpcMapping
-from simulators.battery_model import BatteryModel, BatteryParams
 
 BATTERY_EOJ = EOJ(0x02, 0x7D, 0x01)
 #: ECHONET Lite Appendix release the simulator implements (EPC 0x82: 0x00 0x00 'R' 0x00).

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from drready.echonet.codec import ESV, NODE_PROFILE, Frame
 
 if TYPE_CHECKING:
-    from simulators.runtime import SimulatedBattery
-    from simulators.sunspec_runtime import SimulatedSunSpecBattery
-    from simulators.water_heater_runtime import SimulatedWaterHeater
+    from drready.simulators.runtime import SimulatedBattery
+    from drready.simulators.sunspec_runtime import SimulatedSunSpecBattery
+    from drready.simulators.water_heater_runtime import SimulatedWaterHeater
 
 #: The simulator a fault bends (SimulatedBattery, SimulatedWaterHeater).
 Sim = TypeVar("Sim")
@@ -539,9 +539,9 @@ def _hy_wrong_release(sim: SimulatedWaterHeater) -> None:
     sim.device.behaviour.release_letter = "J"
 
 
-# -- battery over Modbus/SunSpec (simulators.sunspec_runtime) ---------------------------------
-# These bend SimulatedSunSpecBattery only; the requirements are those a suite that compares the
-# battery against the independent meter must fail.
+# -- battery over Modbus/SunSpec (drready.simulators.sunspec_runtime)
+# --------------------------------- These bend SimulatedSunSpecBattery only; the requirements are
+# those a suite that compares the battery against the independent meter must fail.
 
 #: Every battery requirement the Modbus binding exercises (gateway topology, tested; BAT-3.3
 #: reads the device's version from model 1), in catalog order.
@@ -626,4 +626,4 @@ def _mb_suns_marker_missing(sim: SimulatedSunSpecBattery) -> None:
 
 
 # -- the server topology's faults live beside their simulators; importing them registers them ----
-from simulators import openadr_faults, webapi_faults  # noqa: E402, F401
+from drready.simulators import openadr_faults, webapi_faults  # noqa: E402, F401

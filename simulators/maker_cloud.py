@@ -39,7 +39,7 @@ token endpoint): 400 ``typeError`` (body breaks its schema), ``rangeError`` (bad
 ``rateLimitError``; 504 ``timeoutError``. A :class:`DeviceBackend` stands behind each device id:
 :class:`EchonetBridgeBackend` bridges to a real ECHONET Lite device through drready's own
 :class:`~drready.echonet.gateway.Gateway`; :class:`InMemoryBackend` holds values in memory (both
-in :mod:`simulators.maker_cloud_backends`).
+in :mod:`drready.simulators.maker_cloud_backends`).
 """
 
 from __future__ import annotations
@@ -64,12 +64,7 @@ from typing import Any, Final, Self
 from urllib.parse import unquote_plus
 
 from aiohttp import web
-
-from drready.echonet.properties import load_class
-from drready.evidence import EvidenceLog
-from drready.http_evidence import evidence_middleware
-from drready.servicer import webapi_schemas as schemas
-from simulators.maker_cloud_backends import (
+from drready.simulators.maker_cloud_backends import (
     DeviceBackend,
     DeviceUnavailable,
     EchonetBridgeBackend,
@@ -77,6 +72,11 @@ from simulators.maker_cloud_backends import (
     PropertyInfo,
     PropertyRefused,
 )
+
+from drready.echonet.properties import load_class
+from drready.evidence import EvidenceLog
+from drready.evidence.http import evidence_middleware
+from drready.webapi import validation as schemas
 
 __all__ = [
     "API_PREFIX",

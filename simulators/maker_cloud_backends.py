@@ -1,9 +1,10 @@
-"""What stands behind each device id of the reference maker cloud (:mod:`simulators.maker_cloud`).
+"""What stands behind each device id of the reference maker cloud
+(:mod:`drready.simulators.maker_cloud`).
 
 A :class:`DeviceBackend` serves Web API values by property name. :class:`EchonetBridgeBackend`
 bridges to an ECHONET Lite device object through drready's own
 :class:`~drready.echonet.gateway.Gateway` (the properties its Get map lists, plus the
-maker-specific ones a profile maps, named as :mod:`drready.servicer.webapi_maker` says);
+maker-specific ones a profile maps, named as :mod:`drready.webapi.maker` says);
 :class:`InMemoryBackend` holds values in memory. Several names read or written together are one
 ECHONET Lite Get or SetC, so the device takes a DR request whole, as it would from a gateway.
 """
@@ -20,8 +21,8 @@ from drready.echonet.gateway import Gateway
 from drready.echonet.properties import ClassDef, PropertyDef, load_class
 from drready.echonet.transport import Address
 from drready.profile import EpcMapping
-from drready.servicer.webapi_maker import MakerProperty, maker_properties
-from drready.servicer.webapi_values import (
+from drready.webapi.maker import MakerProperty, maker_properties
+from drready.webapi.values import (
     ValueConversionError,
     edt_to_json,
     json_to_edt,

@@ -1,12 +1,13 @@
 """A reference device behind the reference maker's cloud: the server topology's simulator for
 the ECHONET Lite Web API shape.
 
-:class:`SimulatedMakerCloud` puts a :class:`~simulators.maker_cloud.MakerCloud` (TLS with its
-own per-run trustme CA) in front of an ECHONET Lite reference device started by
-:func:`drready.session.start_echonet_simulator`, bridged through the harness's in-memory
+:class:`SimulatedMakerCloud` puts a :class:`~drready.simulators.maker_cloud.MakerCloud` (TLS with
+its own per-run trustme CA) in front of an ECHONET Lite reference device started by
+:func:`drready.run.session.start_echonet_simulator`, bridged through the harness's in-memory
 Gateway. The device's DRready items in maker-specific EPCs are served under the names
-:mod:`drready.servicer.webapi_maker` gives them. Named faults of this shape
-(:mod:`simulators.webapi_faults`) bend :attr:`SimulatedMakerCloud.config` before the cloud starts.
+:mod:`drready.webapi.maker` gives them. Named faults of this shape
+(:mod:`drready.simulators.webapi_faults`) bend :attr:`SimulatedMakerCloud.config` before the cloud
+starts.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from drready.simulators.maker_cloud import MakerCloud, MakerCloudConfig
+from drready.simulators.maker_cloud_backends import EchonetBridgeBackend
+
 from drready.clock import LoopRunner
 from drready.echonet.codec import EOJ
 from drready.profile import EpcMapping
-from simulators.maker_cloud import MakerCloud, MakerCloudConfig
-from simulators.maker_cloud_backends import EchonetBridgeBackend
 
 if TYPE_CHECKING:
-    from drready.session import EchonetSide
+    from drready.run.session import EchonetSide
 
 __all__ = ["SimulatedMakerCloud"]
 

@@ -1,19 +1,20 @@
 """Named faults of the server topology, OpenADR 3 shape: each bends the reference VEN
-(:class:`simulators.ven.ReferenceVen`, through its :class:`~simulators.ven.VenBehaviour`) and
-names exactly the requirements the full suite must then fail.
+(:class:`drready.simulators.ven.ReferenceVen`, through its
+:class:`~drready.simulators.ven.VenBehaviour`) and names exactly the requirements the full suite
+must then fail.
 
-Registered into :data:`simulators.faults.FAULTS` when that module is imported; a run given one of
-these selects the built-in ``<class>-openadr3`` profile by itself.
+Registered into :data:`drready.simulators.faults.FAULTS` when that module is imported; a run
+given one of these selects the built-in ``<class>-openadr3`` profile by itself.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from simulators.faults import fault
+from drready.simulators.faults import fault
 
 if TYPE_CHECKING:
-    from simulators.ven import ReferenceVen
+    from drready.simulators.ven import ReferenceVen
 
 OPENADR3 = "openadr3"
 

@@ -1,8 +1,8 @@
 """Runs a simulated device as a network node: a transport, the codec, the node, timers and faults.
 
 :class:`SimulatedNode` is what every simulated device shares; :class:`SimulatedBattery` is the
-reference battery (the water heaters are in :mod:`simulators.water_heater_runtime`). The same
-classes serve a simulated run (in-memory network, virtual time) and ``drready simulate`` (UDP,
+reference battery (the water heaters are in :mod:`drready.simulators.water_heater_runtime`). The
+same classes serve a simulated run (in-memory network, virtual time) and ``drready simulate`` (UDP,
 real time). Errors inside the receive path are recorded and re-raised by :meth:`check`, so a
 simulator bug fails the run instead of disappearing into the event loop.
 """
@@ -14,12 +14,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Self
 
+from drready.simulators.battery import BatteryConfig, BatteryDevice, Behaviour
+from drready.simulators.faults import get_fault
+
 from drready.echonet.codec import ESV, MULTICAST_GROUP, Frame, Property, decode
 from drready.echonet.errors import DecodeError
 from drready.echonet.node import EPC_INSTANCE_LIST_NOTIFICATION, Node, ObjectBase
 from drready.echonet.transport import Address, DatagramEndpoint, DatagramHandler
-from simulators.battery import BatteryConfig, BatteryDevice, Behaviour
-from simulators.faults import get_fault
 
 EndpointFactory = Callable[[DatagramHandler], Awaitable[DatagramEndpoint]]
 ResponseFilter = Callable[[Frame], Frame | None]

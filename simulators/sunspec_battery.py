@@ -1,9 +1,9 @@
 """The reference battery as a SunSpec device: a register image over :class:`BatteryModel`.
 
-The physics is the same :class:`~simulators.battery_model.BatteryModel` as the ECHONET Lite
+The physics is the same :class:`~drready.simulators.battery_model.BatteryModel` as the ECHONET Lite
 reference battery; this module only presents it as SunSpec models and takes DR requests as
 register writes. It is pure like the model: time comes from the ``now`` callable it is given, and
-:mod:`simulators.sunspec_runtime` serves it over Modbus TCP and runs its timers.
+:mod:`drready.simulators.sunspec_runtime` serves it over Modbus TCP and runs its timers.
 
 Register image (base address ``config.base_address``, default 40000, unit ``config.unit_id``)::
 
@@ -69,7 +69,7 @@ What the device does (the harness's reading of BAT-2.x over SunSpec):
   ``WSet*`` and ``SetOp``/``SetInvState`` return to their defaults; the reserve, the state of
   charge and the energy stay.
 
-Faults (:mod:`simulators.faults`, binding "modbus") switch parts of this off through
+Faults (:mod:`drready.simulators.faults`, binding "modbus") switch parts of this off through
 :class:`SunSpecBehaviour`.
 """
 
@@ -79,11 +79,12 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from drready.simulators.battery import OWN_MODES
+from drready.simulators.battery_model import BatteryModel, BatteryParams
+
 from drready.modbus.errors import SunSpecDecodeError
 from drready.modbus.registers import Value, build_block, decode_raw, encode_raw, scale
 from drready.modbus.sunspec import END_MODEL_ID, MODELS, SUNS_REGISTERS, Model, Point
-from simulators.battery import OWN_MODES
-from simulators.battery_model import BatteryModel, BatteryParams
 
 __all__ = [
     "BATTERY_W_SIGN",

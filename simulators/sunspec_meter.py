@@ -1,7 +1,7 @@
 """An independent power meter on the battery's AC branch: SunSpec model 203 over Modbus.
 
 The meter reads the battery's *true* physical power, straight from the
-:class:`~simulators.battery_model.BatteryModel` advanced to now, never from what the battery
+:class:`~drready.simulators.battery_model.BatteryModel` advanced to now, never from what the battery
 reports: a battery that lies in its own registers (``mb_power_not_delivered``,
 ``mb_wrong_scale_factor``) is caught by comparing the two.
 
@@ -36,10 +36,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from drready.modbus.registers import Value, build_block
-from drready.modbus.sunspec import MODELS, SUNS_REGISTERS
-from simulators.battery_model import BatteryModel
-from simulators.sunspec_battery import (
+from drready.simulators.battery_model import BatteryModel
+from drready.simulators.sunspec_battery import (
     ILLEGAL_ADDRESS,
     ILLEGAL_VALUE,
     RegisterImage,
@@ -47,6 +45,9 @@ from simulators.sunspec_battery import (
     fit_sf,
     on_grid,
 )
+
+from drready.modbus.registers import Value, build_block
+from drready.modbus.sunspec import MODELS, SUNS_REGISTERS
 
 __all__ = ["METER_W_SIGN", "SunSpecMeterConfig", "SunSpecMeterDevice"]
 

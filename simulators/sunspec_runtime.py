@@ -1,9 +1,10 @@
 """Serves the SunSpec reference battery and its meter on one pymodbus Modbus TCP server.
 
-Unit ``config.unit_id`` (1) is the battery (:mod:`simulators.sunspec_battery`), unit
-``meter_unit`` (2, None for no meter) the independent meter (:mod:`simulators.sunspec_meter`).
-Each unit is a pymodbus ``SimDevice`` whose action recomputes the register image from the physics
-on every read and validates and applies every write (refusing it with an exception code).
+Unit ``config.unit_id`` (1) is the battery (:mod:`drready.simulators.sunspec_battery`), unit
+``meter_unit`` (2, None for no meter) the independent meter
+(:mod:`drready.simulators.sunspec_meter`). Each unit is a pymodbus ``SimDevice`` whose action
+recomputes the register image from the physics on every read and validates and applies every write
+(refusing it with an exception code).
 
 Two ways to listen, same code:
 
@@ -26,16 +27,15 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Protocol, Self, cast
 
+from drready.simulators.faults import get_fault
+from drready.simulators.runtime import SimulatorError
+from drready.simulators.sunspec_battery import SunSpecBatteryConfig, SunSpecBatteryDevice
+from drready.simulators.sunspec_meter import SunSpecMeterConfig, SunSpecMeterDevice
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 from pymodbus.transport import NULLMODEM_HOST
 from pymodbus.transport.transport import NullModem
-
-from simulators.faults import get_fault
-from simulators.runtime import SimulatorError
-from simulators.sunspec_battery import SunSpecBatteryConfig, SunSpecBatteryDevice
-from simulators.sunspec_meter import SunSpecMeterConfig, SunSpecMeterDevice
 
 __all__ = ["NULLMODEM_HOST", "SimulatedMeter", "SimulatedSunSpecBattery"]
 

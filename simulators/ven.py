@@ -4,7 +4,7 @@ simulated run, so it must do what DRready asks of the real thing (and no more):
 
 - registers with its identity and firmware version as VEN attributes, then polls the events of
   the DRready program every ``poll_interval_s`` and reports the device's state every
-  ``report_interval_s`` on the standing telemetry event (:mod:`drready.servicer.openadr_vocab`);
+  ``report_interval_s`` on the standing telemetry event (:mod:`drready.openadr.vocab`);
 - executes each DR event once, answers it with a request-status report (accepted, or refused with
   the device's reason), ends a setpoint DR itself when the event's interval ends or the event is
   deleted, returning the device to the own mode it had before;
@@ -16,8 +16,8 @@ simulated run, so it must do what DRready asks of the real thing (and no more):
   it runs, and an event whose content changed without a new modificationDateTime not executed.
 
 Every insecurity and misbehaviour is one switch of :class:`VenBehaviour`, for the named faults
-(:mod:`simulators.openadr_faults`). One task does everything in order (poll, act, report), so a
-report never overtakes the request-status report of what it follows; every wait is a timer.
+(:mod:`drready.simulators.openadr_faults`). One task does everything in order (poll, act, report),
+so a report never overtakes the request-status report of what it follows; every wait is a timer.
 """
 
 from __future__ import annotations
@@ -33,20 +33,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from drready import __version__
-from drready.dut import BatteryBinding, DeviceBinding, WaterHeaterBinding
-from drready.dut_types import DrAck
-from drready.echonet.errors import EchonetError
-from drready.servicer import openadr_vocab as vocab
-from drready.servicer.openadr_server import duration_seconds, now_epoch
-from drready.servicer.openadr_tls import insecure_client_context
-from drready.servicer.openadr_ven import VenClient, VenError, build_report
-from simulators.ven_device import (
+from drready.simulators.ven_device import (
     BatteryAdapter,
     DeviceAdapter,
     WaterHeaterAdapter,
     instructions,
 )
+
+from drready import __version__
+from drready.bindings.types import DrAck
+from drready.device import BatteryBinding, DeviceBinding, WaterHeaterBinding
+from drready.echonet.errors import EchonetError
+from drready.openadr import vocab
+from drready.openadr.server import duration_seconds, now_epoch
+from drready.openadr.tls import insecure_client_context
+from drready.openadr.ven import VenClient, VenError, build_report
 
 T = TypeVar("T")
 

@@ -1,9 +1,9 @@
 """What the reference VEN does with the device behind it, by device class.
 
-The VEN (:mod:`simulators.ven`) speaks OpenADR 3 upstream; downstream it drives the device through
-a drready facade binding (the harness's own ECHONET Lite binding, so the VEN is a home gateway in
-front of the reference ECHONET Lite device). An adapter turns an event's payloads into binding
-calls and the device's state into the report payloads of :mod:`drready.servicer.openadr_vocab`.
+The VEN (:mod:`drready.simulators.ven`) speaks OpenADR 3 upstream; downstream it drives the device
+through a drready facade binding (the harness's own ECHONET Lite binding, so the VEN is a home
+gateway in front of the reference ECHONET Lite device). An adapter turns an event's payloads into
+binding calls and the device's state into the report payloads of :mod:`drready.openadr.vocab`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from drready.dut import BatteryBinding, WaterHeaterBinding
-from drready.dut_types import DrAck
-from drready.servicer import openadr_vocab as vocab
+from drready.bindings.types import DrAck
+from drready.device import BatteryBinding, WaterHeaterBinding
+from drready.openadr import vocab
 
 DAY_S = 24 * 3600
 

@@ -1,5 +1,6 @@
 """The reference water heaters: ECHONET Lite nodes (0x0EF001 + 0x026B01 heat pump "EcoCute", or
-0x02A601 hybrid) with the DRready energy-shift logic on top of :mod:`simulators.water_heater_model`.
+0x02A601 hybrid) with the DRready energy-shift logic on top of
+:mod:`drready.simulators.water_heater_model`.
 
 DR behaviour, as the water-heater requirements (HP-2.x / HY-2.x) are read by the harness:
 - a DR request names a start time T (time of day, device-local): the heat pump sends
@@ -12,7 +13,7 @@ DR behaviour, as the water-heater requirements (HP-2.x / HY-2.x) are read by the
 - the DR-possible amount for T is 0 outside the windows, else
   min(share x daily heating, rated power x (demand deadline - T)).
 
-Faults (``simulators.faults``) switch parts of this behaviour off through
+Faults (``drready.simulators.faults``) switch parts of this behaviour off through
 :class:`WaterHeaterBehaviour`.
 """
 
@@ -24,13 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from drready.echonet.codec import EOJ, NODE_PROFILE
-from drready.echonet.errors import DecodeError
-from drready.echonet.node import Node, ObjectBase
-from drready.echonet.properties import ClassDef, load_class
-from drready.profile import WATER_HEATER_MAPPING_DEFAULTS, EpcMapping
-from simulators.battery import NODE_VERSION, SIMULATOR_MAKER_CODE
-from simulators.water_heater_model import (
+from drready.simulators.battery import NODE_VERSION, SIMULATOR_MAKER_CODE
+from drready.simulators.water_heater_model import (
     DAY_S,
     EVALUATION_DRAW_OFFS,
     HOUR_S,
@@ -44,6 +40,12 @@ from simulators.water_heater_model import (
     next_occurrence,
     tod,
 )
+
+from drready.echonet.codec import EOJ, NODE_PROFILE
+from drready.echonet.errors import DecodeError
+from drready.echonet.node import Node, ObjectBase
+from drready.echonet.properties import ClassDef, load_class
+from drready.profile import WATER_HEATER_MAPPING_DEFAULTS, EpcMapping
 
 CLASS_CODES = {"heatpump": 0x026B, "hybrid": 0x02A6}
 #: ECHONET Lite Appendix release the simulators implement (EPC 0x82: 0x00 0x00 'R' 0x00).
@@ -116,7 +118,7 @@ class WaterHeaterConfig:
 
     @classmethod
     def for_class(cls, device_class: str) -> WaterHeaterConfig:
-        """The built-in profile's device (drready/profiles/heatpump.toml, hybrid.toml)."""
+        """The built-in profile's device (drready/profile/builtin/heatpump.toml, hybrid.toml)."""
         if device_class == "heatpump":
             return cls()
         if device_class == "hybrid":

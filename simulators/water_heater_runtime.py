@@ -1,4 +1,4 @@
-"""Runs a reference water heater as a network node (see :mod:`simulators.runtime`).
+"""Runs a reference water heater as a network node (see :mod:`drready.simulators.runtime`).
 
 The device keeps its own clock: at :meth:`SimulatedWaterHeater.start` it takes the wall clock
 (virtual, frozen by freezegun, in simulated runs) and the loop's time; from then on
@@ -14,11 +14,16 @@ import asyncio
 import time
 from collections.abc import Sequence
 
+from drready.simulators.faults import get_fault
+from drready.simulators.runtime import EndpointFactory, SimulatedNode
+from drready.simulators.water_heater import (
+    WaterHeaterBehaviour,
+    WaterHeaterConfig,
+    WaterHeaterDevice,
+)
+
 from drready.echonet.codec import ESV, Frame
 from drready.echonet.node import Node, ObjectBase
-from simulators.faults import get_fault
-from simulators.runtime import EndpointFactory, SimulatedNode
-from simulators.water_heater import WaterHeaterBehaviour, WaterHeaterConfig, WaterHeaterDevice
 
 _REFUSALS = frozenset({ESV.SETC_SNA, ESV.SETI_SNA, ESV.SETGET_SNA})
 

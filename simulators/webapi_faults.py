@@ -1,11 +1,11 @@
 """Named faults of the server topology, ECHONET Lite Web API shape: a maker's cloud that lets
-one of its protections go (:class:`simulators.maker_cloud.MakerCloudConfig`), or that answers a
-document broken.
+one of its protections go (:class:`drready.simulators.maker_cloud.MakerCloudConfig`), or that
+answers a document broken.
 
-Each bends the :class:`~simulators.maker_cloud_runtime.SimulatedMakerCloud` of a run before its
-cloud starts; the device behind the cloud stays the golden one, so only the server path's
-requirements fail. Registered into :data:`simulators.faults.FAULTS` when that module is imported.
-The battery has every fault (prefix ``webapi_``); the water heaters (``hp_webapi_``,
+Each bends the :class:`~drready.simulators.maker_cloud_runtime.SimulatedMakerCloud` of a run before
+its cloud starts; the device behind the cloud stays the golden one, so only the server path's
+requirements fail. Registered into :data:`drready.simulators.faults.FAULTS` when that module is
+imported. The battery has every fault (prefix ``webapi_``); the water heaters (``hp_webapi_``,
 ``hy_webapi_``) the three that stand for the others (the cloud's protections do not depend on
 the device class, and each fault is a whole run of the detection matrix). Each lists exactly
 what it must make fail:
@@ -24,12 +24,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from drready.servicer import webapi_schemas as schemas
-from simulators.faults import fault
+from drready.simulators.faults import fault
+
+from drready.webapi import validation as schemas
 
 if TYPE_CHECKING:
-    from simulators.maker_cloud import MakerCloudConfig
-    from simulators.maker_cloud_runtime import SimulatedMakerCloud
+    from drready.simulators.maker_cloud import MakerCloudConfig
+    from drready.simulators.maker_cloud_runtime import SimulatedMakerCloud
 
 #: The faults the water heaters get too (one per requirement the cloud can make fail).
 _WATER_HEATER_FAULTS = frozenset({"control_without_auth", "identity_public", "malformed_documents"})

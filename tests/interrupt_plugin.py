@@ -20,7 +20,7 @@ import pytest
 
 from drready import evidence as evidence_module
 from drready import recorder as recorder_module
-from drready.dut import DeviceUnderTest
+from drready.device import DeviceUnderTest
 from drready.report import json_report
 
 HOW, _, WHERE = os.environ.get("DRREADY_TEST_STOP", "").partition(":")

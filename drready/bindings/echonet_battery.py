@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from drready.bindings.echonet_common import EchonetDeviceBinding
-from drready.dut_types import DrAck, Status
+from drready.bindings.types import DrAck, Status
 from drready.echonet.codec import Property
 from drready.echonet.errors import DecodeError, RemoteError
 from drready.echonet.gateway import Gateway

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from drready.dut_types import CommunicationReport, Identity
+from drready.bindings.types import CommunicationReport, Identity
 from drready.echonet.codec import EOJ, NODE_PROFILE
 from drready.echonet.errors import DecodeError, EchonetError, EchonetTimeout, RemoteError
 from drready.echonet.gateway import Gateway

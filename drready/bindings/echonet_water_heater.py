@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, time
 
 from drready.bindings.echonet_common import EchonetDeviceBinding
-from drready.dut_types import DrAck, HeaterStatus
+from drready.bindings.types import DrAck, HeaterStatus
 from drready.echonet.codec import Property
 from drready.echonet.errors import DecodeError, RemoteError
 from drready.echonet.gateway import Gateway

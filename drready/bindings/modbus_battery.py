@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-from drready.dut_types import CommunicationReport, DrAck, Identity, NotApplicable, Status
+from drready.bindings.types import CommunicationReport, DrAck, Identity, NotApplicable, Status
 from drready.modbus.client import SunSpecClient
 from drready.modbus.errors import ModbusError, ModbusExceptionResponse
 from drready.modbus.pointmap import (

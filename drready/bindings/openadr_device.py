@@ -1,8 +1,8 @@
 """The DUT facade over the server topology, OpenADR 3 shape: the harness is the DR servicer (VTN)
 and the device, or its maker's server or home gateway, is a VEN that polls it.
 
-Everything goes through :class:`drready.servicer.openadr_server.Servicer` and the vocabulary of
-:mod:`drready.servicer.openadr_vocab`:
+Everything goes through :class:`drready.openadr.server.Servicer` and the vocabulary of
+:mod:`drready.openadr.vocab`:
 
 - a DR request is an event of the DRready program (it replaces the previous DR event, which is
   deleted); the answer is the VEN's request-status report on that event, awaited for a poll
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from drready.dut_types import (
+from drready.bindings.types import (
     CommunicationReport,
     DrAck,
     HeaterStatus,
@@ -34,16 +34,16 @@ from drready.dut_types import (
     StructuredDataReport,
 )
 from drready.evidence import EvidenceLog
-from drready.servicer import openadr_vocab as vocab
-from drready.servicer.openadr_schemas import OpenAdrError
-from drready.servicer.openadr_server import (
+from drready.openadr import vocab
+from drready.openadr.server import (
     Outage,
     ReportRecord,
     Servicer,
     ServicerTimeout,
     now_epoch,
 )
-from drready.servicer.openadr_tls import RunTls
+from drready.openadr.tls import RunTls
+from drready.openadr.validation import OpenAdrError
 
 DAY_S = 24 * 3600
 #: Slack on top of the VEN's own intervals before a wait gives up (seconds).

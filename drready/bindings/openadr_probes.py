@@ -24,9 +24,9 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from drready.dut_types import ProbeResult
-from drready.servicer import openadr_vocab as vocab
-from drready.servicer.openadr_server import Servicer, ServicerTimeout, now_epoch
+from drready.bindings.types import ProbeResult
+from drready.openadr import vocab
+from drready.openadr.server import Servicer, ServicerTimeout, now_epoch
 
 if TYPE_CHECKING:
     from drready.bindings.openadr_device import OpenAdrDeviceBinding

@@ -21,12 +21,12 @@ from typing import cast
 
 from drready.bindings.echonet_battery import STORAGE_BATTERY_CLASS, EchonetBatteryBinding
 from drready.bindings.echonet_water_heater import CLASS_CODES, EchonetWaterHeaterBinding
+from drready.bindings.types import ProbeResult, SchemaFinding, StructuredDataReport
 from drready.bindings.webapi_probes import WebApiProbes
 from drready.bindings.webapi_transport import CommsCut, WebApiTransport
-from drready.dut_types import ProbeResult, SchemaFinding, StructuredDataReport
 from drready.echonet.gateway import Gateway
 from drready.profile import EpcMapping, WaterHeaterSpec
-from drready.servicer.webapi_client import WebApiError
+from drready.webapi.client import WebApiError
 
 __all__ = [
     "PROTOCOL",

@@ -1,6 +1,6 @@
 """Security probes of a maker's cloud (ECHONET Lite Web API), the harness as its client.
 
-Each probe tries one insecure exchange (:data:`drready.dut.PROBES`) and says whether the cloud
+Each probe tries one insecure exchange (:data:`drready.device.PROBES`) and says whether the cloud
 did the safe thing *and* nothing was executed. Control probes write a **visible** value: a
 writable property whose current value is read first (authenticated), then the probe's request
 asks for another value, then the value is read again. A value that moved was executed, whatever
@@ -34,8 +34,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from drready.dut_types import ProbeResult
-from drready.servicer.webapi_client import RawResponse, WebApiClient, WebApiError
+from drready.bindings.types import ProbeResult
+from drready.webapi.client import RawResponse, WebApiClient, WebApiError
 
 __all__ = ["MAX_LOCKOUT_WAIT_S", "PROBE_KINDS", "WebApiProbes", "plain_http_urls"]
 

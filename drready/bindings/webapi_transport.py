@@ -8,8 +8,8 @@ answers the calls they make on their :class:`~drready.echonet.gateway.Gateway` (
 ``set_c``, ``discover``, ``read_property_maps``, ``silent``) with Web API requests:
 
 * an EPC is its MRA ``shortName``, or, for a maker-specific EPC the profile maps, the name
-  :mod:`drready.servicer.webapi_maker` gives it; values are converted JSON <-> EDT by
-  :mod:`drready.servicer.webapi_values` (or the mapping's codec), so the binding decodes the same
+  :mod:`drready.webapi.maker` gives it; values are converted JSON <-> EDT by
+  :mod:`drready.webapi.values` (or the mapping's codec), so the binding decodes the same
   bytes it would have read on the LAN;
 * a Get of one EPC is ``GET .../properties/{name}``; of several, ``GET .../properties?names=``;
   a SetC of one EPC is ``PUT .../properties/{name}``, of several one ``PUT .../properties``
@@ -36,15 +36,15 @@ from drready.echonet.gateway import DiscoveredNode, PropertyMaps
 from drready.echonet.properties import ClassDef, PropertyDef, load_class
 from drready.echonet.transport import Address
 from drready.profile import EpcMapping
-from drready.servicer.webapi_client import (
+from drready.webapi.client import (
     SchemaViolation,
     WebApiClient,
     WebApiConnectionError,
     WebApiError,
     WebApiHttpError,
 )
-from drready.servicer.webapi_maker import MakerProperty, maker_properties
-from drready.servicer.webapi_values import ValueConversionError, edt_to_json, json_to_edt
+from drready.webapi.maker import MakerProperty, maker_properties
+from drready.webapi.values import ValueConversionError, edt_to_json, json_to_edt
 
 __all__ = [
     "CloudDocumentError",

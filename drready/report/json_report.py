@@ -23,7 +23,7 @@ REPORT_SCHEMA_VERSION = 1
 
 @cache
 def report_schema() -> dict[str, Any]:
-    text = (files("drready") / "schemas" / "report.schema.json").read_text(encoding="utf-8")
+    text = (files("drready.report") / "report.schema.json").read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 

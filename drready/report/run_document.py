@@ -18,9 +18,9 @@ from drready.catalog import (
     POLICY_TRANSPARENCY_JA,
 )
 from drready.clock import real_now
+from drready.evidence.redact import redact
 from drready.report.json_report import REPORT_SCHEMA_VERSION
 from drready.report.verdicts import RequirementVerdict, Verdict, summary
-from drready.secrets import redact
 
 if TYPE_CHECKING:
     from drready.recorder import RunRecorder
@@ -38,7 +38,7 @@ def _iso(timestamp: float | None) -> str | None:
 @cache
 def suites_digest() -> str:
     """SHA-256 over the conformance suites that ran: every file's path and bytes, in order."""
-    root = Path(str(files("suites")))
+    root = Path(str(files("drready.suites")))
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         if "__pycache__" in path.parts:

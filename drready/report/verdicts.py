@@ -25,7 +25,7 @@ from typing import Any
 from drready.catalog import Kind, Requirement
 
 #: Outcomes of one test. ``not-applicable``: the test found that what it checks does not apply to
-#: this device or binding (:class:`drready.dut_types.NotApplicable`), and said why.
+#: this device or binding (:class:`drready.bindings.types.NotApplicable`), and said why.
 OUTCOMES = ("passed", "failed", "skipped", "error", "not-applicable")
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from drready.dut import DeviceUnderTest
+from drready.device import DeviceUnderTest
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drready.dut import DeviceUnderTest
+from drready.device import DeviceUnderTest
 
 
 def dr_power(dut: DeviceUnderTest, power_w: float, duration_s: float) -> float:

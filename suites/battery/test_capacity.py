@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from drready import checks
-from drready.dut import DeviceUnderTest
-from drready.dut_types import Sample, Status
+from drready.bindings.types import Sample, Status
+from drready.device import DeviceUnderTest, checks
 
 #: How long the battery runs in each direction to show that the amounts move (device time).
 MOVE_WINDOW_S = 600.0

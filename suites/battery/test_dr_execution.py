@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from drready.suites.battery.helpers import dr_power
 
-from drready import checks
-from drready.dut import DeviceUnderTest
-from suites.battery.helpers import dr_power
+from drready.device import DeviceUnderTest, checks
 
 
 @pytest.mark.requirement("BAT-2.2")

@@ -5,9 +5,9 @@ less.
 from __future__ import annotations
 
 import pytest
+from drready.suites.battery.helpers import dr_mode, dr_power
 
-from drready.dut import DeviceUnderTest
-from suites.battery.helpers import dr_mode, dr_power
+from drready.device import DeviceUnderTest
 
 
 @pytest.mark.requirement("BAT-2.1")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from drready.suites.battery.helpers import dr_power
 
-from drready import checks
-from drready.dut import DeviceUnderTest
-from drready.dut_types import NotApplicable
-from suites.battery.helpers import dr_power
+from drready.bindings.types import NotApplicable
+from drready.device import DeviceUnderTest, checks
 
 #: Long enough to cross several counter steps and any periodic fault (device time).
 WINDOW_S = 1800.0

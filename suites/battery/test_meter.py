@@ -4,9 +4,9 @@ compared with what a meter of the lab's own measures (profile [meter]), within i
 from __future__ import annotations
 
 import pytest
+from drready.suites.battery.helpers import dr_power
 
-from drready.dut import DeviceUnderTest
-from suites.battery.helpers import dr_power
+from drready.device import DeviceUnderTest
 
 #: Device time the DR runs while both witnesses are read.
 WINDOW_S = 1800.0

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from drready.suites.battery.helpers import dr_mode, dr_power
 
-from drready.dut import DeviceUnderTest
-from drready.plugin import STATE_KEY
-from suites.battery.helpers import dr_mode, dr_power
+from drready.device import DeviceUnderTest
+from drready.pytest_plugin import STATE_KEY
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

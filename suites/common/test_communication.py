@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drready.dut import DeviceUnderTest
+from drready.device import DeviceUnderTest
 
 
 @pytest.mark.requirement("*-1.1")

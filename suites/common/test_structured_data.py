@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from drready.dut import DeviceUnderTest
+from drready.device import DeviceUnderTest
 
 #: Findings quoted in a failure message (all are in the evidence).
 QUOTED = 3

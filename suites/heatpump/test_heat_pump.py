@@ -8,9 +8,9 @@ normal operation.
 from __future__ import annotations
 
 import pytest
+from drready.suites.water_heater import scenarios
 
-from drready.dut import DeviceUnderTest
-from suites.water_heater import scenarios
+from drready.device import DeviceUnderTest
 
 EVENING_S = 20 * 3600.0
 

@@ -8,10 +8,10 @@ not do the heat pump's DR heating.
 from __future__ import annotations
 
 import pytest
+from drready.suites.water_heater import scenarios
 
-from drready.dut import DeviceUnderTest
+from drready.device import DeviceUnderTest
 from drready.profile import tod_text
-from suites.water_heater import scenarios
 
 EVENING_S = 20 * 3600.0
 

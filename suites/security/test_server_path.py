@@ -6,16 +6,17 @@ As a client (OpenADR 3: the device polls the harness's servicer), the device mus
 insecure servicer and must not execute an event that arrives replayed, tampered with or
 unauthenticated. As a server (a maker's cloud the harness calls), it must refuse insecure or
 unauthenticated control and rate-limit bad credentials. Each check is one probe of the binding
-(:data:`drready.dut.PROBES`): the binding tries the insecure exchange and says what the device did.
+(:data:`drready.device.PROBES`): the binding tries the insecure exchange and says what the device
+did.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from drready.dut import PROBES, DeviceUnderTest
-from drready.dut_types import NotApplicable
-from drready.plugin import STATE_KEY
+from drready.bindings.types import NotApplicable
+from drready.device import PROBES, DeviceUnderTest
+from drready.pytest_plugin import STATE_KEY
 
 #: The checks of each shape: the device as a client (it polls us), or as a server (we call it).
 CLIENT_SIDE = (

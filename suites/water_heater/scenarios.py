@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from drready.dut import DAY_S, DeviceUnderTest
-from drready.dut_types import HeaterSample
+from drready.bindings.types import HeaterSample
+from drready.device import DAY_S, DeviceUnderTest
 from drready.profile import WaterHeaterSpec, in_period, tod_text
 
 #: Below this share of the rated power the heat pump counts as not heating (it idles near 0 W).

@@ -1,0 +1,25 @@
+"""The device facade the suites use: the device under test in requirement terms."""
+
+from __future__ import annotations
+
+from drready.device.facade import (
+    DAY_S,
+    LATE_S,
+    PROBES,
+    BatteryBinding,
+    DeviceBinding,
+    DeviceUnderTest,
+    SimulatorControl,
+    WaterHeaterBinding,
+)
+
+__all__ = [
+    "DAY_S",
+    "LATE_S",
+    "PROBES",
+    "BatteryBinding",
+    "DeviceBinding",
+    "DeviceUnderTest",
+    "SimulatorControl",
+    "WaterHeaterBinding",
+]

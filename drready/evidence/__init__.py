@@ -1,0 +1,7 @@
+"""Evidence: the run's hash-chained log of every exchange, HTTP evidence and secret redaction."""
+
+from __future__ import annotations
+
+from drready.evidence.log import GENESIS, EvidenceLog, Record, verify_chain
+
+__all__ = ["GENESIS", "EvidenceLog", "Record", "verify_chain"]

@@ -1,0 +1,174 @@
+"""Evidence: every message in and out and every measurement, timestamped and hash-chained.
+
+Each record carries the SHA-256 of the record before it, so a record altered, removed or inserted
+after the run breaks the chain from that point on. Records are appended to a JSONL file as they are
+made (flushed each time), so a run that dies still leaves what it saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import IO, Any, NamedTuple
+
+from drready.evidence.redact import redact
+
+GENESIS = "0" * 64
+
+_string = json.encoder.encode_basestring  # the encoder json.dumps uses with ensure_ascii=False
+_float = float.__repr__  # how json.dumps writes a float
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+_NO_VALUES: Mapping[str, Any] = MappingProxyType({})
+
+
+class Record(NamedTuple):
+    """One entry of the log. A named tuple, not a dataclass: one is made for every datagram,
+    and a tuple is immutable and several times cheaper to build than a frozen dataclass."""
+
+    seq: int
+    time: float  # seconds since the epoch, on the run's clock (virtual in simulated runs)
+    kind: str  # "tx", "rx", "measurement", "note"
+    channel: str  # "echonet", "http", "meter", "harness"
+    peer: str
+    summary: str
+    data_hex: str = ""
+    values: Mapping[str, Any] = _NO_VALUES
+    test: str = ""
+    prev: str = GENESIS
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "kind": self.kind,
+            "channel": self.channel,
+            "peer": self.peer,
+            "summary": self.summary,
+            "data_hex": self.data_hex,
+            "values": dict(self.values),
+            "test": self.test,
+            "prev": self.prev,
+        }
+
+    def line(self) -> str:
+        """The record as one JSON line: the field order is fixed, so this text is canonical.
+
+        Built by hand with the json module's own string and float encoders, because a record is
+        written for every datagram; it is the same text ``json.dumps(self.to_json(),
+        ensure_ascii=False, separators=(",", ":"))`` gives (a test holds the two equal).
+        """
+        values = _dumps(dict(self.values)) if self.values else "{}"
+        return (
+            f'{{"seq":{self.seq},"time":{_float(self.time)},"kind":{_string(self.kind)},'
+            f'"channel":{_string(self.channel)},"peer":{_string(self.peer)},'
+            f'"summary":{_string(self.summary)},"data_hex":"{self.data_hex}",'
+            f'"values":{values},"test":{_string(self.test)},"prev":"{self.prev}"}}'
+        )
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.line().encode()).hexdigest()
+
+
+def _parse(line: str) -> Record:
+    raw = json.loads(line)
+    values = raw["values"]
+    raw["values"] = MappingProxyType(values) if values else _NO_VALUES
+    return Record(**raw)
+
+
+class EvidenceLog:
+    """Append-only log of a run. ``current_test`` tags records with the test that caused them.
+
+    The log keeps each record as its canonical JSON line, not as objects: a long run (a servicer
+    under load writes tens of thousands of records) would otherwise fill the heap with dicts and
+    lists the garbage collector scans again and again, and its pauses grow with the run. Reading
+    the log back parses the lines (a record read back holds JSON values: lists, not tuples).
+    """
+
+    def __init__(self, now: Callable[[], float], path: Path | None = None) -> None:
+        self._now = now
+        self._records: list[str] = []
+        self._last_digest = GENESIS
+        self._file: IO[str] | None = None
+        self.current_test = ""
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = path.open("w", encoding="utf-8")
+
+    def add(
+        self,
+        kind: str,
+        channel: str,
+        peer: str,
+        summary: str,
+        *,
+        data: bytes = b"",
+        values: dict[str, Any] | None = None,
+    ) -> Record:
+        record = Record(
+            len(self._records),
+            self._now(),
+            kind,
+            channel,
+            peer,
+            summary,
+            data.hex(),
+            # Credentials never enter the log: it is hash-chained, so they could not leave it.
+            MappingProxyType(redact(values)) if values else _NO_VALUES,
+            self.current_test,
+            self._last_digest,
+        )
+        line = record.line()
+        self._records.append(line)
+        self._last_digest = hashlib.sha256(line.encode()).hexdigest()
+        if self._file is not None:
+            self._file.write(line + "\n")
+            self._file.flush()
+        return record
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[Record]:
+        return map(_parse, self._records)
+
+    def since(self, seq: int) -> list[Record]:
+        return [_parse(line) for line in self._records[seq:]]
+
+    @property
+    def head_digest(self) -> str:
+        return self._last_digest
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def verify_chain(records: list[dict[str, Any]], head_digest: str | None = None) -> int | None:
+    """The index of the first record whose chain link is broken, or None if intact.
+
+    An altered record shows at the record after it, whose ``prev`` no longer matches. The chain
+    cannot see its own end: pass the head digest kept elsewhere (the report) to cover the last
+    record and a truncated tail.
+    """
+    previous = GENESIS
+    for index, raw in enumerate(records):
+        if raw.get("prev") != previous or raw.get("seq") != index:
+            return index
+        try:
+            record = Record(**raw)
+        except (TypeError, ValueError):
+            return index  # missing or extra fields: not a record this log wrote
+        previous = record.digest()
+    if head_digest is not None and previous != head_digest:
+        return max(0, len(records) - 1)
+    return None

@@ -1,0 +1,228 @@
+"""Open a DUT over the server topology, ECHONET Lite Web API shape: the harness calls the
+maker's cloud.
+
+``webapi.base_url = "simulator"``: the reference device of the profile's class (ECHONET Lite,
+in-process, virtual time) behind the reference maker cloud (TLS with a per-run trustme CA, real
+loopback sockets), the named faults of this shape applied to the cloud (and any ECHONET Lite
+fault to the device behind it). Otherwise the maker's cloud at ``base_url``, on the real clock,
+trusting ``ca_file`` if given, the device ``device_id`` or the first of the class's
+``deviceType`` in its device list. What a user can get wrong (the URL, the CA file, the
+credentials, a cloud that does not answer) is one line of :class:`drready.run.session.SessionError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from drready.bindings.webapi_device import (
+    WebApiBatteryBinding,
+    WebApiWaterHeaterBinding,
+    class_code,
+)
+from drready.bindings.webapi_probes import WebApiProbes
+from drready.bindings.webapi_transport import WebApiTransport
+from drready.clock import Clock, LoopRunner, RealClock, VirtualClock
+from drready.device import DeviceUnderTest
+from drready.echonet.codec import EOJ
+from drready.echonet.properties import load_class
+from drready.evidence import EvidenceLog
+from drready.profile import Profile, WebApiSettings
+from drready.webapi.client import (
+    SchemaViolation,
+    WebApiClient,
+    WebApiError,
+    WebApiHttpError,
+)
+
+if TYPE_CHECKING:
+    from drready.simulators.maker_cloud_runtime import SimulatedMakerCloud
+
+#: The longest the opening exchange with a cloud may take (token, device list, description).
+OPEN_TIMEOUT_S = 60.0
+
+
+def _error(text: str) -> Exception:
+    from drready.run.session import SessionError
+
+    return SessionError(" ".join(text.split()))
+
+
+def open_webapi(
+    profile: Profile, faults: Sequence[str], evidence_path: Path | None, clock: Clock | None
+) -> DeviceUnderTest:
+    settings = profile.webapi
+    if settings is None:
+        raise _error("the ECHONET Lite Web API binding needs a [webapi] table in the profile")
+    if profile.device.device_class != "battery" and profile.water_heater is None:
+        raise _error("a water heater needs a [water_heater] table in the profile")
+    if profile.is_simulated:
+        return _open_simulated(profile, settings, faults, evidence_path, clock or VirtualClock())
+    return _open_real(profile, settings, evidence_path, clock or RealClock())
+
+
+def _open_simulated(
+    profile: Profile,
+    settings: WebApiSettings,
+    faults: Sequence[str],
+    evidence_path: Path | None,
+    clock: Clock,
+) -> DeviceUnderTest:
+    from drready.run.session import start_echonet_simulator
+    from drready.simulators.faults import get_fault
+    from drready.simulators.maker_cloud import MakerCloudConfig
+    from drready.simulators.maker_cloud_runtime import SimulatedMakerCloud
+
+    if profile.echonet is None:
+        raise _error("the simulated maker cloud fronts the device of the profile's [echonet] table")
+    cloud_faults = [n for n in faults if get_fault(n).binding == "webapi"]
+    device_faults = [n for n in faults if n not in cloud_faults]
+    runner = LoopRunner(clock)
+    simulator: SimulatedMakerCloud | None = None
+    try:
+        evidence = EvidenceLog(clock.now, evidence_path)
+        side = start_echonet_simulator(profile, device_faults, runner, evidence, meter=False)
+        code = class_code(profile.device.device_class)
+        # An opaque key, as a maker's cloud gives its devices: never the serial number.
+        device_id = settings.device_id or f"{load_class(code).short_name}-1"
+        simulator = SimulatedMakerCloud(
+            side,
+            runner,
+            device_id=device_id,
+            eoj=EOJ(code >> 8, code & 0xFF, profile.echonet.instance),
+            mapping=profile.mapping,
+            config=MakerCloudConfig(
+                client_id=settings.client_id, client_secret=settings.client_secret
+            ),
+        )
+        for name in cloud_faults:
+            get_fault(name).apply(simulator)
+        runner.run(simulator.start())
+        assert simulator.cloud is not None
+        client = WebApiClient(
+            simulator.url,
+            settings.client_id,
+            settings.client_secret,
+            ssl=simulator.cloud.client_ssl_context(),
+            evidence=evidence,
+            timeout_s=settings.request_timeout_s,
+        )
+        plain = [simulator.cloud.plain_url] if simulator.cloud.plain_url else []
+        binding = _binding(profile, client, device_id, runner, plain)
+        _check_device(runner, client, device_id, settings)
+        binding.transport.local_address = side.gateway.local_address
+    except BaseException:
+        if simulator is not None:
+            simulator.close()
+        runner.close()
+        raise
+    return DeviceUnderTest(runner, binding, profile, evidence, simulator)
+
+
+def _open_real(
+    profile: Profile, settings: WebApiSettings, evidence_path: Path | None, clock: Clock
+) -> DeviceUnderTest:
+    context: Any = True
+    if settings.ca_file is not None:
+        try:
+            context = ssl.create_default_context(cafile=settings.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            message = f"webapi.ca_file {settings.ca_file}: cannot load it as a CA: {exc}"
+            raise _error(message) from None
+    runner = LoopRunner(clock)
+    try:
+        evidence = EvidenceLog(clock.now, evidence_path)
+        try:
+            client = WebApiClient(
+                settings.base_url,
+                settings.client_id,
+                settings.client_secret,
+                ssl=context,
+                evidence=evidence,
+                timeout_s=settings.request_timeout_s,
+            )
+        except ValueError as exc:
+            raise _error(f"webapi.base_url: {exc}") from None
+        device_type = load_class(class_code(profile.device.device_class)).short_name
+        device_id = settings.device_id or _find_device(runner, client, device_type, settings)
+        binding = _binding(profile, client, device_id, runner, ())
+        if settings.device_id is not None:
+            _check_device(runner, client, device_id, settings)
+    except BaseException:
+        runner.close()
+        raise
+    return DeviceUnderTest(runner, binding, profile, evidence)
+
+
+def _binding(
+    profile: Profile,
+    client: WebApiClient,
+    device_id: str,
+    runner: LoopRunner,
+    plain_urls: Sequence[str],
+) -> WebApiBatteryBinding | WebApiWaterHeaterBinding:
+    device_class = profile.device.device_class
+    instance = profile.echonet.instance if profile.echonet is not None else 1
+    transport = WebApiTransport(
+        client, device_id, class_code(device_class), profile.mapping, instance=instance
+    )
+    probes = WebApiProbes(client, device_id, plain_urls=plain_urls)
+
+    def close() -> None:
+        async def close_all() -> None:
+            await probes.close()
+            await client.close()
+
+        if not runner.loop.is_closed():
+            runner.run(close_all())
+
+    if device_class == "battery":
+        return WebApiBatteryBinding(transport, probes, profile.mapping, close=close)
+    assert profile.water_heater is not None
+    return WebApiWaterHeaterBinding(
+        transport, probes, device_class, profile.water_heater, profile.mapping, close=close
+    )
+
+
+def _opening(runner: LoopRunner, call: Any, settings: WebApiSettings, what: str) -> Any:
+    """Run one opening exchange, bounded, its failures as one-line session errors."""
+    where = settings.base_url if settings.base_url != "simulator" else "the simulated cloud"
+    try:
+        return runner.run(asyncio.wait_for(call, OPEN_TIMEOUT_S))
+    except WebApiHttpError as exc:
+        if exc.status in (401, 403):
+            raise _error(
+                f"the maker's cloud at {where} refused the client credentials "
+                f"(webapi.client_id / client_secret): {exc}"
+            ) from None
+        raise _error(f"{what} at {where}: {exc}") from None
+    except SchemaViolation as exc:
+        raise _error(f"{what} at {where}: {exc}") from None
+    except WebApiError as exc:
+        raise _error(f"cannot reach the maker's cloud at {where}: {exc}") from None
+    except TimeoutError:
+        raise _error(f"{what} at {where}: no answer within {OPEN_TIMEOUT_S:.0f} s") from None
+
+
+def _find_device(
+    runner: LoopRunner, client: WebApiClient, device_type: str, settings: WebApiSettings
+) -> str:
+    devices = _opening(runner, client.devices(), settings, "reading the device list")
+    for device in devices:
+        if device.get("deviceType") == device_type:
+            return str(device["id"])
+    listed = ", ".join(f"{d.get('id')} ({d.get('deviceType')})" for d in devices) or "none"
+    raise _error(
+        f"the maker's cloud lists no {device_type} device (it lists: {listed}); give "
+        "webapi.device_id"
+    )
+
+
+def _check_device(
+    runner: LoopRunner, client: WebApiClient, device_id: str, settings: WebApiSettings
+) -> None:
+    """The cloud answers for the device: its description, with our credentials."""
+    _opening(runner, client.description(device_id), settings, f"reading device {device_id!r}")

@@ -1,0 +1,68 @@
+"""Packaging: suites and simulators install inside the drready namespace, never at the top of
+site-packages, and every package folder is listed in pyproject.toml."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The repository folders that install under another name (pyproject's package-dir).
+RENAMED = {"suites": "drready.suites", "simulators": "drready.simulators"}
+
+
+def _setuptools() -> dict[str, object]:
+    document = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    section: dict[str, object] = document["tool"]["setuptools"]
+    return section
+
+
+def test_every_package_folder_is_listed_and_nothing_else() -> None:
+    folders: set[str] = set()
+    for top, name in (("drready", "drready"), *RENAMED.items()):
+        for init in (ROOT / top).rglob("__init__.py"):
+            if "__pycache__" in init.parts:
+                continue
+            rel = init.parent.relative_to(ROOT / top).parts
+            folders.add(".".join((name, *rel)))
+    assert set(_setuptools()["packages"]) == folders  # type: ignore[arg-type]
+    assert _setuptools()["package-dir"] == {v: k for k, v in RENAMED.items()}
+
+
+@pytest.mark.slow
+def test_the_wheel_installs_nothing_at_the_top_but_drready(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("drready-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/")[0] for name in names}
+    assert tops == {"drready", next(t for t in tops if t.endswith(".dist-info"))}
+    for package in ("drready/suites/battery/test_restore.py", "drready/simulators/faults.py"):
+        assert package in names
+    for data in (
+        "drready/profile/builtin/battery.toml",
+        "drready/profile/profile.schema.json",
+        "drready/report/report.schema.json",
+        "drready/echonet/mra/COPYRIGHT.txt",
+    ):
+        assert data in names
