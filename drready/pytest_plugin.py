@@ -21,6 +21,7 @@ from drready.catalog import UnknownRequirementError
 from drready.catalog import get as get_requirement
 from drready.clock import real_now
 from drready.device import DeviceUnderTest
+from drready.errors import SessionError
 from drready.profile import (
     DEVICE_CLASSES,
     Profile,
@@ -29,7 +30,7 @@ from drready.profile import (
     load_profile,
 )
 from drready.recorder import RunRecorder, requirement_ids
-from drready.run.session import SessionError, open_dut
+from drready.run.session import open_dut
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,12 @@ Faults compose: ``--fault a --fault b`` applies both, in order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from drready.echonet.codec import ESV, NODE_PROFILE, Frame
+from drready.model import Binding, DeviceClass
+from drready.simulation import FaultInfo, UnknownFaultError
 
 if TYPE_CHECKING:
     from drready.simulators.runtime import SimulatedBattery
@@ -23,32 +25,12 @@ if TYPE_CHECKING:
 Sim = TypeVar("Sim")
 
 
-class UnknownFaultError(KeyError):
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
 @dataclass(frozen=True)
-class Fault:
-    name: str
-    device_class: str
-    requirements: tuple[str, ...]
-    description: str
-    #: Bends a simulator of ``device_class`` (before it starts serving).
-    apply: Callable[[Any], None]
-    #: The protocol binding of the simulator it bends: "echonet", or "modbus" (SunSpec).
-    binding: str = "echonet"
+class Fault(FaultInfo):
+    """A named fault with what it does: :attr:`apply` bends a simulator of ``device_class`` over
+    ``binding`` before it starts serving."""
 
-    def to_json(self) -> dict[str, object]:
-        doc: dict[str, object] = {
-            "name": self.name,
-            "device_class": self.device_class,
-            "requirements": list(self.requirements),
-            "description": self.description,
-        }
-        if self.binding != "echonet":
-            doc["binding"] = self.binding
-        return doc
+    apply: Callable[[Any], None] = field(kw_only=True)
 
 
 FAULTS: dict[str, Fault] = {}
@@ -65,7 +47,14 @@ def fault(
     def register(apply: Callable[[Sim], None]) -> Callable[[Sim], None]:
         if name in FAULTS:
             raise ValueError(f"fault {name!r} registered twice")
-        FAULTS[name] = Fault(name, device_class, requirements, description, apply, binding)
+        FAULTS[name] = Fault(
+            name,
+            DeviceClass(device_class),
+            requirements,
+            description,
+            Binding(binding),
+            apply=apply,
+        )
         return apply
 
     return register

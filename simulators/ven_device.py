@@ -15,8 +15,7 @@ from typing import Any, Protocol
 from drready.bindings.types import DrAck
 from drready.device import BatteryBinding, WaterHeaterBinding
 from drready.openadr import vocab
-
-DAY_S = 24 * 3600
+from drready.timeofday import tod_seconds, tod_text
 
 
 @dataclass(frozen=True)
@@ -44,21 +43,6 @@ class DeviceAdapter(Protocol):
     def in_dr(self) -> bool: ...
 
     async def telemetry(self) -> dict[str, list[Any]]: ...
-
-
-def hhmm(tod_s: float) -> str:
-    minutes = round(tod_s / 60.0) % (DAY_S // 60)
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-def parse_hhmm(text: str) -> float:
-    hours, _, minutes = text.partition(":")
-    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
-        raise ValueError(f"not a time of day HH:MM: {text!r}")
-    value = int(hours) * 3600 + int(minutes) * 60
-    if not 0 <= value < DAY_S or int(minutes) >= 60:
-        raise ValueError(f"not a time of day HH:MM: {text!r}")
-    return float(value)
 
 
 class BatteryAdapter:
@@ -141,7 +125,7 @@ class WaterHeaterAdapter:
         if len(values) != 1 or not isinstance(values[0], str):
             return DrAck(False, f"{vocab.START_TIME} needs one HH:MM"), False
         try:
-            tod_s = parse_hhmm(values[0])
+            tod_s = tod_seconds(values[0])
         except ValueError as exc:
             return DrAck(False, str(exc)), False
         return await self.binding.request_start_time(tod_s), False
@@ -156,7 +140,7 @@ class WaterHeaterAdapter:
         payloads: dict[str, list[Any]] = {
             vocab.DEMAND: [vocab.kw(status.power_w)],
             vocab.DEVICE_TIME: [when.strftime("%Y-%m-%dT%H:%M")],
-            vocab.PLANNED_START: [vocab.NO_PLAN if planned is None else hhmm(planned)],
+            vocab.PLANNED_START: [vocab.NO_PLAN if planned is None else tod_text(planned)],
             vocab.DR_POSSIBLE: [vocab.kw(await self.binding.dr_possible_wh())],
             vocab.HEATING: [status.heating],
             vocab.ENERGY: [vocab.kw(status.energy_wh)],

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from drready.profile import in_period
+from drready.model import DAY_S
+from drready.timeofday import in_period
 
-DAY_S = 86400.0
 HOUR_S = 3600.0
 #: Specific heat of water, Wh per litre and kelvin.
 WATER_WH_PER_L_K = 1.163

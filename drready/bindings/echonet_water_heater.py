@@ -19,10 +19,10 @@ from drready.echonet.codec import Property
 from drready.echonet.errors import DecodeError, RemoteError
 from drready.echonet.gateway import Gateway
 from drready.echonet.transport import Address
+from drready.model import DAY_S
 from drready.profile import WATER_HEATER_MAPPING_DEFAULTS, EpcMapping, WaterHeaterSpec
 
 CLASS_CODES = {"heatpump": 0x026B, "hybrid": 0x02A6}
-DAY_S = 24 * 3600
 
 EPC_POWER = 0x84  # measured instantaneous power consumption, W
 EPC_ENERGY = 0x85  # measured cumulative electric energy consumption, 0.001 kWh

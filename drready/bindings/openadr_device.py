@@ -44,8 +44,8 @@ from drready.openadr.server import (
 )
 from drready.openadr.tls import RunTls
 from drready.openadr.validation import OpenAdrError
+from drready.timeofday import tod_seconds, tod_text
 
-DAY_S = 24 * 3600
 #: Slack on top of the VEN's own intervals before a wait gives up (seconds).
 MARGIN_S = 30.0
 
@@ -72,16 +72,6 @@ class OpenAdrLink:
     own_mode: str = "auto"
     #: A heating start time ("HH:MM") the device accepts, for the probes' own DR events.
     probe_start: str = "13:00"
-
-
-def hhmm(tod_s: float) -> str:
-    minutes = round(tod_s / 60.0) % (DAY_S // 60)
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-def tod_of(text: str) -> float:
-    hours, _, minutes = text.partition(":")
-    return int(hours) * 3600.0 + int(minutes) * 60.0
 
 
 def _sampled_at(record: ReportRecord) -> float | None:
@@ -400,12 +390,12 @@ class OpenAdrWaterHeaterBinding(OpenAdrDeviceBinding):
         return self._step_s
 
     async def request_start_time(self, tod_s: float) -> DrAck:
-        _, ack = await self.publish(vocab.START_TIME, [hhmm(tod_s)], None)
+        _, ack = await self.publish(vocab.START_TIME, [tod_text(tod_s)], None)
         return ack
 
     async def planned_start(self) -> float | None:
         text = str(await self._value(await self.telemetry(), vocab.PLANNED_START))
-        return None if text == vocab.NO_PLAN else tod_of(text)
+        return None if text == vocab.NO_PLAN else tod_seconds(text)
 
     async def dr_possible_wh(self) -> float:
         return vocab.watts(await self._number(await self.telemetry(), vocab.DR_POSSIBLE))

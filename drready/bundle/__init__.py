@@ -89,6 +89,7 @@ from drready.bundle.pcapng import (
 from drready.bundle.pcapng import read_pcapng as _read_pcapng
 from drready.bundle.pcapng import tcp_packet as _tcp_packet
 from drready.bundle.pcapng import udp_packet as _udp_packet
+from drready.canonical import canonical_json, digest, sha256_hex
 from drready.evidence import GENESIS, Record
 from drready.evidence.redact import find_secrets, redact, redact_body, redact_query, redact_text
 from drready.report.json_report import write_atomic, write_bytes_atomic
@@ -126,10 +127,6 @@ class BundleError(Exception):
 
 
 # --------------------------------------------------------------------------- small helpers
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def _iso(timestamp: float, spec: str = "seconds") -> str:
@@ -254,7 +251,7 @@ def _load_evidence(path: Path) -> _Evidence:
         if text.encode("utf-8") != lines[index]:
             evidence.problem = f"{where} altered: not in the canonical form the log writes"
             return evidence
-        previous = hashlib.sha256(lines[index]).hexdigest()
+        previous = sha256_hex(lines[index])
         evidence.records.append(raw)
     if last:
         n = len(parsed)
@@ -502,7 +499,7 @@ def _http_message(record: Mapping[str, Any]) -> _HttpMessage | None:
     body = (
         raw_body.encode("utf-8")
         if isinstance(raw_body, str)
-        else _canonical(raw_body).encode("utf-8")
+        else canonical_json(raw_body).encode("utf-8")
     )
     version = str(values.get("http_version", "HTTP/1.1"))
     if "method" in values:
@@ -706,7 +703,7 @@ def build_measurements(records: Sequence[Mapping[str, Any]]) -> str:
 def build_profile(report: Mapping[str, Any]) -> str:
     """``profile.json``: the report's profile, credentials redacted, as canonical JSON."""
     profile = report.get("profile")
-    return _canonical(redact(profile) if isinstance(profile, Mapping) else profile)
+    return canonical_json(redact(profile) if isinstance(profile, Mapping) else profile)
 
 
 def _text(data: bytes) -> str:
@@ -738,7 +735,7 @@ def _scan_evidence(records: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def _seal(manifest: dict[str, Any]) -> str:
     body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
-    manifest["manifest_sha256"] = hashlib.sha256(_canonical(body).encode()).hexdigest()
+    manifest["manifest_sha256"] = digest(body)
     return json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
 
 
@@ -1128,7 +1125,7 @@ def _read_manifest(path: Path) -> dict[str, Any] | str:
 
 def _check_seal(manifest: Mapping[str, Any]) -> str | None:
     body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
-    if manifest.get("manifest_sha256") != hashlib.sha256(_canonical(body).encode()).hexdigest():
+    if manifest.get("manifest_sha256") != digest(body):
         return "altered (its manifest_sha256 does not match its content)"
     return None
 

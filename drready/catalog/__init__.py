@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
+from drready.model import DeviceClass, Topology
+
 __all__ = [
     "CATALOG",
     "POLICY_PLAIN_ECHONET_LITE_EN",
@@ -47,46 +49,6 @@ __all__ = [
 ]
 
 
-class DeviceClass(enum.StrEnum):
-    """A DRready device class. The value is the token used in device profiles and on the CLI."""
-
-    BATTERY = "battery"
-    HEATPUMP = "heatpump"
-    HYBRID = "hybrid"
-
-    @property
-    def prefix(self) -> str:
-        """The requirement-ID prefix, e.g. ``"BAT"`` for ``BAT-2.2``."""
-        return _CLASS_DETAILS[self].prefix
-
-    @property
-    def echonet_class_id(self) -> int:
-        """The ECHONET Lite class group and class code, e.g. ``0x027D`` for storage batteries."""
-        return _CLASS_DETAILS[self].echonet_class_id
-
-    @property
-    def name_ja(self) -> str:
-        return _CLASS_DETAILS[self].name_ja
-
-    @property
-    def name_en(self) -> str:
-        return _CLASS_DETAILS[self].name_en
-
-    @property
-    def source(self) -> str:
-        """The industry body whose draft requirements the paper quotes for this class."""
-        return _CLASS_DETAILS[self].source
-
-
-class Topology(enum.StrEnum):
-    """How the DR servicer reaches the device."""
-
-    # GW経由型: DR servicer server -> home gateway (HEMS) -> device over the LAN (ECHONET Lite).
-    GATEWAY = "gateway"
-    # サーバー経由: DR servicer server -> (maker's server) -> device, with JSON on the server side.
-    SERVER = "server"
-
-
 class Kind(enum.StrEnum):
     """Whether the harness can decide a requirement by test or can only record a declaration."""
 
@@ -95,41 +57,6 @@ class Kind(enum.StrEnum):
     # it and the report repeats it, and nothing the harness observes can prove it.
     DECLARED = "declared"
 
-
-@dataclass(frozen=True)
-class _ClassDetails:
-    prefix: str
-    echonet_class_id: int
-    name_ja: str
-    name_en: str
-    source: str
-
-
-_CLASS_DETAILS: Final[Mapping[DeviceClass, _ClassDetails]] = MappingProxyType(
-    {
-        DeviceClass.BATTERY: _ClassDetails(
-            prefix="BAT",
-            echonet_class_id=0x027D,
-            name_ja="家庭用蓄電池",
-            name_en="home storage battery",
-            source="JEMA",
-        ),
-        DeviceClass.HEATPUMP: _ClassDetails(
-            prefix="HP",
-            echonet_class_id=0x026B,
-            name_ja="ヒートポンプ給湯機",
-            name_en="heat-pump water heater",
-            source="JRAIA",
-        ),
-        DeviceClass.HYBRID: _ClassDetails(
-            prefix="HY",
-            echonet_class_id=0x02A6,
-            name_ja="ハイブリッド給湯機",
-            name_en="hybrid water heater",
-            source="JGKA",
-        ),
-    }
-)
 
 # The paper numbers the per-class items ①, ②, … inside section 2 (外部制御機能) and ends that
 # section with the identification item (BAT ⑧, HP ⑤, HY ⑤). Sorting "ID" after every 2.x clause

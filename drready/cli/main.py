@@ -23,6 +23,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from drready import __version__
+from drready.errors import UsageError
 from drready.profile import DEVICE_CLASSES
 
 if TYPE_CHECKING:
@@ -36,10 +37,6 @@ EXIT_INTERRUPTED = 130
 _PYTEST_INTERRUPTED = 2
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
-
-
-class UsageError(Exception):
-    """A mistake on the command line or in a file the user gave: one line, exit status 2."""
 
 
 def _suites_dir() -> Path:

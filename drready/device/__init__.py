@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from drready.device.facade import (
-    DAY_S,
     LATE_S,
     PROBES,
     BatteryBinding,
@@ -12,6 +11,7 @@ from drready.device.facade import (
     SimulatorControl,
     WaterHeaterBinding,
 )
+from drready.model import DAY_S
 
 __all__ = [
     "DAY_S",

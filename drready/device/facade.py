@@ -27,7 +27,8 @@ from drready.bindings.types import (
 )
 from drready.clock import LoopRunner
 from drready.evidence import EvidenceLog
-from drready.profile import tod_text
+from drready.model import DAY_S
+from drready.timeofday import tod_text
 
 if TYPE_CHECKING:
     from drready.profile import Profile
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: Seconds in a day: start times are seconds after the device's local midnight.
-DAY_S = 24 * 3600
 #: How far past a time of day a wait for it may end (the device clock read late, or coarse).
 LATE_S = 300.0
 

@@ -7,13 +7,13 @@ made (flushed each time), so a run that dies still leaves what it saw.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any, NamedTuple
 
+from drready.canonical import sha256_hex
 from drready.evidence.redact import redact
 
 GENESIS = "0" * 64
@@ -74,7 +74,7 @@ class Record(NamedTuple):
         )
 
     def digest(self) -> str:
-        return hashlib.sha256(self.line().encode()).hexdigest()
+        return sha256_hex(self.line())
 
 
 def _parse(line: str) -> Record:
@@ -128,7 +128,7 @@ class EvidenceLog:
         )
         line = record.line()
         self._records.append(line)
-        self._last_digest = hashlib.sha256(line.encode()).hexdigest()
+        self._last_digest = sha256_hex(line)
         if self._file is not None:
             self._file.write(line + "\n")
             self._file.flush()

@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from drready.profile.schema import ProfileError, render_value, validate_document
+from drready.timeofday import tod_seconds
 
 if TYPE_CHECKING:
     from drready.modbus.pointmap import RegisterPoint
@@ -48,11 +49,8 @@ __all__ = [
     "Tolerances",
     "WaterHeaterSpec",
     "default_profile",
-    "in_period",
     "load_profile",
     "parse_profile",
-    "tod_seconds",
-    "tod_text",
 ]
 
 DEVICE_CLASSES = ("battery", "heatpump", "hybrid")  # REQUIREMENTS.md, "Device classes"
@@ -404,26 +402,6 @@ class Ratings:
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-def tod_seconds(text: str) -> int:
-    """ "13:30" -> seconds after local midnight."""
-    hours, minutes = text.split(":")
-    return int(hours) * 3600 + int(minutes) * 60
-
-
-def tod_text(seconds: float) -> str:
-    """Seconds after local midnight -> "HH:MM" (wrapping at 24 h)."""
-    minutes = round(seconds / 60) % (24 * 60)
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-def in_period(tod_s: float, period: tuple[float, float]) -> bool:
-    """Is ``tod_s`` in [start, end), a period of the day that may run over midnight?"""
-    start, end = period
-    if start <= end:
-        return start <= tod_s < end
-    return tod_s >= start or tod_s < end
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from jsonschema import (  # type: ignore[import-untyped, unused-ignore]
 )
 from jsonschema.exceptions import best_match  # type: ignore[import-untyped, unused-ignore]
 
+from drready.errors import UsageError
+
 # Why a bound exists, appended to range errors so the user learns the rule, not just the number.
 # Keyed by (dotted key, keyword), or by the last key component for repeated tables (every
 # mapping item's epc).
@@ -61,7 +63,7 @@ _TYPE_NOUNS = {
 }
 
 
-class ProfileError(Exception):
+class ProfileError(UsageError):
     """A profile that cannot be used, explained in one line.
 
     ``key`` is the dotted TOML key ("" for the whole document), ``expected`` what would have been

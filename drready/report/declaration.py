@@ -17,7 +17,6 @@ by absolute ``file:`` URL.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -36,6 +35,7 @@ import jinja2
 import jsonschema
 from markupsafe import Markup
 
+from drready.canonical import digest, sha256_hex
 from drready.catalog import (
     POLICY_PLAIN_ECHONET_LITE_EN,
     POLICY_PLAIN_ECHONET_LITE_JA,
@@ -249,14 +249,9 @@ def _hours(seconds: Any) -> str:
     return f"{seconds:,.0f} s ({seconds / 3600:.2f} h)"
 
 
-def _canonical_digest(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _file_digest(path: Path) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return sha256_hex(path.read_bytes())
     except OSError:
         return None
 
@@ -717,7 +712,7 @@ def _digests(
     profile_digest = digests.get("profile")
     if not profile_digest:
         profile_digest = (
-            f"{_canonical_digest(report.get('profile'))} "
+            f"{digest(report.get('profile'))} "
             "(computed here: report.json's profile as canonical JSON)"
         )
     evidence_digest = digests.get("evidence") or evidence_meta.get("head_digest")

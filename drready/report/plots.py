@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from drready.model import DAY_S
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -429,7 +431,7 @@ def night_periods(
     begin, end = _time_of_day(period[0]), _time_of_day(period[1])
     if begin is None or end is None:
         return []
-    length = (end - begin) % 86400 or 86400
+    length = (end - begin) % DAY_S or DAY_S
     day = datetime.fromtimestamp(first, DEVICE_LOCAL).replace(
         hour=0, minute=0, second=0, microsecond=0
     ) - timedelta(days=1)
@@ -466,7 +468,7 @@ def _days(t: Sequence[float]) -> list[float]:
     dates: Any = matplotlib.dates
 
     offset = float(dates.date2num(datetime.fromtimestamp(0, UTC)))
-    return [offset + x / 86400.0 for x in t]
+    return [offset + x / DAY_S for x in t]
 
 
 def water_heater_plot(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cache
@@ -11,6 +10,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from drready.canonical import digest
 from drready.catalog import (
     POLICY_PLAIN_ECHONET_LITE_EN,
     POLICY_PLAIN_ECHONET_LITE_JA,
@@ -39,19 +39,18 @@ def _iso(timestamp: float | None) -> str | None:
 def suites_digest() -> str:
     """SHA-256 over the conformance suites that ran: every file's path and bytes, in order."""
     root = Path(str(files("drready.suites")))
-    digest = hashlib.sha256()
+    hasher = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         if "__pycache__" in path.parts:
             continue
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
+        hasher.update(path.relative_to(root).as_posix().encode() + b"\0")
+        hasher.update(path.read_bytes() + b"\0")
+    return hasher.hexdigest()
 
 
 def profile_digest(profile: dict[str, Any]) -> str:
     """SHA-256 of the effective profile as canonical JSON (sorted keys, no spaces)."""
-    text = json.dumps(profile, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return digest(profile)
 
 
 def build_document(state: RunRecorder, version: str) -> dict[str, Any]:

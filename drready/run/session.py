@@ -23,6 +23,7 @@ from drready.echonet.transport import (
     MemoryNetwork,
     open_udp_endpoint,
 )
+from drready.errors import SessionError
 from drready.evidence import EvidenceLog
 from drready.profile import Profile
 
@@ -34,10 +35,6 @@ GATEWAY_HOST = "127.0.0.1"
 SIMULATOR_HOST = "127.0.0.2"
 
 EndpointFactory = Callable[[DatagramHandler], Awaitable[DatagramEndpoint]]
-
-
-class SessionError(RuntimeError):
-    """The DUT could not be opened (not a test failure: nothing was tested)."""
 
 
 #: The profile setting that makes each binding's device the built-in simulator.

@@ -43,7 +43,7 @@ EXTERNAL_REGISTRATION_S = 120.0
 def open_openadr(
     profile: Profile, faults: Sequence[str], evidence_path: Path | None, clock: Clock | None
 ) -> DeviceUnderTest:
-    from drready.run.session import SessionError
+    from drready.errors import SessionError
 
     settings = profile.openadr3
     if settings is None:
@@ -83,7 +83,7 @@ def _tls(settings: OpenAdrSettings, clock: Clock) -> RunTls | None:
 async def _start_servicer(
     profile: Profile, settings: OpenAdrSettings, evidence: EvidenceLog, tls: RunTls | None
 ) -> tuple[Servicer, OpenAdrLink]:
-    from drready.run.session import SessionError
+    from drready.errors import SessionError
 
     servicer = Servicer(
         evidence,
@@ -195,7 +195,8 @@ def _open_simulated(
     evidence_path: Path | None,
     clock: Clock,
 ) -> DeviceUnderTest:
-    from drready.run.session import SessionError, start_echonet_simulator
+    from drready.errors import SessionError
+    from drready.run.session import start_echonet_simulator
     from drready.simulators.faults import get_fault
     from drready.simulators.ven import ReferenceVen, VenConfig
 
@@ -249,7 +250,7 @@ def _open_simulated(
 def _open_external(
     profile: Profile, settings: OpenAdrSettings, evidence_path: Path | None, clock: Clock
 ) -> DeviceUnderTest:
-    from drready.run.session import SessionError
+    from drready.errors import SessionError
 
     runner = LoopRunner(clock)
     evidence = EvidenceLog(clock.now, evidence_path)

@@ -46,7 +46,7 @@ OPEN_TIMEOUT_S = 60.0
 
 
 def _error(text: str) -> Exception:
-    from drready.run.session import SessionError
+    from drready.errors import SessionError
 
     return SessionError(" ".join(text.split()))
 

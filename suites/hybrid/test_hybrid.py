@@ -11,7 +11,7 @@ import pytest
 from drready.suites.water_heater import scenarios
 
 from drready.device import DeviceUnderTest
-from drready.profile import tod_text
+from drready.timeofday import tod_text
 
 EVENING_S = 20 * 3600.0
 

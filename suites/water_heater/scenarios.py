@@ -23,7 +23,8 @@ import pytest
 
 from drready.bindings.types import HeaterSample
 from drready.device import DAY_S, DeviceUnderTest
-from drready.profile import WaterHeaterSpec, in_period, tod_text
+from drready.profile import WaterHeaterSpec
+from drready.timeofday import in_period, tod_text
 
 #: Below this share of the rated power the heat pump counts as not heating (it idles near 0 W).
 HEATING_FRACTION = 0.5
