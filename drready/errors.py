@@ -8,7 +8,9 @@ could not be opened: nothing was tested, so it is neither a pass nor a fail.
 
 from __future__ import annotations
 
-__all__ = ["DrreadyError", "SessionError", "UsageError"]
+from pathlib import Path
+
+__all__ = ["DrreadyError", "ProfileError", "SessionError", "UsageError"]
 
 
 class DrreadyError(Exception):
@@ -21,3 +23,43 @@ class UsageError(DrreadyError):
 
 class SessionError(DrreadyError):
     """The device under test could not be opened (not a test failure: nothing was tested)."""
+
+
+class ProfileError(UsageError):
+    """A profile that cannot be used, explained in one line.
+
+    ``key`` is the dotted TOML key ("" for the whole document), ``expected`` what would have been
+    accepted, ``got`` what was found (None when nothing was). ``problem``, when set, replaces the
+    "expected ..., got ..." wording for errors that are not about one value (missing file, syntax).
+    """
+
+    def __init__(
+        self,
+        key: str,
+        expected: str,
+        got: str | None = None,
+        *,
+        path: Path | None = None,
+        problem: str | None = None,
+    ) -> None:
+        self.key = key
+        self.expected = expected
+        self.got = got
+        self.path = path
+        self.problem = problem
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if self.problem is not None:
+            body = self.problem
+        else:
+            body = f"expected {self.expected}" + (
+                f", got {self.got}" if self.got is not None else ""
+            )
+        parts = [str(self.path)] if self.path is not None else []
+        parts += [self.key] if self.key else []
+        # One line always: the CLI prints it after "error:" and pytest as a UsageError.
+        return ": ".join([*parts, body]).replace("\n", " ")
+
+    def with_path(self, path: Path | None) -> ProfileError:
+        return ProfileError(self.key, self.expected, self.got, path=path, problem=self.problem)

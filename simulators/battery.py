@@ -22,9 +22,9 @@ from datetime import datetime
 from drready.simulators.battery_model import BatteryModel, BatteryParams
 
 from drready.echonet.codec import EOJ, NODE_PROFILE
+from drready.echonet.mapping import BATTERY_MAPPING_DEFAULTS, EpcMapping
 from drready.echonet.node import Node, ObjectBase
 from drready.echonet.properties import ClassDef, load_class
-from drready.profile import BATTERY_MAPPING_DEFAULTS, EpcMapping
 
 BATTERY_EOJ = EOJ(0x02, 0x7D, 0x01)
 #: ECHONET Lite Appendix release the simulator implements (EPC 0x82: 0x00 0x00 'R' 0x00).

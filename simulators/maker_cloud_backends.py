@@ -18,9 +18,9 @@ from typing import Any, Protocol, Self
 from drready.echonet.codec import EOJ, Property
 from drready.echonet.errors import EchonetError, RemoteError
 from drready.echonet.gateway import Gateway
+from drready.echonet.mapping import EpcMapping
 from drready.echonet.properties import ClassDef, PropertyDef, load_class
 from drready.echonet.transport import Address
-from drready.profile import EpcMapping
 from drready.webapi.maker import MakerProperty, maker_properties
 from drready.webapi.values import (
     ValueConversionError,

@@ -21,7 +21,7 @@ from drready.simulators.maker_cloud_backends import EchonetBridgeBackend
 
 from drready.clock import LoopRunner
 from drready.echonet.codec import EOJ
-from drready.profile import EpcMapping
+from drready.echonet.mapping import EpcMapping
 
 if TYPE_CHECKING:
     from drready.run.session import EchonetSide

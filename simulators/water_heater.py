@@ -43,9 +43,9 @@ from drready.simulators.water_heater_model import (
 
 from drready.echonet.codec import EOJ, NODE_PROFILE
 from drready.echonet.errors import DecodeError
+from drready.echonet.mapping import WATER_HEATER_MAPPING_DEFAULTS, EpcMapping
 from drready.echonet.node import Node, ObjectBase
 from drready.echonet.properties import ClassDef, load_class
-from drready.profile import WATER_HEATER_MAPPING_DEFAULTS, EpcMapping
 
 CLASS_CODES = {"heatpump": 0x026B, "hybrid": 0x02A6}
 #: ECHONET Lite Appendix release the simulators implement (EPC 0x82: 0x00 0x00 'R' 0x00).

@@ -15,8 +15,8 @@ from drready.bindings.types import DrAck, Status
 from drready.echonet.codec import Property
 from drready.echonet.errors import DecodeError, RemoteError
 from drready.echonet.gateway import Gateway
+from drready.echonet.mapping import BATTERY_MAPPING_DEFAULTS, EpcMapping
 from drready.echonet.transport import Address
-from drready.profile import BATTERY_MAPPING_DEFAULTS, EpcMapping
 
 if TYPE_CHECKING:
     from drready.bindings.modbus_battery import Meter

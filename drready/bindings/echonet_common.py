@@ -12,9 +12,9 @@ from drready.bindings.types import CommunicationReport, Identity
 from drready.echonet.codec import EOJ, NODE_PROFILE
 from drready.echonet.errors import DecodeError, EchonetError, EchonetTimeout, RemoteError
 from drready.echonet.gateway import Gateway
+from drready.echonet.mapping import EpcMapping
 from drready.echonet.properties import ClassDef, load_class
 from drready.echonet.transport import Address
-from drready.profile import EpcMapping
 
 
 class EchonetDeviceBinding:

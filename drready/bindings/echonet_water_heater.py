@@ -18,9 +18,10 @@ from drready.bindings.types import DrAck, HeaterStatus
 from drready.echonet.codec import Property
 from drready.echonet.errors import DecodeError, RemoteError
 from drready.echonet.gateway import Gateway
+from drready.echonet.mapping import WATER_HEATER_MAPPING_DEFAULTS, EpcMapping
 from drready.echonet.transport import Address
 from drready.model import DAY_S
-from drready.profile import WATER_HEATER_MAPPING_DEFAULTS, EpcMapping, WaterHeaterSpec
+from drready.profile import WaterHeaterSpec
 
 CLASS_CODES = {"heatpump": 0x026B, "hybrid": 0x02A6}
 

@@ -25,7 +25,8 @@ from drready.bindings.types import ProbeResult, SchemaFinding, StructuredDataRep
 from drready.bindings.webapi_probes import WebApiProbes
 from drready.bindings.webapi_transport import CommsCut, WebApiTransport
 from drready.echonet.gateway import Gateway
-from drready.profile import EpcMapping, WaterHeaterSpec
+from drready.echonet.mapping import EpcMapping
+from drready.profile import WaterHeaterSpec
 from drready.webapi.client import WebApiError
 
 __all__ = [

@@ -33,9 +33,9 @@ from typing import Any, Final
 from drready.echonet.codec import EOJ, ESV, Frame, Property
 from drready.echonet.errors import DecodeError, EchonetError, EchonetTimeout, RemoteError
 from drready.echonet.gateway import DiscoveredNode, PropertyMaps
+from drready.echonet.mapping import EpcMapping
 from drready.echonet.properties import ClassDef, PropertyDef, load_class
 from drready.echonet.transport import Address
-from drready.profile import EpcMapping
 from drready.webapi.client import (
     SchemaViolation,
     WebApiClient,

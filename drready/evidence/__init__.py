@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from drready.evidence.log import GENESIS, EvidenceLog, Record, verify_chain
+from drready.evidence.log import (
+    GENESIS,
+    EvidenceLog,
+    EvidenceSink,
+    NullEvidenceLog,
+    Record,
+    verify_chain,
+)
 
-__all__ = ["GENESIS", "EvidenceLog", "Record", "verify_chain"]
+__all__ = ["GENESIS", "EvidenceLog", "EvidenceSink", "NullEvidenceLog", "Record", "verify_chain"]

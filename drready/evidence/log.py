@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, Protocol
 
 from drready.canonical import sha256_hex
 from drready.evidence.redact import redact
@@ -151,6 +151,51 @@ class EvidenceLog:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+class EvidenceSink(Protocol):
+    """Where a protocol client or server records what crossed the wire: the run's
+    :class:`EvidenceLog`, or a :class:`NullEvidenceLog` for a link inside the device under test."""
+
+    current_test: str
+
+    def add(
+        self,
+        kind: str,
+        channel: str,
+        peer: str,
+        summary: str,
+        *,
+        data: bytes = b"",
+        values: dict[str, Any] | None = None,
+    ) -> Record: ...
+
+
+class NullEvidenceLog:
+    """Keeps nothing. For a link that is inside the device under test (the reference VEN's or
+    maker cloud's own ECHONET Lite link to its device): the harness's evidence is what crosses
+    the boundary it tests, not what the stand-in does behind it."""
+
+    def __init__(self) -> None:
+        self.current_test = ""
+
+    def add(
+        self,
+        kind: str,
+        channel: str,
+        peer: str,
+        summary: str,
+        *,
+        data: bytes = b"",
+        values: dict[str, Any] | None = None,
+    ) -> Record:
+        return Record(0, 0.0, kind, channel, peer, summary)
+
+    def __len__(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        """Nothing to close."""
 
 
 def verify_chain(records: list[dict[str, Any]], head_digest: str | None = None) -> int | None:

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from datetime import date, time
 from functools import cache
 from importlib.resources import files
-from pathlib import Path
 from typing import Any
 
 # The stubs (types-jsonschema) may or may not be installed; either way this line is clean.
@@ -23,7 +22,7 @@ from jsonschema import (  # type: ignore[import-untyped, unused-ignore]
 )
 from jsonschema.exceptions import best_match  # type: ignore[import-untyped, unused-ignore]
 
-from drready.errors import UsageError
+from drready.errors import ProfileError
 
 # Why a bound exists, appended to range errors so the user learns the rule, not just the number.
 # Keyed by (dotted key, keyword), or by the last key component for repeated tables (every
@@ -61,46 +60,6 @@ _TYPE_NOUNS = {
     "object": "a table",
     "array": "an array",
 }
-
-
-class ProfileError(UsageError):
-    """A profile that cannot be used, explained in one line.
-
-    ``key`` is the dotted TOML key ("" for the whole document), ``expected`` what would have been
-    accepted, ``got`` what was found (None when nothing was). ``problem``, when set, replaces the
-    "expected ..., got ..." wording for errors that are not about one value (missing file, syntax).
-    """
-
-    def __init__(
-        self,
-        key: str,
-        expected: str,
-        got: str | None = None,
-        *,
-        path: Path | None = None,
-        problem: str | None = None,
-    ) -> None:
-        self.key = key
-        self.expected = expected
-        self.got = got
-        self.path = path
-        self.problem = problem
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        if self.problem is not None:
-            body = self.problem
-        else:
-            body = f"expected {self.expected}" + (
-                f", got {self.got}" if self.got is not None else ""
-            )
-        parts = [str(self.path)] if self.path is not None else []
-        parts += [self.key] if self.key else []
-        # One line always: the CLI prints it after "error:" and pytest as a UsageError.
-        return ": ".join([*parts, body]).replace("\n", " ")
-
-    def with_path(self, path: Path | None) -> ProfileError:
-        return ProfileError(self.key, self.expected, self.got, path=path, problem=self.problem)
 
 
 # --- the schema and its validators --------------------------------------------------------------

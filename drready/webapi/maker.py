@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from drready.webapi.values import ValueConversionError
 
 if TYPE_CHECKING:
-    from drready.profile import EpcMapping
+    from drready.echonet.mapping import EpcMapping
 
 __all__ = ["MakerProperty", "maker_properties", "maker_property_name"]
 

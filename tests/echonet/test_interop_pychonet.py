@@ -34,9 +34,9 @@ from pychonet.lib.const import MANUFACTURERS
 from pychonet.lib.udpserver import UDPServer
 
 from drready.echonet.codec import ECHONET_LITE_PORT
+from drready.echonet.mapping import BATTERY_MAPPING_DEFAULTS
 from drready.echonet.node import EPC_GET_MAP, EPC_SET_MAP, EPC_STATUS_CHANGE_MAP
 from drready.echonet.transport import DatagramHandler, UdpEndpoint, open_udp_endpoint
-from drready.profile import BATTERY_MAPPING_DEFAULTS
 
 #: The simulator's DR duration property (maker-specific; DRready has no standard EPC yet).
 DR_DURATION_EPC = BATTERY_MAPPING_DEFAULTS["dr_duration_s"].epc

@@ -26,11 +26,11 @@ from drready.echonet.codec import (
 )
 from drready.echonet.errors import RemoteError
 from drready.echonet.gateway import Gateway
+from drready.echonet.mapping import EpcMapping
 from drready.echonet.node import EPC_INSTANCE_LIST_NOTIFICATION
 from drready.echonet.properties import ClassDef, load_class
 from drready.echonet.transport import DatagramHandler, MemoryEndpoint, MemoryNetwork
 from drready.evidence import EvidenceLog
-from drready.profile import EpcMapping
 
 SIM_ADDRESS = ("192.0.2.30", ECHONET_LITE_PORT)
 GATEWAY_ADDRESS = ("192.0.2.1", ECHONET_LITE_PORT)

@@ -1,0 +1,177 @@
+"""``drready simulate`` and ``drready faults``: the reference devices and servicer on their own."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+
+from drready.errors import UsageError
+
+
+def _parse_bind(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise UsageError(f"--bind: expected HOST:PORT such as 127.0.0.1:3610, got {text!r}")
+    return host, int(port)
+
+
+class _Node(Protocol):
+    """What ``drready simulate`` needs of a running simulator."""
+
+    @property
+    def address(self) -> tuple[str, int]: ...
+
+    def close(self) -> None: ...
+
+    def check(self) -> None: ...
+
+
+async def _start_simulator(args: argparse.Namespace, endpoint: Any) -> _Node:
+    if args.device_class == "battery":
+        from drready.simulators.battery import BatteryConfig
+        from drready.simulators.runtime import SimulatedBattery
+
+        timeout = 1800.0 if args.comms_loss_timeout is None else args.comms_loss_timeout
+        config = BatteryConfig(comms_loss_timeout_s=timeout)
+        return await SimulatedBattery(
+            endpoint, config, args.fault, time_scale=args.time_scale
+        ).start()
+    from drready.simulators.water_heater import WaterHeaterConfig
+    from drready.simulators.water_heater_runtime import SimulatedWaterHeater
+
+    heater = WaterHeaterConfig.for_class(args.device_class)
+    start = None
+    if args.clock is not None:
+        local = datetime.fromisoformat(args.clock)
+        start = local.replace(tzinfo=timezone(timedelta(seconds=heater.utc_offset_s))).timestamp()
+    return await SimulatedWaterHeater(
+        endpoint, heater, args.fault, time_scale=args.time_scale, start_time=start
+    ).start()
+
+
+def _cmd_simulate_servicer(args: argparse.Namespace) -> int:
+    import secrets as token_source
+
+    from drready.openadr.standalone import parse_dispatch, serve
+
+    host, port = _parse_bind(args.bind or "127.0.0.1:8443")
+    for option in ("fault", "comms_loss_timeout", "clock"):
+        if getattr(args, option):
+            raise UsageError(f"--{option.replace('_', '-')}: not an option of the servicer")
+    if args.time_scale != 1.0:
+        raise UsageError("--time-scale: not an option of the servicer (it runs in real time)")
+    try:
+        dispatches = [parse_dispatch(text) for text in args.dispatch]
+    except ValueError as exc:
+        raise UsageError(f"--dispatch: {exc}") from None
+    secret = args.client_secret or token_source.token_urlsafe(18)
+    if not args.client_secret:
+        print(f"drready simulate servicer: client secret {secret}", flush=True)
+
+    async def main() -> dict[str, int]:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            return await serve(
+                host,
+                port,
+                tls=not args.plain_http,
+                client_id=args.client_id,
+                client_secret=secret,
+                cert_dir=args.cert_dir,
+                evidence_path=args.evidence,
+                dispatches=dispatches,
+                stop=stop,
+                say=lambda line: print(f"drready simulate servicer: {line}", flush=True),
+            )
+        except OSError as exc:
+            raise UsageError(f"--bind {host}:{port}: {exc.strerror or exc}") from None
+
+    counts = asyncio.run(main())
+    print(
+        "drready simulate servicer: stopped; "
+        + ", ".join(f"{value} {name}" for name, value in counts.items()),
+        flush=True,
+    )
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from drready.echonet.transport import open_udp_endpoint
+    from drready.simulators.faults import UnknownFaultError, get_fault
+
+    if args.device_class == "servicer":
+        return _cmd_simulate_servicer(args)
+    host, port = _parse_bind(args.bind or "127.0.0.1:3610")
+    if not args.time_scale >= 1:
+        raise UsageError(f"--time-scale: expected a number >= 1, got {args.time_scale}")
+    if args.clock is not None:
+        if args.device_class == "battery":
+            raise UsageError("--clock: only the water-heater simulators keep a local clock")
+        try:
+            when = datetime.fromisoformat(args.clock)
+        except ValueError:
+            when = None
+        if when is None or when.tzinfo is not None:
+            raise UsageError(
+                f"--clock: expected a local date and time like 2027-04-01T07:30, got {args.clock!r}"
+            )
+    if args.comms_loss_timeout is not None and args.device_class != "battery":
+        raise UsageError(
+            f"--comms-loss-timeout: only the battery simulator has one, not the {args.device_class}"
+        )
+    for name in args.fault:
+        try:
+            fault = get_fault(name)
+        except UnknownFaultError as exc:
+            raise UsageError(f"--fault: {exc}") from None
+        if fault.device_class != args.device_class:
+            raise UsageError(f"--fault {name}: a {fault.device_class} fault")
+
+    async def serve() -> None:
+        async def endpoint(handler):  # type: ignore[no-untyped-def]
+            return await open_udp_endpoint(handler, host, port)
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            sim = await _start_simulator(args, endpoint)
+        except OSError as exc:
+            raise UsageError(f"--bind {host}:{port}: {exc.strerror or exc}") from None
+        bound = sim.address
+        speed = f", clock {args.time_scale:g}x real time" if args.time_scale != 1 else ""
+        print(
+            f"drready simulate {args.device_class}: ECHONET Lite node on "
+            f"udp://{bound[0]}:{bound[1]} (faults: {', '.join(args.fault) or 'none'}{speed}); "
+            "Ctrl-C stops",
+            flush=True,
+        )
+        try:
+            await stop.wait()
+        finally:
+            sim.close()
+        sim.check()
+        print("drready simulate: stopped", flush=True)
+
+    asyncio.run(serve())
+    return 0
+
+
+def cmd_faults(args: argparse.Namespace) -> int:
+    from drready.simulators.faults import FAULTS
+
+    chosen = [f for f in FAULTS.values() if args.device_class in (None, f.device_class)]
+    if args.json:
+        print(json.dumps([f.to_json() for f in chosen], ensure_ascii=False, indent=2))
+        return 0
+    for f in chosen:
+        print(f"{f.name:<34} {f.device_class:<9} {','.join(f.requirements):<18} {f.description}")
+    return 0
