@@ -10,6 +10,7 @@ from drready.device.facade import (
     DeviceUnderTest,
     SimulatorControl,
     WaterHeaterBinding,
+    facade_for,
 )
 from drready.model import DAY_S
 
@@ -22,4 +23,5 @@ __all__ = [
     "DeviceUnderTest",
     "SimulatorControl",
     "WaterHeaterBinding",
+    "facade_for",
 ]

@@ -489,3 +489,15 @@ class DeviceUnderTest:
         if self.simulator is not None:
             self.simulator.close()
         self.runner.close()
+
+
+def facade_for(
+    runner: LoopRunner,
+    binding: DeviceBinding,
+    profile: Profile,
+    evidence: EvidenceLog,
+    simulator: SimulatorControl | None = None,
+) -> DeviceUnderTest:
+    """The facade of the profile's device class over ``binding``: what a session hands the
+    suites."""
+    return DeviceUnderTest(runner, binding, profile, evidence, simulator)

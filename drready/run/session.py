@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from drready.bindings.echonet_battery import EchonetBatteryBinding
 from drready.bindings.echonet_water_heater import EchonetWaterHeaterBinding
 from drready.clock import Clock, LoopRunner, RealClock, VirtualClock
-from drready.device import DeviceBinding, DeviceUnderTest, SimulatorControl
+from drready.device import DeviceBinding, DeviceUnderTest, SimulatorControl, facade_for
 from drready.echonet.codec import ECHONET_LITE_PORT, MULTICAST_GROUP
 from drready.echonet.gateway import Gateway
 from drready.echonet.transport import (
@@ -236,7 +236,7 @@ def _open_simulated(
     runner = LoopRunner(clock)
     evidence = EvidenceLog(clock.now, evidence_path)
     side = start_echonet_simulator(profile, faults, runner, evidence)
-    return DeviceUnderTest(runner, side.binding, profile, evidence, side.simulator)
+    return facade_for(runner, side.binding, profile, evidence, side.simulator)
 
 
 class _MeteredSimulator:
@@ -358,7 +358,7 @@ def _open_modbus(
         overrides=settings.register_points(),
         declared=figures,
     )
-    return DeviceUnderTest(runner, binding, profile, evidence, simulator)
+    return facade_for(runner, binding, profile, evidence, simulator)
 
 
 def _meter(profile: Profile, evidence: EvidenceLog, address: tuple[str, int]) -> Meter | None:
@@ -398,4 +398,4 @@ def _open_real(profile: Profile, evidence_path: Path | None, clock: Clock) -> De
     if profile.meter is not None and profile.device.device_class == "battery":
         meter = _meter(profile, evidence, (profile.meter.address, profile.meter.port))
     binding = _binding(profile, gateway, (settings.address, settings.port), meter)
-    return DeviceUnderTest(runner, binding, profile, evidence)
+    return facade_for(runner, binding, profile, evidence)

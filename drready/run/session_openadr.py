@@ -23,7 +23,7 @@ from drready.bindings.openadr_device import (
     OpenAdrWaterHeaterBinding,
 )
 from drready.clock import Clock, LoopRunner, RealClock, VirtualClock
-from drready.device import DeviceUnderTest
+from drready.device import DeviceUnderTest, facade_for
 from drready.evidence import EvidenceLog, Record
 from drready.openadr import vocab
 from drready.openadr.server import Servicer, ServicerTimeout
@@ -244,7 +244,7 @@ def _open_simulated(
             runner.run(servicer.close())
         runner.close()
         raise
-    return DeviceUnderTest(runner, _binding(profile, link), profile, evidence, simulator)
+    return facade_for(runner, _binding(profile, link), profile, evidence, simulator)
 
 
 def _open_external(
@@ -282,7 +282,7 @@ def _open_external(
         runner.run(servicer.close())
 
     binding.close_hook = close
-    return DeviceUnderTest(runner, binding, profile, evidence)
+    return facade_for(runner, binding, profile, evidence)
 
 
 __all__ = ["CA_FILE_NAME", "open_openadr"]

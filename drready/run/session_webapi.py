@@ -26,7 +26,7 @@ from drready.bindings.webapi_device import (
 from drready.bindings.webapi_probes import WebApiProbes
 from drready.bindings.webapi_transport import WebApiTransport
 from drready.clock import Clock, LoopRunner, RealClock, VirtualClock
-from drready.device import DeviceUnderTest
+from drready.device import DeviceUnderTest, facade_for
 from drready.echonet.codec import EOJ
 from drready.echonet.properties import load_class
 from drready.evidence import EvidenceLog
@@ -119,7 +119,7 @@ def _open_simulated(
             simulator.close()
         runner.close()
         raise
-    return DeviceUnderTest(runner, binding, profile, evidence, simulator)
+    return facade_for(runner, binding, profile, evidence, simulator)
 
 
 def _open_real(
@@ -154,7 +154,7 @@ def _open_real(
     except BaseException:
         runner.close()
         raise
-    return DeviceUnderTest(runner, binding, profile, evidence)
+    return facade_for(runner, binding, profile, evidence)
 
 
 def _binding(
