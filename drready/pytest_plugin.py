@@ -282,8 +282,7 @@ def dut(request: pytest.FixtureRequest, drready_profile: Profile) -> Iterator[De
         pytest.fail(f"cannot open the device under test: {exc}", pytrace=False)
     state.dut = device
     state.device_time_start = device.now()
-    gateway = getattr(device.binding, "gateway", None)
-    state.local_address = getattr(gateway, "local_address", None)
+    state.local_address = device.local_address
     device.evidence.current_test = request.node.nodeid
     try:
         yield device

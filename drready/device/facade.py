@@ -144,6 +144,14 @@ class DeviceUnderTest:
         #: Told when a DR starts (label, device seconds or None): the progress display.
         self.on_dr: Callable[[str, float | None], None] | None = None
 
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        """The harness's own ECHONET Lite socket (host, port), for the bundle's pcapng trace;
+        None where the binding has none."""
+        gateway = getattr(self.binding, "gateway", None)
+        address: tuple[str, int] | None = getattr(gateway, "local_address", None)
+        return address
+
     # -- time ------------------------------------------------------------------------------
     @property
     def virtual_time(self) -> bool:

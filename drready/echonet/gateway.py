@@ -33,7 +33,7 @@ from drready.echonet.node import (
     EPC_STATUS_CHANGE_MAP,
 )
 from drready.echonet.transport import Address, DatagramEndpoint
-from drready.evidence import EvidenceLog
+from drready.evidence import EvidenceSink
 
 #: At most this many unsolicited frames (INF, stray replies) are kept for inspection.
 NOTIFICATION_BACKLOG = 1000
@@ -96,7 +96,7 @@ class Gateway:
 
     def __init__(
         self,
-        evidence: EvidenceLog,
+        evidence: EvidenceSink,
         *,
         timeout_s: float = 2.0,
         retries: int = 2,

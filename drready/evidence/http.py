@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from drready.evidence import EvidenceLog, Record
+from drready.evidence import EvidenceSink, Record
 from drready.evidence.redact import redact_body
 
 #: The evidence channel of HTTP records (the bundle's HAR is built from it).
@@ -57,7 +57,7 @@ def _content_type(headers: Headers) -> str:
 
 
 def record_request(
-    evidence: EvidenceLog,
+    evidence: EvidenceSink,
     peer: str,
     method: str,
     url: str,
@@ -73,7 +73,7 @@ def record_request(
 
 
 def record_response(
-    evidence: EvidenceLog,
+    evidence: EvidenceSink,
     peer: str,
     status: int,
     reason: str,
@@ -92,7 +92,7 @@ def record_response(
 
 
 def _record(
-    evidence: EvidenceLog,
+    evidence: EvidenceSink,
     peer: str,
     summary: str,
     start: dict[str, Any],
@@ -127,7 +127,7 @@ def peer_of(request: web.BaseRequest) -> str:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def evidence_middleware(evidence: EvidenceLog) -> Any:
+def evidence_middleware(evidence: EvidenceSink) -> Any:
     """aiohttp middleware logging every request a harness server receives and its answer.
 
     The request is logged before the handler runs (so a handler's own evidence follows it), the

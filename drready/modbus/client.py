@@ -24,7 +24,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 
-from drready.evidence import EvidenceLog
+from drready.evidence import EvidenceSink
 from drready.modbus.errors import (
     EXCEPTION_NAMES,
     ModbusConnectError,
@@ -82,7 +82,7 @@ class SunSpecClient:
         host: str,
         port: int = 502,
         *,
-        evidence: EvidenceLog,
+        evidence: EvidenceSink,
         unit: int = 1,
         timeout_s: float = 1.0,
         attempts: int = 3,

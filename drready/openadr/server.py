@@ -45,7 +45,7 @@ from urllib.parse import unquote_plus, urlsplit
 import aiohttp
 from aiohttp import web
 
-from drready.evidence import EvidenceLog
+from drready.evidence import EvidenceSink
 from drready.evidence.http import CHANNEL, evidence_middleware, peer_of
 from drready.evidence.http import record_request as _record_request
 from drready.evidence.http import record_response as _record_response
@@ -226,7 +226,7 @@ class Servicer:
 
     def __init__(
         self,
-        evidence: EvidenceLog,
+        evidence: EvidenceSink,
         *,
         clients: Mapping[str, str],
         ssl_context: ssl.SSLContext | None,

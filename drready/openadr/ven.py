@@ -20,7 +20,7 @@ from urllib.parse import quote_plus, urlsplit
 
 import aiohttp
 
-from drready.evidence import EvidenceLog
+from drready.evidence import EvidenceSink
 from drready.evidence.http import record_request, record_response
 from drready.openadr.server import iso_duration, rfc3339
 from drready.openadr.validation import OpenAdrError
@@ -115,7 +115,7 @@ class VenClient:
         client_secret: str,
         *,
         ssl: ssl_module.SSLContext | bool = True,
-        evidence: EvidenceLog | None = None,
+        evidence: EvidenceSink | None = None,
         timeout_s: float = 10.0,
         follow_redirects: bool = False,
     ) -> None:

@@ -40,7 +40,7 @@ from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 import aiohttp
 
-from drready.evidence import EvidenceLog
+from drready.evidence import EvidenceSink
 from drready.evidence.http import CHANNEL, record_request, record_response
 from drready.webapi import validation as schemas
 from drready.webapi.validation import SchemaViolation, WebApiError
@@ -117,7 +117,7 @@ class WebApiClient:
         client_secret: str,
         *,
         ssl: Any = True,
-        evidence: EvidenceLog,
+        evidence: EvidenceSink,
         timeout_s: float = 10.0,
         token_path: str = TOKEN_PATH,
         api_prefix: str = API_PREFIX,
