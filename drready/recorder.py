@@ -11,24 +11,25 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from drready import __version__
 from drready.bindings.types import NotApplicable
-from drready.catalog import DeviceClass, for_class
+from drready.catalog import UnknownRequirementError
+from drready.catalog import get as get_requirement
 from drready.clock import real_monotonic, real_now
 from drready.device import DeviceUnderTest
 from drready.evidence import Record
+from drready.model import DeviceClass, Topology
 from drready.profile import Profile
 from drready.report.json_report import write_report
-from drready.report.run_document import build_document, format_summary
-from drready.report.verdicts import RequirementVerdict, RunContext, TestOutcome, Verdict, fold
+from drready.report.run_document import build_document, format_summary, run_verdicts
+from drready.report.verdicts import RequirementVerdict, Verdict
+from drready.run.ledger import RunContext, RunRecord, TestOutcome
+from drready.run.options import RunOptions
 from drready.run.progress import Progress, for_terminal
-
-if TYPE_CHECKING:
-    from drready.pytest_plugin import DrreadyOptions
 
 #: The user property a not-applicable test's report carries: its reason.
 NOT_APPLICABLE = "drready_not_applicable"
@@ -57,6 +58,18 @@ def requirement_ids(item: pytest.Item) -> tuple[str, ...]:
     for marker in item.iter_markers("requirement"):
         ids.extend(str(a) for a in marker.args)
     return tuple(dict.fromkeys(ids))
+
+
+def unknown_requirements(item: pytest.Item) -> list[str]:
+    """A line for each requirement ID the item is marked with that the catalog does not know."""
+    problems = []
+    for rid in requirement_ids(item):
+        try:
+            # "*-1.1" names the common requirement of whatever class the run tests.
+            get_requirement(rid.replace("*", "BAT", 1) if rid.startswith("*-") else rid)
+        except UnknownRequirementError as exc:
+            problems.append(f"{item.nodeid}: {exc}")
+    return problems
 
 
 def _message(report: pytest.TestReport) -> str:
@@ -93,7 +106,9 @@ def _frames(records: list[Record]) -> tuple[dict[str, Any], ...]:
 
 @dataclass(eq=False)  # a plugin object: hashed by identity
 class RunRecorder:
-    options: DrreadyOptions
+    """Accumulates one run from pytest's hooks; :meth:`record` is the run as it stands."""
+
+    options: RunOptions
     profile: Profile
     started_at: float
     requirement_ids: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -102,9 +117,11 @@ class RunRecorder:
     dut: DeviceUnderTest | None = None
     device_info: dict[str, Any] = field(default_factory=dict)
     device_time_start: float | None = None
+    device_time_end: float | None = None
     verdicts: list[RequirementVerdict] = field(default_factory=list)
     complete: bool = False
     exit_status: int | None = None
+    finished_at: float | None = None
     progress: Progress | None = None
     #: The harness's own address on the device's network (for the pcapng trace).
     local_address: tuple[str, int] | None = None
@@ -112,14 +129,36 @@ class RunRecorder:
 
     @property
     def report_path(self) -> Path:
-        return self.options.report_dir / "report.json"
+        return self.options.report_path
 
     @property
-    def run_topology(self) -> str:
+    def run_topology(self) -> Topology:
         """The topology this run exercises: its binding's (gateway or server)."""
-        return self.profile.device.topology
+        return Topology(self.profile.device.topology)
 
-    # -- the report ----------------------------------------------------------------------------
+    # -- the device --------------------------------------------------------------------------
+    def device_opened(self, device: DeviceUnderTest) -> None:
+        self.dut = device
+        self.device_time_start = device.now()
+        self.local_address = device.local_address
+
+    def device_closing(self, device: DeviceUnderTest) -> None:
+        """What the device says about itself, for the report; best effort at the end of the
+        run."""
+        info: dict[str, Any] = {
+            "protocol": device.binding.protocol,
+            "topology": device.binding.topology,
+        }
+        try:
+            info["identity"] = device.identity().to_json()
+            info["appendix_release"] = device.appendix_release()
+            info["echonet_lite_version"] = device.node_version()
+        except Exception as exc:  # a dead device must not cost us the report
+            info["error"] = f"could not read the device identity: {exc}"
+        self.device_info = info
+        self.device_time_end = device.now()
+
+    # -- the record and the report -----------------------------------------------------------
     def _context(self) -> RunContext:
         jcstar = self.profile.jcstar
         return RunContext(
@@ -132,10 +171,38 @@ class RunRecorder:
             today=date.fromtimestamp(real_now()),
         )
 
+    def record(self) -> RunRecord:
+        """The run as it stands now."""
+        dut = self.dut
+        end = self.device_time_end
+        if end is None and dut is not None:
+            end = dut.now()
+        return RunRecord(
+            options=self.options,
+            profile=self.profile,
+            started_at=self.started_at,
+            context=self._context(),
+            outcomes=tuple(self.outcomes),
+            protocol=dut.binding.protocol if dut is not None else None,
+            topology=Topology(dut.binding.topology) if dut is not None else None,
+            device_info=self.device_info,
+            device_time_start=self.device_time_start,
+            device_time_end=end,
+            evidence_records=len(dut.evidence) if dut is not None else None,
+            evidence_head_digest=dut.evidence.head_digest if dut is not None else None,
+            complete=self.complete,
+            exit_status=self.exit_status,
+            finished_at=self.finished_at,
+            local_address=self.local_address,
+            bundle_problem=self.bundle_problem,
+        )
+
     def write(self) -> None:
-        requirements = for_class(self.profile.device.device_class)
-        self.verdicts = fold(requirements, self.outcomes, self._context())
-        write_report(self.report_path, build_document(self, __version__))
+        if self.exit_status is not None:
+            self.finished_at = real_now()
+        record = self.record()
+        self.verdicts = run_verdicts(record)
+        write_report(self.report_path, build_document(record, __version__, self.verdicts))
 
     # -- pytest hooks ----------------------------------------------------------------------------
     def pytest_collection_modifyitems(

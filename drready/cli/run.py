@@ -5,41 +5,41 @@ from __future__ import annotations
 import argparse
 import re
 import signal
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from importlib.resources import files
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from drready.cli.status import EXIT_INTERRUPTED, EXIT_USAGE
 from drready.errors import UsageError
+from drready.model import DeviceClass
+from drready.report.verdicts import Verdict
+from drready.run.options import (
+    RunOptions,
+    check_run,
+    fault_class,
+    new_run_id,
+    resolve_profile,
+    suites_dir,
+)
 
 if TYPE_CHECKING:
     import pytest
 
-    from drready.pytest_plugin import DrreadyOptions
+    from drready.run.ledger import PartResult
 
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 
-def _suites_dir() -> Path:
-    """The conformance suites: the checkout's ``suites/`` or the installed package."""
-    return Path(str(files("drready.suites")))
-
-
 def _checked_options(
-    args: argparse.Namespace, simulate: str | None, run_id: str, report_dir: Path
-) -> DrreadyOptions:
+    args: argparse.Namespace, simulate: DeviceClass | None, run_id: str, report_dir: Path
+) -> RunOptions:
     """The options of one class's run, refused here, in one line, before pytest starts."""
-    import pytest
-
-    from drready.profile import ProfileError
-    from drready.pytest_plugin import DrreadyOptions, check_run, resolve_profile
-
-    options = DrreadyOptions(
+    options = RunOptions(
         profile_path=args.profile,
         simulate=simulate,
         faults=tuple(args.fault),
@@ -47,20 +47,11 @@ def _checked_options(
         time_scale=args.time_scale or 1.0,
         run_id=run_id,
     )
-    try:
-        check_run(options, resolve_profile(options))
-    except pytest.UsageError as exc:
-        raise UsageError(str(exc)) from None
-    except ProfileError as exc:
-        raise UsageError(str(exc)) from None
-    except ValueError as exc:
-        raise UsageError(f"--time-scale: {exc}") from None
+    check_run(options, resolve_profile(options))
     return options
 
 
 def _run_id(args: argparse.Namespace) -> str:
-    from drready.pytest_plugin import new_run_id
-
     if args.run_id is None:
         return new_run_id()
     if not _RUN_ID.fullmatch(args.run_id):
@@ -71,33 +62,17 @@ def _run_id(args: argparse.Namespace) -> str:
     return str(args.run_id)
 
 
-def _fault_class(names: Sequence[str]) -> str:
-    """The one device class the named faults belong to."""
-    from drready.simulators.faults import UnknownFaultError, get_fault
-
-    first: dict[str, str] = {}
-    for name in names:
-        try:
-            fault = get_fault(name)
-        except UnknownFaultError as exc:
-            raise UsageError(f"--fault: {exc}") from None
-        first.setdefault(fault.device_class, name)
-    if len(first) > 1:
-        which = " and ".join(f"{name} is a {cls} fault" for cls, name in first.items())
-        raise UsageError(f"--fault: {which}; one run tests one device class")
-    return next(iter(first))
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    if args.profile or args.simulate:
-        return _run_one(args, args.simulate)
+    simulate = DeviceClass(args.simulate) if args.simulate else None
+    if args.profile or simulate:
+        return _run_one(args, simulate)
     if args.fault:
         # A fault belongs to one class's simulator: test that class alone.
-        return _run_one(args, _fault_class(args.fault))
+        return _run_one(args, fault_class(args.fault))
     return _run_all(args, args.combined_classes)
 
 
-def _run_one(args: argparse.Namespace, simulate: str | None) -> int:
+def _run_one(args: argparse.Namespace, simulate: DeviceClass | None) -> int:
     """One device class, in this process: one pytest session."""
     import pytest
 
@@ -105,7 +80,7 @@ def _run_one(args: argparse.Namespace, simulate: str | None) -> int:
     report_dir = args.report_dir or Path("reports") / run_id
     options = _checked_options(args, simulate, run_id, report_dir)
     argv = [
-        str(_suites_dir()),
+        str(suites_dir()),
         "-p",
         "no:cacheprovider",
         "--run-id",
@@ -118,12 +93,12 @@ def _run_one(args: argparse.Namespace, simulate: str | None) -> int:
     if args.profile:
         argv += ["--profile", str(args.profile)]
     if options.simulate:
-        argv += ["--simulate", options.simulate]
+        argv += ["--simulate", str(options.simulate)]
     for name in args.fault:
         argv += ["--fault", name]
     if args.time_scale:
         argv += ["--time-scale", str(args.time_scale)]
-    argv += ["--rootdir", str(_suites_dir().parent), *args.pytest_args]
+    argv += ["--rootdir", str(suites_dir().parent), *args.pytest_args]
     stopper = _StopAfterTest() if args.interrupt_after_test else None
     with _interrupt_handlers(stopper):
         code = pytest.main(argv, plugins=[stopper] if stopper is not None else [])
@@ -172,13 +147,73 @@ def _interrupt_handlers(stopper: _StopAfterTest | None) -> Iterator[None]:
 
 
 def _run_all(args: argparse.Namespace, classes: Sequence[str]) -> int:
-    """Every class against its built-in simulator, in parallel, with one combined report."""
-    from drready.run.multirun import run_all
+    """Every class against its built-in simulator, one child run each, in parallel, and one
+    combined report."""
+    from drready.bundle import BundleError, write_combined_manifest
+    from drready.clock import RealClock
+    from drready.report.combined import build_combined, format_combined
+    from drready.report.json_report import write_report
+    from drready.run.multirun import banner, run_children
 
     if not classes:
         raise UsageError("run: no device class to test")
     run_id = _run_id(args)
     run_dir: Path = args.report_dir or Path("reports") / run_id
-    for cls in classes:  # refuse now, before anything runs
-        _checked_options(args, cls, f"{run_id}-{cls}", run_dir / cls)
-    return run_all(classes, run_id, run_dir, args.pytest_args)
+    # Refused now, before anything runs.
+    parts = [
+        _checked_options(args, DeviceClass(cls), f"{run_id}-{cls}", run_dir / cls)
+        for cls in classes
+    ]
+    clock = RealClock()
+    started = clock.now()
+    report_path = run_dir / "report.json"
+
+    def document(results: Sequence[PartResult], exit_status: int | None = None) -> dict[str, Any]:
+        finished = clock.now() if exit_status is not None else None
+        return build_combined(
+            run_id,
+            run_dir,
+            results,
+            started_at=started,
+            finished_at=finished,
+            exit_status=exit_status,
+        )
+
+    interrupted, results = run_children(
+        parts, args.pytest_args, lambda now: write_report(report_path, document(now))
+    )
+    status = _combined_exit(interrupted, results, document(results))
+    final = document(results, status)
+    write_report(report_path, final)
+    try:
+        write_combined_manifest(run_dir)
+        sealed = None
+    except BundleError as exc:
+        sealed = str(exc)
+        status = status or 1
+    print(banner(f"DRready requirements: {', '.join(classes)}"), end="")
+    for line in format_combined(final):
+        print(line)
+    print(f"report: {report_path}", flush=True)
+    if sealed is not None:
+        print(f"drready: evidence bundle NOT written: {sealed}", file=sys.stderr)
+    if interrupted:
+        print("drready: interrupted", file=sys.stderr)
+    return status
+
+
+def _combined_exit(
+    interrupted: bool, results: Sequence[PartResult], document: dict[str, Any]
+) -> int:
+    """130 if interrupted; 0 only if every class's run exited 0; 1 if a verdict fails or a run
+    went wrong (stopped, killed, never started); otherwise the first class's own status."""
+    if interrupted:
+        return EXIT_INTERRUPTED
+    statuses = [result.exit_status for result in results]
+    if all(status == 0 for status in statuses):
+        return 0
+    if any(r["verdict"] == Verdict.FAIL for r in document["requirements"]):
+        return 1
+    if any(result.problem for result in results):
+        return 1
+    return next((s for s in statuses if s not in (0, None)), 1)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,19 +24,15 @@ from drready.catalog import for_class, ids
 from drready.report.json_report import REPORT_SCHEMA_VERSION, load_report
 from drready.report.run_document import format_table
 from drready.report.verdicts import RequirementVerdict, Verdict, summary
+from drready.run.ledger import PartResult
 
-
-@dataclass(frozen=True)
-class PartResult:
-    """What the parent knows about one class's child run."""
-
-    device_class: str
-    run_id: str
-    #: The child's exit status (``drready run``'s: 0, 1, 2, 130, ...); None while it runs or when
-    #: it never started or could not be waited for.
-    exit_status: int | None = None
-    #: Why the part is incomplete beyond what its own report says (None when nothing went wrong).
-    problem: str | None = None
+__all__ = [
+    "PartResult",
+    "build_combined",
+    "format_combined",
+    "format_parts",
+    "is_combined",
+]
 
 
 def _iso(timestamp: float | None) -> str | None:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import cache
-from importlib.resources import files
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from drready.canonical import digest
 from drready.catalog import (
@@ -16,14 +14,14 @@ from drready.catalog import (
     POLICY_PLAIN_ECHONET_LITE_JA,
     POLICY_TRANSPARENCY_EN,
     POLICY_TRANSPARENCY_JA,
+    for_class,
 )
-from drready.clock import real_now
 from drready.evidence.redact import redact
+from drready.model import Topology
 from drready.report.json_report import REPORT_SCHEMA_VERSION
-from drready.report.verdicts import RequirementVerdict, Verdict, summary
-
-if TYPE_CHECKING:
-    from drready.recorder import RunRecorder
+from drready.report.verdicts import RequirementVerdict, Verdict, fold, summary
+from drready.run.ledger import RunRecord
+from drready.run.options import suites_dir
 
 #: Terminal width of the reason column in the summary table.
 REASON_WIDTH = 90
@@ -38,7 +36,7 @@ def _iso(timestamp: float | None) -> str | None:
 @cache
 def suites_digest() -> str:
     """SHA-256 over the conformance suites that ran: every file's path and bytes, in order."""
-    root = Path(str(files("drready.suites")))
+    root = suites_dir()
     hasher = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         if "__pycache__" in path.parts:
@@ -53,31 +51,35 @@ def profile_digest(profile: dict[str, Any]) -> str:
     return digest(profile)
 
 
-def build_document(state: RunRecorder, version: str) -> dict[str, Any]:
-    profile = state.profile
-    dut = state.dut
-    device: dict[str, Any] = dict(state.device_info)
+def run_verdicts(record: RunRecord) -> list[RequirementVerdict]:
+    """One verdict per requirement of the record's device class, in catalog order."""
+    return fold(for_class(record.device_class), record.outcomes, record.context)
+
+
+def build_document(
+    record: RunRecord, version: str, verdicts: Sequence[RequirementVerdict] | None = None
+) -> dict[str, Any]:
+    """The report document of ``record``; ``verdicts`` when the caller has folded them already
+    (:func:`run_verdicts`)."""
+    if verdicts is None:
+        verdicts = run_verdicts(record)
+    profile = record.profile
     binding = None
-    topology = None
-    if dut is not None:
-        binding = f"{dut.binding.protocol} ({dut.binding.topology})"
-        topology = dut.binding.topology
-    end = device.pop("device_time_end", None)
-    if end is None and dut is not None:
-        end = dut.now()
-    start = state.device_time_start
+    if record.protocol is not None and record.topology is not None:
+        binding = f"{record.protocol} ({record.topology})"
+    start, end = record.device_time_start, record.device_time_end
     # start and end are on the harness's clock; a device whose clock runs time_scale times
     # faster lived that many more seconds of its own in between.
     elapsed = max(0.0, end - start) if end is not None and start is not None else 0.0
     covered = elapsed * profile.time_scale
     notes = [{"ja": POLICY_TRANSPARENCY_JA, "en": POLICY_TRANSPARENCY_EN}]
-    if topology == "gateway":
+    if record.topology is Topology.GATEWAY:
         # REQUIREMENTS.md policy notes: say plainly what plain ECHONET Lite control means.
         notes.insert(0, {"ja": POLICY_PLAIN_ECHONET_LITE_JA, "en": POLICY_PLAIN_ECHONET_LITE_EN})
     evidence: dict[str, Any] = {"file": "evidence.jsonl"}
-    if dut is not None:
-        evidence["records"] = len(dut.evidence)
-        evidence["head_digest"] = dut.evidence.head_digest
+    if record.evidence_records is not None:
+        evidence["records"] = record.evidence_records
+        evidence["head_digest"] = record.evidence_head_digest
     # Credentials of the server path (client secrets) never reach the report: redacted before
     # the digest, so the digest can be checked from the report itself.
     profile_json = redact(profile.to_json())
@@ -87,22 +89,22 @@ def build_document(state: RunRecorder, version: str) -> dict[str, Any]:
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "harness": {"name": "drready", "version": version},
-        "run_id": state.options.run_id,
-        "complete": state.complete,
-        "exit_status": state.exit_status,
-        "started_at": _iso(state.started_at),
-        "finished_at": _iso(real_now()) if state.exit_status is not None else None,
+        "run_id": record.options.run_id,
+        "complete": record.complete,
+        "exit_status": record.exit_status,
+        "started_at": _iso(record.started_at),
+        "finished_at": _iso(record.finished_at),
         "device_time": {"start": _iso(start), "end": _iso(end), "covered_s": round(covered, 3)},
         "device_class": profile.device.device_class,
-        "topology": topology,
+        "topology": None if record.topology is None else str(record.topology),
         "binding": binding,
         "simulated": profile.is_simulated,
-        "faults": list(state.options.faults),
+        "faults": list(record.options.faults),
         "profile": profile_json,
-        "device": device,
+        "device": dict(record.device_info),
         "policy_notes": notes,
-        "requirements": [v.to_json() for v in state.verdicts],
-        "summary": summary(state.verdicts),
+        "requirements": [v.to_json() for v in verdicts],
+        "summary": summary(verdicts),
         "evidence": evidence,
         "digests": digests,
     }

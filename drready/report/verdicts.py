@@ -19,14 +19,21 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from drready.catalog import Kind, Requirement
+from drready.run.ledger import OUTCOMES, RunContext, TestOutcome
 
-#: Outcomes of one test. ``not-applicable``: the test found that what it checks does not apply to
-#: this device or binding (:class:`drready.bindings.types.NotApplicable`), and said why.
-OUTCOMES = ("passed", "failed", "skipped", "error", "not-applicable")
+__all__ = [
+    "OUTCOMES",
+    "RequirementVerdict",
+    "RunContext",
+    "TestOutcome",
+    "Verdict",
+    "fold",
+    "fold_one",
+    "summary",
+]
 
 
 class Verdict(enum.StrEnum):
@@ -35,42 +42,6 @@ class Verdict(enum.StrEnum):
     NOT_APPLICABLE = "not-applicable"
     NOT_TESTED = "not-tested"
     DECLARED = "declared"
-
-
-@dataclass(frozen=True)
-class TestOutcome:
-    nodeid: str
-    outcome: str  # one of OUTCOMES
-    message: str
-    requirements: tuple[str, ...]
-    duration_s: float = 0.0
-    device_time_s: float = 0.0
-    evidence_first: int = 0
-    evidence_last: int = 0
-    #: For a failure: the last frames exchanged before it, so the report shows what was said.
-    frames: tuple[dict[str, Any], ...] = ()
-    #: Figures the test measured (name, value, unit), e.g. a response time: `drready diff`
-    #: compares them between runs.
-    metrics: tuple[tuple[str, float, str], ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.outcome not in OUTCOMES:
-            raise ValueError(f"unknown outcome {self.outcome!r}")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "nodeid": self.nodeid,
-            "outcome": self.outcome,
-            "message": self.message,
-            "duration_s": round(self.duration_s, 6),
-            "device_time_s": round(self.device_time_s, 3),
-            "evidence": [self.evidence_first, self.evidence_last],
-            "frames": list(self.frames),
-            "metrics": [
-                {"name": name, "value": round(value, 6), "unit": unit}
-                for name, value, unit in self.metrics
-            ],
-        }
 
 
 @dataclass(frozen=True)
@@ -91,18 +62,6 @@ class RequirementVerdict:
             "reading_en": r.reading_en,
             "tests": [t.to_json() for t in self.tests],
         }
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What the folding needs to know about the run besides the test outcomes."""
-
-    supported_topologies: frozenset[str]
-    run_topology: str | None
-    jcstar_label: str | None = None
-    jcstar_level: int | None = None
-    jcstar_valid_until: date | None = None
-    today: date = field(default_factory=date.today)
 
 
 def _declared(requirement: Requirement, context: RunContext) -> tuple[Verdict, str]:

@@ -16,13 +16,13 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
+
+from drready.run.ledger import PartResult
 
 if TYPE_CHECKING:
-    from drready.report.combined import PartResult
+    from drready.run.options import RunOptions
 
-EXIT_INTERRUPTED = 130
 #: A class's run in a combined run that has not ended after this long is stopped (a simulated
 #: suite takes seconds).
 PART_TIMEOUT_S = 600.0
@@ -49,8 +49,6 @@ class _Part:
     problem: str | None = None
 
     def result(self) -> PartResult:
-        from drready.report.combined import PartResult
-
         problem = self.problem
         if problem is None and not self.finished:
             problem = "is still running" if self.started else "has not started yet"
@@ -231,83 +229,40 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _banner(title: str) -> str:
+def banner(title: str) -> str:
+    """A heading line across the terminal, as pytest draws its own."""
     width = max(40, min(shutil.get_terminal_size().columns, 100))
     return f" {title} ".center(width, "=") + "\n"
 
 
-def run_all(
-    classes: Sequence[str], run_id: str, run_dir: Path, pytest_args: Sequence[str] = ()
-) -> int:
-    """Every class against its built-in simulator: one child run per class, in parallel, and
-    one combined report. The caller has checked the options of every class."""
-    from drready.bundle import BundleError, write_combined_manifest
-    from drready.clock import RealClock
-    from drready.report.combined import build_combined, format_combined
-    from drready.report.json_report import write_report
-
+def run_children(
+    options: Sequence[RunOptions],
+    pytest_args: Sequence[str] = (),
+    on_change: Callable[[list[PartResult]], None] = lambda results: None,
+) -> tuple[bool, list[PartResult]]:
+    """One child run per class's options (each names its class in ``simulate``, and its own run
+    ID and report directory), in parallel, their output relayed in order. ``on_change`` hears
+    where every part stands before they start and whenever one ends. Returns whether the run
+    was interrupted, and where every part ended. The caller has checked every option."""
     parts: list[_Part] = []
-    for cls in classes:
-        part_id = f"{run_id}-{cls}"
-        part_dir = run_dir / cls
+    for part in options:
+        if part.simulate is None:
+            raise ValueError(f"run {part.run_id}: a combined run tests built-in simulators only")
+        cls = str(part.simulate)
         command = [sys.executable, "-P", "-m", "drready.cli", "run", "--simulate", cls]
-        command += ["--report-dir", str(part_dir), "--run-id", part_id, "--interrupt-after-test"]
+        command += ["--report-dir", str(part.report_dir), "--run-id", part.run_id]
+        command += ["--interrupt-after-test"]
         if pytest_args:
             command += ["--", *pytest_args]
-        parts.append(_Part(cls, part_id, command, [_banner(f"{cls}: {part_dir}")]))
+        heading = [banner(f"{cls}: {part.report_dir}")]
+        parts.append(_Part(cls, part.run_id, command, heading))
+    if not parts:
+        return False, []
 
-    clock = RealClock()
-    started = clock.now()
-    report_path = run_dir / "report.json"
+    def results() -> list[PartResult]:
+        return [part.result() for part in parts]
 
-    def document(exit_status: int | None = None) -> dict[str, Any]:
-        finished = clock.now() if exit_status is not None else None
-        results = [part.result() for part in parts]
-        return build_combined(
-            run_id,
-            run_dir,
-            results,
-            started_at=started,
-            finished_at=finished,
-            exit_status=exit_status,
-        )
-
-    write_report(report_path, document())
+    on_change(results())
     jobs = max(1, min(len(parts), os.cpu_count() or 1))
-    interrupted = asyncio.run(
-        _run_parts(parts, jobs, _child_env(), lambda: write_report(report_path, document()))
-    )
-    final = document()
-    status = _combined_exit(interrupted, parts, final)
-    final = document(status)
-    write_report(report_path, final)
-    try:
-        write_combined_manifest(run_dir)
-        sealed = None
-    except BundleError as exc:
-        sealed = str(exc)
-        status = status or 1
-    print(_banner(f"DRready requirements: {', '.join(classes)}"), end="")
-    for line in format_combined(final):
-        print(line)
-    print(f"report: {report_path}", flush=True)
-    if sealed is not None:
-        print(f"drready: evidence bundle NOT written: {sealed}", file=sys.stderr)
-    if interrupted:
-        print("drready: interrupted", file=sys.stderr)
-    return status
-
-
-def _combined_exit(interrupted: bool, parts: Sequence[_Part], document: dict[str, Any]) -> int:
-    """130 if interrupted; 0 only if every class's run exited 0; 1 if a verdict fails or a run
-    went wrong (stopped, killed, never started); otherwise the first class's own status."""
-    if interrupted:
-        return EXIT_INTERRUPTED
-    statuses = [part.exit_status for part in parts]
-    if all(status == 0 for status in statuses):
-        return 0
-    if any(r["verdict"] == "fail" for r in document["requirements"]):
-        return 1
-    if any(part.problem for part in parts):
-        return 1
-    return next((s for s in statuses if s not in (0, None)), 1)
+    interrupted = asyncio.run(_run_parts(parts, jobs, _child_env(), lambda: on_change(results())))
+    return interrupted, results()

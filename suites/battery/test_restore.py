@@ -6,18 +6,13 @@ import pytest
 from drready.suites.battery.helpers import dr_mode, dr_power
 
 from drready.device import DeviceUnderTest
-from drready.pytest_plugin import STATE_KEY
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    # BAT-2.6 starts a DR from every own mode the profile declares.
-    if "starting_mode" in metafunc.fixturenames:
-        profile = metafunc.config.stash.get(STATE_KEY, None)
-        modes = profile.profile.device.own_modes if profile is not None else ("auto", "standby")
-        metafunc.parametrize("starting_mode", modes)
-
-
+# BAT-2.6 starts a DR from every own mode the profile declares.
 @pytest.mark.requirement("BAT-2.6")
+@pytest.mark.from_profile(
+    "starting_mode", lambda profile: profile.device.own_modes, default=("auto", "standby")
+)
 def test_returns_to_previous_mode_after_dr(
     dut: DeviceUnderTest, own_mode: str, test_power_w: float, starting_mode: str
 ) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from drready.bindings.types import NotApplicable
 from drready.device import PROBES, DeviceUnderTest
-from drready.pytest_plugin import STATE_KEY
+from drready.model import Binding
 
 #: The checks of each shape: the device as a client (it polls us), or as a server (we call it).
 CLIENT_SIDE = (
@@ -38,22 +38,19 @@ SERVER_SIDE = (
     "rate-limit",
 )
 IDENTITY = "identity-unauthenticated"
-SIDES = {"openadr3": CLIENT_SIDE, "webapi": SERVER_SIDE}
+SIDES = {Binding.OPENADR3: CLIENT_SIDE, Binding.WEBAPI: SERVER_SIDE}
 
 pytestmark = pytest.mark.topology("server")
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    # One test per check of the shape this run uses (every check when not yet known: they are
-    # then skipped by the topology marker of a gateway run).
-    if "probe" in metafunc.fixturenames:
-        state = metafunc.config.stash.get(STATE_KEY, None)
-        binding = state.profile.device.binding if state is not None else ""
-        kinds = SIDES.get(binding, CLIENT_SIDE + SERVER_SIDE)
-        metafunc.parametrize("probe", kinds)
-
-
+# One test per check of the shape this run uses (every check when not yet known: they are then
+# skipped by the topology marker of a gateway run).
 @pytest.mark.requirement("*-3.2")
+@pytest.mark.from_profile(
+    "probe",
+    lambda profile: SIDES.get(profile.device.binding, CLIENT_SIDE + SERVER_SIDE),
+    default=CLIENT_SIDE + SERVER_SIDE,
+)
 def test_insecure_exchange_is_refused(dut: DeviceUnderTest, probe: str) -> None:
     if probe not in dut.security_probe_kinds():
         pytest.skip(f"not offered by the {dut.binding.protocol} binding: {PROBES[probe]}")

@@ -1,0 +1,132 @@
+"""The record of a run: what ran, how each test ended, and what the device said, as plain values.
+
+A :class:`RunRecord` is a snapshot: whoever runs the tests (the pytest recorder) accumulates the
+run and hands out a new record whenever the report is rewritten. The report layer builds its
+document from a record alone, so it needs neither pytest nor a live device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from drready.model import Topology
+from drready.profile import Profile
+from drready.run.options import RunOptions
+
+__all__ = ["OUTCOMES", "PartResult", "RunContext", "RunRecord", "TestOutcome"]
+
+#: Outcomes of one test. ``not-applicable``: the test found that what it checks does not apply to
+#: this device or binding (:class:`drready.bindings.types.NotApplicable`), and said why.
+OUTCOMES = ("passed", "failed", "skipped", "error", "not-applicable")
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    nodeid: str
+    outcome: str  # one of OUTCOMES
+    message: str
+    requirements: tuple[str, ...]
+    duration_s: float = 0.0
+    device_time_s: float = 0.0
+    evidence_first: int = 0
+    evidence_last: int = 0
+    #: For a failure: the last frames exchanged before it, so the report shows what was said.
+    frames: tuple[dict[str, Any], ...] = ()
+    #: Figures the test measured (name, value, unit), e.g. a response time: `drready diff`
+    #: compares them between runs.
+    metrics: tuple[tuple[str, float, str], ...] = ()
+
+    __test__ = False  # a value, not a pytest test class
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {self.outcome!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "nodeid": self.nodeid,
+            "outcome": self.outcome,
+            "message": self.message,
+            "duration_s": round(self.duration_s, 6),
+            "device_time_s": round(self.device_time_s, 3),
+            "evidence": [self.evidence_first, self.evidence_last],
+            "frames": list(self.frames),
+            "metrics": [
+                {"name": name, "value": round(value, 6), "unit": unit}
+                for name, value, unit in self.metrics
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the folding into verdicts needs to know about the run besides the test outcomes."""
+
+    supported_topologies: frozenset[str]
+    run_topology: str | None
+    jcstar_label: str | None = None
+    jcstar_level: int | None = None
+    jcstar_valid_until: date | None = None
+    today: date = field(default_factory=date.today)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as it stands: complete once ``exit_status`` is set."""
+
+    options: RunOptions
+    #: The effective profile (file or built-in, forced onto the simulator, on the device clock).
+    profile: Profile
+    #: Real (wall-clock) time the run started, seconds since the epoch.
+    started_at: float
+    context: RunContext
+    outcomes: tuple[TestOutcome, ...] = ()
+    #: The binding of the opened device: its protocol's name and its topology (None until the
+    #: device is open).
+    protocol: str | None = None
+    topology: Topology | None = None
+    #: What the device said about itself (identity, versions), read as it closed.
+    device_info: Mapping[str, Any] = field(default_factory=dict)
+    #: The device's clock when it was opened and now (or when it closed), harness seconds.
+    device_time_start: float | None = None
+    device_time_end: float | None = None
+    #: The evidence log: how many records, and the digest of the last (None: never opened).
+    evidence_records: int | None = None
+    evidence_head_digest: str | None = None
+    complete: bool = False
+    exit_status: int | None = None
+    finished_at: float | None = None
+    #: The harness's own address on the device's network (for the pcapng trace).
+    local_address: tuple[str, int] | None = None
+    #: Why the evidence bundle could not be written (None: written, or nothing to write).
+    bundle_problem: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outcomes", tuple(self.outcomes))
+        object.__setattr__(self, "device_info", MappingProxyType(dict(self.device_info)))
+
+    @property
+    def report_path(self) -> Path:
+        return self.options.report_path
+
+    @property
+    def device_class(self) -> str:
+        return self.profile.device.device_class
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """What the parent of a combined run knows about one class's child run."""
+
+    device_class: str
+    run_id: str
+    #: The child's exit status (``drready run``'s: 0, 1, 2, 130, ...); None while it runs or when
+    #: it never started or could not be waited for.
+    exit_status: int | None = None
+    #: Why the part is incomplete beyond what its own report says (None when nothing went wrong).
+    problem: str | None = None

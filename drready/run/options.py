@@ -1,0 +1,226 @@
+"""The options of one run, and the checks that refuse a run before anything starts.
+
+Both front ends build a :class:`RunOptions`: the pytest plugin from its command-line options, and
+``drready run`` before it starts pytest (or one child run per class). Every refusal is a
+:class:`~drready.errors.UsageError` (a :class:`~drready.errors.ProfileError` is one), said in one
+line; the plugin hands it to pytest as ``pytest.UsageError``, the CLI prints it and exits with
+status 2. Faults are known only through :mod:`drready.simulation`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from drready.clock import real_now
+from drready.errors import ProfileError, UsageError
+from drready.model import Binding, DeviceClass
+from drready.profile import Profile, default_profile, load_profile
+from drready.simulation import UnknownFaultError, faults, get_fault
+
+__all__ = [
+    "RunOptions",
+    "check_run",
+    "fault_binding",
+    "fault_class",
+    "new_run_id",
+    "resolve_profile",
+    "run_options",
+    "suites_dir",
+]
+
+#: The binding a fault of another binding's simulator selects, most specific first.
+_FAULT_BINDINGS = (Binding.MODBUS, Binding.OPENADR3, Binding.WEBAPI)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the user asked of one run (one device class)."""
+
+    profile_path: Path | None
+    simulate: DeviceClass | None
+    faults: tuple[str, ...]
+    report_dir: Path
+    time_scale: float
+    run_id: str
+
+    def __post_init__(self) -> None:
+        if self.simulate is not None and not isinstance(self.simulate, DeviceClass):
+            object.__setattr__(self, "simulate", DeviceClass(self.simulate))
+        object.__setattr__(self, "faults", tuple(self.faults))
+
+    @property
+    def active(self) -> bool:
+        """Whether the run names a device at all (the plugin is inert otherwise)."""
+        return self.profile_path is not None or self.simulate is not None
+
+    @property
+    def report_path(self) -> Path:
+        return self.report_dir / "report.json"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "profile_path": None if self.profile_path is None else str(self.profile_path),
+            "simulate": None if self.simulate is None else str(self.simulate),
+            "faults": list(self.faults),
+            "report_dir": str(self.report_dir),
+            "time_scale": self.time_scale,
+            "run_id": self.run_id,
+        }
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> RunOptions:
+        profile_path = document.get("profile_path")
+        simulate = document.get("simulate")
+        return cls(
+            profile_path=None if profile_path is None else Path(profile_path),
+            simulate=None if simulate is None else DeviceClass(simulate),
+            faults=tuple(document.get("faults", ())),
+            report_dir=Path(document["report_dir"]),
+            time_scale=float(document.get("time_scale", 1.0)),
+            run_id=str(document["run_id"]),
+        )
+
+
+def new_run_id() -> str:
+    """Date and time (UTC) and a random tag: sorts by time, and two runs started in the same
+    second still differ."""
+    stamp = datetime.fromtimestamp(real_now(), UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{secrets.token_hex(2)}"
+
+
+def suites_dir() -> Path:
+    """The conformance suites (the package ``drready.suites``): found as files, never imported,
+    whether from a checkout's ``suites/`` or installed."""
+    spec = importlib.util.find_spec("drready.suites")
+    locations = spec.submodule_search_locations if spec is not None else None
+    if not locations:
+        raise UsageError("the conformance suites (drready.suites) are not installed")
+    return Path(next(iter(locations)))
+
+
+def run_options(
+    *,
+    profile_path: str | Path | None,
+    simulate: str | None,
+    faults: Sequence[str],
+    report_dir: str | Path | None,
+    time_scale: float | None,
+    run_id: str | None,
+) -> RunOptions:
+    """Options with the defaults filled in: a new run ID, ``reports/<run-id>``, scale 1."""
+    if time_scale is not None and not time_scale >= 1:
+        raise UsageError(f"--time-scale: expected a number >= 1, got {time_scale}")
+    run_id = run_id or new_run_id()
+    return RunOptions(
+        profile_path=Path(profile_path) if profile_path else None,
+        simulate=DeviceClass(simulate) if simulate else None,
+        faults=tuple(faults),
+        report_dir=Path(report_dir) if report_dir else Path("reports") / run_id,
+        time_scale=time_scale or 1.0,
+        run_id=run_id,
+    )
+
+
+def resolve_profile(options: RunOptions) -> Profile:
+    """The effective profile: file or built-in, forced onto the simulator by --simulate."""
+    if options.profile_path is not None:
+        profile = load_profile(options.profile_path)
+        if options.simulate is not None:
+            if profile.device.device_class != options.simulate:
+                raise ProfileError(
+                    "device.class",
+                    f"'{options.simulate}' to match --simulate",
+                    path=options.profile_path,
+                    got=profile.device.device_class,
+                )
+            profile = profile.simulated()
+    else:
+        device_class = options.simulate or DeviceClass.BATTERY
+        profile = default_profile(device_class, fault_binding(options.faults))
+    if options.time_scale != 1.0:
+        if profile.is_simulated:
+            raise ProfileError(
+                "echonet.address",
+                "an external device for --time-scale (the built-in "
+                "simulator already runs in virtual time)",
+                path=options.profile_path,
+                got="simulator",
+            )
+        try:
+            profile = profile.on_device_clock(options.time_scale)
+        except ValueError as exc:
+            raise UsageError(f"--time-scale: {exc}") from None
+    return profile
+
+
+def fault_binding(names: Sequence[str]) -> Binding:
+    """A fault of another binding's simulator selects that binding by itself: the SunSpec one
+    (Modbus, with its meter), or a server-topology shape (OpenADR 3, ECHONET Lite Web API).
+    Unknown names are left for :func:`check_run` to refuse."""
+    if not names:
+        return Binding.ECHONET
+    known = faults()
+    bindings = {known[name].binding for name in names if name in known}
+    for binding in _FAULT_BINDINGS:
+        if binding in bindings:
+            return binding
+    return Binding.ECHONET
+
+
+def fault_class(names: Sequence[str]) -> DeviceClass:
+    """The one device class the named faults belong to (``drready run --fault NAME`` alone)."""
+    first: dict[DeviceClass, str] = {}
+    for name in names:
+        try:
+            fault = get_fault(name)
+        except UnknownFaultError as exc:
+            raise UsageError(f"--fault: {exc}") from None
+        first.setdefault(fault.device_class, name)
+    if not first:
+        raise UsageError("--fault: no fault named")
+    if len(first) > 1:
+        which = " and ".join(f"{name} is a {cls} fault" for cls, name in first.items())
+        raise UsageError(f"--fault: {which}; one run tests one device class")
+    return next(iter(first))
+
+
+def check_run(options: RunOptions, profile: Profile) -> None:
+    """Refuse, before anything runs, a run that could test nothing or names an unknown fault."""
+    where = f"{profile.source}: " if profile.source else ""
+    binding = Binding(profile.device.binding)
+    topology = profile.device.topology
+    link = {
+        Binding.MODBUS: profile.modbus,
+        Binding.OPENADR3: profile.openadr3,
+        Binding.WEBAPI: profile.webapi,
+    }.get(binding, profile.echonet)
+    if link is None or not profile.device.supports(topology):
+        raise UsageError(
+            f"{where}device.topologies: the {profile.device.device_class} is tested over the "
+            f"{topology} topology ({binding.protocol}), which this profile does not declare; "
+            "nothing would be tested"
+        )
+
+    for name in options.faults:
+        try:
+            fault = get_fault(name)
+        except UnknownFaultError as exc:
+            raise UsageError(f"--fault: {exc}") from None
+        if fault.device_class != profile.device.device_class:
+            raise UsageError(
+                f"--fault {name}: a {fault.device_class} fault, but the device class is "
+                f"{profile.device.device_class}"
+            )
+        if fault.binding != binding:
+            raise UsageError(
+                f"--fault {name}: a fault of the {fault.binding} simulator, but this run uses "
+                f"the {binding} binding"
+            )
+    if options.faults and not profile.is_simulated:
+        raise UsageError("--fault needs the built-in simulator, not an external device")
