@@ -23,17 +23,16 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from drready.profile import ProfileError, default_profile, load_profile
+    from drready.model import DeviceClass
+    from drready.profile import default_profile, load_profile
 
     if args.file and args.device_class:
         raise UsageError("profile: give a FILE or --class CLASS (a built-in profile), not both")
-    try:
-        if args.file:
-            profile = load_profile(args.file)
-        else:
-            profile = default_profile(args.device_class or "battery")
-    except ProfileError as exc:
-        raise UsageError(str(exc)) from None
+    # A ProfileError is a UsageError: one line, exit status 2.
+    if args.file:
+        profile = load_profile(args.file)
+    else:
+        profile = default_profile(args.device_class or DeviceClass.BATTERY)
     print(json.dumps(profile.to_json(), ensure_ascii=False, indent=2))
     return 0
 

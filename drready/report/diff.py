@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from drready.report.json_report import load_report
+from drready.report.verdicts import Verdict
 
 #: A figure counts as moved when it changed by more than this share of the larger value...
 RELATIVE_DRIFT = 0.10
@@ -100,7 +101,7 @@ def diff_reports(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Change]:
         old = before["verdict"] if before else "absent"
         new = after["verdict"] if after else "absent"
         if old != new:
-            reason = after["reason"] if after and new == "fail" else ""
+            reason = after["reason"] if after and new == Verdict.FAIL else ""
             changes.append(Change("verdict", rid, old, new, reason))
     tests_a, tests_b = _tests(a), _tests(b)
     for nodeid in _ordered(tests_a, tests_b):

@@ -255,3 +255,42 @@ def test_sees_the_first_verdict():
     result = pytester.runpytest("--simulate", "battery", "--report-dir", "out")
     result.assert_outcomes(passed=2)
     assert _report(pytester.path / "out")["complete"] is True
+
+
+FROM_PROFILE = """
+import pytest
+
+@pytest.mark.requirement("BAT-2.6")
+@pytest.mark.from_profile(
+    "mode", lambda profile: profile.device.own_modes, default=("none",)
+)
+def test_mode(mode):
+    pass
+
+@pytest.mark.requirement("BAT-2.6")
+@pytest.mark.from_profile(
+    "binding",
+    lambda profile: [profile.device.binding],
+    ids=lambda value: f"over-{value}",
+    default=("none",),
+)
+def test_binding(binding):
+    pass
+"""
+
+
+def test_from_profile_parametrises_by_the_run_profile(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=FROM_PROFILE)
+    result = pytester.runpytest("--simulate", "battery", "--report-dir", "out", "-v")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_mode?auto? PASSED*",
+            "*test_mode?standby? PASSED*",
+            "*test_binding?over-echonet? PASSED*",
+        ]
+    )
+    # Without a device under test, the defaults.
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*test_mode?none? PASSED*", "*test_binding?over-none? PASSED*"])
