@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from drready.bindings.echonet_common import EchonetDeviceBinding
-from drready.bindings.types import DrAck, Status
+from drready.bindings.echonet_common import EchonetDeviceBinding, EchonetGateway
+from drready.bindings.types import Capabilities, DrAck, Status
 from drready.echonet.codec import Property
 from drready.echonet.errors import DecodeError, RemoteError
-from drready.echonet.gateway import Gateway
 from drready.echonet.mapping import BATTERY_MAPPING_DEFAULTS, EpcMapping
 from drready.echonet.transport import Address
 
@@ -28,9 +27,11 @@ _STATUS_EPCS = (0xD3, 0xDA, 0xCF, 0xE4, 0xA4, 0xA5, 0xA8, 0xA9, 0xA7)
 
 
 class EchonetBatteryBinding(EchonetDeviceBinding):
+    capabilities = Capabilities(echonet_lite_node=True, own_direction_modes=True)
+
     def __init__(
         self,
-        gateway: Gateway,
+        gateway: EchonetGateway,
         address: Address,
         instance: int = 1,
         mapping: Mapping[str, EpcMapping] | None = None,

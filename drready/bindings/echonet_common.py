@@ -6,24 +6,47 @@ harness falling silent (comms loss). The class bindings add their DR operations 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
-from drready.bindings.types import CommunicationReport, Identity
-from drready.echonet.codec import EOJ, NODE_PROFILE
+from drready.bindings.base import ServerPathBinding
+from drready.bindings.types import Capabilities, CommunicationReport, Identity
+from drready.echonet.codec import EOJ, NODE_PROFILE, Property
 from drready.echonet.errors import DecodeError, EchonetError, EchonetTimeout, RemoteError
-from drready.echonet.gateway import Gateway
+from drready.echonet.gateway import DiscoveredNode, PropertyMaps
 from drready.echonet.mapping import EpcMapping
 from drready.echonet.properties import ClassDef, load_class
 from drready.echonet.transport import Address
+from drready.model import Binding, Topology
+
+
+class EchonetGateway(Protocol):
+    """What the ECHONET Lite bindings need of their home gateway: the LAN's
+    :class:`~drready.echonet.gateway.Gateway`, or a maker's cloud answering in its place
+    (:class:`~drready.bindings.webapi_transport.WebApiTransport`)."""
+
+    #: A comms cut: nothing is sent while it is set.
+    silent: bool
+
+    @property
+    def local_address(self) -> Address | None: ...
+
+    async def get(self, address: Address, deoj: EOJ, epcs: Sequence[int]) -> dict[int, bytes]: ...
+    async def set_c(self, address: Address, deoj: EOJ, values: Sequence[Property]) -> object: ...
+    async def discover(
+        self, address: Address, window_s: float | None = None
+    ) -> list[DiscoveredNode]: ...
+    async def read_property_maps(self, address: Address, deoj: EOJ) -> PropertyMaps: ...
 
 
 class EchonetDeviceBinding:
-    protocol = "ECHONET Lite"
-    topology = "gateway"
+    protocol = Binding.ECHONET.protocol
+    topology = Topology.GATEWAY
+    capabilities = Capabilities(echonet_lite_node=True)
 
     def __init__(
         self,
-        gateway: Gateway,
+        gateway: EchonetGateway,
         address: Address,
         class_code: int,
         instance: int,
@@ -37,6 +60,17 @@ class EchonetDeviceBinding:
         self.mapping = dict(mapping)
         self.discovery_address = discovery_address or address
         self.classdef: ClassDef = load_class(class_code)
+
+    @property
+    def local_address(self) -> Address | None:
+        return self.gateway.local_address
+
+    @property
+    def server_path(self) -> ServerPathBinding | None:
+        return None
+
+    def close(self) -> None:
+        """Nothing of its own to let go: the session owns the gateway's socket."""
 
     # -- plumbing ----------------------------------------------------------------------------
     def _decode(self, epc: int, edt: bytes) -> object:

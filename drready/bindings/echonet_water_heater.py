@@ -13,17 +13,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime, time
 
-from drready.bindings.echonet_common import EchonetDeviceBinding
+from drready.bindings.echonet_common import EchonetDeviceBinding, EchonetGateway
 from drready.bindings.types import DrAck, HeaterStatus
 from drready.echonet.codec import Property
 from drready.echonet.errors import DecodeError, RemoteError
-from drready.echonet.gateway import Gateway
 from drready.echonet.mapping import WATER_HEATER_MAPPING_DEFAULTS, EpcMapping
 from drready.echonet.transport import Address
-from drready.model import DAY_S
+from drready.model import DAY_S, DeviceClass
 from drready.profile import WaterHeaterSpec
 
-CLASS_CODES = {"heatpump": 0x026B, "hybrid": 0x02A6}
+#: The ECHONET Lite class of each water heater (heat pump 0x026B, hybrid 0x02A6).
+CLASS_CODES: Mapping[DeviceClass, int] = {
+    device_class: device_class.echonet_class_id
+    for device_class in DeviceClass
+    if device_class.is_water_heater
+}
 
 EPC_POWER = 0x84  # measured instantaneous power consumption, W
 EPC_ENERGY = 0x85  # measured cumulative electric energy consumption, 0.001 kWh
@@ -42,7 +46,7 @@ def _truthy(value: object) -> bool:
 class EchonetWaterHeaterBinding(EchonetDeviceBinding):
     def __init__(
         self,
-        gateway: Gateway,
+        gateway: EchonetGateway,
         address: Address,
         device_class: str,
         spec: WaterHeaterSpec,
@@ -54,12 +58,12 @@ class EchonetWaterHeaterBinding(EchonetDeviceBinding):
         super().__init__(
             gateway,
             address,
-            CLASS_CODES[device_class],
+            CLASS_CODES[DeviceClass(device_class)],
             instance,
             {**WATER_HEATER_MAPPING_DEFAULTS[device_class], **(mapping or {})},
             discovery_address=discovery_address,
         )
-        self.device_class = device_class
+        self.device_class = DeviceClass(device_class)
         self.spec = spec
 
     # -- the device's clock ------------------------------------------------------------------
@@ -79,7 +83,7 @@ class EchonetWaterHeaterBinding(EchonetDeviceBinding):
     async def request_start_time(self, tod_s: float) -> DrAck:
         item = self.mapping["dr_start_time_s"]
         props: list[Property] = []
-        if self.device_class == "heatpump":
+        if self.device_class is DeviceClass.HEATPUMP:
             # The standard energy shift: the device takes part, starting its daytime heating at
             # the shift time (0xC7 "participation", set together with the time).
             props.append(Property(EPC_PARTICIPATION, b"\x01"))

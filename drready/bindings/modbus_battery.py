@@ -28,7 +28,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-from drready.bindings.types import CommunicationReport, DrAck, Identity, NotApplicable, Status
+from drready.bindings.base import ServerPathBinding
+from drready.bindings.types import (
+    Capabilities,
+    CommunicationReport,
+    DrAck,
+    Identity,
+    NotApplicable,
+    Status,
+)
 from drready.modbus.client import SunSpecClient
 from drready.modbus.errors import ModbusError, ModbusExceptionResponse
 from drready.modbus.pointmap import (
@@ -40,6 +48,7 @@ from drready.modbus.pointmap import (
     sunspec_sources,
 )
 from drready.modbus.registers import Value
+from drready.model import Binding, Topology
 
 COMMON, BATTERY, STORAGE, INVERTER, CONTROLS, METER = 1, 802, 124, 101, 704, 203
 #: WSetMod: the setpoint is in watts (SunSpec model 704 symbol WATTS).
@@ -75,8 +84,10 @@ class Meter:
 
 
 class ModbusBatteryBinding:
-    protocol = "SunSpec Modbus"
-    topology = "gateway"
+    protocol = Binding.MODBUS.protocol
+    topology = Topology.GATEWAY
+    #: SunSpec has no own charging or discharging mode: only a DR moves energy.
+    capabilities = Capabilities()
 
     def __init__(
         self,
@@ -102,6 +113,14 @@ class ModbusBatteryBinding:
         self._last_heartbeat: float | None = None
         if not sunspec:
             self.protocol = "Modbus (register map)"
+
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        return None  # no ECHONET Lite socket: nothing for the bundle's pcapng trace
+
+    @property
+    def server_path(self) -> ServerPathBinding | None:
+        return None
 
     # -- plumbing ------------------------------------------------------------------------------
     async def _connected(self) -> None:

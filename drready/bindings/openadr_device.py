@@ -19,11 +19,13 @@ The security probes (*-3.2) are in :mod:`drready.bindings.openadr_probes`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from drready.bindings.openadr_link import OpenAdrLink
+from drready.bindings.openadr_probes import OpenAdrProbes
 from drready.bindings.types import (
+    Capabilities,
     CommunicationReport,
     DrAck,
     HeaterStatus,
@@ -33,18 +35,25 @@ from drready.bindings.types import (
     Status,
     StructuredDataReport,
 )
-from drready.evidence import EvidenceLog
+from drready.model import Binding, Topology
 from drready.openadr import vocab
 from drready.openadr.server import (
     Outage,
     ReportRecord,
-    Servicer,
     ServicerTimeout,
     now_epoch,
 )
-from drready.openadr.tls import RunTls
 from drready.openadr.validation import OpenAdrError
 from drready.timeofday import tod_seconds, tod_text
+
+__all__ = [
+    "MARGIN_S",
+    "OpenAdrBatteryBinding",
+    "OpenAdrBindingError",
+    "OpenAdrDeviceBinding",
+    "OpenAdrLink",
+    "OpenAdrWaterHeaterBinding",
+]
 
 #: Slack on top of the VEN's own intervals before a wait gives up (seconds).
 MARGIN_S = 30.0
@@ -53,25 +62,6 @@ MARGIN_S = 30.0
 class OpenAdrBindingError(OpenAdrError):
     """The VEN did not answer as the harness needs (no report in time, an own mode it cannot
     be asked for)."""
-
-
-@dataclass
-class OpenAdrLink:
-    """What a session sets up for the binding: the servicer and what it published."""
-
-    servicer: Servicer
-    tls: RunTls | None
-    evidence: EvidenceLog
-    client_id: str
-    ven_name: str
-    program_id: str
-    telemetry_event_id: str
-    poll_interval_s: float
-    report_interval_s: float
-    #: The device's normal own mode (the profile's first ``device.own_modes``).
-    own_mode: str = "auto"
-    #: A heating start time ("HH:MM") the device accepts, for the probes' own DR events.
-    probe_start: str = "13:00"
 
 
 def _sampled_at(record: ReportRecord) -> float | None:
@@ -86,8 +76,9 @@ def _sampled_at(record: ReportRecord) -> float | None:
 class OpenAdrDeviceBinding:
     """What both device classes share over OpenADR 3; the class bindings add their operations."""
 
-    protocol = "OpenADR 3"
-    topology = "server"
+    protocol = Binding.OPENADR3.protocol
+    topology = Topology.SERVER
+    capabilities = Capabilities(server_path=True)
 
     def __init__(self, link: OpenAdrLink) -> None:
         self.link = link
@@ -98,9 +89,18 @@ class OpenAdrDeviceBinding:
         #: Reports before this index may predate the last DR's effect.
         self._fresh_index = 0
         self.close_hook: Callable[[], None] | None = None
-        from drready.bindings.openadr_probes import OpenAdrProbes
-
         self.probes = OpenAdrProbes(self)
+
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        return None  # no ECHONET Lite socket: nothing for the bundle's pcapng trace
+
+    @property
+    def server_path(self) -> OpenAdrDeviceBinding:
+        return self
+
+    async def return_to_own_mode(self) -> None:
+        """After a probe's own DR event: a water heater keeps its plan, nothing to undo."""
 
     # -- waits -----------------------------------------------------------------------------------
     @property
@@ -302,6 +302,9 @@ class OpenAdrDeviceBinding:
 
 class OpenAdrBatteryBinding(OpenAdrDeviceBinding):
     """A storage battery: setpoint events (kW), backup-reserve events, battery telemetry."""
+
+    async def return_to_own_mode(self) -> None:
+        await self.set_own_mode(self.link.own_mode)
 
     async def request_power(self, target_w: float, duration_s: float | None) -> DrAck:
         _, ack = await self.publish(

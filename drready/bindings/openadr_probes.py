@@ -21,22 +21,51 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
-from drready.bindings.types import ProbeResult
+from drready.bindings.openadr_link import OpenAdrLink
+from drready.bindings.types import DrAck, ProbeResult
 from drready.openadr import vocab
 from drready.openadr.server import Servicer, ServicerTimeout, now_epoch
 
-if TYPE_CHECKING:
-    from drready.bindings.openadr_device import OpenAdrDeviceBinding
+__all__ = ["CONTENT", "TRANSPORT", "OpenAdrProbes", "ProbeHost"]
 
 TRANSPORT = ("plain-http", "tls-1.1", "untrusted-ca", "wrong-host")
 CONTENT = ("redirect", "replayed-event", "tampered-event", "missing-credentials")
 
 
+class ProbeHost(Protocol):
+    """What the probes need of the OpenADR 3 binding they belong to."""
+
+    @property
+    def servicer(self) -> Servicer: ...
+
+    @property
+    def link(self) -> OpenAdrLink: ...
+
+    async def publish(
+        self,
+        payload_type: str,
+        values: Sequence[Any],
+        duration_s: float | None,
+        *,
+        units: str | None = None,
+    ) -> tuple[dict[str, Any], DrAck]:
+        """Publish a DR event (replacing the previous one) and await its request status."""
+        ...
+
+    async def telemetry(self, timeout_s: float | None = None) -> dict[str, list[Any]]:
+        """The payloads of the first telemetry report sampled after the call."""
+        ...
+
+    async def return_to_own_mode(self) -> None:
+        """After a probe's event is gone: put the device back in its own mode, if it has one."""
+        ...
+
+
 class OpenAdrProbes:
-    def __init__(self, binding: OpenAdrDeviceBinding) -> None:
+    def __init__(self, binding: ProbeHost) -> None:
         self.binding = binding
         self.servicer = binding.servicer
         self.link = binding.link
@@ -192,9 +221,7 @@ class OpenAdrProbes:
     async def _end(self, event_id: str) -> None:
         if event_id in {e["id"] for e in self.servicer.events()}:
             await self.servicer.delete_event(event_id)
-        battery = getattr(self.binding, "set_own_mode", None)
-        if battery is not None:
-            await battery(self.link.own_mode)
+        await self.binding.return_to_own_mode()
 
     def _statuses(self, event_id: str, since: int) -> int:
         return sum(

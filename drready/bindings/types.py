@@ -21,6 +21,26 @@ class NotApplicable(Exception):
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What a binding lets the harness do beyond its device class's operations.
+
+    The suites branch on these flags, never on the protocol's name (that is report wording).
+    """
+
+    #: The device is an ECHONET Lite object on the LAN, the harness its home gateway: discovery
+    #: and property maps to check (*-1.1), the identification number in the 0x83 form, the
+    #: Appendix release in 0x82 (*-3.3).
+    echonet_lite_node: bool = False
+    #: The user can put the device in its own charging or discharging mode (ECHONET Lite 0xDA),
+    #: so energy can be moved without a DR.
+    own_direction_modes: bool = False
+    #: The server path: the documents the device sent (*-1.2) and security probes (*-3.2).
+    server_path: bool = False
+    #: The harness can power-cycle the device (the in-process simulator): set by the facade.
+    restart: bool = False
+
+
+@dataclass(frozen=True)
 class DrAck:
     accepted: bool
     detail: str

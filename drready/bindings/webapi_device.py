@@ -17,15 +17,19 @@ properties. What the server path adds (:class:`WebApiServerPath`):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import cast
 
 from drready.bindings.echonet_battery import STORAGE_BATTERY_CLASS, EchonetBatteryBinding
 from drready.bindings.echonet_water_heater import CLASS_CODES, EchonetWaterHeaterBinding
-from drready.bindings.types import ProbeResult, SchemaFinding, StructuredDataReport
+from drready.bindings.types import (
+    Capabilities,
+    ProbeResult,
+    SchemaFinding,
+    StructuredDataReport,
+)
 from drready.bindings.webapi_probes import WebApiProbes
 from drready.bindings.webapi_transport import CommsCut, WebApiTransport
-from drready.echonet.gateway import Gateway
 from drready.echonet.mapping import EpcMapping
+from drready.model import Binding, DeviceClass, Topology
 from drready.profile import WaterHeaterSpec
 from drready.webapi.client import WebApiError
 
@@ -37,18 +41,22 @@ __all__ = [
     "class_code",
 ]
 
-PROTOCOL = "ECHONET Lite Web API"
+PROTOCOL = Binding.WEBAPI.protocol
 
 
 def class_code(device_class: str) -> int:
-    return STORAGE_BATTERY_CLASS if device_class == "battery" else CLASS_CODES[device_class]
+    known = DeviceClass(device_class)
+    return STORAGE_BATTERY_CLASS if known is DeviceClass.BATTERY else CLASS_CODES[known]
 
 
 class WebApiServerPath:
     """The server-path operations of a binding over a maker's cloud."""
 
     protocol = PROTOCOL
-    topology = "server"
+    topology = Topology.SERVER
+    # Not the LAN binding's capabilities: the cloud stands between the harness and the device
+    # (no property maps of its own to check, no 0x83 form asked of it).
+    capabilities = Capabilities(server_path=True)
 
     transport: WebApiTransport
     probes: WebApiProbes
@@ -60,6 +68,10 @@ class WebApiServerPath:
         self.transport = transport
         self.probes = probes
         self._close_sessions = close
+
+    @property
+    def server_path(self) -> WebApiServerPath:
+        return self
 
     # -- *-1.2 -----------------------------------------------------------------------------------
     async def structured_data(self) -> StructuredDataReport:
@@ -123,7 +135,7 @@ class WebApiBatteryBinding(WebApiServerPath, EchonetBatteryBinding):
     ) -> None:
         EchonetBatteryBinding.__init__(
             self,
-            cast(Gateway, transport),
+            transport,
             transport.address,
             transport.eoj.instance,
             mapping,
@@ -146,7 +158,7 @@ class WebApiWaterHeaterBinding(WebApiServerPath, EchonetWaterHeaterBinding):
     ) -> None:
         EchonetWaterHeaterBinding.__init__(
             self,
-            cast(Gateway, transport),
+            transport,
             transport.address,
             device_class,
             spec,

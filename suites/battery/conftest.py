@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from drready.device import DeviceUnderTest
+from drready.device import BatteryDUT
 
 
 @pytest.fixture(scope="session")
-def test_power_w(dut: DeviceUnderTest) -> float:
+def test_power_w(dut: BatteryDUT) -> float:
     """Half the smaller rated power: far from both ratings, so clamping cannot hide an error."""
     ratings = dut.profile.ratings
     assert ratings is not None, "the battery profile has no [ratings] table"
@@ -18,7 +18,7 @@ def test_power_w(dut: DeviceUnderTest) -> float:
 
 
 @pytest.fixture
-def own_mode(dut: DeviceUnderTest) -> Iterator[str]:
+def own_mode(dut: BatteryDUT) -> Iterator[str]:
     """Put the device in its normal own mode (the profile's first ``device.own_modes``), and
     back there after the test, which also ends any DR."""
     normal = dut.profile.device.own_modes[0]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from drready.device import DeviceUnderTest
+from drready.device import BatteryDUT
 
 
-def dr_power(dut: DeviceUnderTest, power_w: float, duration_s: float) -> float:
+def dr_power(dut: BatteryDUT, power_w: float, duration_s: float) -> float:
     """A signed target the battery has room for: discharge if it holds the energy, else charge."""
     status = dut.status()
     need_wh = power_w * duration_s / 3600.0

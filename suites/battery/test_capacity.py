@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from drready.bindings.types import Sample, Status
-from drready.device import DeviceUnderTest, checks
+from drready.device import BatteryDUT, checks
 
 #: How long the battery runs in each direction to show that the amounts move (device time).
 MOVE_WINDOW_S = 600.0
@@ -33,7 +33,7 @@ def _expected_amounts(status: Status, capacity_wh: float) -> tuple[float, float]
 
 
 @pytest.mark.requirement("BAT-2.3")
-def test_amounts_consistent_with_soc_capacity_and_reserve(dut: DeviceUnderTest) -> None:
+def test_amounts_consistent_with_soc_capacity_and_reserve(dut: BatteryDUT) -> None:
     ratings = dut.profile.ratings
     assert ratings is not None
     status = dut.status()
@@ -57,9 +57,9 @@ def test_amounts_consistent_with_soc_capacity_and_reserve(dut: DeviceUnderTest) 
 @pytest.mark.requirement("BAT-2.3")
 @pytest.mark.parametrize("mode", ["charging", "discharging"])
 def test_amounts_move_the_right_way(
-    dut: DeviceUnderTest, own_mode: str, mode: str, test_power_w: float
+    dut: BatteryDUT, own_mode: str, mode: str, test_power_w: float
 ) -> None:
-    if dut.binding.protocol == "ECHONET Lite":
+    if dut.capabilities.own_direction_modes:
         dut.set_own_mode(mode)  # the device's own charging/discharging modes (0xDA)
     else:
         # SunSpec has no own charging mode: a DR of the same direction moves the energy.
@@ -92,7 +92,7 @@ def test_amounts_move_the_right_way(
 
 
 @pytest.mark.requirement("BAT-2.4")
-def test_backup_reserve_change_is_reported(dut: DeviceUnderTest) -> None:
+def test_backup_reserve_change_is_reported(dut: BatteryDUT) -> None:
     before = dut.status().reserve_pct
     new = before + 10 if before <= 50 else before - 10
     dut.set_backup_reserve_pct(new)
@@ -107,7 +107,7 @@ def test_backup_reserve_change_is_reported(dut: DeviceUnderTest) -> None:
 
 
 @pytest.mark.requirement("BAT-2.4")
-def test_dr_discharge_stops_at_backup_reserve(dut: DeviceUnderTest, own_mode: str) -> None:
+def test_dr_discharge_stops_at_backup_reserve(dut: BatteryDUT, own_mode: str) -> None:
     ratings = dut.profile.ratings
     assert ratings is not None
     status = dut.status()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from drready.suites.battery.helpers import dr_power
 
-from drready.device import DeviceUnderTest, checks
+from drready.device import BatteryDUT, checks
 
 
 @pytest.mark.requirement("BAT-2.2")
 def test_power_reaches_target_within_response_time_and_holds(
-    dut: DeviceUnderTest, own_mode: str, test_power_w: float
+    dut: BatteryDUT, own_mode: str, test_power_w: float
 ) -> None:
     timings = dut.profile.timings
     duration_s = max(3600.0, 2 * timings.response_s)
@@ -35,7 +35,7 @@ def test_power_reaches_target_within_response_time_and_holds(
 
 
 @pytest.mark.requirement("BAT-2.2")
-def test_target_beyond_rating_is_clamped_or_refused(dut: DeviceUnderTest, own_mode: str) -> None:
+def test_target_beyond_rating_is_clamped_or_refused(dut: BatteryDUT, own_mode: str) -> None:
     ratings = dut.profile.ratings
     assert ratings is not None
     timings = dut.profile.timings

@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 from drready.suites.battery.helpers import dr_mode, dr_power
 
-from drready.device import DeviceUnderTest
+from drready.device import BatteryDUT
 
 
 @pytest.mark.requirement("BAT-2.1")
 def test_requests_accepted_at_30_minute_and_shorter_intervals(
-    dut: DeviceUnderTest, own_mode: str, test_power_w: float
+    dut: BatteryDUT, own_mode: str, test_power_w: float
 ) -> None:
     interval_s = dut.profile.timings.request_interval_s
     # The declared interval (30 min at most, note 2), then ever shorter ones.

@@ -6,7 +6,7 @@ import pytest
 from drready.suites.battery.helpers import dr_power
 
 from drready.bindings.types import NotApplicable
-from drready.device import DeviceUnderTest, checks
+from drready.device import BatteryDUT, checks
 
 #: Long enough to cross several counter steps and any periodic fault (device time).
 WINDOW_S = 1800.0
@@ -14,7 +14,7 @@ WINDOW_S = 1800.0
 
 @pytest.mark.requirement("BAT-2.5")
 def test_power_sign_and_energy_counters_match(
-    dut: DeviceUnderTest, own_mode: str, test_power_w: float
+    dut: BatteryDUT, own_mode: str, test_power_w: float
 ) -> None:
     timings = dut.profile.timings
     tolerances = dut.profile.tolerances

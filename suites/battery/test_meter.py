@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from drready.suites.battery.helpers import dr_power
 
-from drready.device import DeviceUnderTest
+from drready.device import BatteryDUT
 
 #: Device time the DR runs while both witnesses are read.
 WINDOW_S = 1800.0
@@ -14,7 +14,7 @@ WINDOW_S = 1800.0
 
 @pytest.mark.requirement("BAT-2.2", "BAT-2.5")
 def test_reported_power_matches_the_independent_meter(
-    dut: DeviceUnderTest, own_mode: str, test_power_w: float
+    dut: BatteryDUT, own_mode: str, test_power_w: float
 ) -> None:
     meter = dut.profile.meter
     if meter is None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from drready.device import DeviceUnderTest
+from drready.model import Topology
 
 
 @pytest.mark.requirement("*-1.1")
-@pytest.mark.topology("gateway")
+@pytest.mark.topology(Topology.GATEWAY)
 def test_discovery_property_maps_and_mandatory_properties(dut: DeviceUnderTest) -> None:
     report = dut.communication_check()
     assert report.discovered, "; ".join(report.problems)
@@ -22,7 +23,7 @@ def test_identity_readable_and_consistent(dut: DeviceUnderTest) -> None:
     assert not missing, f"identification items not readable: {', '.join(missing)}"
     assert identity.identification_number is not None and identity.manufacturer_code is not None
     number = identity.identification_number
-    if dut.binding.protocol == "ECHONET Lite":
+    if dut.capabilities.echonet_lite_node:
         # 0x83: 17 bytes, 0xFE then the 3-byte maker code (Appendix, superclass 0x83).
         assert len(number) == 34 and number.startswith("FE" + identity.manufacturer_code), (
             f"identification number {number} should be 0xFE, the maker code "
@@ -56,7 +57,7 @@ def test_identity_stable_across_restart(dut: DeviceUnderTest) -> None:
 def test_protocol_and_release_identifiable(dut: DeviceUnderTest) -> None:
     protocol = dut.profile.protocol
     assert protocol.name, "the profile must name the protocol ([protocol] name)"
-    if dut.binding.protocol != "ECHONET Lite":
+    if not dut.capabilities.echonet_lite_node:
         # SunSpec: the protocol and its version are declared; the device's own version (model 1
         # Vr) must be readable, so that a vulnerability can be matched to what runs.
         assert protocol.version, "the profile must declare the protocol version ([protocol])"

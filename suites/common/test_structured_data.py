@@ -6,20 +6,21 @@ from __future__ import annotations
 
 import pytest
 
-from drready.device import DeviceUnderTest
+from drready.device import BatteryDUT, DeviceUnderTest, WaterHeaterDUT
+from drready.model import Topology
 
 #: Findings quoted in a failure message (all are in the evidence).
 QUOTED = 3
 
 
 @pytest.mark.requirement("*-1.2")
-@pytest.mark.topology("server")
+@pytest.mark.topology(Topology.SERVER)
 def test_documents_follow_the_schema(dut: DeviceUnderTest) -> None:
     # Let documents flow for a few poll intervals, whatever ran before this test.
     window = 3 * dut.profile.timings.poll_interval_s
-    if dut.device_class == "battery":
+    if isinstance(dut, BatteryDUT):
         dut.sample(window)
-    else:
+    elif isinstance(dut, WaterHeaterDUT):
         dut.sample_heater(window)
     report = dut.structured_data()
     total = sum(report.documents.values())

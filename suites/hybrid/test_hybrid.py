@@ -10,19 +10,19 @@ from __future__ import annotations
 import pytest
 from drready.suites.water_heater import scenarios
 
-from drready.device import DeviceUnderTest
+from drready.device import WaterHeaterDUT
 from drready.timeofday import tod_text
 
 EVENING_S = 20 * 3600.0
 
 
 @pytest.mark.requirement("HY-2.1")
-def test_dr_possible_amount_is_the_published_share(dut: DeviceUnderTest) -> None:
+def test_dr_possible_amount_is_the_published_share(dut: WaterHeaterDUT) -> None:
     scenarios.check_evaluation_share(dut)
 
 
 @pytest.mark.requirement("HY-2.1")
-def test_dr_possible_amount_follows_the_start_time(dut: DeviceUnderTest) -> None:
+def test_dr_possible_amount_follows_the_start_time(dut: WaterHeaterDUT) -> None:
     """The latest start time leaves the least time to heat before the day's demand: the amount
     the device reports for it must be the energy the shift then draws."""
     spec = scenarios.spec_of(dut)
@@ -41,12 +41,12 @@ def test_dr_possible_amount_follows_the_start_time(dut: DeviceUnderTest) -> None
 
 
 @pytest.mark.requirement("HY-2.2")
-def test_start_times_inside_windows_accepted_outside_refused(dut: DeviceUnderTest) -> None:
+def test_start_times_inside_windows_accepted_outside_refused(dut: WaterHeaterDUT) -> None:
     scenarios.check_acceptance(dut)
 
 
 @pytest.mark.requirement("HY-2.3")
-def test_same_day_shift_starts_at_the_requested_time(dut: DeviceUnderTest) -> None:
+def test_same_day_shift_starts_at_the_requested_time(dut: WaterHeaterDUT) -> None:
     spec = scenarios.spec_of(dut)
     start = scenarios.same_day_start(dut, [spec.evaluation_start_s])
     run = scenarios.run_shift(dut, scenarios.morning_s(dut), start)
@@ -56,7 +56,7 @@ def test_same_day_shift_starts_at_the_requested_time(dut: DeviceUnderTest) -> No
 
 @pytest.mark.requirement("HY-2.3")
 def test_shift_requested_the_evening_before_starts_at_the_requested_time(
-    dut: DeviceUnderTest,
+    dut: WaterHeaterDUT,
 ) -> None:
     spec = scenarios.spec_of(dut)
     run = scenarios.run_shift(dut, EVENING_S, spec.evaluation_start_s)
@@ -65,6 +65,6 @@ def test_shift_requested_the_evening_before_starts_at_the_requested_time(
 
 
 @pytest.mark.requirement("HY-2.4")
-def test_power_tracks_heating_over_a_day(dut: DeviceUnderTest) -> None:
+def test_power_tracks_heating_over_a_day(dut: WaterHeaterDUT) -> None:
     samples = dut.sample_heater(24 * 3600.0)
     scenarios.check_power_tracks_heating(dut, samples)

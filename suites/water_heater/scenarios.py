@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pytest
 
 from drready.bindings.types import HeaterSample
-from drready.device import DAY_S, DeviceUnderTest
+from drready.device import DAY_S, WaterHeaterDUT
 from drready.profile import WaterHeaterSpec
 from drready.timeofday import in_period, tod_text
 
@@ -36,19 +36,19 @@ LEAD_S = 2 * 3600.0
 GRID_S = 1800.0
 
 
-def spec_of(dut: DeviceUnderTest) -> WaterHeaterSpec:
+def spec_of(dut: WaterHeaterDUT) -> WaterHeaterSpec:
     spec = dut.profile.water_heater
     assert spec is not None, "the profile has no [water_heater] table"
     return spec
 
 
-def grid_step(dut: DeviceUnderTest) -> float:
+def grid_step(dut: WaterHeaterDUT) -> float:
     """Start times the device can be sent: multiples of its start-time resolution, ≥ 30 min."""
     step = dut.start_time_step_s
     return step * max(1, round(GRID_S / step)) if step < GRID_S else step
 
 
-def heating(dut: DeviceUnderTest, power_w: float) -> bool:
+def heating(dut: WaterHeaterDUT, power_w: float) -> bool:
     return power_w >= HEATING_FRACTION * spec_of(dut).rated_heating_power_w
 
 
@@ -57,7 +57,7 @@ def _describe(sample: HeaterSample) -> str:
 
 
 # -- *-2.1 -------------------------------------------------------------------------------------
-def check_evaluation_share(dut: DeviceUnderTest) -> float:
+def check_evaluation_share(dut: WaterHeaterDUT) -> float:
     """The DR-possible amount at the evaluation start time against the published share."""
     spec = spec_of(dut)
     # The amount is the device's figure for a start time: ask for the evaluation day's.
@@ -81,7 +81,7 @@ def check_evaluation_share(dut: DeviceUnderTest) -> float:
 
 
 # -- *-2.2 -------------------------------------------------------------------------------------
-def acceptance_cases(dut: DeviceUnderTest) -> tuple[list[float], list[float]]:
+def acceptance_cases(dut: WaterHeaterDUT) -> tuple[list[float], list[float]]:
     """Start times inside the published windows (each window's ends and middle) and outside
     (one grid step beyond each end, and the middle of the night)."""
     spec = spec_of(dut)
@@ -97,7 +97,7 @@ def acceptance_cases(dut: DeviceUnderTest) -> tuple[list[float], list[float]]:
     return list(dict.fromkeys(inside)), outside
 
 
-def check_acceptance(dut: DeviceUnderTest) -> None:
+def check_acceptance(dut: WaterHeaterDUT) -> None:
     inside, outside = acceptance_cases(dut)
     problems: list[str] = []
     for start in inside:
@@ -136,7 +136,7 @@ class ShiftRun:
 
 
 def run_shift(
-    dut: DeviceUnderTest, request_at: float, start_s: float, *, read_amount: bool = False
+    dut: WaterHeaterDUT, request_at: float, start_s: float, *, read_amount: bool = False
 ) -> ShiftRun:
     """Wait until ``request_at``, request heating at ``start_s`` and watch until after it."""
     dut.wait_until_time_of_day(request_at)
@@ -151,7 +151,7 @@ def run_shift(
     return ShiftRun(request_at, start_s, planned, samples, amount)
 
 
-def check_shift(dut: DeviceUnderTest, run: ShiftRun) -> None:
+def check_shift(dut: WaterHeaterDUT, run: ShiftRun) -> None:
     """*-2.3: the plan moved, no heating before the start outside the night period, heating
     starts at the start time ± tolerance."""
     spec = spec_of(dut)
@@ -189,7 +189,7 @@ def check_shift(dut: DeviceUnderTest, run: ShiftRun) -> None:
     )
 
 
-def check_aux_heater_stays_off(dut: DeviceUnderTest, run: ShiftRun) -> None:
+def check_aux_heater_stays_off(dut: WaterHeaterDUT, run: ShiftRun) -> None:
     """HY-2.3: the auxiliary heater does not run between the request and the end of the watch,
     so it cannot silently do the heat pump's DR heating."""
     burning = [s for s in run.samples if s.status.aux_on]
@@ -199,7 +199,7 @@ def check_aux_heater_stays_off(dut: DeviceUnderTest, run: ShiftRun) -> None:
     )
 
 
-def shift_energy_wh(dut: DeviceUnderTest, run: ShiftRun) -> float:
+def shift_energy_wh(dut: WaterHeaterDUT, run: ShiftRun) -> float:
     """Electric energy drawn outside the night-heating period, from the request to the end of
     the watch: the DR heating wherever it happened (early heating included), not the night's."""
     night = spec_of(dut).night_heating_s
@@ -210,12 +210,12 @@ def shift_energy_wh(dut: DeviceUnderTest, run: ShiftRun) -> float:
     )
 
 
-def morning_s(dut: DeviceUnderTest) -> float:
+def morning_s(dut: WaterHeaterDUT) -> float:
     """An hour after the device's night-heating period ends: the time a same-day DR is sent."""
     return (spec_of(dut).night_heating_s[1] + 3600.0) % DAY_S
 
 
-def same_day_start(dut: DeviceUnderTest, choices: Iterable[float]) -> float:
+def same_day_start(dut: WaterHeaterDUT, choices: Iterable[float]) -> float:
     """The first of ``choices`` at least LEAD_S after the morning request."""
     morning = morning_s(dut)
     for start in choices:
@@ -228,7 +228,7 @@ def same_day_start(dut: DeviceUnderTest, choices: Iterable[float]) -> float:
 
 
 # -- *-2.4 -------------------------------------------------------------------------------------
-def check_power_tracks_heating(dut: DeviceUnderTest, samples: Sequence[HeaterSample]) -> None:
+def check_power_tracks_heating(dut: WaterHeaterDUT, samples: Sequence[HeaterSample]) -> None:
     spec = spec_of(dut)
     rated = spec.rated_heating_power_w
     tolerances = dut.profile.tolerances
