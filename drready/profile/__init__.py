@@ -29,6 +29,7 @@ from drready.echonet.mapping import (
     EpcMapping,
 )
 from drready.errors import ProfileError
+from drready.model import Binding, DeviceClass, Topology
 from drready.profile.schema import render_value, validate_document
 from drready.timeofday import tod_seconds
 
@@ -59,10 +60,15 @@ __all__ = [
     "parse_profile",
 ]
 
-DEVICE_CLASSES = ("battery", "heatpump", "hybrid")  # REQUIREMENTS.md, "Device classes"
-TOPOLOGIES = ("gateway", "server")  # GW経由型 and サーバー経由
+# Plain strings, not the members: argparse shows its choices with repr().
+#: REQUIREMENTS.md, "Device classes".
+DEVICE_CLASSES: tuple[str, ...] = tuple(member.value for member in DeviceClass)
+#: GW経由型 and サーバー経由.
+TOPOLOGIES: tuple[str, ...] = tuple(member.value for member in Topology)
 #: Bindings of the server topology (the others reach the device over the gateway topology).
-SERVER_BINDINGS = ("openadr3", "webapi")
+SERVER_BINDINGS: tuple[str, ...] = tuple(
+    member.value for member in Binding if member.topology is Topology.SERVER
+)
 SIMULATOR_ADDRESS = "simulator"  # reserved host name: the built-in in-process simulator
 SCHEMA_VERSION = 1
 
@@ -88,17 +94,21 @@ def _floats(obj: object, *names: str) -> None:
 
 
 _MAPPING_DEFAULTS: Mapping[str, Mapping[str, EpcMapping]] = {
-    "battery": BATTERY_MAPPING_DEFAULTS,
+    DeviceClass.BATTERY: BATTERY_MAPPING_DEFAULTS,
     **WATER_HEATER_MAPPING_DEFAULTS,
 }
 
 
 @dataclass(frozen=True)
 class DeviceInfo:
-    """What the device is and the identity it declares (checked by the *-ID tests)."""
+    """What the device is and the identity it declares (checked by the *-ID tests).
 
-    device_class: str
-    topologies: tuple[str, ...]
+    Built from strings (a TOML file, ``dataclasses.replace``) or members alike: once validated,
+    ``device_class``, ``topologies`` and ``binding`` hold the :mod:`drready.model` members.
+    """
+
+    device_class: DeviceClass
+    topologies: tuple[Topology, ...]
     name: str = ""
     manufacturer_code: str | None = None
     product_code: str | None = None
@@ -108,12 +118,12 @@ class DeviceInfo:
     own_modes: tuple[str, ...] = ("auto", "standby")
     #: How the harness reaches the device: "echonet" or "modbus" (SunSpec) over the gateway
     #: topology; "openadr3" or "webapi" over the server topology.
-    binding: str = "echonet"
+    binding: Binding = Binding.ECHONET
 
     @property
-    def topology(self) -> str:
+    def topology(self) -> Topology:
         """The topology the binding tests: gateway or server."""
-        return "server" if self.binding in SERVER_BINDINGS else "gateway"
+        return self.binding.topology
 
     def __post_init__(self) -> None:
         if isinstance(self.topologies, list):
@@ -121,22 +131,27 @@ class DeviceInfo:
         if isinstance(self.own_modes, list):
             object.__setattr__(self, "own_modes", tuple(self.own_modes))
         validate_document(self.to_json(), "device", "device")
+        # Valid now, so each is one of the members' values.
+        object.__setattr__(self, "device_class", DeviceClass(self.device_class))
+        object.__setattr__(self, "topologies", tuple(Topology(t) for t in self.topologies))
+        object.__setattr__(self, "binding", Binding(self.binding))
         if self.manufacturer_code is not None:
             # One spelling, so a declared code compares equal to the one read from EPC 0x8A.
             object.__setattr__(self, "manufacturer_code", "0x" + self.manufacturer_code[2:].upper())
 
-    def supports(self, topology: str) -> bool:
+    def supports(self, topology: Topology | str) -> bool:
         return topology in self.topologies
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
-            "class": self.device_class,
-            "topologies": list(self.topologies),
+            # str(): the members' values, so the JSON is the same whichever was given.
+            "class": str(self.device_class),
+            "topologies": [str(t) for t in self.topologies],
             "name": self.name,
             "own_modes": list(self.own_modes),
         }
-        if self.binding != "echonet":
-            doc["binding"] = self.binding
+        if self.binding != Binding.ECHONET:
+            doc["binding"] = str(self.binding)
         for name in ("manufacturer_code", "product_code", "serial_number"):
             if getattr(self, name) is not None:
                 doc[name] = getattr(self, name)
@@ -531,11 +546,11 @@ class Profile:
     @property
     def is_simulated(self) -> bool:
         binding = self.device.binding
-        if binding == "modbus":
+        if binding is Binding.MODBUS:
             return self.modbus is not None and self.modbus.address == SIMULATOR_ADDRESS
-        if binding == "openadr3":
+        if binding is Binding.OPENADR3:
             return self.openadr3 is not None and self.openadr3.ven == SIMULATOR_ADDRESS
-        if binding == "webapi":
+        if binding is Binding.WEBAPI:
             return self.webapi is not None and self.webapi.base_url == SIMULATOR_ADDRESS
         return self.echonet is not None and self.echonet.address == SIMULATOR_ADDRESS
 
@@ -665,12 +680,14 @@ def load_profile(path: str | Path) -> Profile:
     return parse_profile(text, path)
 
 
-def default_profile(device_class: str, binding: str = "echonet") -> Profile:
+def default_profile(
+    device_class: DeviceClass | str, binding: Binding | str = Binding.ECHONET
+) -> Profile:
     """The built-in profile of the reference simulator of a device class (and binding)."""
     if device_class not in DEVICE_CLASSES:
         expected = "one of " + ", ".join(render_value(name) for name in DEVICE_CLASSES)
         raise ProfileError("device.class", expected, render_value(device_class))
-    name = device_class if binding == "echonet" else f"{device_class}-{binding}"
+    name = str(device_class) if binding == Binding.ECHONET else f"{device_class}-{binding}"
     return _builtin_profile(name)
 
 
