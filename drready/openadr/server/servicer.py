@@ -1,5 +1,10 @@
 """The :class:`Servicer`: life cycle, the outage and redirect modes, and the harness's side
-(business logic writes programs and events; the verdicts read reports, requests, findings)."""
+(business logic writes programs and events; the verdicts read reports, requests, findings).
+
+Why past 500 lines: it is the one public surface the harness drives (bindings, sessions, probes,
+tests), and most of it is that surface's signatures and docstrings; the work behind each method
+lives in :mod:`.store`, :mod:`.notifier`, :mod:`.tokens` and :mod:`.api`.
+"""
 
 from __future__ import annotations
 
