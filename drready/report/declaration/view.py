@@ -10,6 +10,7 @@ from drready.catalog import (
     POLICY_PLAIN_ECHONET_LITE_EN,
     POLICY_PLAIN_ECHONET_LITE_JA,
     DeviceClass,
+    Topology,
 )
 from drready.report.declaration.devices import (
     completion_fields,
@@ -40,7 +41,7 @@ def _policy_notes(report: Mapping[str, Any]) -> list[dict[str, str]]:
     topologies = [report.get("topology")] + [
         p.get("topology") for p in report.get("parts", []) if isinstance(p, Mapping)
     ]
-    if "gateway" in topologies and plain not in notes:
+    if Topology.GATEWAY in topologies and plain not in notes:
         # A device controlled over plain ECHONET Lite: the declaration must always say it.
         notes.insert(0, plain)
     # The plain ECHONET Lite note first: it is the one the box exists for.
