@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from drready.echonet.errors import DecodeError, EncodeError
+from drready.echonet.local_errors import DecodeError, EncodeError
 
 # Re-exported: property maps are part of the codec's public surface but live
 # in their own module to keep this one readable.

@@ -3,14 +3,17 @@
 Everything derives from :class:`EchonetError` so a caller can catch the whole
 family at once, while the secondary bases (``ValueError``, ``TimeoutError``)
 keep ordinary Python idioms working for code that does not know about drready.
+
+The errors raised locally (:class:`DecodeError`, :class:`EncodeError`,
+:class:`EchonetTimeout`) live in :mod:`drready.echonet.local_errors`, which the
+codec imports; this module adds the peer's refusals (:class:`RemoteError`),
+which need the codec's frames, and is where callers import every one of them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
-    from drready.echonet.codec import Frame
+from drready.echonet.codec import ESV, Frame
+from drready.echonet.local_errors import DecodeError, EchonetError, EchonetTimeout, EncodeError
 
 __all__ = [
     "DecodeError",
@@ -20,43 +23,6 @@ __all__ = [
     "RemoteError",
     "refused_epcs",
 ]
-
-
-class EchonetError(Exception):
-    """Base of every ECHONET Lite error raised by drready."""
-
-
-class DecodeError(EchonetError, ValueError):
-    """Bytes that are not a valid ECHONET Lite frame or property value (local)."""
-
-
-class EncodeError(EchonetError, ValueError):
-    """A value that cannot be encoded."""
-
-
-class EchonetTimeout(EchonetError, TimeoutError):
-    """No response within the bounded retries."""
-
-    def __init__(
-        self, tid: int | None, attempts: int, timeout_s: float, peer: str = "", request: str = ""
-    ) -> None:
-        self.tid = tid
-        self.attempts = attempts
-        self.timeout_s = timeout_s
-        self.peer = peer
-        self.request = request
-        tid_text = "no TID" if tid is None else f"TID 0x{tid:04X}"
-        where = f" from {peer}" if peer else ""
-        asked = f" to {request}" if request else ""
-        super().__init__(
-            f"no response{where} for {tid_text}{asked} after {attempts} attempt(s) "
-            f"(timeout {timeout_s:g} s)"
-        )
-
-    def __reduce__(self) -> tuple[type[EchonetTimeout], tuple[int | None, int, float, str, str]]:
-        # The default Exception pickling replays ``self.args`` (the message) into
-        # __init__, which has a different signature; replay the real arguments.
-        return (type(self), (self.tid, self.attempts, self.timeout_s, self.peer, self.request))
 
 
 def refused_epcs(frame: Frame) -> tuple[int, ...]:
@@ -72,9 +38,6 @@ def refused_epcs(frame: Frame) -> tuple[int, ...]:
 
     Returns ``()`` for frames that are not SNA responses.
     """
-    # Imported lazily: codec imports this module at load time.
-    from drready.echonet.codec import ESV
-
     esv = frame.esv
     if esv in (ESV.SETI_SNA, ESV.SETC_SNA):
         return tuple(p.epc for p in frame.properties if p.pdc != 0)

@@ -13,6 +13,7 @@ from typing import Any
 
 from drready.echonet.errors import DecodeError
 from drready.errors import ProfileError
+from drready.model import DeviceClass
 
 __all__ = ["BATTERY_MAPPING_DEFAULTS", "WATER_HEATER_MAPPING_DEFAULTS", "EpcMapping"]
 
@@ -87,13 +88,13 @@ BATTERY_MAPPING_DEFAULTS = MappingProxyType(
 _HOUR = 3600.0
 WATER_HEATER_MAPPING_DEFAULTS: Mapping[str, Mapping[str, EpcMapping]] = MappingProxyType(
     {
-        "heatpump": MappingProxyType(
+        DeviceClass.HEATPUMP: MappingProxyType(
             {
                 "dr_start_time_s": EpcMapping(epc=0xCA, size=1, scale=_HOUR),
                 "planned_start_time_s": EpcMapping(epc=0xCA, size=1, scale=_HOUR),
             }
         ),
-        "hybrid": MappingProxyType(
+        DeviceClass.HYBRID: MappingProxyType(
             {
                 "dr_start_time_s": EpcMapping(epc=0xF1, size=2, scale=60.0),
                 "planned_start_time_s": EpcMapping(epc=0xF1, size=2, scale=60.0),

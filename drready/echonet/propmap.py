@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from drready.echonet.errors import DecodeError, EncodeError
+from drready.echonet.local_errors import DecodeError, EncodeError
 
 __all__ = ["decode_property_map", "encode_property_map"]
 

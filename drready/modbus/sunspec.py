@@ -13,6 +13,10 @@ offsets of the points the harness uses are known to be right.
 
 Table columns: name | offset | registers | type | units | scale-factor point | access | M(andatory)
 or O(ptional).
+
+Why one module past 500 lines: most of it is those tables, standard data best read whole and in
+model order beside the few lines that parse them; splitting the tables from their parser would
+only separate a row format from its one reader.
 """
 
 from __future__ import annotations

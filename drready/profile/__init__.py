@@ -5,23 +5,12 @@ A profile is a TOML file (parsed with :mod:`tomllib`) validated against the JSON
 The schema is the one place the limits live: every dataclass validates itself against its part
 of the schema on construction, so a profile built in Python obeys the same rules as one read
 from a file. Errors come out as :class:`ProfileError`, one human line each.
+
+The package: :mod:`.sections` (the parts), :mod:`.device_profile` (the whole), :mod:`.loader`
+(reading TOML and the built-ins), :mod:`.schema` (the JSON Schema and its messages).
 """
 
 from __future__ import annotations
-
-import ipaddress
-import json
-import math
-import re
-import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
-from datetime import date
-from functools import cache
-from importlib.resources import files
-from pathlib import Path
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
 
 from drready.echonet.mapping import (
     BATTERY_MAPPING_DEFAULTS,
@@ -29,15 +18,43 @@ from drready.echonet.mapping import (
     EpcMapping,
 )
 from drready.errors import ProfileError
-from drready.profile.schema import render_value, validate_document
-from drready.timeofday import tod_seconds
-
-if TYPE_CHECKING:
-    from drready.modbus.pointmap import RegisterPoint
+from drready.profile.device_profile import (
+    SCHEMA_VERSION,
+    Profile,
+)
+from drready.profile.loader import (
+    default_profile,
+    load_profile,
+    parse_profile,
+)
+from drready.profile.sections import (
+    DEVICE_CLASSES,
+    DRREADY_MAX_REQUEST_INTERVAL_S,
+    DRREADY_MAX_RESPONSE_S,
+    SERVER_BINDINGS,
+    SIMULATOR_ADDRESS,
+    TOPOLOGIES,
+    DeviceInfo,
+    EchonetSettings,
+    JcStar,
+    MeterSettings,
+    ModbusSettings,
+    OpenAdrSettings,
+    ProtocolInfo,
+    Ratings,
+    Timings,
+    Tolerances,
+    WaterHeaterSpec,
+    WebApiSettings,
+)
 
 __all__ = [
     "BATTERY_MAPPING_DEFAULTS",
     "DEVICE_CLASSES",
+    "DRREADY_MAX_REQUEST_INTERVAL_S",
+    "DRREADY_MAX_RESPONSE_S",
+    "SCHEMA_VERSION",
+    "SERVER_BINDINGS",
     "SIMULATOR_ADDRESS",
     "TOPOLOGIES",
     "WATER_HEATER_MAPPING_DEFAULTS",
@@ -47,6 +64,7 @@ __all__ = [
     "JcStar",
     "MeterSettings",
     "ModbusSettings",
+    "OpenAdrSettings",
     "Profile",
     "ProfileError",
     "ProtocolInfo",
@@ -54,631 +72,8 @@ __all__ = [
     "Timings",
     "Tolerances",
     "WaterHeaterSpec",
+    "WebApiSettings",
     "default_profile",
     "load_profile",
     "parse_profile",
 ]
-
-DEVICE_CLASSES = ("battery", "heatpump", "hybrid")  # REQUIREMENTS.md, "Device classes"
-TOPOLOGIES = ("gateway", "server")  # GW経由型 and サーバー経由
-#: Bindings of the server topology (the others reach the device over the gateway topology).
-SERVER_BINDINGS = ("openadr3", "webapi")
-SIMULATOR_ADDRESS = "simulator"  # reserved host name: the built-in in-process simulator
-SCHEMA_VERSION = 1
-
-# DRready BAT-2.1 note 2: requests are received and executed at intervals of 30 minutes or less;
-# BAT-2.2 (harness reading): the target is reached within the declared response time, ≤ 30 min.
-# The schema carries these as the maxima of timings.request_interval_s and timings.response_s.
-DRREADY_MAX_RESPONSE_S = 1800
-DRREADY_MAX_REQUEST_INTERVAL_S = 1800
-
-_TOML_POSITION = re.compile(r"\s*\((at line \d+, column \d+|at end of document)\)$")
-_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
-
-
-# --- the profile's parts ------------------------------------------------------------------------
-
-
-def _floats(obj: object, *names: str) -> None:
-    # TOML integers are fine where a number is asked; store one type so equality is simple.
-    for name in names:
-        value = getattr(obj, name)
-        if value is not None:
-            object.__setattr__(obj, name, float(value))
-
-
-_MAPPING_DEFAULTS: Mapping[str, Mapping[str, EpcMapping]] = {
-    "battery": BATTERY_MAPPING_DEFAULTS,
-    **WATER_HEATER_MAPPING_DEFAULTS,
-}
-
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    """What the device is and the identity it declares (checked by the *-ID tests)."""
-
-    device_class: str
-    topologies: tuple[str, ...]
-    name: str = ""
-    manufacturer_code: str | None = None
-    product_code: str | None = None
-    serial_number: str | None = None
-    #: Battery own modes (0xDA names) the suite may use; the first is the normal one. Which
-    #: modes count as the device's "own" is a harness reading of BAT-2.6, so it is declared.
-    own_modes: tuple[str, ...] = ("auto", "standby")
-    #: How the harness reaches the device: "echonet" or "modbus" (SunSpec) over the gateway
-    #: topology; "openadr3" or "webapi" over the server topology.
-    binding: str = "echonet"
-
-    @property
-    def topology(self) -> str:
-        """The topology the binding tests: gateway or server."""
-        return "server" if self.binding in SERVER_BINDINGS else "gateway"
-
-    def __post_init__(self) -> None:
-        if isinstance(self.topologies, list):
-            object.__setattr__(self, "topologies", tuple(self.topologies))
-        if isinstance(self.own_modes, list):
-            object.__setattr__(self, "own_modes", tuple(self.own_modes))
-        validate_document(self.to_json(), "device", "device")
-        if self.manufacturer_code is not None:
-            # One spelling, so a declared code compares equal to the one read from EPC 0x8A.
-            object.__setattr__(self, "manufacturer_code", "0x" + self.manufacturer_code[2:].upper())
-
-    def supports(self, topology: str) -> bool:
-        return topology in self.topologies
-
-    def to_json(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "class": self.device_class,
-            "topologies": list(self.topologies),
-            "name": self.name,
-            "own_modes": list(self.own_modes),
-        }
-        if self.binding != "echonet":
-            doc["binding"] = self.binding
-        for name in ("manufacturer_code", "product_code", "serial_number"):
-            if getattr(self, name) is not None:
-                doc[name] = getattr(self, name)
-        return doc
-
-
-def _is_host(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        pass
-    labels = text.removesuffix(".").split(".")
-    if all(label.isdigit() for label in labels):
-        return False  # digits and dots that ipaddress refused: a broken IPv4 literal
-    return all(_HOST_LABEL.match(label) for label in labels)
-
-
-@dataclass(frozen=True)
-class EchonetSettings:
-    """How the harness, as the home gateway, reaches the device over ECHONET Lite."""
-
-    address: str
-    port: int = 3610  # ECHONET Lite: UDP (and TCP) port 3610
-    instance: int = 1
-    multicast_discovery: bool = True
-    request_timeout_s: float = 2.0
-    retries: int = 2
-
-    def __post_init__(self) -> None:
-        validate_document(self.to_json(), "echonet", "echonet")
-        # JSON Schema has formats for IPs and host names but no "one of them" message a person
-        # can read, so the address is checked here.
-        if not _is_host(self.address):
-            raise ProfileError(
-                "echonet.address",
-                f'an IPv4/IPv6 address, a host name or "{SIMULATOR_ADDRESS}"',
-                json.dumps(self.address),
-            )
-        _floats(self, "request_timeout_s")
-
-    def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@dataclass(frozen=True)
-class ModbusSettings:
-    """How the harness reaches a SunSpec device over Modbus TCP (device.binding = "modbus")."""
-
-    address: str
-    port: int = 502
-    unit_id: int = 1
-    request_timeout_s: float = 2.0
-    retries: int = 2
-    base_address: int | None = None  # None: look for SunS at 40000, 0 and 50000
-    heartbeat_s: float = 10.0
-    #: False: not a SunSpec device; every logical point comes from ``points``.
-    sunspec: bool = True
-    storage_model: int | None = None  # 802 or 124; None: 802 if the device has it, else 124
-    #: Register map overriding (or, without SunSpec, giving) logical points.
-    points: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        validate_document(self.to_json(), "modbus", "modbus")
-        _check_host("modbus.address", self.address)
-        _floats(self, "request_timeout_s", "heartbeat_s")
-
-    def register_points(self) -> dict[str, RegisterPoint]:
-        return _register_points(self.points)
-
-    def to_json(self) -> dict[str, Any]:
-        doc = {f.name: getattr(self, f.name) for f in fields(self)}
-        for absent in ("base_address", "storage_model"):
-            if doc[absent] is None:
-                del doc[absent]
-        doc["points"] = {k: dict(v) for k, v in self.points.items()}
-        if not doc["points"]:
-            del doc["points"]
-        return doc
-
-
-@dataclass(frozen=True)
-class OpenAdrSettings:
-    """The harness as an OpenADR 3 DR servicer (VTN) the device polls (binding "openadr3")."""
-
-    ven: str = "simulator"  # or "external": a real VEN connects to the harness
-    bind: str = "127.0.0.1"
-    port: int = 0
-    tls: bool = True
-    server_name: str = "localhost"
-    client_id: str = "drready-ven"
-    client_secret: str = "drready-simulated-ven-secret"
-    ven_name: str = "drready-ven"
-    poll_interval_s: float = 10.0
-    report_interval_s: float = 10.0
-
-    def __post_init__(self) -> None:
-        validate_document(self.to_json(), "openadr3", "openadr3")
-        _check_host("openadr3.bind", self.bind)
-        _floats(self, "poll_interval_s", "report_interval_s")
-
-    def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@dataclass(frozen=True)
-class WebApiSettings:
-    """The maker's cloud, which the harness calls as an ECHONET Lite Web API client."""
-
-    base_url: str = SIMULATOR_ADDRESS
-    client_id: str = "drready"
-    client_secret: str = "drready-simulated-cloud-secret"
-    ca_file: str | None = None
-    device_id: str | None = None
-    request_timeout_s: float = 10.0
-
-    def __post_init__(self) -> None:
-        validate_document(self.to_json(), "webapi", "webapi")
-        if self.base_url != SIMULATOR_ADDRESS and not re.match(r"^https?://[^/\s]+", self.base_url):
-            raise ProfileError(
-                "webapi.base_url",
-                f'an http(s):// URL or "{SIMULATOR_ADDRESS}"',
-                json.dumps(self.base_url),
-            )
-        _floats(self, "request_timeout_s")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
-        }
-
-
-def _register_points(points: Mapping[str, Mapping[str, Any]]) -> dict[str, RegisterPoint]:
-    from drready.modbus.pointmap import RegisterPoint
-
-    return {name: RegisterPoint(**dict(spec)) for name, spec in points.items()}
-
-
-@dataclass(frozen=True)
-class MeterSettings:
-    """An independent power meter (SunSpec model 203 over Modbus TCP); + when charging."""
-
-    address: str
-    port: int = 502
-    unit_id: int = 2
-    request_timeout_s: float = 2.0
-    retries: int = 2
-    model: int = 203
-    accuracy_pct: float = 1.0
-    accuracy_w: float = 20.0
-    #: A meter that is not a SunSpec meter: its registers (power_w, + when the battery charges).
-    points: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        validate_document(self.to_json(), "meter", "meter")
-        _check_host("meter.address", self.address)
-        _floats(self, "request_timeout_s", "accuracy_pct", "accuracy_w")
-
-    def register_points(self) -> dict[str, RegisterPoint]:
-        return _register_points(self.points)
-
-    def allowed_w(self, reading_w: float) -> float:
-        """How far the device's reported power may be from this meter's reading."""
-        return max(self.accuracy_w, self.accuracy_pct / 100.0 * abs(reading_w))
-
-    def to_json(self) -> dict[str, Any]:
-        doc = {f.name: getattr(self, f.name) for f in fields(self)}
-        doc["points"] = {k: dict(v) for k, v in self.points.items()}
-        if not doc["points"]:
-            del doc["points"]
-        return doc
-
-
-def _check_host(key: str, address: str) -> None:
-    if not _is_host(address):
-        raise ProfileError(
-            key, f'an IPv4/IPv6 address, a host name or "{SIMULATOR_ADDRESS}"', json.dumps(address)
-        )
-
-
-@dataclass(frozen=True)
-class Ratings:
-    """Data-sheet ratings of a storage battery (BAT-2.2: targets beyond them are not exceeded)."""
-
-    max_charge_w: float
-    max_discharge_w: float
-    capacity_wh: float
-    min_charge_w: float = 0.0
-    min_discharge_w: float = 0.0
-
-    def __post_init__(self) -> None:
-        validate_document(self.to_json(), "ratings", "ratings")
-        for direction in ("charge", "discharge"):
-            low, high = getattr(self, f"min_{direction}_w"), getattr(self, f"max_{direction}_w")
-            if low > high:
-                raise ProfileError(
-                    f"ratings.min_{direction}_w",
-                    f"a number ≤ ratings.max_{direction}_w ({render_value(high)})",
-                    render_value(low),
-                )
-        _floats(self, *(f.name for f in fields(self)))
-
-    def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@dataclass(frozen=True)
-class WaterHeaterSpec:
-    """What the maker publishes about a water heater's DR (*-2.1, *-2.2) and its evaluation day.
-
-    Times are "HH:MM" in the device's local time; the ``*_s`` properties give seconds after local
-    midnight, the unit of every start time the suites and bindings use.
-    """
-
-    rated_heating_power_w: float
-    daily_heating_wh: float
-    published_dr_share: float
-    evaluation_start_time: str
-    acceptance_windows: tuple[tuple[str, str], ...]
-    night_heating: tuple[str, str] = ("23:00", "07:00")
-    tank_litres: float | None = None
-
-    def __post_init__(self) -> None:
-        windows = tuple(tuple(w) for w in self.acceptance_windows)
-        object.__setattr__(self, "acceptance_windows", windows)
-        object.__setattr__(self, "night_heating", tuple(self.night_heating))
-        validate_document(self.to_json(), "waterHeater", "water_heater")
-        for i, (first, last) in enumerate(self.acceptance_windows):
-            if tod_seconds(first) > tod_seconds(last):
-                raise ProfileError(
-                    f"water_heater.acceptance_windows[{i}]",
-                    f'a window [first, last] with first ≤ last (first is "{first}")',
-                    f'"{last}"',
-                )
-        _floats(self, "rated_heating_power_w", "daily_heating_wh", "published_dr_share")
-        _floats(self, "tank_litres")
-
-    @property
-    def evaluation_start_s(self) -> int:
-        return tod_seconds(self.evaluation_start_time)
-
-    @property
-    def windows_s(self) -> tuple[tuple[int, int], ...]:
-        return tuple((tod_seconds(a), tod_seconds(b)) for a, b in self.acceptance_windows)
-
-    @property
-    def night_heating_s(self) -> tuple[int, int]:
-        return tod_seconds(self.night_heating[0]), tod_seconds(self.night_heating[1])
-
-    def accepts(self, start_s: float) -> bool:
-        """Is ``start_s`` inside a published acceptance window?"""
-        return any(a <= start_s <= b for a, b in self.windows_s)
-
-    def to_json(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "rated_heating_power_w": self.rated_heating_power_w,
-            "daily_heating_wh": self.daily_heating_wh,
-            "published_dr_share": self.published_dr_share,
-            "evaluation_start_time": self.evaluation_start_time,
-            "acceptance_windows": [list(w) for w in self.acceptance_windows],
-            "night_heating": list(self.night_heating),
-        }
-        if self.tank_litres is not None:
-            doc["tank_litres"] = self.tank_litres
-        return doc
-
-
-@dataclass(frozen=True)
-class Timings:
-    """Declared device timings, in seconds of the device's clock (see Profile.on_device_clock)."""
-
-    response_s: float = 300.0
-    dr_end_restore_s: float = 60.0
-    comms_loss_timeout_s: float = 1800.0  # BAT-2.7: no standard value; 30 min, the DR slot
-    request_interval_s: float = 1800.0  # BAT-2.1 note 2: 30 minutes or less
-    poll_interval_s: float = 10.0
-
-    def __post_init__(self) -> None:
-        validate_document(self.to_json(), "timings", "timings")
-        _floats(self, *(f.name for f in fields(self)))
-
-    def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@dataclass(frozen=True)
-class Tolerances:
-    """Allowed error between what was measured and what was asked."""
-
-    power_w: float = 100.0
-    power_pct: float = 5.0
-    energy_pct: float = 5.0
-    energy_wh: float = 50.0
-    time_s: float = 60.0
-
-    def __post_init__(self) -> None:
-        validate_document(self.to_json(), "tolerances", "tolerances")
-        _floats(self, *(f.name for f in fields(self)))
-
-    def power_allowed_w(self, target_w: float) -> float:
-        """Allowed |measured - target|: an absolute floor, so small targets are not held to 0 W."""
-        return max(self.power_w, self.power_pct / 100.0 * abs(target_w))
-
-    def energy_allowed_wh(self, target_wh: float) -> float:
-        return max(self.energy_wh, self.energy_pct / 100.0 * abs(target_wh))
-
-    def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@dataclass(frozen=True)
-class JcStar:
-    """Declared JC-STAR label (*-3.1): reported as declared, never proved by the harness."""
-
-    label: str
-    level: int
-    valid_until: date
-
-    def __post_init__(self) -> None:
-        validate_document(self.to_json(), "jcstar", "jcstar")
-        if isinstance(self.valid_until, str):
-            object.__setattr__(self, "valid_until", date.fromisoformat(self.valid_until))
-
-    def expired(self, on: date) -> bool:
-        """The label is valid through its valid_until day."""
-        return on > self.valid_until
-
-    def to_json(self) -> dict[str, Any]:
-        until = self.valid_until
-        return {
-            "label": self.label,
-            "level": self.level,
-            "valid_until": until.isoformat() if isinstance(until, date) else until,
-        }
-
-
-@dataclass(frozen=True)
-class ProtocolInfo:
-    """Declared protocol (*-3.3); None means not declared."""
-
-    name: str = "ECHONET Lite"
-    version: str | None = None
-    appendix_release: str | None = None
-
-    def __post_init__(self) -> None:
-        validate_document(self.to_json(), "protocol", "protocol")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
-        }
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A device profile. ``mapping`` is the effective EPC mapping: the class defaults overlaid
-    with what the profile declares; always empty when the device has no ``[echonet]`` settings."""
-
-    source: Path | None
-    device: DeviceInfo
-    echonet: EchonetSettings | None
-    ratings: Ratings | None
-    timings: Timings
-    tolerances: Tolerances
-    jcstar: JcStar | None
-    protocol: ProtocolInfo
-    mapping: Mapping[str, EpcMapping] = field(default_factory=dict, hash=False)
-    water_heater: WaterHeaterSpec | None = None
-    modbus: ModbusSettings | None = None
-    meter: MeterSettings | None = None
-    openadr3: OpenAdrSettings | None = None
-    webapi: WebApiSettings | None = None
-    # How many times faster than real time the device's clock runs (on_device_clock): reports
-    # must say the timings were scaled.
-    time_scale: float = 1.0
-
-    def __post_init__(self) -> None:
-        # Without [echonet] there is nothing to map; dropping the mapping (rather than refusing
-        # it) lets dataclasses.replace(profile, echonet=None) work on an effective mapping.
-        merged: dict[str, EpcMapping] = {}
-        if self.echonet is not None:
-            merged = {**_MAPPING_DEFAULTS.get(self.device.device_class, {}), **self.mapping}
-        object.__setattr__(self, "mapping", MappingProxyType(merged))
-        if not (math.isfinite(self.time_scale) and self.time_scale > 0):
-            raise ValueError(f"time_scale must be a finite number > 0, got {self.time_scale!r}")
-        try:
-            # The sections checked themselves; this checks the rules between them.
-            validate_document(self._document(), None, "")
-        except ProfileError as error:
-            raise error.with_path(self.source) from None
-
-    @property
-    def is_simulated(self) -> bool:
-        binding = self.device.binding
-        if binding == "modbus":
-            return self.modbus is not None and self.modbus.address == SIMULATOR_ADDRESS
-        if binding == "openadr3":
-            return self.openadr3 is not None and self.openadr3.ven == SIMULATOR_ADDRESS
-        if binding == "webapi":
-            return self.webapi is not None and self.webapi.base_url == SIMULATOR_ADDRESS
-        return self.echonet is not None and self.echonet.address == SIMULATOR_ADDRESS
-
-    def simulated(self) -> Profile:
-        """This profile with every link pointed at the built-in simulators (``--simulate``)."""
-        profile = self
-        if profile.echonet is not None:
-            profile = replace(profile, echonet=replace(profile.echonet, address=SIMULATOR_ADDRESS))
-        if profile.modbus is not None:
-            profile = replace(profile, modbus=replace(profile.modbus, address=SIMULATOR_ADDRESS))
-        if profile.meter is not None:
-            profile = replace(profile, meter=replace(profile.meter, address=SIMULATOR_ADDRESS))
-        if profile.openadr3 is not None:
-            profile = replace(profile, openadr3=replace(profile.openadr3, ven=SIMULATOR_ADDRESS))
-        if profile.webapi is not None:
-            profile = replace(profile, webapi=replace(profile.webapi, base_url=SIMULATOR_ADDRESS))
-        return profile
-
-    def on_device_clock(self, n: float) -> Profile:
-        """A copy for a device whose clock runs n times faster than real time.
-
-        Timings and tolerances stay in seconds of the device's clock, as declared; the DUT facade
-        divides every wait by ``time_scale`` and multiplies every elapsed time by it, so energy
-        and response times are judged on the device's clock. The ECHONET Lite request timeout is
-        not scaled: a round trip on the LAN does not speed up with the device's clock.
-        """
-        if isinstance(n, bool) or not isinstance(n, int | float) or not math.isfinite(n) or n < 1:
-            # A slower clock would push timings past the DRready 30-minute ceilings.
-            raise ValueError(f"time scale must be a finite number ≥ 1, got {n!r}")
-        return replace(self, time_scale=self.time_scale * n)
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready, in the TOML's shape with every default filled in, for reports."""
-        doc = self._document()
-        doc["source"] = None if self.source is None else str(self.source)
-        doc["time_scale"] = self.time_scale
-        return doc
-
-    def _document(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "device": self.device.to_json()}
-        if self.echonet is not None:
-            mapping = {name: item.to_json() for name, item in sorted(self.mapping.items())}
-            doc["echonet"] = {**self.echonet.to_json(), "mapping": mapping}
-        if self.ratings is not None:
-            doc["ratings"] = self.ratings.to_json()
-        if self.water_heater is not None:
-            doc["water_heater"] = self.water_heater.to_json()
-        if self.modbus is not None:
-            doc["modbus"] = self.modbus.to_json()
-        if self.meter is not None:
-            doc["meter"] = self.meter.to_json()
-        if self.openadr3 is not None:
-            doc["openadr3"] = self.openadr3.to_json()
-        if self.webapi is not None:
-            doc["webapi"] = self.webapi.to_json()
-        doc["timings"] = self.timings.to_json()
-        doc["tolerances"] = self.tolerances.to_json()
-        if self.jcstar is not None:
-            doc["jcstar"] = self.jcstar.to_json()
-        doc["protocol"] = self.protocol.to_json()
-        return doc
-
-
-# --- reading profiles ---------------------------------------------------------------------------
-
-
-def _profile_from_document(doc: Mapping[str, Any], source: Path | None) -> Profile:
-    device = dict(doc["device"])
-    echonet = dict(doc.get("echonet", {}))
-    mapping = {name: EpcMapping(**item) for name, item in echonet.pop("mapping", {}).items()}
-    jcstar = doc.get("jcstar")
-    return Profile(
-        source=source,
-        device=DeviceInfo(device_class=device.pop("class"), **device),
-        echonet=EchonetSettings(**echonet) if "echonet" in doc else None,
-        ratings=Ratings(**doc["ratings"]) if "ratings" in doc else None,
-        timings=Timings(**doc.get("timings", {})),
-        tolerances=Tolerances(**doc.get("tolerances", {})),
-        jcstar=None if jcstar is None else JcStar(**jcstar),
-        protocol=ProtocolInfo(**doc.get("protocol", {})),
-        mapping=mapping,
-        water_heater=WaterHeaterSpec(**doc["water_heater"]) if "water_heater" in doc else None,
-        modbus=ModbusSettings(**doc["modbus"]) if "modbus" in doc else None,
-        meter=MeterSettings(**doc["meter"]) if "meter" in doc else None,
-        openadr3=OpenAdrSettings(**doc["openadr3"]) if "openadr3" in doc else None,
-        webapi=WebApiSettings(**doc["webapi"]) if "webapi" in doc else None,
-    )
-
-
-def _syntax_problem(exc: tomllib.TOMLDecodeError) -> str:
-    # tomllib (3.11) gives the position only inside its message: "Invalid value (at line 3,
-    # column 9)"; move it to the front, where a person looks first.
-    message = str(exc)
-    found = _TOML_POSITION.search(message)
-    if found is None:
-        return f"invalid TOML: {message}"
-    detail = message[: found.start()]
-    return f"invalid TOML {found.group(1)}: {detail[:1].lower()}{detail[1:]}"
-
-
-def parse_profile(text: str, path: Path | None = None) -> Profile:
-    """Parse and validate a profile given as TOML text; ``path`` is for messages and reports."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError("", "valid TOML", path=path, problem=_syntax_problem(exc)) from None
-    try:
-        doc = validate_document(raw, None, "")
-        return _profile_from_document(doc, path)
-    except ProfileError as error:
-        raise error.with_path(path) from None
-
-
-def load_profile(path: str | Path) -> Profile:
-    """Read a profile file (UTF-8 TOML)."""
-    path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ProfileError("", "a TOML profile file", path=path, problem="file not found") from None
-    except UnicodeDecodeError as exc:
-        problem = f"not UTF-8 text (byte {exc.start})"
-        raise ProfileError("", "UTF-8 TOML", path=path, problem=problem) from None
-    except OSError as exc:
-        problem = f"cannot read the file ({exc.strerror})"
-        raise ProfileError("", "a TOML profile file", path=path, problem=problem) from None
-    return parse_profile(text, path)
-
-
-def default_profile(device_class: str, binding: str = "echonet") -> Profile:
-    """The built-in profile of the reference simulator of a device class (and binding)."""
-    if device_class not in DEVICE_CLASSES:
-        expected = "one of " + ", ".join(render_value(name) for name in DEVICE_CLASSES)
-        raise ProfileError("device.class", expected, render_value(device_class))
-    name = device_class if binding == "echonet" else f"{device_class}-{binding}"
-    return _builtin_profile(name)
-
-
-@cache
-def _builtin_profile(name: str) -> Profile:
-    resource = files("drready.profile") / "builtin" / f"{name}.toml"
-    if not resource.is_file():
-        problem = f"no built-in profile {name!r}"
-        expected = "a class (and binding) with a built-in profile"
-        raise ProfileError("device.class", expected, render_value(name), problem=problem)
-    return parse_profile(resource.read_text(encoding="utf-8"))

@@ -27,6 +27,7 @@ from drready.openadr.server import (
     duration_seconds,
     iso_duration,
 )
+from drready.openadr.server import store as openadr_store
 from drready.openadr.validation import (
     DISPATCH_SETPOINT,
     DR_POSSIBLE_ENERGY,
@@ -524,7 +525,7 @@ async def test_an_invalid_document_of_ours_is_a_bug_raised_again_on_exit(
 ) -> None:
     with pytest.raises(ServicerError, match="invalid program"):
         async with Servicer(evidence, clients=CLIENTS, ssl_context=server_ssl) as servicer:
-            monkeypatch.setattr(openadr_server, "rfc3339", lambda epoch=None: "yesterday")
+            monkeypatch.setattr(openadr_store, "rfc3339", lambda epoch=None: "yesterday")
             with pytest.raises(ServicerError):
                 await servicer.add_program("p")
     assert any(r.summary.startswith("servicer bug") for r in evidence)
@@ -536,7 +537,7 @@ async def test_a_fault_in_a_handler_is_a_500_problem_raised_again(
     def broken(*args: object) -> bool:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(servicer, "_matches", broken)
+    monkeypatch.setattr(servicer._store, "matches", broken)
     await published(servicer)
     with pytest.raises(VenError) as caught:
         await ven.events()

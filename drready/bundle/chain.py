@@ -1,0 +1,115 @@
+"""The run's ``evidence.jsonl`` read back: its records and its hash chain, walked."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drready.canonical import sha256_hex
+from drready.evidence import GENESIS, Record
+
+
+@dataclass
+class Evidence:
+    records: list[dict[str, Any]] = field(default_factory=list)
+    problem: str | None = None  # the first break of the chain, without the file name
+    head: str = GENESIS
+    present: bool = True
+
+    @property
+    def count(self) -> int:
+        return len(self.records)
+
+
+def load_evidence(path: Path) -> Evidence:
+    """Read the log and walk its chain: the records, the head and the first break if any."""
+    if not path.is_file():
+        return Evidence(present=False)
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    last = lines.pop()  # b"" when the file ends with a newline, as the log writes it
+    parsed: list[dict[str, Any] | str] = []
+    for line in lines:
+        try:
+            raw = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            parsed.append("not UTF-8 text")
+            continue
+        except ValueError:
+            parsed.append("not valid JSON")
+            continue
+        parsed.append(raw if isinstance(raw, dict) else "not a JSON object")
+    evidence = Evidence()
+    previous = GENESIS
+    for index, raw in enumerate(parsed):
+        line_no = index + 1
+        where = f"record {index} (line {line_no})"
+        if isinstance(raw, str):
+            evidence.problem = f"{where} altered: {raw}"
+            return evidence
+        seq = raw.get("seq")
+        if seq != index:
+            following = parsed[index + 1] if index + 1 < len(parsed) else None
+            if isinstance(following, dict) and following.get("seq") == index + 1:
+                evidence.problem = f"{where} altered: its seq is {seq!r}"
+            elif isinstance(seq, int) and not isinstance(seq, bool) and seq > index:
+                gone = f"record {index}" if seq == index + 1 else f"records {index} to {seq - 1}"
+                evidence.problem = f"{gone} removed: line {line_no} holds record {seq}"
+            elif isinstance(seq, int) and not isinstance(seq, bool) and seq < index:
+                evidence.problem = (
+                    f"line {line_no} inserted: it holds a second record {seq} (record {index} "
+                    "expected)"
+                )
+            else:
+                evidence.problem = f"{where} altered: its seq is {seq!r}"
+            return evidence
+        if raw.get("prev") != previous:
+            if index == 0:
+                evidence.problem = f"{where} altered: its prev is not the genesis digest"
+            else:
+                evidence.problem = (
+                    f"record {index - 1} (line {line_no - 1}) altered: its digest does not "
+                    "match the next record's prev"
+                )
+            return evidence
+        try:
+            record = Record(**raw)
+            text = record.line()
+        except (TypeError, ValueError, AttributeError) as exc:
+            evidence.problem = f"{where} altered: not a record of this log ({exc})"
+            return evidence
+        if text.encode("utf-8") != lines[index]:
+            evidence.problem = f"{where} altered: not in the canonical form the log writes"
+            return evidence
+        previous = sha256_hex(lines[index])
+        evidence.records.append(raw)
+    if last:
+        n = len(parsed)
+        evidence.problem = f"record {n} (line {n + 1}) altered: the line has no newline at its end"
+    evidence.head = previous
+    return evidence
+
+
+def check_head(evidence: Evidence, records: Any, head: Any, source: str) -> str | None:
+    """The evidence's count and head against what ``source`` (manifest or report) says."""
+    if evidence.problem is not None or not isinstance(records, int) or records < 0:
+        return None
+    if evidence.count < records:
+        first = evidence.count
+        gone = f"record {first}" if first == records - 1 else f"records {first} to {records - 1}"
+        return f"{gone} removed from the end ({source} says {records} records)"
+    if evidence.count > records:
+        return (
+            f"record {records} (line {records + 1}) inserted after the last record the run "
+            f"wrote ({source} says {records} records)"
+        )
+    if head != evidence.head:
+        if records == 0:
+            return f"its chain head does not match {source}'s"
+        return (
+            f"record {records - 1} (line {records}) altered: its digest does not match the "
+            f"head digest in {source}"
+        )
+    return None

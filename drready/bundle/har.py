@@ -1,0 +1,231 @@
+"""``http.har``: the HTTP exchanges of the evidence as HAR 1.2, credentials redacted."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from drready import __version__
+from drready.bundle.layout import iso
+from drready.bundle.trace import format_address, parse_address
+from drready.canonical import canonical_json
+from drready.evidence.redact import redact, redact_body, redact_query, redact_text
+
+
+@dataclass
+class _HttpMessage:
+    record: Mapping[str, Any]
+    is_request: bool
+    start: tuple[str, str, str]  # (method, target, version) or (version, status, reason)
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def _http_message(record: Mapping[str, Any]) -> _HttpMessage | None:
+    data = bytes.fromhex(record["data_hex"]) if record["data_hex"] else b""
+    if data:
+        head, separator, body = data.partition(b"\r\n\r\n")
+        if not separator:
+            head, _, body = data.partition(b"\n\n")
+        lines = head.decode("latin-1").splitlines()
+        if not lines:
+            return None
+        parts = lines[0].split(" ", 2)
+        parts += [""] * (3 - len(parts))
+        headers = []
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            if colon:
+                headers.append((name.strip(), value.strip()))
+        is_request = not lines[0].startswith("HTTP/")
+        return _HttpMessage(record, is_request, (parts[0], parts[1], parts[2]), headers, body)
+    values = record.get("values") or {}
+    raw_headers = values.get("headers") or []
+    pairs = raw_headers.items() if isinstance(raw_headers, Mapping) else raw_headers
+    headers = [(str(name), str(value)) for name, value in pairs]
+    raw_body = values.get("body", "")
+    body = (
+        raw_body.encode("utf-8")
+        if isinstance(raw_body, str)
+        else canonical_json(raw_body).encode("utf-8")
+    )
+    version = str(values.get("http_version", "HTTP/1.1"))
+    if "method" in values:
+        start = (str(values["method"]), str(values.get("url", "")), version)
+        return _HttpMessage(record, True, start, headers, body)
+    if "status" in values:
+        start = (version, str(values["status"]), str(values.get("status_text", "")))
+        return _HttpMessage(record, False, start, headers, body)
+    return None
+
+
+def _header(message: _HttpMessage, name: str) -> str:
+    for key, value in message.headers:
+        if key.lower() == name:
+            return value
+    return ""
+
+
+def _har_headers(message: _HttpMessage) -> list[dict[str, Any]]:
+    return [redact({"name": name, "value": redact_text(value)}) for name, value in message.headers]
+
+
+def _har_body(message: _HttpMessage) -> dict[str, Any]:
+    mime = _header(message, "content-type")
+    try:
+        text = message.body.decode("utf-8")
+    except UnicodeDecodeError:
+        return {
+            "mimeType": mime,
+            "text": base64.b64encode(message.body).decode(),
+            "encoding": "base64",
+        }
+    return {"mimeType": mime, "text": redact_body(text, mime.lower()) if text else ""}
+
+
+def _har_request(message: _HttpMessage) -> dict[str, Any]:
+    method, target, version = message.start
+    record = message.record
+    if "://" in target:
+        url = target
+    else:
+        host = _header(message, "host")
+        peer = parse_address(str(record["peer"]))
+        if not host:
+            host = format_address(peer) if peer is not None and record["kind"] == "tx" else ""
+            host = host or "localhost"
+        port = peer[1] if peer is not None and record["kind"] == "tx" else 0
+        scheme = str((record.get("values") or {}).get("scheme") or "")
+        scheme = scheme or ("https" if port == 443 or host.endswith(":443") else "http")
+        url = f"{scheme}://{host}{target if target.startswith('/') else '/' + target}"
+    parts = urlsplit(url)
+    query = redact_query(parts.query)
+    url = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+    request: dict[str, Any] = {
+        "method": method,
+        "url": url,
+        "httpVersion": version,
+        "cookies": [],
+        "headers": _har_headers(message),
+        "queryString": [
+            {"name": k, "value": v} for k, v in parse_qsl(query, keep_blank_values=True)
+        ],
+        "headersSize": -1,
+        "bodySize": len(message.body),
+    }
+    if message.body:
+        request["postData"] = _har_body(message)
+    return request
+
+
+def _har_response(message: _HttpMessage | None) -> dict[str, Any]:
+    if message is None:  # no response was recorded
+        return {
+            "status": 0,
+            "statusText": "",
+            "httpVersion": "",
+            "cookies": [],
+            "headers": [],
+            "content": {"size": 0, "mimeType": ""},
+            "redirectURL": "",
+            "headersSize": -1,
+            "bodySize": -1,
+            "comment": "no response recorded",
+        }
+    version, status, reason = message.start
+    content = {"size": len(message.body), **_har_body(message)}
+    if not message.body:
+        content.pop("text", None)
+    return {
+        "status": int(status) if status.isdigit() else 0,
+        "statusText": reason,
+        "httpVersion": version,
+        "cookies": [],
+        "headers": _har_headers(message),
+        "content": content,
+        "redirectURL": redact_text(_header(message, "location")),
+        "headersSize": -1,
+        "bodySize": len(message.body),
+    }
+
+
+def _har_entry(request: _HttpMessage | None, response: _HttpMessage | None) -> dict[str, Any]:
+    first = request or response
+    assert first is not None
+    started = float(first.record["time"])
+    wait = 0.0
+    if request is not None and response is not None:
+        wait = max(0.0, (float(response.record["time"]) - started) * 1000.0)
+    custom: dict[str, Any] = {
+        "request_seq": request.record["seq"] if request is not None else None,
+        "response_seq": response.record["seq"] if response is not None else None,
+        "test": first.record.get("test", ""),
+    }
+    entry: dict[str, Any] = {
+        "startedDateTime": iso(started, "milliseconds"),
+        "time": round(wait, 3),
+        "request": _har_request(request)
+        if request is not None
+        else {
+            "method": "",
+            "url": "",
+            "httpVersion": "",
+            "cookies": [],
+            "headers": [],
+            "queryString": [],
+            "headersSize": -1,
+            "bodySize": -1,
+            "comment": "no request recorded",
+        },
+        "response": _har_response(response),
+        "cache": {},
+        "timings": {"send": 0, "wait": round(wait, 3), "receive": 0},
+        "_drready": custom,
+    }
+    peer = parse_address(str(first.record["peer"]))
+    if peer is not None and request is not None and request.record["kind"] == "tx":
+        entry["serverIPAddress"] = peer[0]
+    return entry
+
+
+def har_entries(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The HAR entries of the evidence's HTTP exchanges, credentials redacted."""
+    pending: dict[str, list[_HttpMessage]] = {}
+    entries: list[tuple[int, dict[str, Any]]] = []
+    for record in records:
+        if record["channel"] != "http" or record["kind"] not in ("tx", "rx"):
+            continue
+        message = _http_message(record)
+        if message is None:
+            continue
+        if message.is_request:
+            pending.setdefault(str(record["peer"]), []).append(message)
+            continue
+        waiting = pending.get(str(record["peer"]), [])
+        request = next((m for m in waiting if m.record["kind"] != record["kind"]), None)
+        if request is not None:
+            waiting.remove(request)
+        entry = _har_entry(request, message)
+        entries.append(((request or message).record["seq"], entry))
+    for waiting in pending.values():
+        entries.extend((m.record["seq"], _har_entry(m, None)) for m in waiting)
+    entries.sort(key=lambda item: item[0])
+    return [entry for _seq, entry in entries]
+
+
+def build_har(records: Sequence[Mapping[str, Any]], *, run_id: str = "") -> str:
+    """``http.har``: HAR 1.2 of the evidence's HTTP exchanges (an empty log when there are none)."""
+    log: dict[str, Any] = {
+        "version": "1.2",
+        "creator": {"name": "drready", "version": __version__},
+        "entries": har_entries(records),
+        "comment": f"HTTP exchanges of drready run {run_id}, rebuilt from evidence.jsonl; "
+        "credentials redacted"
+        if run_id
+        else "HTTP exchanges rebuilt from evidence.jsonl; credentials redacted",
+    }
+    return json.dumps({"log": log}, ensure_ascii=False, indent=2) + "\n"

@@ -1,0 +1,155 @@
+"""The bundle of a finished single-class run: every file, then its manifest."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from drready import __version__
+from drready.bundle.chain import Evidence, check_head, load_evidence
+from drready.bundle.derived import build_measurements, build_profile
+from drready.bundle.har import build_har, har_entries
+from drready.bundle.layout import (
+    BUNDLE_FORMAT,
+    BUNDLE_FORMAT_VERSION,
+    CHAIN,
+    DEFAULT_LOCAL_ADDRESS,
+    EVIDENCE,
+    HAR,
+    MANIFEST,
+    MEASUREMENTS,
+    MODBUS_TRACE,
+    PROFILE,
+    REPORT,
+    TRACE,
+    BundleError,
+    as_text,
+    file_entries,
+    load_report,
+    now_text,
+    scan,
+    seal,
+    walk,
+)
+from drready.bundle.trace import build_modbus_trace, build_trace, echonet_datagrams, format_address
+from drready.evidence.redact import find_secrets
+from drready.report.json_report import write_atomic, write_bytes_atomic
+
+
+def _scan_evidence(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Credentials in the evidence's payloads that are not ECHONET Lite frames (HTTP ...)."""
+    hits: list[str] = []
+    for record in records:
+        if record["channel"] != "echonet" and record["data_hex"]:
+            text = as_text(bytes.fromhex(record["data_hex"]))
+            hits.extend(
+                f"{EVIDENCE}: record {record['seq']} data: {hit}" for hit in find_secrets(text)
+            )
+    return hits
+
+
+def _local(local_address: tuple[str, int] | None) -> tuple[str, int]:
+    if local_address is None:
+        return DEFAULT_LOCAL_ADDRESS
+    host, port = local_address
+    return str(ipaddress.ip_address(host)), int(port)
+
+
+def run_manifest(
+    run_dir: Path,
+    report: Mapping[str, Any],
+    evidence: Evidence,
+    local: tuple[str, int],
+    added_after_run: Mapping[str, str],
+    written_at: str,
+) -> dict[str, Any]:
+    records = evidence.records
+    return {
+        "format": BUNDLE_FORMAT,
+        "format_version": BUNDLE_FORMAT_VERSION,
+        "kind": "run",
+        "harness": {"name": "drready", "version": __version__},
+        "run_id": report.get("run_id"),
+        "device_class": report.get("device_class"),
+        "complete": report.get("complete"),
+        "written_at": written_at,
+        "hash_algorithm": "sha256",
+        "evidence": {
+            "file": EVIDENCE,
+            "present": evidence.present,
+            "records": evidence.count,
+            "head_digest": evidence.head,
+            "chain": CHAIN,
+        },
+        "trace": {
+            "file": TRACE,
+            "linktype": 101,
+            "local_address": format_address(local),
+            "packets": len(echonet_datagrams(records)),
+        },
+        "http": {"file": HAR, "entries": len(har_entries(records))},
+        "measurements": {
+            "file": MEASUREMENTS,
+            "records": sum(1 for r in records if r["kind"] == "measurement"),
+        },
+        "profile": {"file": PROFILE},
+        "files": file_entries(run_dir),
+        "added_after_run": dict(sorted(added_after_run.items())),
+    }
+
+
+def write_bundle(run_dir: Path, *, local_address: tuple[str, int] | None) -> Path:
+    """Write the evidence bundle of a finished single-class run into ``run_dir``; returns the
+    manifest's path. ``local_address`` is the harness's own ECHONET Lite socket (host, port);
+    None stands for ``0.0.0.0:3610``.
+
+    Raises :class:`BundleError` (and writes nothing) when ``run_dir`` is not a single-class run
+    directory, when its evidence chain is broken or disagrees with ``report.json``, or when a
+    credential would end up in any file of the bundle.
+    """
+    run_dir = Path(run_dir)
+    report = load_report(run_dir)
+    if "parts" in report:
+        raise BundleError(f"{run_dir}: a combined run; use write_combined_manifest")
+    local = _local(local_address)
+    evidence = load_evidence(run_dir / EVIDENCE)
+    if evidence.problem is not None:
+        raise BundleError(f"{run_dir / EVIDENCE}: {evidence.problem}")
+    reported = report.get("evidence") or {}
+    if isinstance(reported, dict) and "records" in reported:
+        mismatch = check_head(
+            evidence, reported.get("records"), reported.get("head_digest"), REPORT
+        )
+        if mismatch is not None:
+            raise BundleError(f"{run_dir / EVIDENCE}: {mismatch}")
+    records = evidence.records
+    run_id = str(report.get("run_id") or "")
+    outputs: dict[str, bytes] = {
+        TRACE: build_trace(records, local, run_id=run_id),
+        HAR: build_har(records, run_id=run_id).encode("utf-8"),
+        MEASUREMENTS: build_measurements(records).encode("utf-8"),
+        PROFILE: build_profile(report).encode("utf-8"),
+    }
+    modbus = build_modbus_trace(records, run_id=run_id)
+    if modbus is not None:
+        outputs[MODBUS_TRACE] = modbus
+    hits: list[str] = []
+    for name, data in outputs.items():
+        hits += scan(name, as_text(data))
+    for relative, path in walk(run_dir):
+        if relative not in outputs and path.is_file():
+            hits += scan(relative, as_text(path.read_bytes()))
+    hits += _scan_evidence(records)
+    if hits:
+        raise BundleError(
+            f"{run_dir}: credentials would be in the evidence bundle ({len(hits)}): "
+            + "; ".join(hits[:5])
+        )
+    for name, data in outputs.items():
+        write_bytes_atomic(run_dir / name, data)
+    manifest = run_manifest(run_dir, report, evidence, local, {}, now_text())
+    path = run_dir / MANIFEST
+    write_atomic(path, seal(manifest))
+    return path

@@ -1,0 +1,152 @@
+"""The :class:`Profile`: the sections together, the effective EPC mapping, and the rules
+between sections."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from drready.echonet.mapping import (
+    BATTERY_MAPPING_DEFAULTS,
+    WATER_HEATER_MAPPING_DEFAULTS,
+    EpcMapping,
+)
+from drready.errors import ProfileError
+from drready.model import Binding, DeviceClass
+from drready.profile.schema import validate_document
+from drready.profile.sections import (
+    SIMULATOR_ADDRESS,
+    DeviceInfo,
+    EchonetSettings,
+    JcStar,
+    MeterSettings,
+    ModbusSettings,
+    OpenAdrSettings,
+    ProtocolInfo,
+    Ratings,
+    Timings,
+    Tolerances,
+    WaterHeaterSpec,
+    WebApiSettings,
+)
+
+SCHEMA_VERSION = 1
+
+
+_MAPPING_DEFAULTS: Mapping[str, Mapping[str, EpcMapping]] = {
+    DeviceClass.BATTERY: BATTERY_MAPPING_DEFAULTS,
+    **WATER_HEATER_MAPPING_DEFAULTS,
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A device profile. ``mapping`` is the effective EPC mapping: the class defaults overlaid
+    with what the profile declares; always empty when the device has no ``[echonet]`` settings."""
+
+    source: Path | None
+    device: DeviceInfo
+    echonet: EchonetSettings | None
+    ratings: Ratings | None
+    timings: Timings
+    tolerances: Tolerances
+    jcstar: JcStar | None
+    protocol: ProtocolInfo
+    mapping: Mapping[str, EpcMapping] = field(default_factory=dict, hash=False)
+    water_heater: WaterHeaterSpec | None = None
+    modbus: ModbusSettings | None = None
+    meter: MeterSettings | None = None
+    openadr3: OpenAdrSettings | None = None
+    webapi: WebApiSettings | None = None
+    # How many times faster than real time the device's clock runs (on_device_clock): reports
+    # must say the timings were scaled.
+    time_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        # Without [echonet] there is nothing to map; dropping the mapping (rather than refusing
+        # it) lets dataclasses.replace(profile, echonet=None) work on an effective mapping.
+        merged: dict[str, EpcMapping] = {}
+        if self.echonet is not None:
+            merged = {**_MAPPING_DEFAULTS.get(self.device.device_class, {}), **self.mapping}
+        object.__setattr__(self, "mapping", MappingProxyType(merged))
+        if not (math.isfinite(self.time_scale) and self.time_scale > 0):
+            raise ValueError(f"time_scale must be a finite number > 0, got {self.time_scale!r}")
+        try:
+            # The sections checked themselves; this checks the rules between them.
+            validate_document(self._document(), None, "")
+        except ProfileError as error:
+            raise error.with_path(self.source) from None
+
+    @property
+    def is_simulated(self) -> bool:
+        binding = self.device.binding
+        if binding is Binding.MODBUS:
+            return self.modbus is not None and self.modbus.address == SIMULATOR_ADDRESS
+        if binding is Binding.OPENADR3:
+            return self.openadr3 is not None and self.openadr3.ven == SIMULATOR_ADDRESS
+        if binding is Binding.WEBAPI:
+            return self.webapi is not None and self.webapi.base_url == SIMULATOR_ADDRESS
+        return self.echonet is not None and self.echonet.address == SIMULATOR_ADDRESS
+
+    def simulated(self) -> Profile:
+        """This profile with every link pointed at the built-in simulators (``--simulate``)."""
+        profile = self
+        if profile.echonet is not None:
+            profile = replace(profile, echonet=replace(profile.echonet, address=SIMULATOR_ADDRESS))
+        if profile.modbus is not None:
+            profile = replace(profile, modbus=replace(profile.modbus, address=SIMULATOR_ADDRESS))
+        if profile.meter is not None:
+            profile = replace(profile, meter=replace(profile.meter, address=SIMULATOR_ADDRESS))
+        if profile.openadr3 is not None:
+            profile = replace(profile, openadr3=replace(profile.openadr3, ven=SIMULATOR_ADDRESS))
+        if profile.webapi is not None:
+            profile = replace(profile, webapi=replace(profile.webapi, base_url=SIMULATOR_ADDRESS))
+        return profile
+
+    def on_device_clock(self, n: float) -> Profile:
+        """A copy for a device whose clock runs n times faster than real time.
+
+        Timings and tolerances stay in seconds of the device's clock, as declared; the DUT facade
+        divides every wait by ``time_scale`` and multiplies every elapsed time by it, so energy
+        and response times are judged on the device's clock. The ECHONET Lite request timeout is
+        not scaled: a round trip on the LAN does not speed up with the device's clock.
+        """
+        if isinstance(n, bool) or not isinstance(n, int | float) or not math.isfinite(n) or n < 1:
+            # A slower clock would push timings past the DRready 30-minute ceilings.
+            raise ValueError(f"time scale must be a finite number ≥ 1, got {n!r}")
+        return replace(self, time_scale=self.time_scale * n)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready, in the TOML's shape with every default filled in, for reports."""
+        doc = self._document()
+        doc["source"] = None if self.source is None else str(self.source)
+        doc["time_scale"] = self.time_scale
+        return doc
+
+    def _document(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "device": self.device.to_json()}
+        if self.echonet is not None:
+            mapping = {name: item.to_json() for name, item in sorted(self.mapping.items())}
+            doc["echonet"] = {**self.echonet.to_json(), "mapping": mapping}
+        if self.ratings is not None:
+            doc["ratings"] = self.ratings.to_json()
+        if self.water_heater is not None:
+            doc["water_heater"] = self.water_heater.to_json()
+        if self.modbus is not None:
+            doc["modbus"] = self.modbus.to_json()
+        if self.meter is not None:
+            doc["meter"] = self.meter.to_json()
+        if self.openadr3 is not None:
+            doc["openadr3"] = self.openadr3.to_json()
+        if self.webapi is not None:
+            doc["webapi"] = self.webapi.to_json()
+        doc["timings"] = self.timings.to_json()
+        doc["tolerances"] = self.tolerances.to_json()
+        if self.jcstar is not None:
+            doc["jcstar"] = self.jcstar.to_json()
+        doc["protocol"] = self.protocol.to_json()
+        return doc

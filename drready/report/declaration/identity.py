@@ -1,0 +1,167 @@
+"""The device's identity (read from the device beside the profile's declaration) and its
+JC-STAR declaration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from drready.report.declaration.model import JST, IdentityRow, Jcstar
+
+
+def _run_date(report: Mapping[str, Any]) -> date | None:
+    started = report.get("started_at")
+    if not isinstance(started, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(started)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(JST).date()
+
+
+# -- one device -----------------------------------------------------------------------------------
+
+
+def _normal_code(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip().upper()
+    return text[2:] if text.startswith("0X") else text
+
+
+def _normal_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value).strip(" \x00")
+
+
+def _identity_row(
+    label_ja: str,
+    label_en: str,
+    source: str,
+    read: Any,
+    declared: Any,
+    normal: Any = _normal_text,
+) -> IdentityRow:
+    read_text = None if read in (None, "") else str(read)
+    declared_text = None if declared in (None, "") else str(declared)
+    if read_text is None:
+        status = "not-read"
+    elif declared_text is None:
+        status = "not-declared"
+    elif normal(read_text) == normal(declared_text):
+        status = "match"
+    else:
+        status = "mismatch"
+    return IdentityRow(label_ja, label_en, source, read_text, declared_text, status)
+
+
+def identity(report: Mapping[str, Any]) -> list[IdentityRow]:
+    device = report.get("device") or {}
+    read = device.get("identity") or {}
+    profile = report.get("profile") or {}
+    declared = profile.get("device") or {}
+    protocol = profile.get("protocol") or {}
+    return [
+        _identity_row(
+            "製造事業者コード",
+            "Manufacturer code",
+            "EPC 0x8A",
+            read.get("manufacturer_code"),
+            declared.get("manufacturer_code"),
+            _normal_code,
+        ),
+        _identity_row(
+            "商品コード",
+            "Product code",
+            "EPC 0x8C",
+            read.get("product_code"),
+            declared.get("product_code"),
+        ),
+        _identity_row(
+            "製造番号",
+            "Serial number",
+            "EPC 0x8D",
+            read.get("serial_number"),
+            declared.get("serial_number"),
+        ),
+        _identity_row(
+            "識別番号",
+            "Identification number",
+            "EPC 0x83",
+            read.get("identification_number"),
+            declared.get("identification_number"),
+            _normal_code,
+        ),
+        _identity_row(
+            "ECHONET Lite 規格Version",
+            "ECHONET Lite version",
+            "node profile 0x82",
+            device.get("echonet_lite_version"),
+            protocol.get("version"),
+        ),
+        _identity_row(
+            "APPENDIX リリース",
+            "Appendix release",
+            "EPC 0x82",
+            device.get("appendix_release"),
+            protocol.get("appendix_release"),
+        ),
+    ]
+
+
+def jcstar(report: Mapping[str, Any]) -> Jcstar:
+    declared = (report.get("profile") or {}).get("jcstar")
+    if not isinstance(declared, Mapping):
+        return Jcstar(
+            False,
+            "—",
+            "—",
+            "—",
+            "申告なし (プロファイルに [jcstar] がない)",
+            "not declared (no [jcstar] table in the profile)",
+            True,
+        )
+    label = str(declared.get("label") or "—")
+    level_value = declared.get("level")
+    level = int(level_value) if isinstance(level_value, int | float) else 0
+    valid_text = str(declared.get("valid_until") or "—")
+    run_day = _run_date(report)
+    try:
+        valid_until: date | None = date.fromisoformat(valid_text)
+    except ValueError:
+        valid_until = None
+    problems_ja: list[str] = []
+    problems_en: list[str] = []
+    if valid_until is None:
+        problems_ja.append("有効期限が読めない")
+        problems_en.append("the validity date cannot be read")
+    elif run_day is not None and run_day > valid_until:
+        problems_ja.append(f"有効期限切れ (有効期限 {valid_until}、試験日 {run_day})")
+        problems_en.append(f"EXPIRED (valid until {valid_until}; run on {run_day})")
+    if level < 1:
+        problems_ja.append("★1 未満")
+        problems_en.append("level below ★1")
+    if problems_en:
+        return Jcstar(
+            True,
+            label,
+            f"★{level}",
+            valid_text,
+            "、".join(problems_ja),
+            "; ".join(problems_en),
+            True,
+        )
+    return Jcstar(
+        True,
+        label,
+        f"★{level}",
+        valid_text,
+        f"試験日 ({run_day}) に有効。自己申告であり、ハーネスは検証できない",
+        f"valid on the run's date ({run_day}); self-declared, not verifiable by the harness",
+        False,
+    )
