@@ -92,9 +92,14 @@ def test_a_clean_tree_passes(tmp_path: Path) -> None:
             "drready.echonet.codec",
         ),
         (
+            {"drready/run/ledger.py": "import pytest\n"},
+            "drready.run.ledger imports pytest: only the plugin, the recorder and the command "
+            "line may import pytest",
+        ),
+        (
             {"drready/device/big.py": '"""A long module."""\n' + "x = 1\n" * 501},
-            "drready/device/big.py: 502 lines, over 500, and its docstring has no "
-            "'Length: ...' line saying why",
+            "drready/device/big.py: 502 lines, over 500, and its docstring does not say why "
+            "(a sentence with 'past 500 lines')",
         ),
     ],
     ids=[
@@ -104,6 +109,7 @@ def test_a_clean_tree_passes(tmp_path: Path) -> None:
         "suite-plugin",
         "top-level-name",
         "cycle",
+        "pytest-below-top",
         "long-module",
     ],
 )
@@ -113,7 +119,10 @@ def test_each_kind_of_breach_is_named(tmp_path: Path, files: dict[str, str], exp
 
 
 def test_a_long_module_with_its_reason_passes(tmp_path: Path) -> None:
-    text = '"""Tables.\n\nLength: one table of the standard\'s data.\n"""\n' + "x = 1\n" * 600
+    text = (
+        '"""Tables.\n\nWhy past 500\nlines: one table of the standard\'s data.\n"""\n'
+        + "x = 1\n" * 600
+    )
     problems, _, _ = _checker().check(_tree(tmp_path, {"drready/device/big.py": text}))
     assert problems == []
 
