@@ -70,7 +70,7 @@ ROUNDS = 10
 
 SUITE_WALL_TARGET_S = 5.0
 SUITE_SIMULATED_TARGET_S = 4 * 3600.0
-#: Water heaters: two days of device time or more, including a night (issue 3).
+#: Water heaters: two days of device time or more, including a night.
 HEATER_SIMULATED_TARGET_S = 48 * 3600.0
 ALL_WALL_TARGET_S = 10.0
 ALL_SIMULATED_TARGET_S = 24 * 3600.0

@@ -29,7 +29,7 @@ RUN_TIMEOUT_S = 600
 pytestmark = pytest.mark.timeout(2400)
 GOLDEN = "(golden)"
 CLASSES = ("battery", "heatpump", "hybrid")
-#: Faults per class the issues ask for at least.
+#: Faults per class we require at least.
 MIN_FAULTS = {"battery": 12, "heatpump": 8, "hybrid": 8}
 
 
@@ -160,7 +160,7 @@ def test_golden_modbus_battery_passes_every_requirement_that_maps(
 def test_golden_server_shape_passes_every_server_requirement(
     matrix: dict[str, Run], variant: str
 ) -> None:
-    """Issue 4: over the server topology, in both shapes, every class passes *-1.2, every
+    """Over the server topology, in both shapes, every class passes *-1.2, every
     *-2.x, *-ID, *-3.2 and *-3.3; *-1.1 (the gateway's) is not tested, saying why."""
     device_class = variant.split("-")[0]
     golden = matrix[_golden(variant)]
