@@ -18,6 +18,10 @@ simulated run, so it must do what DRready asks of the real thing (and no more):
 Every insecurity and misbehaviour is one switch of :class:`VenBehaviour`, for the named faults
 (:mod:`drready.simulators.openadr_faults`). One task does everything in order (poll, act, report),
 so a report never overtakes the request-status report of what it follows; every wait is a timer.
+
+One idea at ~500 lines: the VEN's OpenADR 3 loop; what it does with its device is
+:mod:`drready.simulators.ven_device`, its pairing with the device
+:mod:`drready.simulators.ven_runtime`.
 """
 
 from __future__ import annotations

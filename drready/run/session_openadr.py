@@ -4,8 +4,9 @@ and the device's VEN polls it.
 ``openadr3.ven = "simulator"``: everything in-process on virtual time: the servicer (HTTPS with a
 CA made for the run) and the simulator backend's VEN in front of its reference ECHONET Lite
 device (:meth:`drready.simulation.SimulatorBackend.openadr_ven`), which trusts the run's CA.
-``"external"``: the servicer listens on ``bind:port`` in real time; the CA certificate a real VEN must trust is written next to the
-evidence file (``openadr3-ca.pem``), and the session waits, bounded, for the VEN to register.
+``"external"``: the servicer listens on ``bind:port`` in real time; the CA certificate a real
+VEN must trust is written next to the evidence file (``openadr3-ca.pem``), and the session
+waits, bounded, for the VEN to register.
 """
 
 from __future__ import annotations
