@@ -40,6 +40,10 @@ token endpoint): 400 ``typeError`` (body breaks its schema), ``rangeError`` (bad
 :class:`EchonetBridgeBackend` bridges to a real ECHONET Lite device through drready's own
 :class:`~drready.echonet.gateway.Gateway`; :class:`InMemoryBackend` holds values in memory (both
 in :mod:`drready.simulators.maker_cloud_backends`).
+
+One idea past ~500 lines: the cloud's HTTP face (routes, authentication and each protection a
+fault switches off). Its device backends are in :mod:`drready.simulators.maker_cloud_backends`,
+the pairing with a reference device in :mod:`drready.simulators.maker_cloud_runtime`.
 """
 
 from __future__ import annotations

@@ -1,98 +1,100 @@
 """A reference device behind the reference maker's cloud: the server topology's simulator for
-the ECHONET Lite Web API shape.
+the ECHONET Lite Web API shape (what
+:meth:`drready.simulators.registry.ReferenceBackend.maker_cloud` builds from a
+:class:`~drready.simulation.MakerCloudSpec`).
 
 :class:`SimulatedMakerCloud` puts a :class:`~drready.simulators.maker_cloud.MakerCloud` (TLS with
-its own per-run trustme CA) in front of an ECHONET Lite reference device started by
-:func:`drready.run.session.start_echonet_simulator`, bridged through the harness's in-memory
-Gateway. The device's DRready items in maker-specific EPCs are served under the names
-:mod:`drready.webapi.maker` gives them. Named faults of this shape
-(:mod:`drready.simulators.webapi_faults`) bend :attr:`SimulatedMakerCloud.config` before the cloud
-starts.
+its own per-run trustme CA) in front of an ECHONET Lite reference device on its own in-memory
+link (:class:`~drready.simulators.device_link.DeviceLink`). The device's DRready items in
+maker-specific EPCs are served under the names :mod:`drready.webapi.maker` gives them. Named
+faults of this shape (:mod:`drready.simulators.webapi_faults`) bend
+:attr:`SimulatedMakerCloud.config` before the cloud starts.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+import ssl
+from typing import Any
 
+from drready.simulators.device_link import DeviceLink
+from drready.simulators.faults import get_fault
 from drready.simulators.maker_cloud import MakerCloud, MakerCloudConfig
 from drready.simulators.maker_cloud_backends import EchonetBridgeBackend
 
-from drready.clock import LoopRunner
-from drready.echonet.codec import EOJ
-from drready.echonet.mapping import EpcMapping
-
-if TYPE_CHECKING:
-    from drready.run.session import EchonetSide
+from drready.model import Binding
+from drready.simulation import MakerCloudSpec
 
 __all__ = ["SimulatedMakerCloud"]
 
 
 class SimulatedMakerCloud:
-    """The reference device and the cloud in front of it (the run's ``SimulatorControl``)."""
+    """The reference device and the cloud in front of it."""
 
-    binding = "webapi"
+    #: Which binding the simulator serves (the Web API faults check it).
+    binding = Binding.WEBAPI
 
-    def __init__(
-        self,
-        echonet: EchonetSide,
-        runner: LoopRunner,
-        *,
-        device_id: str,
-        eoj: EOJ,
-        mapping: Mapping[str, EpcMapping],
-        config: MakerCloudConfig | None = None,
-    ) -> None:
-        self.echonet = echonet
-        self.runner = runner
-        self.device_id = device_id
-        self.eoj = eoj
-        self.mapping = dict(mapping)
+    def __init__(self, spec: MakerCloudSpec) -> None:
+        self.spec = spec
+        self.device_id = spec.device_id
+        self.link = DeviceLink(
+            spec.device, request_timeout_s=spec.request_timeout_s, retries=spec.retries
+        )
         #: What faults bend, before :meth:`start`.
-        self.config = config or MakerCloudConfig()
-        self.cloud: MakerCloud | None = None
-        self._closed = False
+        self.config = MakerCloudConfig(client_id=spec.client_id, client_secret=spec.client_secret)
+        self._cloud: MakerCloud | None = None
+        for name in spec.faults:
+            fault = get_fault(name)
+            if fault.binding is not Binding.WEBAPI:
+                raise ValueError(f"fault {name!r} is not a fault of the maker cloud")
+            fault.apply(self)
 
     @property
-    def device(self) -> Any:
-        """The reference device's model (what ECHONET Lite faults bend)."""
-        return getattr(self.echonet.simulator, "device", None)
+    def cloud(self) -> Any:
+        return self._cloud
+
+    def _running(self) -> MakerCloud:
+        if self._cloud is None:
+            raise RuntimeError("the maker cloud is not started")
+        return self._cloud
 
     @property
     def url(self) -> str:
-        if self.cloud is None or self.cloud.url is None:
+        url = self._running().url
+        if url is None:
             raise RuntimeError("the maker cloud is not started")
-        return self.cloud.url
+        return url
+
+    @property
+    def plain_url(self) -> str | None:
+        return self._running().plain_url
+
+    def client_ssl_context(self) -> ssl.SSLContext:
+        return self._running().client_ssl_context()
 
     async def start(self) -> object:
-        if self.cloud is None:
-            side = self.echonet
+        if self._cloud is None:
+            await self.link.start()
+            link = self.link
             backend = await EchonetBridgeBackend.open(
-                side.gateway, side.address, self.eoj, mapping=self.mapping
+                link.gateway, link.address, link.eoj, mapping=self.spec.device.mapping or {}
             )
-            self.cloud = MakerCloud({self.device_id: backend}, self.config)
-        await self.cloud.start()
+            self._cloud = MakerCloud({self.device_id: backend}, self.config)
+        await self._cloud.start()
         return self
 
     def restart(self) -> None:
         """Power-cycle the device behind the cloud (the cloud keeps running)."""
-        self.echonet.simulator.restart()
+        self.link.restart()
 
     def check(self) -> None:
-        self.echonet.simulator.check()
-        if self.cloud is not None:
-            self.cloud.check()
+        self.link.check()
+        if self._cloud is not None:
+            self._cloud.check()
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        cloud, self.cloud = self.cloud, None
+    async def aclose(self) -> None:
+        cloud, self._cloud = self._cloud, None
         try:
             if cloud is not None:
-                with contextlib.suppress(RuntimeError):  # the loop is already closed
-                    self.runner.run(cloud.close())
+                await cloud.close()
         finally:
-            self.echonet.simulator.close()
-            self.echonet.gateway.close()
+            self.link.close()

@@ -1,13 +1,26 @@
 """The reference simulators' backend: what the harness finds under the ``drready.simulators``
-entry point (:mod:`drready.simulation` declares the interface)."""
+entry point (:mod:`drready.simulation` declares the interface and the specs)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
+from drready.simulators.devices import battery_params, build_device
 from drready.simulators.faults import FAULTS
+from drready.simulators.maker_cloud_runtime import SimulatedMakerCloud
+from drready.simulators.runtime import EndpointFactory, SimulatedNode
+from drready.simulators.sunspec_battery import SunSpecBatteryConfig
+from drready.simulators.sunspec_runtime import SimulatedSunSpecBattery
+from drready.simulators.ven_runtime import SimulatedVen
 
-from drready.simulation import FaultInfo
+from drready.simulation import (
+    DeviceSpec,
+    FaultInfo,
+    MakerCloudSpec,
+    SunSpecSpec,
+    VenSpec,
+)
 
 __all__ = ["BACKEND", "ReferenceBackend"]
 
@@ -18,6 +31,30 @@ class ReferenceBackend:
     @property
     def faults(self) -> Mapping[str, FaultInfo]:
         return FAULTS
+
+    def echonet_device(self, spec: DeviceSpec, open_endpoint: EndpointFactory) -> SimulatedNode:
+        return build_device(spec, open_endpoint)
+
+    def sunspec_battery(self, spec: SunSpecSpec, host: str, port: int) -> SimulatedSunSpecBattery:
+        config = SunSpecBatteryConfig(
+            params=battery_params(spec.ratings),
+            unit_id=spec.unit_id,
+            storage_model=spec.storage_model,
+            sunspec_marker=spec.sunspec_marker,
+        )
+        if spec.comms_loss_timeout_s is not None:
+            config = replace(config, comms_loss_timeout_s=spec.comms_loss_timeout_s)
+        if spec.identity.serial_number:
+            config.serial_number = spec.identity.serial_number
+        if spec.identity.product_code:
+            config.model_name = spec.identity.product_code
+        return SimulatedSunSpecBattery(host, port, config, spec.faults, meter_unit=spec.meter_unit)
+
+    def openadr_ven(self, spec: VenSpec) -> SimulatedVen:
+        return SimulatedVen(spec)
+
+    def maker_cloud(self, spec: MakerCloudSpec) -> SimulatedMakerCloud:
+        return SimulatedMakerCloud(spec)
 
 
 BACKEND = ReferenceBackend()

@@ -89,6 +89,10 @@ class SimulatedNode:
     def _started(self) -> None:
         """Called at the end of :meth:`start`."""
 
+    def restart(self) -> None:
+        """Power-cycle the device (inside the loop)."""
+        raise NotImplementedError
+
     def _handles(self) -> list[asyncio.TimerHandle | None]:
         return []
 
@@ -101,6 +105,11 @@ class SimulatedNode:
         if self._endpoint is None:
             raise RuntimeError("simulator is not running")
         return self._endpoint.local_address
+
+    @property
+    def meter_address(self) -> Address | None:
+        """Where an independent meter beside the device serves (None: there is none)."""
+        return None
 
     async def start(self) -> Self:
         self._loop = asyncio.get_running_loop()

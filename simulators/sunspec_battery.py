@@ -71,6 +71,9 @@ What the device does (the harness's reading of BAT-2.x over SunSpec):
 
 Faults (:mod:`drready.simulators.faults`, binding "modbus") switch parts of this off through
 :class:`SunSpecBehaviour`.
+
+One idea past ~500 lines: the register image of one device; a fifth of the module is the layout
+and sign conventions written out above, which belong next to the code that follows them.
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ simulated run, so it must do what DRready asks of the real thing (and no more):
 Every insecurity and misbehaviour is one switch of :class:`VenBehaviour`, for the named faults
 (:mod:`drready.simulators.openadr_faults`). One task does everything in order (poll, act, report),
 so a report never overtakes the request-status report of what it follows; every wait is a timer.
+
+One idea at ~500 lines: the VEN's OpenADR 3 loop; what it does with its device is
+:mod:`drready.simulators.ven_device`, its pairing with the device
+:mod:`drready.simulators.ven_runtime`.
 """
 
 from __future__ import annotations
@@ -31,18 +35,12 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from drready.simulators.ven_device import (
-    BatteryAdapter,
-    DeviceAdapter,
-    WaterHeaterAdapter,
-    instructions,
-)
+from drready.simulators.echonet_peer import Answer
+from drready.simulators.ven_device import BatteryAdapter, DeviceAdapter, instructions
 
 from drready import __version__
-from drready.bindings.types import DrAck
-from drready.device import BatteryBinding, DeviceBinding, WaterHeaterBinding
 from drready.echonet.errors import EchonetError
 from drready.openadr import vocab
 from drready.openadr.server import duration_seconds, now_epoch
@@ -117,12 +115,6 @@ class VenState:
     tampered: set[tuple[str, str]] = field(default_factory=set)
 
 
-def adapter_for(device_class: str, binding: DeviceBinding) -> DeviceAdapter:
-    if device_class == "battery":
-        return BatteryAdapter(cast(BatteryBinding, binding))
-    return WaterHeaterAdapter(cast(WaterHeaterBinding, binding))
-
-
 def event_window(event: Mapping[str, Any]) -> tuple[float | None, float | None]:
     """(start, end) of an event in epoch seconds: start None for "now", end None for never."""
     period = event.get("intervalPeriod") or {}
@@ -144,20 +136,18 @@ def digest(event: Mapping[str, Any]) -> str:
 
 
 class ReferenceVen:
-    """The VEN in front of one device (``binding``). Start with :meth:`start` on the run's loop."""
+    """The VEN in front of one device (reached through ``adapter``). Start with :meth:`start` on
+    the run's loop."""
 
     def __init__(
         self,
         config: VenConfig,
-        binding: DeviceBinding,
-        device_class: str,
+        adapter: DeviceAdapter,
         behaviour: VenBehaviour | None = None,
     ) -> None:
         self.config = config
-        self.binding = binding
-        self.device_class = device_class
         self.behaviour = behaviour or VenBehaviour()
-        self.adapter = adapter_for(device_class, binding)
+        self.adapter = adapter
         self.state = VenState()
         self.log: list[str] = []
         self.errors: list[BaseException] = []
@@ -316,16 +306,17 @@ class ReferenceVen:
             await asyncio.sleep(self.config.poll_interval_s)
 
     async def _attributes(self) -> list[dict[str, Any]]:
-        identity = (await self.binding.identity()).to_json()
+        peer = self.adapter.peer
+        identity = await peer.identity()
         attributes = [
             {"type": kind, "values": [identity[name]]}
             for kind, name in vocab.IDENTITY_ATTRIBUTES.items()
             if identity.get(name)
         ]
-        node = await self.binding.node_version()
+        node = await peer.node_version()
         firmware = SOFTWARE + (f" (ECHONET Lite {node})" if node else "")
         attributes.append({"type": vocab.FIRMWARE_VERSION, "values": [firmware]})
-        release = await self.binding.appendix_release()
+        release = await peer.appendix_release()
         if release:
             attributes.append({"type": vocab.APPENDIX_RELEASE, "values": [release]})
         return attributes
@@ -400,13 +391,13 @@ class ReferenceVen:
     ) -> None:
         self._remember(key, content)
         event_id = key[0]
-        answer: DrAck | None = None
+        answer: Answer | None = None
         started = False
         for instruction in instructions(event, self.adapter.payload_types):
             try:
                 ack, dr = await self.adapter.execute(instruction)
             except EchonetError as exc:
-                ack, dr = DrAck(False, f"the device did not take it: {exc}"), False
+                ack, dr = Answer(False, f"the device did not take it: {exc}"), False
             started = started or dr
             if answer is None or answer.accepted:
                 answer = ack

@@ -15,6 +15,10 @@ DR behaviour, as the water-heater requirements (HP-2.x / HY-2.x) are read by the
 
 Faults (``drready.simulators.faults``) switch parts of this behaviour off through
 :class:`WaterHeaterBehaviour`.
+
+One idea past ~500 lines: the ECHONET Lite face of the water heater (properties, staged Sets,
+the DR rules); the physics is :mod:`drready.simulators.water_heater_model`, the node's timers
+:mod:`drready.simulators.water_heater_runtime`.
 """
 
 from __future__ import annotations

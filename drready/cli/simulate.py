@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import json
 import signal
-from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from datetime import datetime
 
+from drready.echonet.transport import DatagramEndpoint, DatagramHandler, open_udp_endpoint
 from drready.errors import UsageError
+from drready.model import DeviceClass
+from drready.simulation import DeviceSpec, UnknownFaultError, backend, faults, get_fault
 
 
 def _parse_bind(text: str) -> tuple[str, int]:
@@ -19,38 +21,23 @@ def _parse_bind(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-class _Node(Protocol):
-    """What ``drready simulate`` needs of a running simulator."""
-
-    @property
-    def address(self) -> tuple[str, int]: ...
-
-    def close(self) -> None: ...
-
-    def check(self) -> None: ...
-
-
-async def _start_simulator(args: argparse.Namespace, endpoint: Any) -> _Node:
-    if args.device_class == "battery":
-        from drready.simulators.battery import BatteryConfig
-        from drready.simulators.runtime import SimulatedBattery
-
+def _spec(args: argparse.Namespace) -> DeviceSpec:
+    device_class = DeviceClass(args.device_class)
+    if device_class is DeviceClass.BATTERY:
         timeout = 1800.0 if args.comms_loss_timeout is None else args.comms_loss_timeout
-        config = BatteryConfig(comms_loss_timeout_s=timeout)
-        return await SimulatedBattery(
-            endpoint, config, args.fault, time_scale=args.time_scale
-        ).start()
-    from drready.simulators.water_heater import WaterHeaterConfig
-    from drready.simulators.water_heater_runtime import SimulatedWaterHeater
-
-    heater = WaterHeaterConfig.for_class(args.device_class)
-    start = None
-    if args.clock is not None:
-        local = datetime.fromisoformat(args.clock)
-        start = local.replace(tzinfo=timezone(timedelta(seconds=heater.utc_offset_s))).timestamp()
-    return await SimulatedWaterHeater(
-        endpoint, heater, args.fault, time_scale=args.time_scale, start_time=start
-    ).start()
+        return DeviceSpec(
+            device_class,
+            faults=tuple(args.fault),
+            comms_loss_timeout_s=timeout,
+            time_scale=args.time_scale,
+        )
+    start = None if args.clock is None else datetime.fromisoformat(args.clock)
+    return DeviceSpec(
+        device_class,
+        faults=tuple(args.fault),
+        time_scale=args.time_scale,
+        start_local_time=start,
+    )
 
 
 def _cmd_simulate_servicer(args: argparse.Namespace) -> int:
@@ -103,16 +90,13 @@ def _cmd_simulate_servicer(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from drready.echonet.transport import open_udp_endpoint
-    from drready.simulators.faults import UnknownFaultError, get_fault
-
     if args.device_class == "servicer":
         return _cmd_simulate_servicer(args)
     host, port = _parse_bind(args.bind or "127.0.0.1:3610")
     if not args.time_scale >= 1:
         raise UsageError(f"--time-scale: expected a number >= 1, got {args.time_scale}")
     if args.clock is not None:
-        if args.device_class == "battery":
+        if args.device_class == DeviceClass.BATTERY:
             raise UsageError("--clock: only the water-heater simulators keep a local clock")
         try:
             when = datetime.fromisoformat(args.clock)
@@ -122,7 +106,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"--clock: expected a local date and time like 2027-04-01T07:30, got {args.clock!r}"
             )
-    if args.comms_loss_timeout is not None and args.device_class != "battery":
+    if args.comms_loss_timeout is not None and args.device_class != DeviceClass.BATTERY:
         raise UsageError(
             f"--comms-loss-timeout: only the battery simulator has one, not the {args.device_class}"
         )
@@ -135,7 +119,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             raise UsageError(f"--fault {name}: a {fault.device_class} fault")
 
     async def serve() -> None:
-        async def endpoint(handler):  # type: ignore[no-untyped-def]
+        async def endpoint(handler: DatagramHandler) -> DatagramEndpoint:
             return await open_udp_endpoint(handler, host, port)
 
         stop = asyncio.Event()
@@ -143,7 +127,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
-            sim = await _start_simulator(args, endpoint)
+            sim = backend().echonet_device(_spec(args), endpoint)
+            await sim.start()
         except OSError as exc:
             raise UsageError(f"--bind {host}:{port}: {exc.strerror or exc}") from None
         bound = sim.address
@@ -166,9 +151,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_faults(args: argparse.Namespace) -> int:
-    from drready.simulators.faults import FAULTS
-
-    chosen = [f for f in FAULTS.values() if args.device_class in (None, f.device_class)]
+    chosen = [f for f in faults().values() if args.device_class in (None, f.device_class)]
     if args.json:
         print(json.dumps([f.to_json() for f in chosen], ensure_ascii=False, indent=2))
         return 0

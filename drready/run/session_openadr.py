@@ -2,18 +2,19 @@
 and the device's VEN polls it.
 
 ``openadr3.ven = "simulator"``: everything in-process on virtual time: the servicer (HTTPS with a
-CA made for the run), the reference ECHONET Lite device, and the reference VEN in front of it
-(:mod:`drready.simulators.ven`), which trusts the run's CA. ``"external"``: the servicer listens on
-``bind:port`` in real time; the CA certificate a real VEN must trust is written next to the
-evidence file (``openadr3-ca.pem``), and the session waits, bounded, for the VEN to register.
+CA made for the run) and the simulator backend's VEN in front of its reference ECHONET Lite
+device (:meth:`drready.simulation.SimulatorBackend.openadr_ven`), which trusts the run's CA.
+``"external"``: the servicer listens on ``bind:port`` in real time; the CA certificate a real
+VEN must trust is written next to the evidence file (``openadr3-ca.pem``), and the session
+waits, bounded, for the VEN to register.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from drready.bindings.openadr_device import (
     MARGIN_S,
@@ -24,15 +25,15 @@ from drready.bindings.openadr_device import (
 )
 from drready.clock import Clock, LoopRunner, RealClock, VirtualClock
 from drready.device import DeviceUnderTest, facade_for
-from drready.evidence import EvidenceLog, Record
+from drready.errors import SessionError
+from drready.evidence import EvidenceLog
+from drready.model import Binding, DeviceClass
 from drready.openadr import vocab
 from drready.openadr.server import Servicer, ServicerTimeout
 from drready.openadr.tls import RunTls, thawed
 from drready.profile import OpenAdrSettings, Profile
-
-if TYPE_CHECKING:
-    from drready.device import SimulatorControl
-    from drready.simulators.ven import ReferenceVen
+from drready.run.session_specs import VenSession, device_spec, run_on
+from drready.simulation import VenSpec, backend, get_fault
 
 #: Where a real VEN finds the CA it must trust, next to the evidence file.
 CA_FILE_NAME = "openadr3-ca.pem"
@@ -43,31 +44,12 @@ EXTERNAL_REGISTRATION_S = 120.0
 def open_openadr(
     profile: Profile, faults: Sequence[str], evidence_path: Path | None, clock: Clock | None
 ) -> DeviceUnderTest:
-    from drready.errors import SessionError
-
     settings = profile.openadr3
     if settings is None:
         raise SessionError("the OpenADR 3 binding needs an [openadr3] table in the profile")
     if profile.is_simulated:
         return _open_simulated(profile, settings, faults, evidence_path, clock or VirtualClock())
     return _open_external(profile, settings, evidence_path, clock or RealClock())
-
-
-class _Discard(EvidenceLog):
-    """The ECHONET Lite link between the reference VEN and its device is inside the DUT: the
-    harness's evidence is what crosses the servicer, so that link's frames are not kept."""
-
-    def add(
-        self,
-        kind: str,
-        channel: str,
-        peer: str,
-        summary: str,
-        *,
-        data: bytes = b"",
-        values: dict[str, Any] | None = None,
-    ) -> Record:
-        return Record(0, 0.0, kind, channel, peer, summary)
 
 
 def _tls(settings: OpenAdrSettings, clock: Clock) -> RunTls | None:
@@ -124,10 +106,42 @@ async def _start_servicer(
     return servicer, link
 
 
-def _binding(profile: Profile, link: OpenAdrLink) -> OpenAdrDeviceBinding:
-    if profile.device.device_class == "battery":
-        return OpenAdrBatteryBinding(link)
-    return OpenAdrWaterHeaterBinding(link)
+class _ReleasingBattery(OpenAdrBatteryBinding):
+    """The battery binding of a session with nothing simulated: closing it also releases what
+    the session started (the servicer)."""
+
+    def __init__(self, link: OpenAdrLink, release: ExitStack) -> None:
+        super().__init__(link)
+        self.release = release
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.release.close()
+
+
+class _ReleasingWaterHeater(OpenAdrWaterHeaterBinding):
+    """The water-heater twin of :class:`_ReleasingBattery`."""
+
+    def __init__(self, link: OpenAdrLink, release: ExitStack) -> None:
+        super().__init__(link)
+        self.release = release
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.release.close()
+
+
+def _binding(
+    profile: Profile, link: OpenAdrLink, release: ExitStack | None = None
+) -> OpenAdrDeviceBinding:
+    battery = profile.device.device_class == DeviceClass.BATTERY
+    if release is not None:
+        return _ReleasingBattery(link, release) if battery else _ReleasingWaterHeater(link, release)
+    return OpenAdrBatteryBinding(link) if battery else OpenAdrWaterHeaterBinding(link)
 
 
 async def _wait_ready(servicer: Servicer, link: OpenAdrLink, timeout_s: float) -> str | None:
@@ -148,46 +162,6 @@ async def _wait_ready(servicer: Servicer, link: OpenAdrLink, timeout_s: float) -
     return None
 
 
-class _SimulatedVen:
-    """The reference VEN, its device and the servicer, as the facade's simulator control."""
-
-    def __init__(
-        self,
-        runner: LoopRunner,
-        ven: ReferenceVen,
-        servicer: Servicer,
-        device: SimulatorControl,
-    ) -> None:
-        self.runner = runner
-        self.ven = ven
-        self.servicer = servicer
-        self.device = device
-        self._closed = False
-
-    async def start(self) -> object:
-        await self.ven.start()
-        return self
-
-    def restart(self) -> None:
-        self.device.restart()
-        self.ven.restart()
-
-    def check(self) -> None:
-        self.device.check()
-        self.servicer.check()
-        self.ven.check()
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self.runner.run(self.ven.close())
-            self.runner.run(self.servicer.close())
-        finally:
-            self.device.close()
-
-
 def _open_simulated(
     profile: Profile,
     settings: OpenAdrSettings,
@@ -195,40 +169,42 @@ def _open_simulated(
     evidence_path: Path | None,
     clock: Clock,
 ) -> DeviceUnderTest:
-    from drready.errors import SessionError
-    from drready.run.session import start_echonet_simulator
-    from drready.simulators.faults import get_fault
-    from drready.simulators.ven import ReferenceVen, VenConfig
-
     chosen = [get_fault(name) for name in faults]
-    device_faults = [f.name for f in chosen if f.binding == "echonet"]
-    ven_faults = [f for f in chosen if f.binding == "openadr3"]
-    others = [f.name for f in chosen if f.binding not in ("echonet", "openadr3")]
+    device_faults = [f.name for f in chosen if f.binding is Binding.ECHONET]
+    ven_faults = tuple(f.name for f in chosen if f.binding is Binding.OPENADR3)
+    others = [f.name for f in chosen if f.binding not in (Binding.ECHONET, Binding.OPENADR3)]
     if others:
         raise SessionError(f"--fault {others[0]}: not a fault of the OpenADR 3 simulator")
+    echonet = profile.echonet
+    if echonet is None:
+        raise SessionError("the simulator needs an [echonet] table in the profile")
     runner = LoopRunner(clock)
-    evidence = EvidenceLog(clock.now, evidence_path)
-    servicer: Servicer | None = None
-    side = None
-    try:
+    with ExitStack() as opening:
+        opening.callback(runner.close)
+        evidence = EvidenceLog(clock.now, evidence_path)
+        # What the facade's close releases; on a failure here, the opening releases it.
+        owned = opening.enter_context(ExitStack())
         tls = _tls(settings, clock)
         servicer, link = runner.run(_start_servicer(profile, settings, evidence, tls))
-        side = start_echonet_simulator(profile, device_faults, runner, _Discard(clock.now))
-        config = VenConfig(
-            base_url=servicer.base_url,
-            client_id=settings.client_id,
-            client_secret=settings.client_secret,
-            ven_name=settings.ven_name,
-            ca_pem=tls.ca_pem if tls is not None else None,
-            poll_interval_s=settings.poll_interval_s,
-            report_interval_s=settings.report_interval_s,
-            comms_loss_timeout_s=profile.timings.comms_loss_timeout_s,
+        owned.callback(run_on(runner, servicer.close))
+        ven = backend().openadr_ven(
+            VenSpec(
+                device=device_spec(profile, device_faults),
+                base_url=servicer.base_url,
+                client_id=settings.client_id,
+                client_secret=settings.client_secret,
+                ven_name=settings.ven_name,
+                ca_pem=tls.ca_pem if tls is not None else None,
+                poll_interval_s=settings.poll_interval_s,
+                report_interval_s=settings.report_interval_s,
+                comms_loss_timeout_s=profile.timings.comms_loss_timeout_s,
+                faults=ven_faults,
+                request_timeout_s=echonet.request_timeout_s,
+                retries=echonet.retries,
+            )
         )
-        ven = ReferenceVen(config, side.binding, profile.device.device_class)
-        for fault in ven_faults:
-            fault.apply(ven)
-        simulator = _SimulatedVen(runner, ven, servicer, side.simulator)
-        runner.run(simulator.start())
+        owned.callback(run_on(runner, ven.aclose))
+        runner.run(ven.start())
         timeout = 3 * settings.poll_interval_s + MARGIN_S
         problem = runner.run(_wait_ready(servicer, link, timeout))
         ven.check()
@@ -237,30 +213,23 @@ def _open_simulated(
                 f"the reference VEN is not working: {problem} within {timeout:g} s "
                 f"({ven.last_error or 'no error seen'})"
             )
-    except BaseException:
-        if side is not None:
-            side.simulator.close()
-        if servicer is not None:
-            runner.run(servicer.close())
-        runner.close()
-        raise
-    return facade_for(runner, _binding(profile, link), profile, evidence, simulator)
+        control = VenSession(ven, owned.pop_all(), checks=[servicer.check])
+        dut = facade_for(runner, _binding(profile, link), profile, evidence, control)
+        opening.pop_all()
+    return dut
 
 
 def _open_external(
     profile: Profile, settings: OpenAdrSettings, evidence_path: Path | None, clock: Clock
 ) -> DeviceUnderTest:
-    from drready.errors import SessionError
-
     runner = LoopRunner(clock)
-    evidence = EvidenceLog(clock.now, evidence_path)
-    try:
+    with ExitStack() as opening:
+        opening.callback(runner.close)
+        evidence = EvidenceLog(clock.now, evidence_path)
+        owned = opening.enter_context(ExitStack())
         tls = _tls(settings, clock)
         servicer, link = runner.run(_start_servicer(profile, settings, evidence, tls))
-    except BaseException:
-        runner.close()
-        raise
-    try:
+        owned.callback(run_on(runner, servicer.close))
         if tls is not None:
             directory = evidence_path.parent if evidence_path is not None else Path.cwd()
             directory.mkdir(parents=True, exist_ok=True)
@@ -272,17 +241,11 @@ def _open_external(
                 f"no VEN as client {settings.client_id!r} at {servicer.base_url}: {problem} "
                 f"within {timeout:g} s"
             )
-    except BaseException:
-        runner.run(servicer.close())
-        runner.close()
-        raise
-    binding = _binding(profile, link)
-
-    def close() -> None:
-        runner.run(servicer.close())
-
-    binding.close_hook = close
-    return facade_for(runner, binding, profile, evidence)
+        # No simulator to hand the facade: the binding releases the servicer when closed.
+        binding = _binding(profile, link, owned.pop_all())
+        dut = facade_for(runner, binding, profile, evidence)
+        opening.pop_all()
+    return dut
 
 
 __all__ = ["CA_FILE_NAME", "open_openadr"]

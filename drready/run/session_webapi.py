@@ -1,10 +1,10 @@
 """Open a DUT over the server topology, ECHONET Lite Web API shape: the harness calls the
 maker's cloud.
 
-``webapi.base_url = "simulator"``: the reference device of the profile's class (ECHONET Lite,
-in-process, virtual time) behind the reference maker cloud (TLS with a per-run trustme CA, real
-loopback sockets), the named faults of this shape applied to the cloud (and any ECHONET Lite
-fault to the device behind it). Otherwise the maker's cloud at ``base_url``, on the real clock,
+``webapi.base_url = "simulator"``: the simulator backend's maker cloud (TLS with a per-run CA,
+real loopback sockets) in front of its reference device of the profile's class (ECHONET Lite,
+in-process, virtual time), the named faults of this shape applied to the cloud (and any ECHONET
+Lite fault to the device behind it). Otherwise the maker's cloud at ``base_url``, on the real clock,
 trusting ``ca_file`` if given, the device ``device_id`` or the first of the class's
 ``deviceType`` in its device list. What a user can get wrong (the URL, the CA file, the
 credentials, a cloud that does not answer) is one line of :class:`drready.run.session.SessionError`.
@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from drready.bindings.webapi_device import (
     WebApiBatteryBinding,
@@ -27,10 +28,13 @@ from drready.bindings.webapi_probes import WebApiProbes
 from drready.bindings.webapi_transport import WebApiTransport
 from drready.clock import Clock, LoopRunner, RealClock, VirtualClock
 from drready.device import DeviceUnderTest, facade_for
-from drready.echonet.codec import EOJ
 from drready.echonet.properties import load_class
+from drready.errors import SessionError
 from drready.evidence import EvidenceLog
+from drready.model import Binding, DeviceClass
 from drready.profile import Profile, WebApiSettings
+from drready.run.session_specs import MakerCloudSession, device_spec, run_on
+from drready.simulation import MakerCloudSpec, backend, get_fault
 from drready.webapi.client import (
     SchemaViolation,
     WebApiClient,
@@ -38,16 +42,11 @@ from drready.webapi.client import (
     WebApiHttpError,
 )
 
-if TYPE_CHECKING:
-    from drready.simulators.maker_cloud_runtime import SimulatedMakerCloud
-
 #: The longest the opening exchange with a cloud may take (token, device list, description).
 OPEN_TIMEOUT_S = 60.0
 
 
 def _error(text: str) -> Exception:
-    from drready.errors import SessionError
-
     return SessionError(" ".join(text.split()))
 
 
@@ -57,7 +56,7 @@ def open_webapi(
     settings = profile.webapi
     if settings is None:
         raise _error("the ECHONET Lite Web API binding needs a [webapi] table in the profile")
-    if profile.device.device_class != "battery" and profile.water_heater is None:
+    if profile.device.device_class != DeviceClass.BATTERY and profile.water_heater is None:
         raise _error("a water heater needs a [water_heater] table in the profile")
     if profile.is_simulated:
         return _open_simulated(profile, settings, faults, evidence_path, clock or VirtualClock())
@@ -71,55 +70,49 @@ def _open_simulated(
     evidence_path: Path | None,
     clock: Clock,
 ) -> DeviceUnderTest:
-    from drready.run.session import start_echonet_simulator
-    from drready.simulators.faults import get_fault
-    from drready.simulators.maker_cloud import MakerCloudConfig
-    from drready.simulators.maker_cloud_runtime import SimulatedMakerCloud
-
-    if profile.echonet is None:
+    echonet = profile.echonet
+    if echonet is None:
         raise _error("the simulated maker cloud fronts the device of the profile's [echonet] table")
-    cloud_faults = [n for n in faults if get_fault(n).binding == "webapi"]
+    cloud_faults = tuple(n for n in faults if get_fault(n).binding is Binding.WEBAPI)
     device_faults = [n for n in faults if n not in cloud_faults]
     runner = LoopRunner(clock)
-    simulator: SimulatedMakerCloud | None = None
-    try:
+    with ExitStack() as opening:
+        opening.callback(runner.close)
         evidence = EvidenceLog(clock.now, evidence_path)
-        side = start_echonet_simulator(profile, device_faults, runner, evidence, meter=False)
+        # What the facade's close releases; on a failure here, the opening releases it.
+        owned = opening.enter_context(ExitStack())
         code = class_code(profile.device.device_class)
         # An opaque key, as a maker's cloud gives its devices: never the serial number.
         device_id = settings.device_id or f"{load_class(code).short_name}-1"
-        simulator = SimulatedMakerCloud(
-            side,
-            runner,
-            device_id=device_id,
-            eoj=EOJ(code >> 8, code & 0xFF, profile.echonet.instance),
-            mapping=profile.mapping,
-            config=MakerCloudConfig(
-                client_id=settings.client_id, client_secret=settings.client_secret
-            ),
+        cloud = backend().maker_cloud(
+            MakerCloudSpec(
+                device=device_spec(profile, device_faults),
+                device_id=device_id,
+                client_id=settings.client_id,
+                client_secret=settings.client_secret,
+                faults=cloud_faults,
+                request_timeout_s=echonet.request_timeout_s,
+                retries=echonet.retries,
+            )
         )
-        for name in cloud_faults:
-            get_fault(name).apply(simulator)
-        runner.run(simulator.start())
-        assert simulator.cloud is not None
+        owned.callback(run_on(runner, cloud.aclose))
+        runner.run(cloud.start())
         client = WebApiClient(
-            simulator.url,
+            cloud.url,
             settings.client_id,
             settings.client_secret,
-            ssl=simulator.cloud.client_ssl_context(),
+            ssl=cloud.client_ssl_context(),
             evidence=evidence,
             timeout_s=settings.request_timeout_s,
         )
-        plain = [simulator.cloud.plain_url] if simulator.cloud.plain_url else []
+        plain = [cloud.plain_url] if cloud.plain_url else []
         binding = _binding(profile, client, device_id, runner, plain)
+        opening.callback(binding.close)
         _check_device(runner, client, device_id, settings)
-        binding.transport.local_address = side.gateway.local_address
-    except BaseException:
-        if simulator is not None:
-            simulator.close()
-        runner.close()
-        raise
-    return facade_for(runner, binding, profile, evidence, simulator)
+        control = MakerCloudSession(cloud, owned.pop_all())
+        dut = facade_for(runner, binding, profile, evidence, control)
+        opening.pop_all()
+    return dut
 
 
 def _open_real(
@@ -133,7 +126,8 @@ def _open_real(
             message = f"webapi.ca_file {settings.ca_file}: cannot load it as a CA: {exc}"
             raise _error(message) from None
     runner = LoopRunner(clock)
-    try:
+    with ExitStack() as opening:
+        opening.callback(runner.close)
         evidence = EvidenceLog(clock.now, evidence_path)
         try:
             client = WebApiClient(
@@ -151,10 +145,9 @@ def _open_real(
         binding = _binding(profile, client, device_id, runner, ())
         if settings.device_id is not None:
             _check_device(runner, client, device_id, settings)
-    except BaseException:
-        runner.close()
-        raise
-    return facade_for(runner, binding, profile, evidence)
+        dut = facade_for(runner, binding, profile, evidence)
+        opening.pop_all()
+    return dut
 
 
 def _binding(
@@ -179,7 +172,7 @@ def _binding(
         if not runner.loop.is_closed():
             runner.run(close_all())
 
-    if device_class == "battery":
+    if device_class == DeviceClass.BATTERY:
         return WebApiBatteryBinding(transport, probes, profile.mapping, close=close)
     assert profile.water_heater is not None
     return WebApiWaterHeaterBinding(

@@ -1,0 +1,98 @@
+"""The reference devices built from the harness's specs (:mod:`drready.simulation`): a spec's
+figures, identity and EPC mapping become the simulator's config, and its named faults are
+applied when the device starts."""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+
+from drready.simulators.battery import BatteryConfig
+from drready.simulators.battery_model import BatteryParams
+from drready.simulators.metered_battery import MeteredBattery
+from drready.simulators.runtime import EndpointFactory, SimulatedBattery, SimulatedNode
+from drready.simulators.water_heater import WaterHeaterConfig
+from drready.simulators.water_heater_runtime import SimulatedWaterHeater
+
+from drready.model import DeviceClass
+from drready.simulation import BatteryRatings, DeviceIdentity, DeviceSpec
+
+__all__ = ["battery_params", "build_device", "heater_config"]
+
+
+def battery_params(ratings: BatteryRatings | None) -> BatteryParams:
+    """The reference battery's physics, sized by the declared ratings."""
+    if ratings is None:
+        return BatteryParams()
+    return BatteryParams(
+        capacity_wh=ratings.capacity_wh,
+        max_charge_w=ratings.max_charge_w,
+        max_discharge_w=ratings.max_discharge_w,
+        min_charge_w=ratings.min_charge_w,
+        min_discharge_w=ratings.min_discharge_w,
+    )
+
+
+def _identity(config: BatteryConfig | WaterHeaterConfig, identity: DeviceIdentity) -> None:
+    """The simulator takes on the declared identity (its maker, product, serial)."""
+    if identity.serial_number:
+        config.serial_number = identity.serial_number
+    if identity.product_code:
+        config.product_code = identity.product_code
+    if identity.manufacturer_code:
+        config.maker_code = identity.manufacturer_code
+
+
+def battery_config(spec: DeviceSpec) -> BatteryConfig:
+    config = BatteryConfig(params=battery_params(spec.ratings))
+    if spec.comms_loss_timeout_s is not None:
+        config.comms_loss_timeout_s = spec.comms_loss_timeout_s
+    if spec.mapping is not None:
+        config.mapping = dict(spec.mapping)
+    if spec.own_mode is not None:
+        config.own_mode = spec.own_mode
+    _identity(config, spec.identity)
+    return config
+
+
+def heater_config(spec: DeviceSpec) -> WaterHeaterConfig:
+    """The water heater the spec declares: its published figures, identity and EPC mapping
+    over the reference device of its class."""
+    config = WaterHeaterConfig.for_class(spec.device_class)
+    figures = spec.water_heater
+    if figures is not None:
+        config.rated_heating_power_w = figures.rated_heating_power_w
+        config.daily_heating_wh = figures.daily_heating_wh
+        config.dr_share = figures.dr_share
+        config.acceptance_windows = figures.acceptance_windows_s
+        config.evaluation_start_s = figures.evaluation_start_s
+        config.night_heating = figures.night_heating_s
+        if figures.tank_litres is not None:
+            config.tank_litres = figures.tank_litres
+    if spec.mapping is not None:
+        config.mapping = dict(spec.mapping)
+    _identity(config, spec.identity)
+    return config
+
+
+def build_device(spec: DeviceSpec, open_endpoint: EndpointFactory) -> SimulatedNode:
+    """The reference device of ``spec.device_class`` on the endpoint ``open_endpoint`` opens
+    (a battery with its meter when ``spec.meter_unit`` is given)."""
+    if spec.device_class is DeviceClass.BATTERY:
+        config = battery_config(spec)
+        if spec.meter_unit is not None:
+            return MeteredBattery(
+                open_endpoint,
+                config,
+                spec.faults,
+                meter_unit=spec.meter_unit,
+                time_scale=spec.time_scale,
+            )
+        return SimulatedBattery(open_endpoint, config, spec.faults, time_scale=spec.time_scale)
+    config = heater_config(spec)
+    start = None
+    if spec.start_local_time is not None:
+        zone = timezone(timedelta(seconds=config.utc_offset_s))
+        start = spec.start_local_time.replace(tzinfo=zone).timestamp()
+    return SimulatedWaterHeater(
+        open_endpoint, config, spec.faults, time_scale=spec.time_scale, start_time=start
+    )
