@@ -3,7 +3,7 @@
 :class:`~drready.simulators.ven.VenBehaviour`) and names exactly the requirements the full suite
 must then fail.
 
-Registered into :data:`drready.simulators.faults.FAULTS` when that module is imported; a run
+Registered into :data:`drready.simulators.fault_registry.FAULTS` when that module is imported; a run
 given one of these selects the built-in ``<class>-openadr3`` profile by itself.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from drready.simulators.faults import fault
+from drready.simulators.fault_registry import fault
 
 if TYPE_CHECKING:
     from drready.simulators.ven import ReferenceVen

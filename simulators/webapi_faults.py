@@ -4,11 +4,11 @@ answers a document broken.
 
 Each bends the :class:`~drready.simulators.maker_cloud_runtime.SimulatedMakerCloud` of a run before
 its cloud starts; the device behind the cloud stays the golden one, so only the server path's
-requirements fail. Registered into :data:`drready.simulators.faults.FAULTS` when that module is
-imported. The battery has every fault (prefix ``webapi_``); the water heaters (``hp_webapi_``,
-``hy_webapi_``) the three that stand for the others (the cloud's protections do not depend on
-the device class, and each fault is a whole run of the detection matrix). Each lists exactly
-what it must make fail:
+requirements fail. Registered into :data:`drready.simulators.fault_registry.FAULTS` when this
+module is imported. The battery has every fault (prefix ``webapi_``); the water heaters
+(``hp_webapi_``, ``hy_webapi_``) the three that stand for the others (the cloud's protections
+do not depend on the device class, and each fault is a whole run of the detection matrix). Each
+lists exactly what it must make fail:
 
 * control served without authentication, any credentials accepted, a replayed request executed,
   plain HTTP served, no rate limit on bad credentials: ``*-3.2``;
@@ -22,15 +22,24 @@ what it must make fail:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from drready.simulators.faults import fault
+from drready.simulators.fault_registry import fault
 
+from drready.model import Binding
 from drready.webapi import validation as schemas
 
 if TYPE_CHECKING:
     from drready.simulators.maker_cloud import MakerCloudConfig
-    from drready.simulators.maker_cloud_runtime import SimulatedMakerCloud
+
+
+class MakerCloudSimulator(Protocol):
+    """What a Web API fault bends: the simulated maker cloud's configuration, before it starts
+    (declared here so that the fault table does not import the runtime that applies it)."""
+
+    binding: Binding
+    config: MakerCloudConfig
+
 
 #: The faults the water heaters get too (one per requirement the cloud can make fail).
 _WATER_HEATER_FAULTS = frozenset({"control_without_auth", "identity_public", "malformed_documents"})
@@ -42,8 +51,8 @@ _CLASSES = {
 }
 
 
-def _config(sim: SimulatedMakerCloud, name: str) -> MakerCloudConfig:
-    if getattr(sim, "binding", "") != "webapi":
+def _config(sim: MakerCloudSimulator, name: str) -> MakerCloudConfig:
+    if getattr(sim, "binding", None) is not Binding.WEBAPI:
         raise TypeError(
             f"fault {name!r} bends the simulated maker cloud (ECHONET Lite Web API), not a "
             f"{type(sim).__name__}"
@@ -140,7 +149,7 @@ def _register(device_class: str, prefix: str, requirement: str) -> None:
         full = prefix + name
 
         def apply(
-            sim: SimulatedMakerCloud,
+            sim: MakerCloudSimulator,
             full: str = full,
             bend: Callable[[MakerCloudConfig], None] = bend,
         ) -> None:

@@ -63,7 +63,7 @@ def test_a_clean_tree_passes(tmp_path: Path) -> None:
         (
             {"simulators/ven.py": "from drready.device import DeviceUnderTest\n"},
             "simulators/ven.py:1: drready.simulators.ven imports drready.device: a simulator "
-            "may import only the core and the protocol packages",
+            "may import only the core, the protocol packages and drready.simulation",
         ),
         (
             {"drready/run/session.py": "def f():\n    from drready.simulators import node\n"},
