@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from drready.simulators.fault_registry import SunSpecBatterySimulator, fault
 
-# -- battery over Modbus/SunSpec (drready.simulators.sunspec_runtime)
-# --------------------------------- These bend SunSpecBatterySimulator only; the requirements are
+from drready.model import Binding
+
+# These bend the SunSpec battery (drready.simulators.sunspec_runtime) only; the requirements are
 # those a suite that compares the battery against the independent meter must fail.
 
 #: Every battery requirement the Modbus binding exercises (gateway topology, tested; BAT-3.3
@@ -27,7 +28,7 @@ MODBUS_BATTERY_REQUIREMENTS = (
 
 
 def _sunspec(sim: SunSpecBatterySimulator, name: str) -> SunSpecBatterySimulator:
-    if getattr(sim, "binding", "echonet") != "modbus":
+    if getattr(sim, "binding", Binding.ECHONET) is not Binding.MODBUS:
         raise TypeError(
             f"fault {name!r} bends the Modbus/SunSpec battery simulator, not a {type(sim).__name__}"
         )

@@ -37,6 +37,8 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 from pymodbus.transport import NULLMODEM_HOST
 from pymodbus.transport.transport import NullModem
 
+from drready.model import Binding
+
 __all__ = ["NULLMODEM_HOST", "SimulatedMeter", "SimulatedSunSpecBattery"]
 
 _READ_CODES = frozenset({3, 4, 23})
@@ -188,7 +190,7 @@ class SimulatedSunSpecBattery:
     with an idempotent :meth:`close`."""
 
     #: Which protocol binding the simulator serves (faults check it).
-    binding = "modbus"
+    binding = Binding.MODBUS
 
     def __init__(
         self,

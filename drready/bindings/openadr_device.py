@@ -80,7 +80,7 @@ class OpenAdrDeviceBinding:
     topology = Topology.SERVER
     capabilities = Capabilities(server_path=True)
 
-    def __init__(self, link: OpenAdrLink) -> None:
+    def __init__(self, link: OpenAdrLink, on_close: Callable[[], None] | None = None) -> None:
         self.link = link
         self.servicer = link.servicer
         #: How a comms cut shows to the VEN: "silent" (no answer), "503" or "reset".
@@ -88,7 +88,8 @@ class OpenAdrDeviceBinding:
         self._dr_events: list[str] = []
         #: Reports before this index may predate the last DR's effect.
         self._fresh_index = 0
-        self.close_hook: Callable[[], None] | None = None
+        #: What closing the binding releases besides itself (a session's servicer), once.
+        self._on_close = on_close
         self.probes = OpenAdrProbes(self)
 
     @property
@@ -295,9 +296,9 @@ class OpenAdrDeviceBinding:
         return await self.probes.run(kind)
 
     def close(self) -> None:
-        if self.close_hook is not None:
-            hook, self.close_hook = self.close_hook, None
-            hook()
+        if self._on_close is not None:
+            release, self._on_close = self._on_close, None
+            release()
 
 
 class OpenAdrBatteryBinding(OpenAdrDeviceBinding):

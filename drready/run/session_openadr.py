@@ -106,42 +106,13 @@ async def _start_servicer(
     return servicer, link
 
 
-class _ReleasingBattery(OpenAdrBatteryBinding):
-    """The battery binding of a session with nothing simulated: closing it also releases what
-    the session started (the servicer)."""
-
-    def __init__(self, link: OpenAdrLink, release: ExitStack) -> None:
-        super().__init__(link)
-        self.release = release
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self.release.close()
-
-
-class _ReleasingWaterHeater(OpenAdrWaterHeaterBinding):
-    """The water-heater twin of :class:`_ReleasingBattery`."""
-
-    def __init__(self, link: OpenAdrLink, release: ExitStack) -> None:
-        super().__init__(link)
-        self.release = release
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self.release.close()
-
-
 def _binding(
     profile: Profile, link: OpenAdrLink, release: ExitStack | None = None
 ) -> OpenAdrDeviceBinding:
-    battery = profile.device.device_class == DeviceClass.BATTERY
-    if release is not None:
-        return _ReleasingBattery(link, release) if battery else _ReleasingWaterHeater(link, release)
-    return OpenAdrBatteryBinding(link) if battery else OpenAdrWaterHeaterBinding(link)
+    on_close = release.close if release is not None else None
+    if profile.device.device_class == DeviceClass.BATTERY:
+        return OpenAdrBatteryBinding(link, on_close)
+    return OpenAdrWaterHeaterBinding(link, on_close)
 
 
 async def _wait_ready(servicer: Servicer, link: OpenAdrLink, timeout_s: float) -> str | None:
