@@ -50,6 +50,7 @@ from drready.echonet.errors import DecodeError
 from drready.echonet.mapping import WATER_HEATER_MAPPING_DEFAULTS, EpcMapping
 from drready.echonet.node import Node, ObjectBase
 from drready.echonet.properties import ClassDef, load_class
+from drready.model import DeviceClass
 
 CLASS_CODES = {"heatpump": 0x026B, "hybrid": 0x02A6}
 #: ECHONET Lite Appendix release the simulators implement (EPC 0x82: 0x00 0x00 'R' 0x00).
@@ -123,9 +124,9 @@ class WaterHeaterConfig:
     @classmethod
     def for_class(cls, device_class: str) -> WaterHeaterConfig:
         """The built-in profile's device (drready/profile/builtin/heatpump.toml, hybrid.toml)."""
-        if device_class == "heatpump":
+        if device_class == DeviceClass.HEATPUMP:
             return cls()
-        if device_class == "hybrid":
+        if device_class == DeviceClass.HYBRID:
             return cls(
                 device_class="hybrid",
                 tank_litres=160.0,
@@ -150,7 +151,7 @@ class WaterHeaterConfig:
             demand_deadline_s=self.demand_deadline_s,
             utc_offset_s=self.utc_offset_s,
             draw_offs=self.draw_offs,
-            has_aux_heater=self.device_class == "hybrid",
+            has_aux_heater=self.device_class == DeviceClass.HYBRID,
         )
 
 
@@ -212,7 +213,7 @@ class WaterHeaterDevice:
 
     @property
     def is_hybrid(self) -> bool:
-        return self.config.device_class == "hybrid"
+        return self.config.device_class == DeviceClass.HYBRID
 
     # -- time ----------------------------------------------------------------------------------
     def now(self) -> float:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from drready.simulators.fault_registry import fault
 
-from drready.model import Binding
+from drready.model import Binding, DeviceClass
 from drready.webapi import validation as schemas
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ _FAULTS: tuple[tuple[str, tuple[str, ...], str, Callable[[MakerCloudConfig], Non
 
 def _register(device_class: str, prefix: str, requirement: str) -> None:
     for name, suffixes, description, bend in _FAULTS:
-        if device_class != "battery" and name not in _WATER_HEATER_FAULTS:
+        if device_class != DeviceClass.BATTERY and name not in _WATER_HEATER_FAULTS:
             continue
         full = prefix + name
 
