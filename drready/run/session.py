@@ -240,17 +240,21 @@ def _open_real(profile: Profile, evidence_path: Path | None, clock: Clock) -> De
     settings = profile.echonet
     if settings is None:
         raise SessionError("an ECHONET Lite device needs an [echonet] table in the profile")
-    runner = LoopRunner(clock)
-    evidence = EvidenceLog(clock.now, evidence_path)
-    gateway = Gateway(evidence, timeout_s=settings.request_timeout_s, retries=settings.retries)
-    try:
-        endpoint = runner.run(open_udp_endpoint(gateway.datagram_received, "0.0.0.0", 0))
-    except OSError as exc:
-        runner.close()
-        raise SessionError(f"cannot open a UDP socket for ECHONET Lite: {exc}") from None
-    gateway.attach(endpoint)
-    meter = None
-    if profile.meter is not None and profile.device.device_class == DeviceClass.BATTERY:
-        meter = _meter(profile, evidence, (profile.meter.address, profile.meter.port))
-    binding = _binding(profile, gateway, (settings.address, settings.port), meter)
-    return facade_for(runner, binding, profile, evidence)
+    with ExitStack() as stack:
+        runner = LoopRunner(clock)
+        stack.callback(runner.close)
+        evidence = EvidenceLog(clock.now, evidence_path)
+        stack.callback(evidence.close)
+        gateway = Gateway(evidence, timeout_s=settings.request_timeout_s, retries=settings.retries)
+        try:
+            endpoint = runner.run(open_udp_endpoint(gateway.datagram_received, "0.0.0.0", 0))
+        except OSError as exc:
+            raise SessionError(f"cannot open a UDP socket for ECHONET Lite: {exc}") from None
+        gateway.attach(endpoint)
+        meter = None
+        if profile.meter is not None and profile.device.device_class == DeviceClass.BATTERY:
+            meter = _meter(profile, evidence, (profile.meter.address, profile.meter.port))
+        binding = _binding(profile, gateway, (settings.address, settings.port), meter)
+        dut = facade_for(runner, binding, profile, evidence)
+        stack.pop_all()  # the facade owns them now: its close() lets them go
+    return dut

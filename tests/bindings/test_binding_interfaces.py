@@ -133,8 +133,17 @@ def test_facade_for_gives_the_class_facade(
 
 
 def test_facade_for_refuses_a_binding_without_the_class_operations(tmp_path: Path) -> None:
-    with pytest.raises(SessionError, match="lacks the operations of a home storage battery"):
-        _open("battery", _Heater(), tmp_path)
+    clock = VirtualClock()
+    runner = LoopRunner(clock)
+    evidence = EvidenceLog(clock.now, tmp_path / "evidence.jsonl")
+    try:
+        with pytest.raises(SessionError, match="lacks the operations of a home storage battery"):
+            facade_for(runner, _Heater(), default_profile("battery"), evidence)  # type: ignore[arg-type]
+    finally:
+        # Refused, the facade owns nothing: what the session opened is the session's to close
+        # (the virtual clock's freezegun patch above all).
+        evidence.close()
+        runner.close()
 
 
 def test_close_lets_everything_go_once(tmp_path: Path) -> None:
