@@ -35,6 +35,7 @@ def _outcomes(report: dict[str, Any]) -> dict[str, tuple[str, str]]:
     }
 
 
+@pytest.mark.slow
 def test_echonet_battery_is_compared_with_the_meter(tmp_path: Path) -> None:
     status, report = _run(tmp_path)
     assert status == 0
@@ -48,6 +49,7 @@ def test_echonet_battery_is_compared_with_the_meter(tmp_path: Path) -> None:
     assert meter_reads, "no Modbus exchange with the meter in the evidence"
 
 
+@pytest.mark.slow
 def test_the_meter_catches_power_the_echonet_battery_misreports(tmp_path: Path) -> None:
     status, report = _run(tmp_path, "--fault", "power_sign_inverted")
     assert status != 0

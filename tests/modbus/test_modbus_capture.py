@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+#: Its fixtures run whole suites as processes: not in the fast part (-m "not slow").
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 MODBUS_PROFILE = REPO / "drready" / "profile" / "builtin" / "battery-modbus.toml"
 

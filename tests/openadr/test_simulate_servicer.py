@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from drready.openadr.standalone import CA_FILE
 from drready.openadr.ven import VenClient, VenError, build_report
 from tests.helpers import START_TIMEOUT_S, reaped
@@ -25,6 +27,7 @@ def _line(process: subprocess.Popen[str]) -> str:
     return process.stdout.readline()
 
 
+@pytest.mark.slow
 def test_a_ven_polls_reports_and_its_bad_document_is_shown(tmp_path: Path) -> None:
     options = ["--bind", "127.0.0.1:0", "--cert-dir", str(tmp_path), "--client-secret", "s3"]
     options += ["--dispatch=-1500:600", "--evidence", str(tmp_path / "evidence.jsonl")]
@@ -62,6 +65,7 @@ def test_a_ven_polls_reports_and_its_bad_document_is_shown(tmp_path: Path) -> No
     assert (tmp_path / "evidence.jsonl").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_a_bad_option_is_one_line_and_status_2(tmp_path: Path) -> None:
     for options, expected in (
         (["--dispatch", "lots"], "--dispatch: expected W:SECONDS"),

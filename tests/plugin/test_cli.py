@@ -111,6 +111,7 @@ def test_profile_prints_a_built_in_profile_of_any_class(
     assert json.loads(capsys.readouterr().out)["device"]["class"] == "battery"
 
 
+@pytest.mark.slow
 def test_run_then_report(tmp_path: Path) -> None:
     # One class: one pytest session in the drready process, a single-class report.
     done = _drready(
@@ -123,6 +124,7 @@ def test_run_then_report(tmp_path: Path) -> None:
     assert "(complete), battery," in summary.stdout and "\nBAT-2.7 " in summary.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("fault", "device_class"), [("slow_ramp", "battery"), ("hp_power_stuck", "heatpump")]
 )
@@ -136,6 +138,7 @@ def test_a_fault_alone_picks_its_class(tmp_path: Path, fault: str, device_class:
     assert failed == set(get_fault(fault).requirements)
 
 
+@pytest.mark.slow
 def test_sigterm_finishes_the_report_as_incomplete(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     command = [sys.executable, "-m", "drready.cli", "run", "--simulate", "battery"]
@@ -216,6 +219,7 @@ def test_simulate_serves_a_water_heater(device_class: str, eoj: int) -> None:
     assert "stopped" in out and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_simulating_a_profile_makes_the_simulator_that_device(tmp_path: Path) -> None:
     # The lab profile declares its own maker code and carries the DR duration in minutes at
     # the maker-specific EPC 0xF5: the simulator must honour both, and the harness use them.
@@ -240,6 +244,7 @@ def test_simulating_a_profile_makes_the_simulator_that_device(tmp_path: Path) ->
     assert report["device"]["identity"]["manufacturer_code"] == "0000FE"
 
 
+@pytest.mark.slow
 def test_a_run_is_sealed_and_verify_names_a_changed_byte(tmp_path: Path) -> None:
     run = tmp_path / "run"
     assert main(["run", "--simulate", "battery", "--report-dir", str(run), "--", "-q"]) == 0

@@ -105,6 +105,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
         return dict(zip(names, runs, strict=True))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device_class", CLASSES)
 def test_golden_simulator_passes_every_requirement(
     matrix: dict[str, Run], device_class: str
@@ -127,6 +128,7 @@ def test_golden_simulator_passes_every_requirement(
     assert golden.report["device_time"]["covered_s"] >= least
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("variant", "binding"),
     [
@@ -156,6 +158,7 @@ def test_golden_modbus_battery_passes_every_requirement_that_maps(
     assert outcomes["test_reported_power_matches_the_independent_meter"] == "passed"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", sorted(SERVER_PROFILES))
 def test_golden_server_shape_passes_every_server_requirement(
     matrix: dict[str, Run], variant: str
@@ -180,6 +183,7 @@ def test_golden_server_shape_passes_every_server_requirement(
     assert golden.report["binding"].endswith("(server)")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_fault_fails_exactly_its_requirements(matrix: dict[str, Run], fault: str) -> None:
     run = matrix[fault]

@@ -206,6 +206,7 @@ def test_bad_profile_key_is_named(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["ERROR: *response-too-slow.toml: timings.response_s: *1800*"])
 
 
+@pytest.mark.slow
 def test_interrupted_run_leaves_an_incomplete_valid_report(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_interrupt="""

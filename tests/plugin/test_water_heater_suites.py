@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 MAKER_EPCS = REPO / "fixtures" / "profiles" / "heatpump-maker-epcs.toml"
 
 
+@pytest.mark.slow
 def test_maker_epc_mapping_is_followed_end_to_end(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "drready.cli", "run", "--simulate", "heatpump"]
     done = subprocess.run(

@@ -44,6 +44,9 @@ from drready.evidence.redact import (
     redact_text,
 )
 
+#: Its fixtures run whole suites as processes: not in the fast part (-m "not slow").
+pytestmark = pytest.mark.slow
+
 LOCAL = ("127.0.0.1", 3610)
 
 #: Every file a single-class run's bundle holds today (the recorder's, then the bundle's own).

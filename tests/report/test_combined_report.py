@@ -25,6 +25,9 @@ from drready.report.combined import PartResult, build_combined
 from drready.report.json_report import load_report, validate_report
 from tests.helpers import GATEWAY_REQUIREMENTS, reaped
 
+#: Its fixtures run whole suites as processes: not in the fast part (-m "not slow").
+pytestmark = pytest.mark.slow
+
 #: Bound on a combined run here; all three classes take a few seconds on two cores.
 RUN_TIMEOUT_S = 120
 #: ``drready`` with the classes of a combined run narrowed to those given.

@@ -27,6 +27,9 @@ from drready.catalog import (
 from drready.report import declaration, plots
 from drready.report.declaration import DeclarationError, render_html, render_pdf
 
+#: Its fixtures run whole suites as processes: not in the fast part (-m "not slow").
+pytestmark = pytest.mark.slow
+
 #: Bound on each run (they take a few seconds on two cores, run side by side).
 RUN_TIMEOUT_S = 180
 #: Bound on one browser or poppler command here.

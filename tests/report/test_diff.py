@@ -16,6 +16,9 @@ from drready.cli import main
 from drready.report.diff import diff_reports
 from drready.report.json_report import write_report
 
+#: Its fixtures run whole suites as processes: not in the fast part (-m "not slow").
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def battery_run(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -19,6 +19,9 @@ import pytest
 from drready.profile import SIMULATOR_ADDRESS
 from tests.helpers import GATEWAY_BATTERY_REQUIREMENTS, simulator_process
 
+#: Whole suites in real time against a device on UDP: not in the fast part (-m "not slow").
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 BUILT_IN = REPO / "drready" / "profile" / "builtin" / "battery.toml"
 #: 4.4 h of device time in about 15 s of real time.

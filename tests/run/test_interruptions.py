@@ -23,6 +23,9 @@ from drready.bundle import verify_bundle
 from drready.evidence import GENESIS, Record, verify_chain
 from drready.report.json_report import load_report
 
+#: Whole runs of the suites, interrupted at each point: not in the fast part (-m "not slow").
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 #: The battery run writes about 4,600 evidence records; these points spread over all of it.
 RECORDS = (1, 3, 10, 40, 120, 300, 600, 1000, 1500, 2200, 3000, 3800, 4500)

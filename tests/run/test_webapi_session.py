@@ -128,6 +128,7 @@ def test_faults_need_the_simulator(tmp_path: Path, external: CloudThread) -> Non
         open_dut(_profile(tmp_path, external), faults=["webapi_plain_http"])
 
 
+@pytest.mark.slow
 def test_drready_run_with_the_webapi_profile_passes(tmp_path: Path) -> None:
     profile = _ROOT / "drready" / "profile" / "builtin" / "battery-webapi.toml"
     command = [sys.executable, "-m", "drready.cli", "run", "--simulate", "battery"]

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+#: Its fixtures run whole suites as processes: not in the fast part (-m "not slow").
+pytestmark = pytest.mark.slow
+
 #: Runs the ``drready`` command line (or, with ``--import-only``, imports the run and report
 #: layers) in a process where ``import pytest`` fails.
 WITHOUT_PYTEST = """

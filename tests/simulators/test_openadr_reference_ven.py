@@ -96,6 +96,7 @@ def test_telemetry_identity_and_structured_data() -> None:
         assert not report.findings
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["silent", "503", "reset"])
 def test_comms_loss_returns_the_device_to_its_own_mode(mode: str) -> None:
     with simulated("battery") as dut:
@@ -110,6 +111,7 @@ def test_comms_loss_returns_the_device_to_its_own_mode(mode: str) -> None:
         assert dut.read_mode() == "auto"
 
 
+@pytest.mark.slow
 def test_keeps_dr_on_comms_loss_fault() -> None:
     with simulated("battery", "oadr_keeps_dr_on_comms_loss") as dut:
         assert dut.request_power(1500, None).accepted
@@ -181,6 +183,7 @@ def test_vocabulary_units_are_the_specifications() -> None:
     assert set(vocab.UNITS.values()) <= {"KW", "KWH", "PERCENT"}
 
 
+@pytest.mark.slow
 def test_drready_run_battery_over_openadr3_exits_0(tmp_path: Path) -> None:
     result = subprocess.run(
         [

@@ -159,6 +159,7 @@ async def test_marker_and_model_chain(transport: str) -> None:
         assert refused.value.code == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport", HOSTS)
 @realtime
 async def test_wset_dr_runs_at_the_target_and_the_meter_sees_it(transport: str) -> None:
