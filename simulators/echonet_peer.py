@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from drready.echonet.codec import EOJ, NODE_PROFILE, Property
+from drready.echonet.codec import NODE_PROFILE, Property
 from drready.echonet.errors import RemoteError
 from drready.echonet.gateway import Gateway
 from drready.echonet.mapping import EpcMapping
-from drready.echonet.properties import ClassDef, load_class
+from drready.echonet.remote import MappedObject
 from drready.echonet.transport import Address
 
 __all__ = ["Answer", "EchonetPeer"]
@@ -39,8 +39,9 @@ class Answer:
     detail: str
 
 
-class EchonetPeer:
-    """One device object (class, instance) at ``address``, with its DRready item mapping."""
+class EchonetPeer(MappedObject):
+    """One device object (class, instance) at ``address``, with its DRready item mapping, as a
+    stand-in instructs it."""
 
     def __init__(
         self,
@@ -50,40 +51,8 @@ class EchonetPeer:
         instance: int,
         mapping: Mapping[str, EpcMapping],
     ) -> None:
-        self.gateway = gateway
-        self.address = address
-        self.eoj = EOJ(class_code >> 8, class_code & 0xFF, instance)
-        self.mapping = dict(mapping)
-        self.classdef: ClassDef = load_class(class_code)
-
-    def decode(self, epc: int, edt: bytes) -> object:
-        # A mapped DRready item is decoded as mapped (size, scale, sign), even on a standard EPC.
-        item = next((m for m in self.mapping.values() if m.epc == epc), None)
-        if item is not None:
-            return item.decode(edt)
-        return self.classdef.properties[epc].decode(edt)
-
-    async def get(self, *epcs: int) -> dict[int, object]:
-        raw = await self.gateway.get(self.address, self.eoj, epcs)
-        return {epc: self.decode(epc, raw[epc]) for epc in epcs}
-
-    async def get_one(self, epc: int) -> object:
-        return (await self.get(epc))[epc]
-
-    async def get_item(self, name: str) -> float:
-        item = self.mapping[name]
-        raw = (await self.gateway.get(self.address, self.eoj, [item.epc]))[item.epc]
-        return item.decode(raw)
-
-    def item(self, name: str, value: float) -> Property:
-        mapped = self.mapping[name]
-        return Property(mapped.epc, mapped.encode(value))
-
-    def standard(self, epc: int, value: object) -> Property:
-        return Property(epc, self.classdef.properties[epc].encode(value))
-
-    async def set(self, props: Sequence[Property]) -> None:
-        await self.gateway.set_c(self.address, self.eoj, props)
+        super().__init__(gateway, address, class_code, instance, mapping)
+        self.gateway: Gateway = gateway
 
     async def instruct(self, props: Sequence[Property]) -> Answer:
         """A SetC the device may refuse: its refusal is an answer, not an error."""

@@ -54,12 +54,12 @@ class EchonetBatteryBinding(EchonetDeviceBinding):
     async def request_power(self, target_w: float, duration_s: float | None) -> DrAck:
         props: list[Property] = []
         if duration_s is not None and "dr_duration_s" in self.mapping:
-            item = self._item("dr_duration_s")
+            item = self.mapped("dr_duration_s")
             props.append(Property(item.epc, item.encode(duration_s)))
         if target_w >= 0:
-            item, mode = self._item("target_charge_power_w"), "charging"
+            item, mode = self.mapped("target_charge_power_w"), "charging"
         else:
-            item, mode = self._item("target_discharge_power_w"), "discharging"
+            item, mode = self.mapped("target_discharge_power_w"), "discharging"
         props.append(Property(item.epc, item.encode(abs(target_w))))
         props.append(Property(0xDA, self.classdef.properties[0xDA].encode(mode)))
         try:
@@ -69,9 +69,9 @@ class EchonetBatteryBinding(EchonetDeviceBinding):
         return DrAck(True, "Set_Res")
 
     async def read_target_w(self) -> float:
-        mode = await self._get_one(0xDA)
+        mode = await self.get_one(0xDA)
         name = "target_discharge_power_w" if mode == "discharging" else "target_charge_power_w"
-        item = self._item(name)
+        item = self.mapped(name)
         raw = (await self.gateway.get(self.address, self.eoj, [item.epc]))[item.epc]
         value = item.decode(raw)
         return -value if mode == "discharging" else value
@@ -82,19 +82,19 @@ class EchonetBatteryBinding(EchonetDeviceBinding):
         )
 
     async def read_mode(self) -> str:
-        return str(await self._get_one(0xDA))
+        return str(await self.get_one(0xDA))
 
     async def read_ratings(self) -> tuple[float, float]:
-        values = await self._get(0xC8, 0xC9)
+        values = await self.get(0xC8, 0xC9)
         charge, discharge = values[0xC8], values[0xC9]
         if not isinstance(charge, dict) or not isinstance(discharge, dict):
             raise DecodeError(f"0xC8/0xC9: expected min/max pairs, got {charge!r}, {discharge!r}")
         return float(charge["maxValue"]), float(discharge["maxValue"])
 
     async def status(self) -> Status:
-        reserve = self._item("backup_reserve_pct")
+        reserve = self.mapped("backup_reserve_pct")
         epcs = tuple(dict.fromkeys((*_STATUS_EPCS[:-1], reserve.epc)))
-        values = await self._get(*epcs)
+        values = await self.get(*epcs)
 
         def num(epc: int) -> float:
             value = values[epc]
@@ -127,5 +127,5 @@ class EchonetBatteryBinding(EchonetDeviceBinding):
         return await self.meter.power_w()
 
     async def set_backup_reserve_pct(self, pct: float) -> None:
-        item = self._item("backup_reserve_pct")
+        item = self.mapped("backup_reserve_pct")
         await self.gateway.set_c(self.address, self.eoj, [Property(item.epc, item.encode(pct))])

@@ -15,7 +15,7 @@ from drready.echonet.codec import EOJ, NODE_PROFILE, Property
 from drready.echonet.errors import DecodeError, EchonetError, EchonetTimeout, RemoteError
 from drready.echonet.gateway import DiscoveredNode, PropertyMaps
 from drready.echonet.mapping import EpcMapping
-from drready.echonet.properties import ClassDef, load_class
+from drready.echonet.remote import MappedObject
 from drready.echonet.transport import Address
 from drready.model import Binding, Topology
 
@@ -39,7 +39,7 @@ class EchonetGateway(Protocol):
     async def read_property_maps(self, address: Address, deoj: EOJ) -> PropertyMaps: ...
 
 
-class EchonetDeviceBinding:
+class EchonetDeviceBinding(MappedObject):
     protocol = Binding.ECHONET.protocol
     topology = Topology.GATEWAY
     capabilities = Capabilities(echonet_lite_node=True)
@@ -54,12 +54,9 @@ class EchonetDeviceBinding:
         *,
         discovery_address: Address | None = None,
     ) -> None:
-        self.gateway = gateway
-        self.address = address
-        self.eoj = EOJ(class_code >> 8, class_code & 0xFF, instance)
-        self.mapping = dict(mapping)
+        super().__init__(gateway, address, class_code, instance, mapping)
+        self.gateway: EchonetGateway = gateway
         self.discovery_address = discovery_address or address
-        self.classdef: ClassDef = load_class(class_code)
 
     @property
     def local_address(self) -> Address | None:
@@ -72,26 +69,6 @@ class EchonetDeviceBinding:
     def close(self) -> None:
         """Nothing of its own to let go: the session owns the gateway's socket."""
 
-    # -- plumbing ----------------------------------------------------------------------------
-    def _decode(self, epc: int, edt: bytes) -> object:
-        # A DRready item the profile maps is decoded as the profile says (size, scale, sign),
-        # even on a standard EPC: that is what the maker declared the firmware does.
-        item = next((m for m in self.mapping.values() if m.epc == epc), None)
-        if item is not None:
-            return item.decode(edt)
-        return self.classdef.properties[epc].decode(edt)
-
-    async def _get(self, *epcs: int) -> dict[int, object]:
-        raw = await self.gateway.get(self.address, self.eoj, epcs)
-        return {epc: self._decode(epc, raw[epc]) for epc in epcs}
-
-    async def _get_one(self, epc: int) -> object:
-        return (await self._get(epc))[epc]
-
-    def _item(self, name: str) -> EpcMapping:
-        return self.mapping[name]
-
-    # -- *-1.1 -----------------------------------------------------------------------------
     async def communication_check(self) -> CommunicationReport:
         problems: list[str] = []
         instances: tuple[str, ...] = ()

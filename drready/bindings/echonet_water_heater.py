@@ -69,7 +69,7 @@ class EchonetWaterHeaterBinding(EchonetDeviceBinding):
     # -- the device's clock ------------------------------------------------------------------
     async def device_time(self) -> datetime:
         """The device's local date and time (minute resolution, as 0x97 gives it)."""
-        values = await self._get(0x97, 0x98)
+        values = await self.get(0x97, 0x98)
         clock, day = values[0x97], values[0x98]
         if not isinstance(clock, time) or not isinstance(day, date):
             raise DecodeError(f"0x97/0x98: expected a time and a date, got {clock!r}, {day!r}")
@@ -111,7 +111,7 @@ class EchonetWaterHeaterBinding(EchonetDeviceBinding):
             return item.decode(raw)
         planned = await self.planned_start()
         start = planned if planned is not None else self.spec.evaluation_start_s
-        table = await self._get_one(EPC_EXPECTED_ENERGY_1)
+        table = await self.get_one(EPC_EXPECTED_ENERGY_1)
         if not isinstance(table, dict):
             raise DecodeError(f"0xCB: expected four amounts, got {table!r}")
         # 0xCB gives amounts for shift times 10, 13, 15 and 17 h; a start between them is read
@@ -126,7 +126,7 @@ class EchonetWaterHeaterBinding(EchonetDeviceBinding):
         aux = self.mapping.get("aux_heater_on")
         if aux is not None:
             epcs.append(aux.epc)
-        values = await self._get(*epcs)
+        values = await self.get(*epcs)
         power, energy = values[EPC_POWER], values[EPC_ENERGY]
         if not isinstance(power, int | float) or not isinstance(energy, int | float):
             raise DecodeError(f"0x84/0x85: expected numbers, got {power!r}, {energy!r}")
