@@ -55,7 +55,12 @@ def test_a_ven_polls_reports_and_its_bad_document_is_shown(tmp_path: Path) -> No
         payloads = [e["intervals"][0]["payloads"][0]["type"] for e in events]  # type: ignore[index]
         assert "DRREADY_TELEMETRY" in payloads
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=10)
+        process.wait(timeout=10)
+        # Not communicate(): it reads the pipes' descriptors and would miss what readline()
+        # above already buffered (the event line printed right after the banner). The output
+        # is a few lines, far below a pipe's buffer, so waiting first cannot block the server.
+        assert process.stdout is not None and process.stderr is not None
+        out, err = process.stdout.read(), process.stderr.read()
     assert process.returncode == 0, err
     assert "Traceback" not in err
     assert "event event-" in out and "-1500 W for 600 s" in out
