@@ -8,7 +8,6 @@ from datetime import timedelta, timezone
 
 from drready.simulators.battery import BatteryConfig
 from drready.simulators.battery_model import BatteryParams
-from drready.simulators.metered_battery import MeteredBattery
 from drready.simulators.runtime import EndpointFactory, SimulatedBattery, SimulatedNode
 from drready.simulators.water_heater import WaterHeaterConfig
 from drready.simulators.water_heater_runtime import SimulatedWaterHeater
@@ -80,6 +79,8 @@ def build_device(spec: DeviceSpec, open_endpoint: EndpointFactory) -> SimulatedN
     if spec.device_class is DeviceClass.BATTERY:
         config = battery_config(spec)
         if spec.meter_unit is not None:
+            from drready.simulators.metered_battery import MeteredBattery  # pymodbus
+
             return MeteredBattery(
                 open_endpoint,
                 config,

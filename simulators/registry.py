@@ -5,14 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from drready.simulators.devices import battery_params, build_device
 from drready.simulators.faults import FAULTS
-from drready.simulators.maker_cloud_runtime import SimulatedMakerCloud
-from drready.simulators.runtime import EndpointFactory, SimulatedNode
-from drready.simulators.sunspec_battery import SunSpecBatteryConfig
-from drready.simulators.sunspec_runtime import SimulatedSunSpecBattery
-from drready.simulators.ven_runtime import SimulatedVen
 
 from drready.simulation import (
     DeviceSpec,
@@ -22,20 +17,36 @@ from drready.simulation import (
     VenSpec,
 )
 
+if TYPE_CHECKING:
+    from drready.simulators.maker_cloud_runtime import SimulatedMakerCloud
+    from drready.simulators.runtime import EndpointFactory, SimulatedNode
+    from drready.simulators.sunspec_runtime import SimulatedSunSpecBattery
+    from drready.simulators.ven_runtime import SimulatedVen
+
 __all__ = ["BACKEND", "ReferenceBackend"]
 
 
 class ReferenceBackend:
-    """The built-in reference devices and their named faults."""
+    """The built-in reference devices and their named faults.
+
+    Each factory imports what it builds when first asked: a run loads the Modbus server, the
+    VEN or the cloud (pymodbus, aiohttp) only if it uses them.
+    """
 
     @property
     def faults(self) -> Mapping[str, FaultInfo]:
         return FAULTS
 
     def echonet_device(self, spec: DeviceSpec, open_endpoint: EndpointFactory) -> SimulatedNode:
+        from drready.simulators.devices import build_device
+
         return build_device(spec, open_endpoint)
 
     def sunspec_battery(self, spec: SunSpecSpec, host: str, port: int) -> SimulatedSunSpecBattery:
+        from drready.simulators.devices import battery_params
+        from drready.simulators.sunspec_battery import SunSpecBatteryConfig
+        from drready.simulators.sunspec_runtime import SimulatedSunSpecBattery
+
         config = SunSpecBatteryConfig(
             params=battery_params(spec.ratings),
             unit_id=spec.unit_id,
@@ -51,9 +62,13 @@ class ReferenceBackend:
         return SimulatedSunSpecBattery(host, port, config, spec.faults, meter_unit=spec.meter_unit)
 
     def openadr_ven(self, spec: VenSpec) -> SimulatedVen:
+        from drready.simulators.ven_runtime import SimulatedVen
+
         return SimulatedVen(spec)
 
     def maker_cloud(self, spec: MakerCloudSpec) -> SimulatedMakerCloud:
+        from drready.simulators.maker_cloud_runtime import SimulatedMakerCloud
+
         return SimulatedMakerCloud(spec)
 
 

@@ -32,9 +32,7 @@ from drready.modbus.pointmap import Declared
 from drready.modbus.sunspec import BASE_ADDRESSES
 from drready.model import Binding, DeviceClass
 from drready.profile import Profile
-from drready.run.session_openadr import open_openadr
 from drready.run.session_specs import device_spec, identity, ratings
-from drready.run.session_webapi import open_webapi
 from drready.simulation import SunSpecSpec, backend
 
 #: In-memory addresses of a simulated run: the harness (gateway) and the device.
@@ -68,8 +66,13 @@ def open_dut(
         )
         raise SessionError(f"--fault needs the built-in simulator ({setting})")
     if profile.device.binding == Binding.OPENADR3:
+        # Imported here: a gateway run need not load aiohttp and the servicer (~0.2 s).
+        from drready.run.session_openadr import open_openadr
+
         return open_openadr(profile, faults, evidence_path, clock)
     if profile.device.binding == Binding.WEBAPI:
+        from drready.run.session_webapi import open_webapi
+
         return open_webapi(profile, faults, evidence_path, clock)
     meter = profile.meter
     if meter is not None and meter.address == "simulator" and not profile.is_simulated:
