@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DrreadyError", "ProfileError", "SessionError", "UsageError"]
+__all__ = [
+    "DrreadyError",
+    "ExchangeError",
+    "Inconclusive",
+    "ProfileError",
+    "SessionError",
+    "UsageError",
+]
 
 
 class DrreadyError(Exception):
@@ -63,3 +70,26 @@ class ProfileError(UsageError):
 
     def with_path(self, path: Path | None) -> ProfileError:
         return ProfileError(self.key, self.expected, self.got, path=path, problem=self.problem)
+
+
+class Inconclusive(DrreadyError):
+    """A test that could not reach a verdict: its precondition could not be established (the
+    device not at rest or not in its own mode before the request, too little stored energy for
+    the scenario, a clock that cannot be read), or an exchange failed in the middle of it.
+
+    Neither a pass nor a fail: the requirement it tests is inconclusive unless another test
+    fails it. ``cause``, when known, is the requirement whose failure made the test impossible
+    ("BAT-2.6" for a device stuck in the previous DR, "*-1.1" for replies that never came).
+    """
+
+    def __init__(self, reason: str, *, cause: str | None = None) -> None:
+        self.reason = reason
+        self.cause = cause
+        super().__init__(reason if cause is None else f"{reason} (caused by {cause})")
+
+
+class ExchangeError(Exception):
+    """Mixed into each protocol's errors for an exchange that failed on the wire (no reply in
+    time, connection lost, reply undecodable): raised in the middle of a test, it makes the test
+    inconclusive, with ``*-1.1`` (communication) as the cause, never a fail of what the test
+    was judging."""

@@ -26,7 +26,7 @@ from drready.bindings.types import (
     StructuredDataReport,
 )
 from drready.clock import LoopRunner
-from drready.evidence import EvidenceLog
+from drready.evidence import EvidenceLog, Finding
 from drready.model import DeviceClass
 
 if TYPE_CHECKING:
@@ -89,6 +89,9 @@ class DeviceUnderTest:
         #: Figures tests measured, in order: (name, value, unit). The recorder files each
         #: under the test that was running.
         self.metrics: list[tuple[str, float, str]] = []
+        #: Protocol violations the binding's monitor saw, whatever test was running (the
+        #: session hands the same list to the monitor; the recorder files them per test).
+        self.findings: list[Finding] = []
         #: Told when a DR starts (label, device seconds or None): the progress display.
         self.on_dr: Callable[[str, float | None], None] | None = None
         # Closed in reverse: the binding (its connections, while the loop still runs), the

@@ -4,10 +4,13 @@ that do not encode, a peer that does not answer.
 Everything derives from :class:`EchonetError` so a caller can catch the whole family at once,
 while the secondary bases (``ValueError``, ``TimeoutError``) keep ordinary Python idioms working
 for code that does not know about drready. This module imports nothing of drready, so the codec
-can raise these errors; callers import them from :mod:`drready.echonet.errors`.
+can raise these errors; callers import them from :mod:`drready.echonet.errors`. A wire failure
+also carries :class:`drready.errors.ExchangeError`, which makes a test inconclusive.
 """
 
 from __future__ import annotations
+
+from drready.errors import ExchangeError
 
 __all__ = ["DecodeError", "EchonetError", "EchonetTimeout", "EncodeError"]
 
@@ -16,7 +19,7 @@ class EchonetError(Exception):
     """Base of every ECHONET Lite error raised by drready."""
 
 
-class DecodeError(EchonetError, ValueError):
+class DecodeError(EchonetError, ExchangeError, ValueError):
     """Bytes that are not a valid ECHONET Lite frame or property value (local)."""
 
 
@@ -24,7 +27,7 @@ class EncodeError(EchonetError, ValueError):
     """A value that cannot be encoded."""
 
 
-class EchonetTimeout(EchonetError, TimeoutError):
+class EchonetTimeout(EchonetError, ExchangeError, TimeoutError):
     """No response within the bounded retries."""
 
     def __init__(

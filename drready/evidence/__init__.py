@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drready.evidence.findings import Finding, FindingSink
 from drready.evidence.log import (
     GENESIS,
     EvidenceLog,
@@ -11,4 +12,13 @@ from drready.evidence.log import (
     verify_chain,
 )
 
-__all__ = ["GENESIS", "EvidenceLog", "EvidenceSink", "NullEvidenceLog", "Record", "verify_chain"]
+__all__ = [
+    "GENESIS",
+    "EvidenceLog",
+    "EvidenceSink",
+    "Finding",
+    "FindingSink",
+    "NullEvidenceLog",
+    "Record",
+    "verify_chain",
+]

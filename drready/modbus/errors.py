@@ -7,6 +7,8 @@ address, the model and point. Secondary bases (``ValueError``, ``TimeoutError``,
 
 from __future__ import annotations
 
+from drready.errors import ExchangeError
+
 __all__ = [
     "EXCEPTION_NAMES",
     "ModbusConnectError",
@@ -46,11 +48,11 @@ class SunSpecEncodeError(ModbusError, ValueError):
     """A value that cannot be written to a point (out of range, wrong type, read-only)."""
 
 
-class ModbusConnectError(ModbusError, ConnectionError):
+class ModbusConnectError(ModbusError, ExchangeError, ConnectionError):
     """No TCP connection to the device within the bound."""
 
 
-class ModbusTimeout(ModbusError, TimeoutError):
+class ModbusTimeout(ModbusError, ExchangeError, TimeoutError):
     """No response within the bounded retries."""
 
     def __init__(

@@ -40,6 +40,7 @@ from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 import aiohttp
 
+from drready.errors import ExchangeError
 from drready.evidence import EvidenceSink
 from drready.evidence.http import CHANNEL, record_request, record_response
 from drready.webapi import validation as schemas
@@ -83,7 +84,7 @@ class WebApiHttpError(WebApiError):
         super().__init__(f"{status} {reason} from {url}" + (f": {detail}" if detail else ""))
 
 
-class WebApiConnectionError(WebApiError):
+class WebApiConnectionError(WebApiError, ExchangeError):
     """No HTTP answer at all: connection refused or reset, TLS failure, or the time ran out."""
 
 
