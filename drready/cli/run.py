@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from drready.cli.status import EXIT_INTERRUPTED, EXIT_USAGE
+from drready.cli.status import EXIT_INTERRUPTED, EXIT_NOT_CONFORMANT, EXIT_USAGE
 from drready.errors import UsageError
 from drready.model import DeviceClass
 from drready.report.verdicts import Verdict
@@ -215,7 +215,7 @@ def _combined_exit(
         return 0
     not_conformant = (Verdict.FAIL, Verdict.INCONCLUSIVE)
     if any(r["verdict"] in not_conformant for r in document["requirements"]):
-        return 1
+        return EXIT_NOT_CONFORMANT
     if any(result.problem for result in results):
-        return 1
-    return next((s for s in statuses if s not in (0, None)), 1)
+        return EXIT_NOT_CONFORMANT
+    return next((s for s in statuses if s not in (0, None)), EXIT_NOT_CONFORMANT)
