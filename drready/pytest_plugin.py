@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterable, Iterator
 
 import pytest
+from _pytest.junitxml import xml_key
 from _pytest.reports import CollectReport
 
 from drready import __version__
@@ -16,7 +17,7 @@ from drready.clock import real_now
 from drready.device import DeviceUnderTest
 from drready.errors import SessionError, UsageError
 from drready.profile import DEVICE_CLASSES, Profile
-from drready.recorder import RunRecorder, unknown_requirements
+from drready.recorder import INCONCLUSIVE, RunRecorder, unknown_requirements
 from drready.run.options import RunOptions, check_run, resolve_profile, run_options
 from drready.run.session import open_dut
 
@@ -103,6 +104,40 @@ def pytest_configure(config: pytest.Config) -> None:
     recorder = RunRecorder(options, profile, started_at=real_now())
     config.stash[RECORDER_KEY] = recorder
     config.pluginmanager.register(recorder, "drready-recorder")
+    config.pluginmanager.register(InconclusiveAsJunitError(config), "drready-junit-inconclusive")
+
+
+class InconclusiveAsJunitError:
+    """Writes an inconclusive test into JUnit XML as an ``<error>``, never a ``<failure>``: it
+    found nothing wrong with the device, it could not judge it.
+
+    pytest's junitxml writes a failed call as a failure and offers no hook to choose; this
+    rewrites the element it has just added (its node reporter, still open until teardown),
+    and its counts. A test holds the result, so a pytest that changes those internals is
+    caught, not silently written as failures."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, None, None]:
+        yield
+        reason = dict(report.user_properties).get(INCONCLUSIVE)
+        xml = self.config.stash.get(xml_key, None)
+        if xml is None or reason is None or not report.failed:
+            return
+        element = next(
+            (n for n in reversed(xml.node_reporter(report).nodes) if n.tag in ("failure", "error")),
+            None,
+        )
+        if element is None:
+            return
+        if element.tag == "failure":
+            element.tag = "error"
+            xml.stats["failure"] -= 1
+            xml.stats["error"] += 1
+        element.set("message", str(report.longrepr))
+        element.set("type", "inconclusive")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -187,3 +222,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     recorder = config.stash.get(RECORDER_KEY, None)
     if recorder is not None and config.pluginmanager.is_registered(recorder):
         config.pluginmanager.unregister(recorder)
+    junit = config.pluginmanager.get_plugin("drready-junit-inconclusive")
+    if junit is not None:
+        config.pluginmanager.unregister(junit)

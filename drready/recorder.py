@@ -3,13 +3,29 @@
 :class:`RunRecorder` is registered with pytest as a plugin object for the life of one run (as
 pytest's own junitxml is), so its hooks carry the run's state without module globals. The report
 is rewritten atomically after every test, so an interrupted run still leaves a valid one.
+
+Outcomes beyond pass and fail:
+
+- A test that raises :class:`~drready.bindings.types.NotApplicable` is ``not-applicable``.
+- A test that raises :class:`~drready.errors.Inconclusive`, or hits an
+  :class:`~drready.errors.ExchangeError` (a reply that never came, a connection lost), in its
+  setup or call is ``inconclusive``, with the cause (``*-1.1`` for a failed exchange, mapped to
+  the class under test). pytest shows it as INCONCLUSIVE with its one-line reason, counts it as
+  failed for the exit status, and JUnit has it as an error. A test of ``*-1.1`` itself that hits
+  an exchange error fails: the exchange is what it judges.
+- The same in a test's teardown (the restore of what the test changed did not take) does not
+  change the test's outcome: the call's verdict stands, the message notes the restore, and the
+  next test's precondition check finds the state it left.
+- Protocol findings (``DeviceUnderTest.findings``) made during a test are filed after it as one
+  failed outcome per requirement they are against; those made outside any test (opening or
+  closing the device, between tests) are filed at the end of the session.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +37,6 @@ from drready.catalog import UnknownRequirementError
 from drready.catalog import get as get_requirement
 from drready.clock import real_monotonic, real_now
 from drready.device import DeviceUnderTest
-from drready.evidence import Record
 from drready.model import DeviceClass, Topology
 from drready.profile import Profile
 from drready.report.json_report import write_report
@@ -29,15 +44,20 @@ from drready.report.run_document import build_document, format_summary, run_verd
 from drready.report.verdicts import RequirementVerdict, Verdict
 from drready.run.ledger import RunContext, RunRecord, TestOutcome
 from drready.run.options import RunOptions
+from drready.run.outcomes import FindingsFiler, inconclusive_text, last_frames, verdictless
 from drready.run.progress import Progress, for_terminal
 
 #: The user property a not-applicable test's report carries: its reason.
 NOT_APPLICABLE = "drready_not_applicable"
+#: The user properties an inconclusive test's report carries: its reason, and its cause ("" when
+#: not known).
+INCONCLUSIVE = "drready_inconclusive"
+INCONCLUSIVE_CAUSE = "drready_inconclusive_cause"
+#: The user property of a teardown whose restore did not take (an Inconclusive or a failed
+#: exchange in teardown): what went wrong. The test's outcome stands; its message says it.
+RESTORE_FAILED = "drready_restore_failed"
 
 _QUALIFIED_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)+([A-Z]\w*): ")
-
-#: How many of the frames exchanged before a failure the report quotes (all are in the evidence).
-FAILURE_FRAMES = 12
 
 
 @dataclass
@@ -51,6 +71,9 @@ class _Running:
     duration_s: float = 0.0
     failed_at: int | None = None  # evidence length when the failing phase ended
     metrics_first: int = 0
+    cause: str | None = None  # of an inconclusive outcome
+    #: Restores (teardowns) that did not take, noted in the message.
+    restore_problems: list[str] = field(default_factory=list)
 
 
 def requirement_ids(item: pytest.Item) -> tuple[str, ...]:
@@ -89,21 +112,6 @@ def _message(report: pytest.TestReport) -> str:
     return str(report.longrepr).strip().splitlines()[-1] if report.longrepr else ""
 
 
-def _frames(records: list[Record]) -> tuple[dict[str, Any], ...]:
-    exchanged = [r for r in records if r.kind in ("tx", "rx")][-FAILURE_FRAMES:]
-    return tuple(
-        {
-            "seq": r.seq,
-            "time": datetime.fromtimestamp(r.time, UTC).isoformat(timespec="milliseconds"),
-            "kind": r.kind,
-            "peer": r.peer,
-            "summary": r.summary,
-            "data_hex": r.data_hex,
-        }
-        for r in exchanged
-    )
-
-
 @dataclass(eq=False)  # a plugin object: hashed by identity
 class RunRecorder:
     """Accumulates one run from pytest's hooks; :meth:`record` is the run as it stands."""
@@ -127,9 +135,19 @@ class RunRecorder:
     local_address: tuple[str, int] | None = None
     bundle_problem: str | None = None
 
+    #: Files the device's protocol findings per test (set up with the class's prefix).
+    findings: FindingsFiler = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.findings = FindingsFiler(self.class_prefix)
+
     @property
     def report_path(self) -> Path:
         return self.options.report_path
+
+    @property
+    def class_prefix(self) -> str:
+        return DeviceClass(self.profile.device.device_class).prefix
 
     @property
     def run_topology(self) -> Topology:
@@ -141,6 +159,8 @@ class RunRecorder:
         self.dut = device
         self.device_time_start = device.now()
         self.local_address = device.local_address
+        # Findings made while the device opened (discovery, reading its maps) belong to no test.
+        self.findings.set_aside(device.findings)
 
     def device_closing(self, device: DeviceUnderTest) -> None:
         """What the device says about itself, for the report; best effort at the end of the
@@ -157,6 +177,8 @@ class RunRecorder:
             info["error"] = f"could not read the device identity: {exc}"
         self.device_info = info
         self.device_time_end = device.now()
+        # What the monitor finds from here on (closing the device) belongs to no test.
+        self.findings.closing(device.findings)
 
     # -- the record and the report -----------------------------------------------------------
     def _context(self) -> RunContext:
@@ -247,6 +269,7 @@ class RunRecorder:
         evidence_first = 0
         device_time = 0.0
         if self.dut is not None:
+            self.findings.set_aside(self.dut.findings)  # made between the last test and this
             self.dut.evidence.current_test = item.nodeid
             evidence_first = len(self.dut.evidence)
             device_time = self.dut.elapsed_s()
@@ -267,15 +290,48 @@ class RunRecorder:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         """A test that raised :class:`NotApplicable` is reported skipped to pytest (it neither
-        passed nor failed) and carries its reason, which the record turns into its outcome."""
+        passed nor failed) and carries its reason, which the record turns into its outcome.
+
+        One left without a verdict (:func:`verdictless`) in setup or call stays failed for
+        pytest (the exit status is not 0), with a one-line reason instead of a traceback and
+        user properties the record and the JUnit writer read. In teardown it is reported passed
+        (the call's verdict stands) and carries what did not take."""
         report = yield
         excinfo = call.excinfo
-        if excinfo is not None and isinstance(excinfo.value, NotApplicable):
+        if excinfo is None:
+            return report
+        if isinstance(excinfo.value, NotApplicable):
             reason = excinfo.value.reason
             report.outcome = "skipped"
             report.longrepr = (str(item.path), item.location[1] or 0, f"Not applicable: {reason}")
             report.user_properties.append((NOT_APPLICABLE, reason))
+            return report
+        requirements = self.requirement_ids.get(item.nodeid, ())
+        judged = verdictless(excinfo.value, self.class_prefix, requirements)
+        if judged is None:
+            return report
+        reason, cause = judged
+        text = inconclusive_text(reason, cause)
+        if call.when == "teardown":
+            report.outcome = "passed"
+            report.longrepr = None
+            report.user_properties.append((RESTORE_FAILED, text))
+            return report
+        report.outcome = "failed"
+        report.longrepr = text
+        report.user_properties.append((INCONCLUSIVE, reason))
+        report.user_properties.append((INCONCLUSIVE_CAUSE, cause or ""))
         return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport | pytest.CollectReport, config: pytest.Config
+    ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+        """An inconclusive test shows as ``I`` / INCONCLUSIVE, counted apart from failures."""
+        properties = dict(getattr(report, "user_properties", ()))
+        if report.failed and INCONCLUSIVE in properties:
+            return "inconclusive", "I", ("INCONCLUSIVE", {"yellow": True})
+        return None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -291,9 +347,26 @@ class RunRecorder:
                 report.nodeid, requirements, first, 0.0
             )
         running.duration_s += report.duration
-        if report.failed and running.outcome not in ("failed", "error"):
+        properties = dict(report.user_properties)
+        restore = properties.get(RESTORE_FAILED)
+        if restore is not None:
+            running.restore_problems.append(str(restore))
+        if report.failed and INCONCLUSIVE in properties:
+            if running.outcome == "passed":
+                running.outcome = "inconclusive"
+                running.message = str(properties[INCONCLUSIVE])
+                running.cause = str(properties.get(INCONCLUSIVE_CAUSE) or "") or None
+                if self.dut is not None:
+                    running.failed_at = len(self.dut.evidence)
+        elif report.failed and running.outcome not in ("failed", "error"):
+            earlier = running.message if running.outcome == "inconclusive" else ""
             running.outcome = "failed" if report.when == "call" else "error"
             running.message = _message(report)
+            running.cause = None
+            if earlier:
+                # An error in teardown after an inconclusive call: the error decides, the
+                # reason the test could not judge stays readable.
+                running.message += f" (after the test was inconclusive: {earlier})"
             if self.dut is not None:
                 running.failed_at = len(self.dut.evidence)
         elif report.skipped and running.outcome == "passed":
@@ -310,16 +383,21 @@ class RunRecorder:
         dut = self.dut
         evidence_last = len(dut.evidence) if dut is not None else 0
         frames: tuple[dict[str, Any], ...] = ()
-        if running.outcome in ("failed", "error") and dut is not None:
+        if running.outcome in ("failed", "error", "inconclusive") and dut is not None:
             end = running.failed_at if running.failed_at is not None else evidence_last
             since = dut.evidence.since(running.evidence_first)
-            frames = _frames(since[: end - running.evidence_first])
+            frames = last_frames(since[: end - running.evidence_first])
         device_time = dut.elapsed_s() if dut is not None else 0.0
+        message = running.message
+        if running.restore_problems:
+            restore = "; ".join(running.restore_problems)
+            note = f"the restore after the test did not take: {restore}"
+            message = f"{message}; {note}" if message else note
         self.outcomes.append(
             TestOutcome(
                 nodeid=nodeid,
                 outcome=running.outcome,
-                message=running.message,
+                message=message,
                 requirements=running.requirements,
                 duration_s=running.duration_s,
                 device_time_s=max(0.0, device_time - running.device_time_start),
@@ -327,8 +405,14 @@ class RunRecorder:
                 evidence_last=evidence_last,
                 frames=frames,
                 metrics=tuple(dut.metrics[running.metrics_first :]) if dut is not None else (),
+                cause=running.cause if running.outcome == "inconclusive" else None,
             )
         )
+        findings = self.findings.take(dut.findings) if dut is not None else []
+        if dut is not None and findings:
+            during = f"while {nodeid.split('::')[-1]} ran"
+            span = (running.evidence_first, evidence_last)
+            self.outcomes += self.findings.outcomes(findings, nodeid, during, dut.evidence, span)
         self.write()
 
     @pytest.hookimpl(trylast=True)
@@ -340,11 +424,23 @@ class RunRecorder:
         interrupted = exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
         self.complete = not interrupted and not session.shouldfail and not session.shouldstop
         self.exit_status = int(exitstatus)
+        if self.dut is not None:
+            self.outcomes += self.findings.session_outcomes(self.dut.findings, self.dut.evidence)
+        self.verdicts = run_verdicts(self.record())
+        if self.not_conformant and exitstatus == 0:
+            # Findings can fail a requirement whose tests all passed: the report records the
+            # status the run ends with.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            self.exit_status = int(session.exitstatus)
         self.write()
         self._seal()
-        failed = any(v.verdict == Verdict.FAIL for v in self.verdicts)
-        if (failed or self.bundle_problem) and exitstatus == 0:
+        if self.bundle_problem and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    @property
+    def not_conformant(self) -> bool:
+        """A requirement fails or is inconclusive: the run must not exit 0."""
+        return any(v.verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE) for v in self.verdicts)
 
     def _seal(self) -> None:
         """The evidence bundle: trace, HAR, measurements, profile, and the manifest over all."""
@@ -359,6 +455,11 @@ class RunRecorder:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         terminalreporter.section("DRready requirements")
+        for outcome in self.outcomes:
+            if outcome.outcome == "inconclusive":
+                cause = f" (caused by {outcome.cause})" if outcome.cause else ""
+                line = f"INCONCLUSIVE {outcome.nodeid}: {outcome.message}{cause}"
+                terminalreporter.write_line(line, yellow=True)
         for line in format_summary(self.verdicts):
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"report: {self.report_path}")

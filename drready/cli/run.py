@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from drready.cli.status import EXIT_INTERRUPTED, EXIT_USAGE
+from drready.cli.status import EXIT_INTERRUPTED, EXIT_NOT_CONFORMANT, EXIT_USAGE
 from drready.errors import UsageError
 from drready.model import DeviceClass
 from drready.report.verdicts import Verdict
@@ -205,15 +205,17 @@ def _run_all(args: argparse.Namespace, classes: Sequence[str]) -> int:
 def _combined_exit(
     interrupted: bool, results: Sequence[PartResult], document: dict[str, Any]
 ) -> int:
-    """130 if interrupted; 0 only if every class's run exited 0; 1 if a verdict fails or a run
-    went wrong (stopped, killed, never started); otherwise the first class's own status."""
+    """130 if interrupted; 0 only if every class's run exited 0; 1 if a verdict fails or is
+    inconclusive, or a run went wrong (stopped, killed, never started); otherwise the first
+    class's own status."""
     if interrupted:
         return EXIT_INTERRUPTED
     statuses = [result.exit_status for result in results]
     if all(status == 0 for status in statuses):
         return 0
-    if any(r["verdict"] == Verdict.FAIL for r in document["requirements"]):
-        return 1
+    not_conformant = (Verdict.FAIL, Verdict.INCONCLUSIVE)
+    if any(r["verdict"] in not_conformant for r in document["requirements"]):
+        return EXIT_NOT_CONFORMANT
     if any(result.problem for result in results):
-        return 1
-    return next((s for s in statuses if s not in (0, None)), 1)
+        return EXIT_NOT_CONFORMANT
+    return next((s for s in statuses if s not in (0, None)), EXIT_NOT_CONFORMANT)

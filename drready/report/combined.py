@@ -22,7 +22,7 @@ import jsonschema
 from drready import __version__
 from drready.catalog import for_class, ids
 from drready.report.json_report import REPORT_SCHEMA_VERSION, load_report
-from drready.report.run_document import format_table
+from drready.report.run_document import format_counts, format_rows
 from drready.report.verdicts import RequirementVerdict, Verdict, summary
 from drready.run.ledger import PartResult
 
@@ -70,7 +70,7 @@ def _missing_requirements(device_class: str, why: str) -> list[dict[str, Any]]:
 def _counts(requirements: Iterable[dict[str, Any]]) -> dict[str, int]:
     counts = summary(())
     for requirement in requirements:
-        counts[requirement["verdict"]] += 1
+        counts[requirement["verdict"]] = counts.get(requirement["verdict"], 0) + 1
     return counts
 
 
@@ -209,5 +209,5 @@ def format_parts(document: dict[str, Any]) -> list[str]:
 def format_combined(document: dict[str, Any]) -> list[str]:
     """The requirement table of every class, then one line per class."""
     rows = ((r["id"], r["verdict"], r["reason"]) for r in document["requirements"])
-    table = format_table(rows)
-    return [*table[:-1], *format_parts(document), table[-1]]
+    table, counts = format_rows(rows)
+    return [*table, *format_parts(document), *format_counts(counts)]

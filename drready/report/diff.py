@@ -101,7 +101,9 @@ def diff_reports(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Change]:
         old = before["verdict"] if before else "absent"
         new = after["verdict"] if after else "absent"
         if old != new:
-            reason = after["reason"] if after and new == Verdict.FAIL else ""
+            # Why it now fails or cannot be judged; a pass needs no reason.
+            shown = (Verdict.FAIL, Verdict.INCONCLUSIVE)
+            reason = after["reason"] if after and new in shown else ""
             changes.append(Change("verdict", rid, old, new, reason))
     tests_a, tests_b = _tests(a), _tests(b)
     for nodeid in _ordered(tests_a, tests_b):
@@ -109,7 +111,7 @@ def diff_reports(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Change]:
         old = before["outcome"] if before else "absent"
         new = after["outcome"] if after else "absent"
         if old != new:
-            changes.append(Change("test", nodeid, old, new, after["message"] if after else ""))
+            changes.append(Change("test", nodeid, old, new, _test_note(after)))
         if before is None or after is None:
             continue
         metrics_a = {m["name"]: m for m in before.get("metrics", [])}
@@ -141,6 +143,14 @@ def diff_reports(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Change]:
             if drift is not None:
                 changes.append(drift)
     return changes
+
+
+def _test_note(test: Mapping[str, Any] | None) -> str:
+    if test is None:
+        return ""
+    cause = test.get("cause")
+    message = str(test.get("message", ""))
+    return f"{message} (caused by {cause})" if cause else message
 
 
 def _ordered(a: Mapping[str, Any], b: Mapping[str, Any]) -> Iterable[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -115,15 +115,35 @@ def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def format_table(rows: Iterable[tuple[str, str, str]]) -> list[str]:
-    """The requirement table: a heading, one line per (id, verdict, reason), then the counts."""
+def format_rows(rows: Iterable[tuple[str, str, str]]) -> tuple[list[str], dict[str, int]]:
+    """The requirement table (a heading, one line per (id, verdict, reason)) and the counts of
+    each verdict in it."""
     lines = [f"{'requirement':<12} {'verdict':<15} reason"]
     counts = {str(v): 0 for v in Verdict}
     for rid, verdict, reason in rows:
         lines.append(f"{rid:<12} {verdict:<15} {_shorten(reason, REASON_WIDTH)}")
-        counts[verdict] += 1
-    lines.append(", ".join(f"{n} {k}" for k, n in counts.items() if n))
+        counts[verdict] = counts.get(verdict, 0) + 1
+    return lines, counts
+
+
+def format_counts(counts: Mapping[str, int]) -> list[str]:
+    """The counts of each verdict on one line, then, when any requirement is fail or
+    inconclusive, a line saying so: what makes the run's exit status non-zero."""
+    lines = [", ".join(f"{n} {k}" for k, n in counts.items() if n) or "no requirement"]
+    failed = counts.get(str(Verdict.FAIL), 0)
+    inconclusive = counts.get(str(Verdict.INCONCLUSIVE), 0)
+    if failed or inconclusive:
+        lines.append(
+            f"NOT CONFORMANT: {failed} requirement(s) fail, {inconclusive} inconclusive "
+            "(inconclusive: a test could not reach a verdict; see its reason)"
+        )
     return lines
+
+
+def format_table(rows: Iterable[tuple[str, str, str]]) -> list[str]:
+    """The requirement table: a heading, one line per (id, verdict, reason), then the counts."""
+    lines, counts = format_rows(rows)
+    return [*lines, *format_counts(counts)]
 
 
 def format_summary(verdicts: Iterable[RequirementVerdict]) -> list[str]:

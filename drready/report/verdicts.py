@@ -6,12 +6,17 @@ Rules, in order:
    not-tested when nothing is declared.
 2. A requirement whose topologies the profile says the device does not support: not-applicable.
 3. A requirement that needs a topology this run did not use: not-tested, saying which.
-4. Any failed or errored test marked with it: fail.
-5. At least one passed test: pass. Tests skipped or not applicable beside it are named in the
+4. Any failed or errored test marked with it: fail. Protocol findings filed against it during
+   the run (one failed outcome per test they were made in) count as failed tests: a requirement
+   with findings fails even when its own tests passed, and the reason says so.
+5. Any inconclusive test (its precondition could not be established, or an exchange failed in
+   the middle of it): inconclusive, never pass, even beside passed tests. The reason names each
+   inconclusive test, why, and the requirement that caused it when known ("caused by BAT-2.6").
+6. At least one passed test: pass. Tests skipped or not applicable beside it are named in the
    reason; a skipped test is never counted as a pass on its own.
-6. Only tests that found themselves not applicable (and the requirement is not a security item):
+7. Only tests that found themselves not applicable (and the requirement is not a security item):
    not-applicable, with their reasons.
-7. Otherwise: not-tested, with the skip reasons or "no test in this run covers it".
+8. Otherwise: not-tested, with the skip reasons or "no test in this run covers it".
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ __all__ = [
 class Verdict(enum.StrEnum):
     PASS = "pass"
     FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
     NOT_APPLICABLE = "not-applicable"
     NOT_TESTED = "not-tested"
     DECLARED = "declared"
@@ -76,6 +82,24 @@ def _declared(requirement: Requirement, context: RunContext) -> tuple[Verdict, s
     return Verdict.DECLARED, f"self-declared, not verifiable by the harness: {label}"
 
 
+def _name(nodeid: str) -> str:
+    return nodeid.split("::")[-1]
+
+
+def _failure(outcome: TestOutcome) -> str:
+    if outcome.findings_of is None:
+        return f"{_name(outcome.nodeid)}: {outcome.message}"
+    # The message of a findings outcome says how many, and which test was running.
+    return f"protocol findings: {outcome.message}"
+
+
+def _inconclusive(outcome: TestOutcome) -> str:
+    name = _name(outcome.nodeid)
+    if outcome.cause:
+        return f"{name}: inconclusive, caused by {outcome.cause}: {outcome.message}"
+    return f"{name}: inconclusive: {outcome.message}"
+
+
 def fold_one(
     requirement: Requirement, outcomes: Sequence[TestOutcome], context: RunContext
 ) -> RequirementVerdict:
@@ -96,10 +120,20 @@ def fold_one(
             mine,
         )
     failed = [o for o in mine if o.outcome in ("failed", "error")]
-    if failed:
-        reason = "; ".join(f"{o.nodeid.split('::')[-1]}: {o.message}" for o in failed)
-        return RequirementVerdict(requirement, Verdict.FAIL, reason, mine)
     passed = [o for o in mine if o.outcome == "passed"]
+    inconclusive = [o for o in mine if o.outcome == "inconclusive"]
+    if failed:
+        reason = "; ".join(_failure(o) for o in failed)
+        if passed and all(o.findings_of is not None for o in failed):
+            reason += f" (its own {len(passed)} test(s) passed; the findings fail it)"
+        if inconclusive:
+            reason += "; also " + "; ".join(_inconclusive(o) for o in inconclusive)
+        return RequirementVerdict(requirement, Verdict.FAIL, reason, mine)
+    if inconclusive:
+        reason = "; ".join(_inconclusive(o) for o in inconclusive)
+        if passed:
+            reason += f"; {len(passed)} other test(s) passed"
+        return RequirementVerdict(requirement, Verdict.INCONCLUSIVE, reason, mine)
     skipped = [o for o in mine if o.outcome == "skipped"]
     inapplicable = [o for o in mine if o.outcome == "not-applicable"]
     if passed:

@@ -16,9 +16,11 @@ from drready.run.options import (
     run_options,
     suites_dir,
 )
+from drready.run.outcomes import FindingsFiler, verdictless
 
 __all__ = [
     "OUTCOMES",
+    "FindingsFiler",
     "PartResult",
     "RunContext",
     "RunOptions",
@@ -31,4 +33,5 @@ __all__ = [
     "resolve_profile",
     "run_options",
     "suites_dir",
+    "verdictless",
 ]

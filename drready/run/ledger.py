@@ -18,11 +18,46 @@ from drready.model import Topology
 from drready.profile import Profile
 from drready.run.options import RunOptions
 
-__all__ = ["OUTCOMES", "PartResult", "RunContext", "RunRecord", "TestOutcome"]
+__all__ = [
+    "FINDINGS_SUFFIX",
+    "OUTCOMES",
+    "SESSION_NODEID",
+    "PartResult",
+    "RunContext",
+    "RunRecord",
+    "TestOutcome",
+    "findings_nodeid",
+    "findings_test",
+]
 
 #: Outcomes of one test. ``not-applicable``: the test found that what it checks does not apply to
 #: this device or binding (:class:`drready.bindings.types.NotApplicable`), and said why.
-OUTCOMES = ("passed", "failed", "skipped", "error", "not-applicable")
+#: ``inconclusive``: the test could not reach a verdict (:class:`drready.errors.Inconclusive`, or
+#: an exchange that failed mid-test): its precondition could not be established, and ``cause``
+#: names the requirement whose failure made it impossible, when known.
+OUTCOMES = ("passed", "failed", "skipped", "error", "not-applicable", "inconclusive")
+
+#: What a test's node ID gets to name the outcome its protocol findings are filed as: one per
+#: requirement the findings are against (``suites/x.py::test_y::findings[BAT-1.1]``).
+FINDINGS_SUFFIX = "::findings"
+#: The node ID findings made outside any test are filed under (session setup and teardown, or
+#: between two tests), with the same suffix.
+SESSION_NODEID = "drready::session"
+
+
+def findings_nodeid(nodeid: str, requirement: str) -> str:
+    """The node ID of the outcome that files the findings made during ``nodeid`` against
+    ``requirement``."""
+    return f"{nodeid}{FINDINGS_SUFFIX}[{requirement}]"
+
+
+def findings_test(nodeid: str) -> str | None:
+    """The node ID of the test whose findings the outcome ``nodeid`` files (``SESSION_NODEID``
+    for findings made outside any test); None for a test's own outcome."""
+    head, found, tail = nodeid.rpartition(FINDINGS_SUFFIX + "[")
+    if not found or not tail.endswith("]"):
+        return None
+    return head
 
 
 @dataclass(frozen=True)
@@ -40,6 +75,9 @@ class TestOutcome:
     #: Figures the test measured (name, value, unit), e.g. a response time: `drready diff`
     #: compares them between runs.
     metrics: tuple[tuple[str, float, str], ...] = ()
+    #: For an inconclusive test: the requirement whose failure made it impossible ("BAT-2.6",
+    #: "BAT-1.1" for an exchange that failed), when known.
+    cause: str | None = None
 
     __test__ = False  # a value, not a pytest test class
 
@@ -47,11 +85,17 @@ class TestOutcome:
         if self.outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {self.outcome!r}")
 
+    @property
+    def findings_of(self) -> str | None:
+        """The test whose protocol findings this outcome files, or None for a test's own."""
+        return findings_test(self.nodeid)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "nodeid": self.nodeid,
             "outcome": self.outcome,
             "message": self.message,
+            "cause": self.cause,
             "duration_s": round(self.duration_s, 6),
             "device_time_s": round(self.device_time_s, 3),
             "evidence": [self.evidence_first, self.evidence_last],

@@ -295,3 +295,203 @@ def test_from_profile_parametrises_by_the_run_profile(pytester: pytest.Pytester)
     result = pytester.runpytest("-v")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*test_mode?none? PASSED*", "*test_binding?over-none? PASSED*"])
+
+
+INCONCLUSIVE_SUITE = """
+import pytest
+from drready.echonet.errors import EchonetTimeout
+from drready.errors import Inconclusive
+
+@pytest.fixture
+def at_rest(dut):
+    raise Inconclusive("the device did not come to rest before the request", cause="BAT-2.6")
+
+@pytest.mark.requirement("BAT-2.2")
+def test_precondition(at_rest):
+    pass
+
+@pytest.mark.requirement("BAT-2.2")
+def test_passes_beside_it(dut):
+    pass
+
+@pytest.mark.requirement("BAT-2.3")
+def test_reply_lost(dut):
+    dut.status()  # a real exchange first: the failure is mid-test
+    raise EchonetTimeout(tid=7, attempts=3, timeout_s=2.0, peer="127.0.0.1:3610",
+                         request="Get 0xA5")
+
+@pytest.mark.requirement("*-1.1")
+def test_communication(dut):
+    raise EchonetTimeout(tid=8, attempts=3, timeout_s=2.0, peer="127.0.0.1:3610")
+
+@pytest.mark.requirement("BAT-2.4")
+def test_no_cause(dut):
+    raise Inconclusive("too little stored energy for the scenario")
+
+@pytest.fixture
+def restored(dut):
+    yield
+    raise Inconclusive("the own mode did not come back", cause="BAT-2.6")
+
+@pytest.mark.requirement("BAT-2.5")
+def test_restore_fails_after_a_pass(restored):
+    pass
+"""
+
+
+def _junit(path: Path) -> dict[str, list[Any]]:
+    """Test name -> the child elements of its <testcase> (failure, error, skipped, ...)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path / "junit.xml").getroot()
+    return {case.get("name", ""): list(case) for case in root.iter("testcase")}
+
+
+def _tests(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["nodeid"].split("::", 1)[-1]: t for r in document["requirements"] for t in r["tests"]}
+
+
+def test_inconclusive_tests_are_neither_pass_nor_fail(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=INCONCLUSIVE_SUITE)
+    result = pytester.runpytest("--simulate", "battery", "--report-dir", "out", "-v")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    document = _report(pytester.path / "out")
+    assert document["exit_status"] == 1
+    verdicts = _verdicts(document)
+    tests = _tests(document)
+
+    # Setup could not establish the precondition: inconclusive, never pass beside a pass.
+    assert tests["test_precondition"]["outcome"] == "inconclusive"
+    assert tests["test_precondition"]["cause"] == "BAT-2.6"
+    assert verdicts["BAT-2.2"] == (
+        "inconclusive",
+        "test_precondition: inconclusive, caused by BAT-2.6: the device did not come to rest "
+        "before the request; 1 other test(s) passed",
+    )
+    # A reply lost mid-test: inconclusive, caused by the class's communication requirement.
+    lost = tests["test_reply_lost"]
+    assert lost["outcome"] == "inconclusive" and lost["cause"] == "BAT-1.1"
+    assert "EchonetTimeout: no response from 127.0.0.1:3610 for TID 0x0007" in lost["message"]
+    assert lost["frames"], "the frames before it are quoted"
+    assert verdicts["BAT-2.3"][0] == "inconclusive"
+    assert "caused by BAT-1.1: an exchange failed: EchonetTimeout" in verdicts["BAT-2.3"][1]
+    # ... but in a test of *-1.1 itself, a lost reply is what it judges: a fail.
+    assert tests["test_communication"]["outcome"] == "failed"
+    assert verdicts["BAT-1.1"][0] == "fail"
+    assert "EchonetTimeout: no response" in verdicts["BAT-1.1"][1]
+    assert verdicts["BAT-2.4"] == (
+        "inconclusive",
+        "test_no_cause: inconclusive: too little stored energy for the scenario",
+    )
+    # A restore that did not take leaves the call's verdict, noted in the message.
+    restored = tests["test_restore_fails_after_a_pass"]
+    assert restored["outcome"] == "passed"
+    assert restored["message"] == (
+        "the restore after the test did not take: Inconclusive: the own mode did not come back "
+        "(caused by BAT-2.6)"
+    )
+    assert verdicts["BAT-2.5"][0] == "pass"
+    assert document["summary"]["inconclusive"] == 3 and document["summary"]["fail"] == 1
+
+    # pytest: one line, no traceback, counted apart from failures.
+    output = result.stdout.str()
+    assert "Traceback" not in output and "raise Inconclusive" not in output
+    result.stdout.fnmatch_lines(
+        [
+            "*test_precondition INCONCLUSIVE*",
+            "*test_reply_lost INCONCLUSIVE*",
+            "*test_communication FAILED*",
+            "*NOT CONFORMANT: 1 requirement(s) fail, 3 inconclusive*",
+            "*1 failed, 2 passed, 3 inconclusive*",
+        ]
+    )
+    # JUnit: an error (it could not judge), never a failure (nothing found wrong).
+    junit = _junit(pytester.path / "out")
+    for name in ("test_precondition", "test_reply_lost", "test_no_cause"):
+        (element,) = junit[name]
+        assert element.tag == "error" and element.get("type") == "inconclusive", name
+        assert element.get("message", "").startswith("Inconclusive: "), name
+    assert [e.tag for e in junit["test_communication"]] == ["failure"]
+    assert junit["test_restore_fails_after_a_pass"] == [] or all(
+        e.tag not in ("failure", "error") for e in junit["test_restore_fails_after_a_pass"]
+    )
+    import xml.etree.ElementTree as ET
+
+    suite = ET.parse(pytester.path / "out" / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("errors"), suite.get("failures")) == ("3", "1")
+
+
+FINDINGS_SUITE = """
+import pytest
+from drready.evidence import Finding
+
+@pytest.mark.requirement("BAT-2.2")
+def test_passes_with_findings(dut):
+    before = len(dut.evidence)
+    dut.status()
+    for n in range(7):
+        dut.findings.append(
+            Finding("*-1.1", f"reply {n} echoed TID 0x0001 for TID 0x0002",
+                    records=(before, before + 1), rule="tid-echo")
+        )
+
+@pytest.mark.requirement("*-1.1")
+def test_communication_passes(dut):
+    pass
+
+@pytest.mark.requirement("BAT-2.3")
+def test_clean(dut):
+    dut.status()
+"""
+
+BETWEEN_TESTS_CONFTEST = """
+from drready.evidence import Finding
+from drready.pytest_plugin import RECORDER_KEY
+
+CONFIG = []
+
+def pytest_configure(config):
+    CONFIG.append(config)
+
+def pytest_runtest_logstart(nodeid, location):
+    dut = CONFIG[0].stash[RECORDER_KEY].dut
+    if nodeid.endswith("test_clean") and dut is not None:
+        dut.findings.append(Finding("BAT-2.5", "an unsolicited response between tests"))
+"""
+
+
+def test_findings_during_a_passing_test_fail_its_requirement(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=FINDINGS_SUITE)
+    pytester.makeconftest(BETWEEN_TESTS_CONFTEST)
+    result = pytester.runpytest("--simulate", "battery", "--report-dir", "out")
+    result.assert_outcomes(passed=3)
+    # Every test passed, the findings fail the run.
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    document = _report(pytester.path / "out")
+    assert document["exit_status"] == 1
+    verdicts = _verdicts(document)
+    verdict, reason = verdicts["BAT-1.1"]
+    assert verdict == "fail"
+    assert reason.startswith(
+        "protocol findings: 7 protocol finding(s) while test_passes_with_findings ran: "
+        "reply 0 echoed TID 0x0001 for TID 0x0002; "
+    )
+    assert "reply 4 echoed" in reason and "reply 5 echoed" not in reason
+    assert "; and 2 more" in reason
+    assert "(its own 1 test(s) passed; the findings fail it)" in reason
+    assert verdicts["BAT-2.2"][0] == "pass"  # the test that was running is not blamed
+    tests = _tests(document)
+    filed = tests["test_passes_with_findings::findings[BAT-1.1]"]
+    assert filed["outcome"] == "failed"
+    assert [f["kind"] for f in filed["frames"]] == ["tx", "rx"]
+    assert filed["evidence"][1] - filed["evidence"][0] == 2
+    # Made between two tests: filed for the session, not for the test that came next.
+    assert verdicts["BAT-2.3"][0] == "pass"
+    assert verdicts["BAT-2.5"] == (
+        "fail",
+        "protocol findings: 1 protocol finding(s) outside any test (opening or closing the "
+        "device, or between tests): an unsolicited response between tests",
+    )
+    assert "session::findings[BAT-2.5]" in tests
+    result.stdout.fnmatch_lines(["BAT-1.1*fail*protocol findings*", "*NOT CONFORMANT*"])

@@ -198,6 +198,20 @@ def device_view(
                 f"Requirements FAILED: {', '.join(failed)}",
             )
         )
+    inconclusive = [r.id for r in view.requirements if r.verdict == "inconclusive"]
+    if inconclusive:
+        # Not a failure found, but no conformance shown either: a declaration must not read as
+        # conformant while a requirement could not be judged.
+        view.notices.append(
+            Notice(
+                "danger",
+                f"判定不能の要件があります: {', '.join(inconclusive)}。"
+                "試験の前提条件が整わなかったか、通信が途中で失敗したため、適合を示せていません。",
+                f"Requirements INCONCLUSIVE: {', '.join(inconclusive)}. Their tests could not "
+                "reach a verdict (a precondition could not be established, or an exchange "
+                "failed mid-test): conformance is NOT shown.",
+            )
+        )
 
     # How the run was made.
     device_time = report.get("device_time") or {}

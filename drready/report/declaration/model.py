@@ -14,6 +14,7 @@ JST = timezone(timedelta(hours=9), "JST")
 VERDICT_LABELS = {
     "pass": ("適合", "pass"),
     "fail": ("不適合", "FAIL"),
+    "inconclusive": ("判定不能", "INCONCLUSIVE"),
     "not-applicable": ("対象外", "not applicable"),
     "not-tested": ("未試験", "not tested"),
     "declared": ("自己申告", "declared"),
@@ -26,7 +27,11 @@ OUTCOME_LABELS = {
     "error": ("エラー", "ERROR"),
     "skipped": ("スキップ", "skipped"),
     "not-applicable": ("対象外", "not applicable"),
+    "inconclusive": ("判定不能", "INCONCLUSIVE"),
 }
+
+#: Outcomes whose message and last frames the requirement table shows under the test.
+EXPLAINED_OUTCOMES = ("failed", "error", "inconclusive")
 
 
 #: Most frames of a failed test shown under it (the report keeps the last ones before the failure).
@@ -81,6 +86,8 @@ class TestRow:
     records: str
     href: str | None
     frames: list[str]
+    #: Of an inconclusive test: the requirement whose failure made it impossible, when known.
+    cause: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from drready.report.declaration.model import (
+    EXPLAINED_OUTCOMES,
     MAX_FRAMES,
     OUTCOME_LABELS,
     VERDICT_LABELS,
@@ -50,8 +51,9 @@ def requirement_rows(
             records, has_records = _records_text(test.get("evidence"))
             nodeid = str(test.get("nodeid", ""))
             frames = []
-            if outcome in ("failed", "error"):
+            if outcome in EXPLAINED_OUTCOMES:
                 frames = [_frame_line(f) for f in test.get("frames", [])[-MAX_FRAMES:]]
+            cause = test.get("cause")
             tests.append(
                 TestRow(
                     nodeid=nodeid,
@@ -63,6 +65,7 @@ def requirement_rows(
                     records=records,
                     href=evidence_href if has_records else None,
                     frames=frames,
+                    cause=str(cause) if cause else None,
                 )
             )
         rows.append(
