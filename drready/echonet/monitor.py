@@ -10,7 +10,7 @@ involved; the recorder files it under the test that was running.
 What is judged, on each datagram from the device (ECHONET Lite Spec. Part 2 chapter 3 and 4.2.3):
 
 * the reply's ESV fits the request (Get -> Get_Res/Get_SNA, SetC -> Set_Res/SetC_SNA, ...),
-  its TID echoes a request sent to that address, from the address asked;
+  its TID echoes a request sent to the host it comes from (any host, for a multicast request);
 * SEOJ is the request's DEOJ (instance 0x00 stands for any instance of the class; a node
   profile is instance 0x01 or 0x02), DEOJ is the request's SEOJ;
 * the reply lists the request's EPCs in order, with the PDC conventions of its ESV (see
@@ -80,7 +80,7 @@ RULES: Final[Mapping[str, str]] = {
     "reply-esv": "the reply's ESV answers the request's service",
     "tid-echo": "a reply carries the TID of the request it answers",
     "unsolicited-response": "a response answers a request",
-    "reply-source": "the reply comes from the address the request went to",
+    "reply-source": "the reply comes from the host the request went to",
     "seoj": "the reply's SEOJ is the object asked (the request's DEOJ)",
     "deoj": "the reply's DEOJ is the asker (the request's SEOJ)",
     "property-list": "the reply lists the request's EPCs, in order",
@@ -150,15 +150,17 @@ class _Request:
     destination: Address
     #: Evidence records of each attempt sent.
     records: list[int]
-    #: Replies so far, per (replying address, replying object).
-    replies: dict[tuple[Address, EOJ], int] = field(default_factory=dict)
+    #: Replies so far, per (replying host, replying object).
+    replies: dict[tuple[str, EOJ], int] = field(default_factory=dict)
 
     @property
     def multicast(self) -> bool:
         return self.destination[0] == MULTICAST_GROUP
 
     def fits_source(self, source: Address) -> bool:
-        return self.multicast or source == self.destination
+        # By host: the port a node answers from is the gateway's business (it matches replies
+        # at 3610 and at its own port), not a property of the frame.
+        return self.multicast or source[0] == self.destination[0]
 
     def describe(self) -> str:
         epcs = " ".join(f"{p.epc:02X}" for p in self.frame.properties)
@@ -237,11 +239,11 @@ class ProtocolMonitor:
             item.epc: item.size for item in (mapping or {}).values() if item.epc < _MAKER_EPCS
         }
         self._requests: dict[int, _Request] = {}
-        #: Per destination, the TID of the latest request to it that has no reply yet.
-        self._waiting: dict[Address, int] = {}
-        self._asked: set[Address] = set()
+        #: Per destination host, the TID of the latest request to it that has no reply yet.
+        self._waiting: dict[str, int] = {}
+        self._asked: set[str] = set()
         self._asked_multicast = False
-        self._maps: dict[tuple[Address, EOJ], _Maps] = {}
+        self._maps: dict[tuple[str, EOJ], _Maps] = {}
         self._definitions: dict[tuple[int, int], tuple[PropertyDef, ...]] = {}
         self._edt_problems: dict[tuple[int, int, bytes], str | None] = {}
 
@@ -262,8 +264,8 @@ class ProtocolMonitor:
             if destination[0] == MULTICAST_GROUP:
                 self._asked_multicast = True
             else:
-                self._asked.add(destination)
-        self._waiting[destination] = tid
+                self._asked.add(destination[0])
+        self._waiting[destination[0]] = tid
 
     def received(self, data: bytes, source: Address, record: int) -> None:
         if self.device_host is not None and source[0] != self.device_host:
@@ -338,14 +340,14 @@ class ProtocolMonitor:
                 f"({request.describe()}), not to {_peer(source)}",
                 (*request.records, record),
             )
-        elif source not in self._asked and not self._asked_multicast:
+        elif source[0] not in self._asked and not self._asked_multicast:
             self._file(
                 "reply-source",
                 f"{what}: the harness never sent a request to that address",
                 (record,),
             )
         else:
-            waiting_tid = self._waiting.get(source)
+            waiting_tid = self._waiting.get(source[0])
             waiting = None if waiting_tid is None else self._requests.get(waiting_tid)
             if waiting is not None and not waiting.replies:
                 self._file(
@@ -362,11 +364,11 @@ class ProtocolMonitor:
                 )
 
     def _reply(self, frame: Frame, source: Address, record: int, request: _Request) -> None:
-        key = (source, frame.seoj)
+        key = (source[0], frame.seoj)
         count = request.replies.get(key, 0) + 1
         request.replies[key] = count
-        if self._waiting.get(request.destination) == frame.tid:
-            del self._waiting[request.destination]
+        if self._waiting.get(source[0]) == frame.tid:
+            del self._waiting[source[0]]
         records = (*request.records, record)
         asked = request.frame
         what = _What(frame, source)
@@ -499,7 +501,7 @@ class ProtocolMonitor:
             )
 
     def _learn_maps(self, source: Address, seoj: EOJ, served: tuple[Property, ...]) -> _Maps | None:
-        key = (source, seoj)
+        key = (source[0], seoj)
         maps = self._maps.get(key)
         for prop in served:
             if prop.epc in _MAP_EPCS and prop.edt:
@@ -528,7 +530,7 @@ class ProtocolMonitor:
         self._judge_edts(frame.seoj.class_id, frame.properties, what, (record,))
         if frame.esv is not ESV.INF:
             return
-        maps = self._maps.get((source, frame.seoj))
+        maps = self._maps.get((source[0], frame.seoj))
         if maps is None or maps.announce is None:
             return
         unlisted = [p.epc for p in frame.properties if p.epc not in maps.announce]

@@ -251,6 +251,12 @@ def _tid_comes_round(wire: Wire) -> None:
     wire.receive(served(again))
 
 
+def _reply_from_another_port(wire: Wire) -> None:
+    request = get(16, 0x80)
+    wire.send(request)
+    wire.receive(served(request), (DEVICE[0], 49152))  # the port is the gateway's business
+
+
 def _request_from_the_device(wire: Wire) -> None:
     wire.receive(Frame(0x10, BATTERY, CONTROLLER, ESV.GET, (Property(0x80),)))
 
@@ -280,6 +286,7 @@ CONFORMING: dict[str, Callable[[Wire], None]] = {
     "maker-specific EPC": _maker_specific_epc,
     "mapped item": _mapped_item_on_a_standard_epc,
     "TID comes round": _tid_comes_round,
+    "reply from another port of the host": _reply_from_another_port,
     "request from the device": _request_from_the_device,
     "arbitrary message format": _arbitrary_format,
     "INFC acknowledged": _infc_acknowledged,
