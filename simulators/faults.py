@@ -14,7 +14,13 @@ all; the registry itself is :mod:`drready.simulators.fault_registry`.
 
 from __future__ import annotations
 
-from drready.simulators import echonet_faults, openadr_faults, sunspec_faults, webapi_faults
+from drready.simulators import (
+    echonet_faults,
+    link_faults,
+    openadr_faults,
+    sunspec_faults,
+    webapi_faults,
+)
 from drready.simulators.fault_registry import (
     FAULTS,
     BatterySimulator,
@@ -41,6 +47,7 @@ __all__ = [
     "fault",
     "faults_for",
     "get_fault",
+    "link_faults",
     "openadr_faults",
     "sunspec_faults",
     "webapi_faults",
