@@ -14,6 +14,7 @@ all; the registry itself is :mod:`drready.simulators.fault_registry`.
 
 from __future__ import annotations
 
+import drready.simulators.water_heater_behaviour_faults  # noqa: F401  (registers its faults)
 from drready.simulators import echonet_faults, openadr_faults, sunspec_faults, webapi_faults
 from drready.simulators.fault_registry import (
     FAULTS,
