@@ -45,7 +45,7 @@ from drready.device.heater_checks import (
     judge_start,
     offered,
 )
-from drready.errors import ExchangeError, Inconclusive
+from drready.errors import Inconclusive
 from drready.evidence import Finding
 from drready.profile import WaterHeaterSpec
 from drready.timeofday import in_period, tod_text
@@ -62,6 +62,8 @@ WATCH_PAST_END_S = 3600.0
 LAPSE_S = 600.0
 #: A DR start time is requested at least this long ahead, so "not before" has room to be seen.
 LEAD_S = 2 * 3600.0
+#: How many polls the reading before a DR request may take (each may be lost).
+BEFORE_ATTEMPTS = 3
 #: Start times are tried on a grid of at least 30 minutes (DRready: 30-minute slots).
 GRID_S = 1800.0
 
@@ -156,8 +158,8 @@ def restore_own_state(dut: WaterHeaterDUT) -> None:
         if dut.planned_start() is None or dut.clear_plan():
             return
         dut.note("after the test the DR start time did not go: the next test deals with it")
-    except ExchangeError as exc:
-        dut.note(f"after the test the plan could not be withdrawn: {exc}")
+    except Exception as exc:  # an exchange that failed, a refused read: never the verdict's
+        dut.note(f"after the test the plan could not be withdrawn: {type(exc).__name__}: {exc}")
 
 
 def grid_step(dut: WaterHeaterDUT) -> float:
@@ -295,7 +297,11 @@ def run_shift(
     else:
         dut.wait_until_time_of_day(request_at)
     before_at = dut.elapsed_s()
-    before = dut.sample_heater(0.0)
+    before: list[HeaterSample] = []
+    for _ in range(BEFORE_ATTEMPTS):  # a lost poll here would leave the counter unanchored
+        before = dut.sample_heater(0.0)
+        if before:
+            break
     ack = dut.request_start_time(start_s)
     if not ack.accepted:
         raise Inconclusive(
