@@ -5,7 +5,7 @@ judgement across a gap too wide to trust is inconclusive."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,6 +43,11 @@ class FakeHeater:
         self.withdrawals = 0
         self.polls = 0
         self.lost_polls: set[int] = set()
+        self.accepts = True
+        #: When the heat pump heats (at 1300 W), by local hour; the counter follows it.
+        self.heats: Callable[[float], bool] = lambda hour: False
+        self.energy_wh = 1000.0
+        self.last_poll: float | None = None
 
     def local(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC).replace(tzinfo=None) + JST
@@ -63,6 +68,8 @@ class FakeHeater:
         return 3600.0
 
     async def request_start_time(self, tod_s: float) -> DrAck:
+        if not self.accepts:
+            return DrAck(False, "refused: SETC_SNA")
         self.pend(tod_s)
         return DrAck(True, "Set_Res")
 
@@ -88,7 +95,13 @@ class FakeHeater:
         self.polls += 1
         if self.polls in self.lost_polls:
             raise EchonetTimeout(0x10, 3, 2.0, "192.0.2.30:3610", "GET 0x84 0x85 0xB2")
-        return HeaterStatus(0.0, False, None, 1000.0)
+        now = self.clock.now()
+        local = self.local()
+        on = self.heats(local.hour + local.minute / 60)
+        if self.last_poll is not None and on:
+            self.energy_wh += 1300.0 * (now - self.last_poll) / 3600.0
+        self.last_poll = now
+        return HeaterStatus(1300.0 if on else 0.0, on, None, self.energy_wh)
 
     def close(self) -> None:
         """Nothing held."""
@@ -264,3 +277,17 @@ def test_a_contradiction_only_lost_polls_may_explain_is_inconclusive(
     assert raised.value.cause == "HP-1.1"
     with pytest.raises(AssertionError, match="energy counter"):
         scenarios.check_reporting(dut, readings([0.0] * 91, energy=energy), both_states=False)
+
+
+def test_a_refused_request_leaves_the_day_judged_without_a_dr(
+    rig: tuple[WaterHeaterDUT, FakeHeater],
+) -> None:
+    dut, heater = rig
+    heater.accepts = False
+    heater.heats = lambda hour: hour >= 23 or hour < 1  # the night heating
+    with pytest.raises(Inconclusive) as raised:
+        scenarios.check_day_with_a_shift(dut)
+    assert raised.value.cause == "HP-2.2"
+    heater.heats = lambda hour: False  # ...and a day that fails stays a failure
+    with pytest.raises(AssertionError, match="never reported heating"):
+        scenarios.check_day_with_a_shift(dut)
