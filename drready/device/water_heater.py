@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from drready.bindings.base import SimulatorControl, WaterHeaterBinding
-from drready.bindings.types import DrAck, HeaterSample, HeaterStatus
+from drready.bindings.types import HEATER_WITNESSES, DrAck, HeaterSample, HeaterStatus
 from drready.clock import LoopRunner
 from drready.device.base import DeviceUnderTest
 from drready.errors import ExchangeError
@@ -139,13 +139,16 @@ class WaterHeaterDUT(DeviceUnderTest):
 
     def _record_heater(self, status: HeaterStatus) -> int:
         """File the reading in the evidence; its record's sequence number."""
+        values = asdict(status)
+        if status.witnesses == HEATER_WITNESSES:
+            del values["witnesses"]  # said only when the device lacks one: the usual case is all
         return self.evidence.add(
             "measurement",
             "echonet",
             "",
             f"power {status.power_w:.0f} W heating {status.heating} aux {status.aux_on} "
             f"energy {status.energy_wh:.0f} Wh",
-            values=asdict(status),
+            values=values,
         ).seq
 
     def sample_heater(
