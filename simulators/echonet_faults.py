@@ -292,8 +292,9 @@ def _hp_plan_not_reported(sim: WaterHeaterSimulator) -> None:
 @fault(
     "hp_power_stuck",
     "heatpump",
-    ("HP-2.3", "HP-2.4"),
-    "Reports 0 W instantaneous power (0x84) at all times, heating or not.",
+    ("HP-2.4",),
+    "Reports 0 W instantaneous power (0x84) at all times, heating or not; its energy counter "
+    "(0x85) and heating status (0xB2) still show the heating, so HP-2.3 holds.",
 )
 def _hp_power_stuck(sim: WaterHeaterSimulator) -> None:
     sim.device.behaviour.power_stuck_zero = True
@@ -417,8 +418,9 @@ def _hy_aux_replaces_heat_pump(sim: WaterHeaterSimulator) -> None:
 @fault(
     "hy_power_stuck",
     "hybrid",
-    ("HY-2.3", "HY-2.4"),
-    "Reports 0 W instantaneous power (0x84) at all times, heating or not.",
+    ("HY-2.4",),
+    "Reports 0 W instantaneous power (0x84) at all times, heating or not; its energy counter "
+    "(0x85) and heating status (0xB2) still show the heating, so HY-2.3 holds.",
 )
 def _hy_power_stuck(sim: WaterHeaterSimulator) -> None:
     sim.device.behaviour.power_stuck_zero = True

@@ -19,6 +19,7 @@ from drready.simulators import (
     link_faults,
     openadr_faults,
     sunspec_faults,
+    water_heater_behaviour_faults,
     webapi_faults,
 )
 from drready.simulators.fault_registry import (
@@ -50,5 +51,6 @@ __all__ = [
     "link_faults",
     "openadr_faults",
     "sunspec_faults",
+    "water_heater_behaviour_faults",
     "webapi_faults",
 ]

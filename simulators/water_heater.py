@@ -89,6 +89,10 @@ class WaterHeaterBehaviour:
     dr_possible_ignores_start: bool = False
     #: The auxiliary gas heater does the DR heating instead of the heat pump.
     aux_does_dr_heating: bool = False
+    #: Instantaneous power (0x84) reads this, whatever the heat pump does (None: the model's).
+    power_constant_w: float | None = None
+    #: The energy counter (0x85) restarts from 0 when a DR heating starts.
+    energy_restarts_at_dr: bool = False
 
 
 @dataclass
@@ -286,6 +290,8 @@ class WaterHeaterDevice:
     def power_reading_w(self) -> int:
         if self.behaviour.power_stuck_zero:
             return 0
+        if self.behaviour.power_constant_w is not None:
+            return round(self.behaviour.power_constant_w)
         model = self.advance()
         if not model.heating:
             return round(self.behaviour.idle_power_w)
@@ -293,7 +299,11 @@ class WaterHeaterDevice:
 
     def energy_reading_kwh(self) -> float:
         # 0x85 counts in 0.001 kWh steps: floor, so the counter never runs ahead of the meter.
-        return math.floor(self.advance().electric_wh) / 1000.0
+        model = self.advance()
+        counted = model.electric_wh
+        if self.behaviour.energy_restarts_at_dr and model.electric_at_dr_start_wh is not None:
+            counted -= model.electric_at_dr_start_wh
+        return math.floor(counted) / 1000.0
 
     def remaining_water_l(self) -> int:
         # Litres of hot water at the storage temperature, at most the tank.

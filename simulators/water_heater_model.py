@@ -211,6 +211,8 @@ class WaterHeaterModel:
         self.dr_by_aux = False
         self.dr_remaining_wh = 0.0
         self.dr_running_by_aux = False
+        #: The heat-pump electricity counter when the last DR heating started (None: none yet).
+        self.electric_at_dr_start_wh: float | None = None
         # Own heating state. The daytime reheating permission (EPC 0xC0) allows the top-up.
         self.top_up_permitted = True
         self.top_up_target_wh: float | None = None
@@ -345,6 +347,7 @@ class WaterHeaterModel:
             self.dr_remaining_wh = self.dr_amount_wh
             self.dr_running_by_aux = self.dr_by_aux
             self.dr_heat_at = None
+            self.electric_at_dr_start_wh = self.electric_wh
             self.events.append((t, f"DR heating of {self.dr_amount_wh:.0f} Wh starts"))
         if self.dr_remaining_wh > 0 and self.q_wh >= p.q_ceiling_wh - Q_TOLERANCE_WH:
             self.events.append((t, "tank at its highest temperature: DR heating cut short"))

@@ -25,6 +25,10 @@ from typing import Any
 from drready.bindings.openadr_link import OpenAdrLink
 from drready.bindings.openadr_probes import OpenAdrProbes
 from drready.bindings.types import (
+    ENERGY_WITNESS,
+    HEATER_WITNESSES,
+    POWER_WITNESS,
+    STATUS_WITNESS,
     Capabilities,
     CommunicationReport,
     DrAck,
@@ -35,6 +39,7 @@ from drready.bindings.types import (
     Status,
     StructuredDataReport,
 )
+from drready.errors import ExchangeError
 from drready.model import Binding, Topology
 from drready.openadr import vocab
 from drready.openadr.server import (
@@ -53,6 +58,7 @@ __all__ = [
     "OpenAdrDeviceBinding",
     "OpenAdrLink",
     "OpenAdrWaterHeaterBinding",
+    "TelemetryTimeout",
 ]
 
 #: Slack on top of the VEN's own intervals before a wait gives up (seconds).
@@ -376,6 +382,10 @@ class OpenAdrBatteryBinding(OpenAdrDeviceBinding):
             raise OpenAdrBindingError(f"backup reserve {pct:g} %: {ack.detail}")
 
 
+class TelemetryTimeout(OpenAdrBindingError, ExchangeError):
+    """No water-heater telemetry report in time: the exchange failed, nothing was judged."""
+
+
 class OpenAdrWaterHeaterBinding(OpenAdrDeviceBinding):
     """A heat-pump or hybrid water heater: start-time events, water-heater telemetry."""
 
@@ -397,19 +407,47 @@ class OpenAdrWaterHeaterBinding(OpenAdrDeviceBinding):
         _, ack = await self.publish(vocab.START_TIME, [tod_text(tod_s)], None)
         return ack
 
+    async def clear_start_time(self) -> DrAck:
+        """The vocabulary has no way to withdraw a plan: deleting the start-time event leaves
+        it in force (it clears at its start time), so this only tidies the events away."""
+        await self.delete_dr_events()
+        return DrAck(
+            False,
+            "over OpenADR 3 a heating plan cannot be withdrawn (deleting its event leaves it); "
+            "it clears at its start time",
+        )
+
     async def planned_start(self) -> float | None:
         text = str(await self._value(await self.telemetry(), vocab.PLANNED_START))
         return None if text == vocab.NO_PLAN else tod_seconds(text)
+
+    async def heating_mode(self) -> str | None:
+        return None  # the telemetry carries no automatic-heating setting
 
     async def dr_possible_wh(self) -> float:
         return vocab.watts(await self._number(await self.telemetry(), vocab.DR_POSSIBLE))
 
     async def heater_status(self) -> HeaterStatus:
-        payloads = await self.telemetry()
+        """The witnesses of the heating the report carries (demand, energy, heating status).
+
+        A report that does not come in time is a lost poll: :class:`TelemetryTimeout`, an
+        exchange failure, so a sampling series can go on past it."""
+        try:
+            payloads = await self.telemetry()
+        except OpenAdrBindingError as exc:
+            raise TelemetryTimeout(str(exc)) from None
         aux = payloads.get(vocab.AUX_HEATING)
+        kinds = {POWER_WITNESS: vocab.DEMAND, ENERGY_WITNESS: vocab.ENERGY}
+        numbers = {
+            witness: vocab.watts(await self._number(payloads, kind))
+            for witness, kind in kinds.items()
+            if payloads.get(kind)
+        }
+        offered = {*numbers, *([STATUS_WITNESS] if payloads.get(vocab.HEATING) else [])}
         return HeaterStatus(
-            power_w=vocab.watts(await self._number(payloads, vocab.DEMAND)),
-            heating=bool(await self._value(payloads, vocab.HEATING)),
+            power_w=numbers.get(POWER_WITNESS, 0.0),
+            heating=bool(payloads.get(vocab.HEATING, [False])[0]),
             aux_on=None if not aux else bool(aux[0]),
-            energy_wh=vocab.watts(await self._number(payloads, vocab.ENERGY)),
+            energy_wh=numbers.get(ENERGY_WITNESS, 0.0),
+            witnesses=tuple(w for w in HEATER_WITNESSES if w in offered),
         )

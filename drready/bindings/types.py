@@ -93,6 +93,14 @@ class CommunicationReport:
     problems: tuple[str, ...]
 
 
+#: The water heater's witnesses of its heating: instantaneous power (ECHONET Lite 0x84), the
+#: cumulative energy counter (0x85) and the heating status (0xB2).
+POWER_WITNESS = "power"
+ENERGY_WITNESS = "energy"
+STATUS_WITNESS = "status"
+HEATER_WITNESSES: tuple[str, ...] = (POWER_WITNESS, ENERGY_WITNESS, STATUS_WITNESS)
+
+
 @dataclass(frozen=True)
 class HeaterStatus:
     """One snapshot of a water heater: electric power (W), whether the heat pump is heating,
@@ -103,6 +111,9 @@ class HeaterStatus:
     heating: bool
     aux_on: bool | None
     energy_wh: float
+    #: The readings the device gave (of :data:`HEATER_WITNESSES`); one it does not offer reads
+    #: 0 / False above and is never judged.
+    witnesses: tuple[str, ...] = HEATER_WITNESSES
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,8 @@ class HeaterSample:
     elapsed_s: float
     tod_s: float
     status: HeaterStatus
+    #: The sequence number of the evidence record of this reading (None: not recorded).
+    record: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,12 @@
 """The water heaters' facade (*-2.1 to *-2.4 of heatpump and hybrid): the device's clock and
-waits for a time of day, start-time requests, the plan, the DR-possible amount, heater status
-and its sampling."""
+waits for a time of day, start-time requests and their withdrawal, the plan, the DR-possible
+amount, heater status and its sampling.
+
+Sampling goes on past a lost poll: a reading whose exchange failed (an
+:class:`~drready.errors.ExchangeError`, retries exhausted) is a gap in the series, noted in the
+evidence, never a failure; the analyses decide whether a gap leaves them enough to judge
+(:mod:`drready.device.heater_checks`). A single request that fails still raises.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from drready.bindings.base import SimulatorControl, WaterHeaterBinding
-from drready.bindings.types import DrAck, HeaterSample, HeaterStatus
+from drready.bindings.types import HEATER_WITNESSES, DrAck, HeaterSample, HeaterStatus
 from drready.clock import LoopRunner
 from drready.device.base import DeviceUnderTest
+from drready.errors import ExchangeError
 from drready.evidence import EvidenceLog
 from drready.model import DAY_S
 from drready.timeofday import tod_text
@@ -41,6 +48,10 @@ class WaterHeaterDUT(DeviceUnderTest):
     ) -> None:
         super().__init__(runner, binding, profile, evidence, simulator)
         self.binding = binding
+
+    def note(self, text: str, **values: object) -> None:
+        """File a line of the harness's own in the evidence (what a suite did and why)."""
+        self._note(text, **values)
 
     def device_time(self) -> datetime:
         """The device's own local date and time (its plan runs on this clock)."""
@@ -92,9 +103,28 @@ class WaterHeaterDUT(DeviceUnderTest):
             self.on_dr(f"DR heating start {tod_text(tod_s)}", until)
         return ack
 
+    def clear_plan(self) -> bool:
+        """Withdraw any DR start time (the heat pump also leaves the energy shift), then read
+        the plan back: True if the device reports none."""
+        self._note("withdraw the DR start time")
+        ack = self._run(self.binding.clear_start_time())
+        planned = self.planned_start()
+        state = "no plan" if planned is None else f"a plan for {tod_text(planned)} still"
+        self._note(
+            f"withdrawal {'accepted' if ack.accepted else 'not accepted'} ({ack.detail}); "
+            f"the device reports {state}",
+            cleared=planned is None,
+        )
+        return planned is None
+
     def planned_start(self) -> float | None:
         """The heating start time the device reports it has planned (None: no DR plan)."""
         return self._run(self.binding.planned_start())
+
+    def heating_mode(self) -> str | None:
+        """The automatic-heating setting ("auto": the device plans its own heating, which a DR
+        shifts), None where the binding cannot read it."""
+        return self._run(self.binding.heating_mode())
 
     def dr_possible_wh(self) -> float:
         """The DR-possible amount (Wh) the device reports for its planned start time."""
@@ -107,14 +137,19 @@ class WaterHeaterDUT(DeviceUnderTest):
         self._record_heater(status)
         return status
 
-    def _record_heater(self, status: HeaterStatus) -> None:
-        self.evidence.add(
+    def _record_heater(self, status: HeaterStatus) -> int:
+        """File the reading in the evidence; its record's sequence number."""
+        values = asdict(status)
+        if status.witnesses == HEATER_WITNESSES:
+            del values["witnesses"]  # said only when the device lacks one: the usual case is all
+        return self.evidence.add(
             "measurement",
             "echonet",
             "",
-            f"power {status.power_w:.0f} W heating {status.heating} aux {status.aux_on}",
-            values=asdict(status),
-        )
+            f"power {status.power_w:.0f} W heating {status.heating} aux {status.aux_on} "
+            f"energy {status.energy_wh:.0f} Wh",
+            values=values,
+        ).seq
 
     def sample_heater(
         self, duration_s: float, interval_s: float | None = None
@@ -122,14 +157,24 @@ class WaterHeaterDUT(DeviceUnderTest):
         """Read the water heater every ``interval_s`` device seconds for ``duration_s``.
 
         Each sample carries the device's time of day, reckoned from one read of its clock at
-        the start (the clock has minute resolution; the harness's own clock is finer).
+        the start (the clock has minute resolution; the harness's own clock is finer), and the
+        evidence record of its reading. A poll whose exchange failed is left out (a gap, noted
+        in the evidence) and the series goes on.
         """
         heater = self.binding
         start_tod = self.time_of_day_s()
 
-        async def read(elapsed: float) -> HeaterSample:
-            status = await heater.heater_status()
-            self._record_heater(status)
-            return HeaterSample(elapsed, (start_tod + elapsed) % DAY_S, status)
+        async def read(elapsed: float) -> HeaterSample | None:
+            try:
+                status = await heater.heater_status()
+            except ExchangeError as exc:
+                self._note(
+                    f"poll at +{elapsed:.0f} s ({tod_text((start_tod + elapsed) % DAY_S)}) lost: "
+                    f"{exc}; the series goes on without it",
+                    lost_poll_elapsed_s=elapsed,
+                )
+                return None
+            record = self._record_heater(status)
+            return HeaterSample(elapsed, (start_tod + elapsed) % DAY_S, status, record)
 
-        return self._poll(read, duration_s, interval_s)
+        return [s for s in self._poll(read, duration_s, interval_s) if s is not None]

@@ -448,6 +448,19 @@ def _dr_heating_source(rig: Rig) -> object:
     return rig.power_w(), rig.value(0xF3)
 
 
+def _counter_holds_at_dr_start(rig: Rig) -> object:
+    # A first shift puts energy on the counter; the second one's start is watched.
+    rig.request(10)
+    rig.wait_until(12.8)
+    rig.request(13)
+    rig.wait_until(12.9)
+    before = rig.value(0x85)
+    rig.wait_until(13.1)
+    after = rig.value(0x85)
+    assert isinstance(before, float) and isinstance(after, float)
+    return after >= before
+
+
 #: fault -> (class, probe, what the conforming simulator gives, what the faulty one gives)
 SYMPTOMS: dict[str, tuple[str, Probe, object, object]] = {
     "hp_dr_share_below_half": ("heatpump", _share_at_13, 3600, 2400),
@@ -474,6 +487,11 @@ SYMPTOMS: dict[str, tuple[str, Probe, object, object]] = {
     "hy_identity_unstable": ("hybrid", _identity_survives_restart, True, False),
     "hy_get_map_unserved": ("hybrid", _get_map_all_served, True, False),
     "hy_wrong_release": ("hybrid", _release, "R", "J"),
+    # drready.simulators.water_heater_behaviour_faults
+    "hp_power_constant_while_heating": ("heatpump", _power_at(13.5, True), 1300, 8),
+    "hy_power_constant_while_heating": ("hybrid", _power_at(13.5, True), 900, 8),
+    "hp_energy_counter_restarts_at_dr": ("heatpump", _counter_holds_at_dr_start, True, False),
+    "hy_energy_counter_restarts_at_dr": ("hybrid", _counter_holds_at_dr_start, True, False),
 }
 
 
