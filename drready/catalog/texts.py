@@ -281,16 +281,20 @@ _HEATER_START_TIME_READING: Final = (
 
 
 _HEATER_PLAN_READING: Final = (
-    "The device's reported plan moves to the requested time, and heating (power draw ≥ 50 % of "
-    "the rated heating power) actually starts at that time ± the time tolerance; before it, "
-    "heating only inside the declared night-heating period. Checked for a request made the "
-    "same morning and one made the evening before (across midnight)."
+    "The device's reported plan moves to the requested time, and heating actually starts at "
+    "that time ± the time tolerance, judged by every witness the device offers (power draw "
+    "0x84 ≥ 50 % of the rated heating power, the energy counter 0x85, the heating status 0xB2; "
+    "the majority decides, and witnesses that disagree are a finding against the reporting "
+    "requirement); before it, heating only inside the declared night-heating period. Checked "
+    "for a request made the same morning and one made the evening before (across midnight)."
 )
 
 
 _HEATER_POWER_READING: Final = (
     "Readable; over a whole day it tracks the heating status (0xB2): within ±25 % of the rated "
-    "heating power while heating, at most the power tolerance while not; both states seen."
+    "heating power while heating, at most the power tolerance while not; both states seen. The "
+    "energy counter agrees with the power readings and never goes back or jumps, from before a "
+    "DR request to after its heating."
 )
 
 
