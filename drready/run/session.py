@@ -23,7 +23,7 @@ from drready.echonet.transport import (
     DatagramEndpoint,
     DatagramHandler,
     MemoryNetwork,
-    open_udp_endpoint,
+    open_controller_endpoints,
 )
 from drready.errors import SessionError
 from drready.evidence import EvidenceLog
@@ -32,6 +32,7 @@ from drready.modbus.pointmap import Declared
 from drready.modbus.sunspec import BASE_ADDRESSES
 from drready.model import Binding, DeviceClass
 from drready.profile import Profile
+from drready.run.options import echonet_local_address
 from drready.run.session_specs import device_spec, identity, ratings
 from drready.simulation import SunSpecSpec, backend
 
@@ -143,7 +144,12 @@ def _open_simulated(
         spec = device_spec(profile, faults, meter_unit=meter_unit)
         simulator = backend().echonet_device(spec, open_sim_endpoint)
         gateway = Gateway(evidence, timeout_s=settings.request_timeout_s, retries=settings.retries)
-        gateway.attach(network.endpoint(gateway.datagram_received, GATEWAY_HOST, ECHONET_LITE_PORT))
+        # Requests leave from an ephemeral port, and port 3610 of the harness's host listens
+        # too: a device answering to the source port and one answering to 3610 both reach it.
+        gateway.attach(
+            network.endpoint(gateway.datagram_received, GATEWAY_HOST),
+            network.endpoint(gateway.datagram_received, GATEWAY_HOST, ECHONET_LITE_PORT),
+        )
         opening.callback(simulator.close)
         runner.run(simulator.start())
         meter_address = simulator.meter_address
@@ -249,11 +255,15 @@ def _open_real(profile: Profile, evidence_path: Path | None, clock: Clock) -> De
         evidence = EvidenceLog(clock.now, evidence_path)
         stack.callback(evidence.close)
         gateway = Gateway(evidence, timeout_s=settings.request_timeout_s, retries=settings.retries)
+        local = echonet_local_address(profile)
         try:
-            endpoint = runner.run(open_udp_endpoint(gateway.datagram_received, "0.0.0.0", 0))
+            # The group is joined even when discovery is by unicast: a node's INF goes there.
+            unicast, group = runner.run(open_controller_endpoints(gateway.datagram_received, local))
         except OSError as exc:
-            raise SessionError(f"cannot open a UDP socket for ECHONET Lite: {exc}") from None
-        gateway.attach(endpoint)
+            raise SessionError(
+                f"cannot open the ECHONET Lite socket on {local}: {exc.strerror or exc}"
+            ) from None
+        gateway.attach(unicast, *([] if group is None else [group]))
         meter = None
         if profile.meter is not None and profile.device.device_class == DeviceClass.BATTERY:
             meter = _meter(profile, evidence, (profile.meter.address, profile.meter.port))
