@@ -7,7 +7,8 @@ both reach their device this way; what each then does with it is their own.
 
 Several properties are read in as few Gets as the device allows (:meth:`MappedObject.read_raw`):
 one frame of several EPCs, split where the response would be too large, and asked again one EPC
-at a time where the device refuses the batch (Get_SNA) for EPCs it serves alone.
+at a time where the device refuses the batch (Get_SNA); a device that refused in a batch an EPC
+it serves alone is asked smaller batches from then on.
 """
 
 from __future__ import annotations
@@ -120,9 +121,9 @@ class MappedObject:
         return out
 
     async def read_raw(self, epcs: Iterable[int]) -> RawRead:
-        """The EDT of each of ``epcs``, in as few Gets as the device allows. A batch the device
-        refuses (Get_SNA) keeps the values it did serve, and each refused EPC is asked alone;
-        one refused alone too is in ``refused``. Timeouts and other errors are raised."""
+        """The EDT of each of ``epcs``, in as few Gets as the device allows. Each EPC of a batch
+        the device refuses (Get_SNA) is asked alone; one refused alone too is in ``refused``.
+        Timeouts and other errors are raised."""
         read = RawRead()
         for batch in self.batches(epcs):
             try:
@@ -139,13 +140,12 @@ class MappedObject:
         return read
 
     async def _split(self, batch: tuple[int, ...], refusal: RemoteError, read: RawRead) -> None:
-        """What a batch drew Get_SNA for: the values it served, then each other EPC alone."""
-        served = {p.epc: p.edt for p in refusal.frame.properties if p.pdc and p.epc in batch}
-        read.values.update(served)
+        """A batch drew Get_SNA: each of its EPCs asked alone. The values a Get_SNA carries
+        are not taken: not every peer that answers one fills them in (a cloud standing in for
+        the device may send placeholders)."""
+        refused_in_batch = set(refusal.refused_epcs) or set(batch)
         alone_served = False
         for epc in batch:
-            if epc in served:
-                continue
             try:
                 raw = await self.gateway.get(self.address, self.eoj, [epc])
             except RemoteError as exc:
@@ -154,7 +154,7 @@ class MappedObject:
                 read.refused[epc] = exc
                 continue
             read.values.update(self._served((epc,), raw))
-            alone_served = True
+            alone_served = alone_served or epc in refused_in_batch
         if alone_served:
             # It refused in a batch what it serves alone: ask it smaller batches from now on.
             self.max_epcs_per_get = max(1, len(batch) // 2)

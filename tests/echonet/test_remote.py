@@ -169,8 +169,8 @@ def test_an_epc_refused_alone_too_stays_refused(bench: Bench) -> None:
     assert read.values == {0xD3: bytes(4), 0xE4: bytes([50])}
     assert list(read.refused) == [0x97]
     assert read.refused[0x97].refused_epcs == (0x97,)
-    # A conforming Get_SNA served the others: only the refused EPC was asked again.
-    assert bench.gets() == [(0xD3, 0x97, 0xE4), (0x97,)]
+    # Each EPC is asked alone again; those it served in the batch too do not lower the limit.
+    assert bench.gets() == [(0xD3, 0x97, 0xE4), (0xD3,), (0x97,), (0xE4,)]
     assert bench.obj.max_epcs_per_get == MAX_EPCS_PER_GET
     with pytest.raises(RemoteError) as caught:
         bench.runner.run(bench.obj.get(0xD3, 0x97))
