@@ -122,8 +122,11 @@ class EchonetBatteryBinding(EchonetDeviceBinding):
         )
 
     def close(self) -> None:
-        if self.meter is not None:
-            self.meter.client.close()
+        try:
+            if self.meter is not None:
+                self.meter.client.close()
+        finally:
+            super().close()
 
     async def _meter_power_w(self) -> float:
         # The meter is the lab's own instrument: a comms cut to the device leaves it alone.

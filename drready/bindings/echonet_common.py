@@ -6,7 +6,7 @@ harness falling silent (comms loss). The class bindings add their DR operations 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from drready.bindings.base import ServerPathBinding
@@ -57,6 +57,9 @@ class EchonetDeviceBinding(MappedObject):
         super().__init__(gateway, address, class_code, instance, mapping)
         self.gateway: EchonetGateway = gateway
         self.discovery_address = discovery_address or address
+        #: Lets go of what the session opened for this binding (the gateway's sockets, UDP
+        #: 3610 on a bench), called once by :meth:`close`; None: the session keeps it.
+        self.release: Callable[[], None] | None = None
 
     @property
     def local_address(self) -> Address | None:
@@ -67,7 +70,10 @@ class EchonetDeviceBinding(MappedObject):
         return None
 
     def close(self) -> None:
-        """Nothing of its own to let go: the session owns the gateway's socket."""
+        """Let go of the gateway's sockets when the session handed them over (``release``)."""
+        release, self.release = self.release, None
+        if release is not None:
+            release()
 
     async def communication_check(self) -> CommunicationReport:
         problems: list[str] = []

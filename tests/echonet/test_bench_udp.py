@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -38,9 +38,11 @@ from drready.echonet.transport import (
     open_group_endpoint,
     open_udp_endpoint,
     route_source_address,
+    udp_port_problem,
 )
 from drready.evidence import EvidenceLog
-from drready.profile import SIMULATOR_ADDRESS
+from drready.profile import SIMULATOR_ADDRESS, default_profile
+from drready.run.session import open_dut
 from tests.helpers import loopback_hosts
 
 REPO = Path(__file__).resolve().parents[2]
@@ -271,3 +273,20 @@ async def test_control_the_group_socket_does_hear_the_gateway_multicast(bench: B
         assert await heard.wait_from(bench.gateway_host)
     finally:
         group.close()
+
+
+def test_closing_the_device_lets_go_of_port_3610() -> None:
+    # A maker may open and close the device again in one process (a REPL, a notebook).
+    local, device = loopback_hosts(2)
+    built_in = default_profile("battery")
+    assert built_in.echonet is not None
+    echonet = replace(built_in.echonet, address=device, local_address=local)
+    profile = replace(built_in, echonet=echonet)
+    for _ in range(2):
+        dut = open_dut(profile)
+        try:
+            assert dut.local_address == (local, ECHONET_LITE_PORT)
+            assert udp_port_problem(local, ECHONET_LITE_PORT) is not None
+        finally:
+            dut.close()
+        assert udp_port_problem(local, ECHONET_LITE_PORT) is None
