@@ -307,8 +307,8 @@ def _command(entry: Path) -> str:
         argv = (entry / "cmdline").read_bytes().split(b"\0")
     except OSError:
         return "?"
-    words = [a.decode("utf-8", "replace") for a in argv if a]
-    text = " ".join(words) or "?"
+    # One line whatever the arguments hold (a script given with -c has newlines).
+    text = " ".join(b" ".join(argv).decode("utf-8", "replace").split()) or "?"
     return text if len(text) <= 80 else text[:77] + "..."
 
 

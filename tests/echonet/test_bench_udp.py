@@ -37,6 +37,7 @@ from drready.echonet.transport import (
     open_controller_endpoints,
     open_group_endpoint,
     open_udp_endpoint,
+    port_holder,
     route_source_address,
     udp_port_problem,
 )
@@ -290,3 +291,49 @@ def test_closing_the_device_lets_go_of_port_3610() -> None:
         finally:
             dut.close()
         assert udp_port_problem(local, ECHONET_LITE_PORT) is None
+
+
+def _fake_proc(tmp_path: Path, udp: str, udp6: str = "") -> Path:
+    header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when ... inode\n"
+    (tmp_path / "net").mkdir()
+    (tmp_path / "net" / "udp").write_text(header + udp, encoding="ascii")
+    (tmp_path / "net" / "udp6").write_text(header + udp6, encoding="ascii")
+    holder = tmp_path / "4242"
+    (holder / "fd").mkdir(parents=True)
+    (holder / "fd" / "7").symlink_to("socket:[55555]")
+    (holder / "cmdline").write_bytes(b"python3\0-c\0import x\nrun()\0")
+    return tmp_path
+
+
+def _row(local: str, remote: str = "00000000:0000") -> str:
+    """One line of /proc/net/udp: the local address, and inode 55555 in the tenth field."""
+    return f"   1: {local} {remote} 07 00000000:00000000 00:00000000 00000000 0 0 55555 2 0 0\n"
+
+
+# 127.0.0.5:3610 as Linux writes it (host byte order, little-endian here), 0.0.0.0:3610, [::]:3610.
+_LOOPBACK_5 = _row("0500007F:0E1A")
+_WILDCARD = _row("00000000:0E1A")
+_V6_ANY = _row("0" * 32 + ":0E1A", "0" * 32 + ":0000")
+
+
+@pytest.mark.skipif(sys.byteorder != "little", reason="the fake tables are written little-endian")
+@pytest.mark.parametrize(
+    ("udp", "udp6", "host", "expected"),
+    [
+        (_LOOPBACK_5, "", "127.0.0.5", "pid 4242 (python3 -c import x run()) on 127.0.0.5:3610"),
+        (_WILDCARD, "", "127.0.0.5", "pid 4242 (python3 -c import x run()) on 0.0.0.0:3610"),
+        ("", _V6_ANY, "127.0.0.5", "pid 4242 (python3 -c import x run()) on [::]:3610"),
+        (_LOOPBACK_5, "", "127.0.0.6", None),  # another address: not in the way
+    ],
+    ids=["same-address", "wildcard", "ipv6-wildcard", "other-address"],
+)
+def test_port_holder_reads_the_socket_tables(
+    tmp_path: Path, udp: str, udp6: str, host: str, expected: str | None
+) -> None:
+    assert port_holder(host, ECHONET_LITE_PORT, proc=_fake_proc(tmp_path, udp, udp6)) == expected
+
+
+def test_port_holder_without_a_visible_process_names_the_socket(tmp_path: Path) -> None:
+    proc = _fake_proc(tmp_path, _LOOPBACK_5)
+    (proc / "4242" / "fd" / "7").unlink()
+    assert port_holder("127.0.0.5", ECHONET_LITE_PORT, proc=proc) == "a socket on 127.0.0.5:3610"
