@@ -149,6 +149,9 @@ class DeviceSpec:
     time_scale: float = 1.0
     #: Where a water heater's clock starts, in its local time (naive); None: the wall clock.
     start_local_time: datetime | None = None
+    #: The port the device sends its responses to (None: the request's source port; 3610:
+    #: the ECHONET Lite port, as many stacks do whatever port the request came from).
+    reply_port: int | None = None
 
     def __post_init__(self) -> None:
         # A profile's "battery" becomes the member, so simulators compare members.

@@ -75,7 +75,14 @@ def heater_config(spec: DeviceSpec) -> WaterHeaterConfig:
 
 def build_device(spec: DeviceSpec, open_endpoint: EndpointFactory) -> SimulatedNode:
     """The reference device of ``spec.device_class`` on the endpoint ``open_endpoint`` opens
-    (a battery with its meter when ``spec.meter_unit`` is given)."""
+    (a battery with its meter when ``spec.meter_unit`` is given), answering to the port the
+    spec says."""
+    node = _build_device(spec, open_endpoint)
+    node.reply_port = spec.reply_port
+    return node
+
+
+def _build_device(spec: DeviceSpec, open_endpoint: EndpointFactory) -> SimulatedNode:
     if spec.device_class is DeviceClass.BATTERY:
         config = battery_config(spec)
         if spec.meter_unit is not None:

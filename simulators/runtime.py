@@ -55,6 +55,9 @@ class SimulatedNode:
         self._open_endpoint = open_endpoint
         self.fault_names = tuple(faults)
         self.announce_port = announce_port
+        #: Where responses go: None, the request's source port; a port number, that port of the
+        #: requester's host (3610 is a common and conforming habit: the ECHONET Lite port).
+        self.reply_port: int | None = None
         self.response_filters: list[ResponseFilter] = []
         self._endpoint: DatagramEndpoint | None = None
         self._announced: dict[int, bytes | None] = {}
@@ -167,12 +170,13 @@ class SimulatedNode:
         changed = frame.esv in (ESV.SETC, ESV.SETI, ESV.SETGET)
         if changed:
             responses = self._commit(responses)
+        destination = source if self.reply_port is None else (source[0], self.reply_port)
         for response in responses:
             filtered: Frame | None = response
             for keep in self.response_filters:
                 filtered = keep(filtered) if filtered is not None else None
             if filtered is not None and self._endpoint is not None:
-                self._endpoint.send(filtered.encode(), source)
+                self._endpoint.send(filtered.encode(), destination)
         self._after_request(changed)
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import selectors
 import signal
 import subprocess
@@ -89,3 +90,25 @@ def reaped(command: Sequence[str]) -> Iterator[subprocess.Popen[str]]:
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def loopback_hosts(count: int, port: int = 3610) -> tuple[str, ...]:
+    """``count`` distinct addresses 127.x.y.z (x from 100), each with UDP ``port`` free now.
+
+    The harness binds the ECHONET Lite port as a controller does; tests that do so on their own
+    random loopback addresses do not meet another run's sockets on 127.0.0.1. Chosen with
+    ``secrets``, not ``random``, which pytest-randomly seeds alike in parallel runs.
+    """
+    from drready.echonet.transport import udp_port_problem
+
+    hosts: list[str] = []
+    for _ in range(100 * count):
+        host = (
+            f"127.{100 + secrets.randbelow(155)}.{secrets.randbelow(256)}"
+            f".{1 + secrets.randbelow(254)}"
+        )
+        if host not in hosts and udp_port_problem(host, port) is None:
+            hosts.append(host)
+            if len(hosts) == count:
+                return tuple(hosts)
+    raise RuntimeError(f"no free loopback address for UDP port {port}")

@@ -69,12 +69,18 @@ class EchonetBatteryBinding(EchonetDeviceBinding):
         return DrAck(True, "Set_Res")
 
     async def read_target_w(self) -> float:
-        mode = await self.get_one(0xDA)
-        name = "target_discharge_power_w" if mode == "discharging" else "target_charge_power_w"
-        item = self.mapped(name)
-        raw = (await self.gateway.get(self.address, self.eoj, [item.epc]))[item.epc]
-        value = item.decode(raw)
-        return -value if mode == "discharging" else value
+        # The mode and both targets in one Get; only the mode's target has to be served.
+        charge = self.mapped("target_charge_power_w")
+        discharge = self.mapped("target_discharge_power_w")
+        read = await self.read_raw((0xDA, charge.epc, discharge.epc))
+        if 0xDA in read.refused:
+            raise read.refused[0xDA]
+        discharging = self.decode(0xDA, read.values[0xDA]) == "discharging"
+        item = discharge if discharging else charge
+        if item.epc in read.refused:
+            raise read.refused[item.epc]
+        value = item.decode(read.values[item.epc])
+        return -value if discharging else value
 
     async def set_own_mode(self, mode: str) -> None:
         await self.gateway.set_c(
@@ -116,8 +122,11 @@ class EchonetBatteryBinding(EchonetDeviceBinding):
         )
 
     def close(self) -> None:
-        if self.meter is not None:
-            self.meter.client.close()
+        try:
+            if self.meter is not None:
+                self.meter.client.close()
+        finally:
+            super().close()
 
     async def _meter_power_w(self) -> float:
         # The meter is the lab's own instrument: a comms cut to the device leaves it alone.

@@ -6,13 +6,13 @@ harness falling silent (comms loss). The class bindings add their DR operations 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from drready.bindings.base import ServerPathBinding
 from drready.bindings.types import Capabilities, CommunicationReport, Identity
 from drready.echonet.codec import EOJ, NODE_PROFILE, Property
-from drready.echonet.errors import DecodeError, EchonetError, EchonetTimeout, RemoteError
+from drready.echonet.errors import DecodeError, EchonetError, EchonetTimeout
 from drready.echonet.gateway import DiscoveredNode, PropertyMaps
 from drready.echonet.mapping import EpcMapping
 from drready.echonet.remote import MappedObject
@@ -57,6 +57,9 @@ class EchonetDeviceBinding(MappedObject):
         super().__init__(gateway, address, class_code, instance, mapping)
         self.gateway: EchonetGateway = gateway
         self.discovery_address = discovery_address or address
+        #: Lets go of what the session opened for this binding (the gateway's sockets, UDP
+        #: 3610 on a bench), called once by :meth:`close`; None: the session keeps it.
+        self.release: Callable[[], None] | None = None
 
     @property
     def local_address(self) -> Address | None:
@@ -67,7 +70,10 @@ class EchonetDeviceBinding(MappedObject):
         return None
 
     def close(self) -> None:
-        """Nothing of its own to let go: the session owns the gateway's socket."""
+        """Let go of the gateway's sockets when the session handed them over (``release``)."""
+        release, self.release = self.release, None
+        if release is not None:
+            release()
 
     async def communication_check(self) -> CommunicationReport:
         problems: list[str] = []
@@ -97,17 +103,23 @@ class EchonetDeviceBinding(MappedObject):
                 "Get property map lacks mandatory EPCs " + ", ".join(f"0x{e:02X}" for e in missing)
             )
         unserved: list[int] = []
-        for epc in sorted(maps.get):
+        # Every EPC of the map, in as few Gets as the device allows (one at a time where it
+        # refuses a batch), so each refusal is still told apart.
+        for batch in self.batches(sorted(maps.get)):
             try:
-                raw = await self.gateway.get(self.address, self.eoj, [epc])
-                if epc in self.classdef.properties:
-                    self.classdef.properties[epc].decode(raw[epc])
-            except RemoteError:
-                unserved.append(epc)
-            except DecodeError as exc:
-                problems.append(f"EPC 0x{epc:02X} value does not decode: {exc}")
-            except EchonetTimeout as exc:
-                problems.append(f"EPC 0x{epc:02X}: {exc}")
+                read = await self.read_raw(batch)
+            except (EchonetTimeout, DecodeError) as exc:
+                listed = " ".join(f"0x{epc:02X}" for epc in batch)
+                problems.append(f"EPC(s) {listed}: {exc}")
+                continue
+            unserved.extend(read.refused)
+            for epc, raw in read.values.items():
+                try:
+                    if epc in self.classdef.properties:
+                        self.classdef.properties[epc].decode(raw)
+                except DecodeError as exc:
+                    problems.append(f"EPC 0x{epc:02X} value does not decode: {exc}")
+        unserved.sort()
         if unserved:
             problems.append(
                 "Get property map lists EPCs the device refuses to serve: "
@@ -124,15 +136,16 @@ class EchonetDeviceBinding(MappedObject):
     # -- identity and protocol (*-ID, *-3.3) -----------------------------------------------
     async def identity(self) -> Identity:
         values: dict[str, str | None] = {}
-        for key, epc in (
+        keys = (
             ("identification_number", 0x83),
             ("manufacturer_code", 0x8A),
             ("product_code", 0x8C),
             ("serial_number", 0x8D),
-        ):
-            try:
-                raw = (await self.gateway.get(self.address, self.eoj, [epc]))[epc]
-            except RemoteError:
+        )
+        read = await self.read_raw(epc for _, epc in keys)
+        for key, epc in keys:
+            raw = read.values.get(epc)
+            if raw is None:  # refused: the device does not give it
                 values[key] = None
                 continue
             if epc in (0x8C, 0x8D):

@@ -1,8 +1,15 @@
 """The harness as home gateway (controller): discovery, Get/SetC/SetGet, INF, bounded retries.
 
-Requests are matched to replies by TID and by source address. A retransmission reuses the TID of the
-first attempt, so a late reply to the first attempt still completes the request. Every datagram in
-and out goes to the evidence log with a one-line summary.
+Requests are matched to replies by TID and by the node's address (its host: a node may answer from
+another port than the one asked, as some stacks send from a socket of their own). A retransmission
+reuses the TID of the first attempt, so a late reply to the first attempt still completes the
+request. One request is in flight per node at a time: the standard asks a controller to wait for
+a response before its next request to the same node. Every datagram in and out goes to the
+evidence log with a one-line summary, and to the observer (a protocol monitor) when one is given.
+
+The gateway sends from one endpoint and may listen on more (UDP 3610 and the multicast group on a
+bench, the in-memory port 3610 in a simulated run): whichever socket a reply reaches, it is
+matched the same way.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from drready.echonet.node import (
     EPC_SET_MAP,
     EPC_STATUS_CHANGE_MAP,
 )
+from drready.echonet.observer import FrameObserver
 from drready.echonet.transport import Address, DatagramEndpoint
 from drready.evidence import EvidenceSink
 
@@ -101,6 +109,7 @@ class Gateway:
         timeout_s: float = 2.0,
         retries: int = 2,
         seoj: EOJ = CONTROLLER,
+        observer: FrameObserver | None = None,
     ) -> None:
         if timeout_s <= 0 or retries < 0:
             raise ValueError("timeout_s must be > 0 and retries >= 0")
@@ -108,8 +117,13 @@ class Gateway:
         self.timeout_s = timeout_s
         self.retries = retries
         self.seoj = seoj
+        #: Told of every frame sent and every datagram received (a protocol monitor).
+        self.observer = observer
         self._endpoint: DatagramEndpoint | None = None
+        self._listeners: list[DatagramEndpoint] = []
         self._pending: dict[int, _Pending] = {}
+        #: One lock per node host: the request in flight to it holds it.
+        self._in_flight: dict[str, asyncio.Lock] = {}
         self._tid = 0
         self.notifications: deque[tuple[Address, Frame]] = deque(maxlen=NOTIFICATION_BACKLOG)
         self.unmatched: deque[tuple[Address, Frame]] = deque(maxlen=NOTIFICATION_BACKLOG)
@@ -124,14 +138,21 @@ class Gateway:
         """The address the harness sends from (None before attach or after close)."""
         return None if self._endpoint is None else self._endpoint.local_address
 
-    def attach(self, endpoint: DatagramEndpoint) -> None:
+    def attach(self, endpoint: DatagramEndpoint, *listeners: DatagramEndpoint) -> None:
+        """Send from ``endpoint``; ``listeners`` only receive (each must have been opened with
+        :meth:`datagram_received` as its handler, as ``endpoint`` was). The gateway closes them
+        all."""
         self._endpoint = endpoint
+        self._listeners = list(listeners)
 
     def close(self) -> None:
         for pending in self._pending.values():
             if not pending.future.done():
                 pending.future.cancel()
         self._pending.clear()
+        for listener in self._listeners:
+            listener.close()
+        self._listeners = []
         if self._endpoint is not None:
             self._endpoint.close()
             self._endpoint = None
@@ -148,9 +169,12 @@ class Gateway:
         if self.silent:
             raise RuntimeError("gateway is silent (communication cut by the test)")
         data = frame.encode()
-        self.evidence.add(
+        record = self.evidence.add(
             "tx", "echonet", f"{address[0]}:{address[1]}", summarize(frame), data=data
         )
+        if self.observer is not None:
+            # Before the datagram leaves, so the observer knows the request before any reply.
+            self.observer.sent(frame, address, record.seq)
         self._endpoint.send(data, address)
 
     # Called by the transport for each datagram.
@@ -167,14 +191,21 @@ class Gateway:
                     pending.future.set_exception(exc)
 
     def _received(self, data: bytes, source: Address) -> None:
+        if self._endpoint is not None and source == self._endpoint.local_address:
+            # Our own multicast, looped back to the group socket: not something a node sent.
+            return
         peer = f"{source[0]}:{source[1]}"
         try:
             frame = decode(data)
         except DecodeError as exc:
-            self.evidence.add("rx", "echonet", peer, f"undecodable datagram: {exc}", data=data)
+            record = self.evidence.add(
+                "rx", "echonet", peer, f"undecodable datagram: {exc}", data=data
+            )
+            self._observe(data, source, record.seq)
             self.decode_errors.append((source, data, str(exc)))
             return
-        self.evidence.add("rx", "echonet", peer, summarize(frame), data=data)
+        record = self.evidence.add("rx", "echonet", peer, summarize(frame), data=data)
+        self._observe(data, source, record.seq)
         if isinstance(frame, ArbitraryFrame):
             return
         pending = self._pending.get(frame.tid)
@@ -192,9 +223,15 @@ class Gateway:
             return
         self.unmatched.append((source, frame))
 
+    def _observe(self, data: bytes, source: Address, seq: int) -> None:
+        if self.observer is not None:
+            self.observer.received(data, source, seq)
+
     @staticmethod
     def _matches(pending: _Pending, frame: Frame, source: Address) -> bool:
-        if pending.address[0] != MULTICAST_GROUP and source != pending.address:
+        # The node's host, not its port: a stack may answer from a socket other than the one
+        # on 3610 (one per send is common), and the TID already ties the reply to the request.
+        if pending.address[0] != MULTICAST_GROUP and source[0] != pending.address[0]:
             return False
         want = pending.deoj
         return frame.seoj == want or (
@@ -211,7 +248,30 @@ class Gateway:
         properties: Sequence[Property],
         get_properties: Sequence[Property] = (),
     ) -> Frame:
-        """Send a request and return its reply; retransmits with the same TID, then times out."""
+        """Send a request and return its reply; retransmits with the same TID, then times out.
+
+        Waits first for the request in flight to the same node, if any: that wait is bounded by
+        the other request's own attempts.
+        """
+        if self.receive_error is not None:
+            raise self.receive_error
+        async with self._node_lock(address):
+            return await self._request(address, deoj, esv, properties, get_properties)
+
+    def _node_lock(self, address: Address) -> asyncio.Lock:
+        lock = self._in_flight.get(address[0])
+        if lock is None:
+            lock = self._in_flight[address[0]] = asyncio.Lock()
+        return lock
+
+    async def _request(
+        self,
+        address: Address,
+        deoj: EOJ,
+        esv: ESV,
+        properties: Sequence[Property],
+        get_properties: Sequence[Property],
+    ) -> Frame:
         loop = asyncio.get_running_loop()
         tid = self._next_tid()
         frame = Frame(
@@ -255,7 +315,16 @@ class Gateway:
     async def collect(
         self, address: Address, deoj: EOJ, esv: ESV, properties: Sequence[Property], window_s: float
     ) -> list[tuple[Address, Frame]]:
-        """Send once and gather every reply, with its source, within ``window_s``."""
+        """Send once and gather every reply, with its source, within ``window_s``. A request to
+        one node waits for the one in flight to it; one to the group waits for nobody."""
+        if address[0] == MULTICAST_GROUP:
+            return await self._collect(address, deoj, esv, properties, window_s)
+        async with self._node_lock(address):
+            return await self._collect(address, deoj, esv, properties, window_s)
+
+    async def _collect(
+        self, address: Address, deoj: EOJ, esv: ESV, properties: Sequence[Property], window_s: float
+    ) -> list[tuple[Address, Frame]]:
         loop = asyncio.get_running_loop()
         tid = self._next_tid()
         frame = Frame(tid=tid, seoj=self.seoj, deoj=deoj, esv=esv, properties=tuple(properties))

@@ -139,6 +139,12 @@ class EchonetSettings:
     multicast_discovery: bool = True
     request_timeout_s: float = 2.0
     retries: int = 2
+    #: The harness's own address on the bench, where it binds UDP 3610 and joins 224.0.23.0
+    #: (None: the address this system routes to the device from).
+    local_address: str | None = None
+    #: Where the built-in simulator sends its responses: "source" (the request's source port)
+    #: or 3610 (the ECHONET Lite port, whatever the request came from). Both habits conform.
+    simulator_reply_port: str | int = "source"
 
     def __post_init__(self) -> None:
         validate_document(self.to_json(), "echonet", "echonet")
@@ -150,10 +156,27 @@ class EchonetSettings:
                 f'an IPv4/IPv6 address, a host name or "{SIMULATOR_ADDRESS}"',
                 json.dumps(self.address),
             )
+        if self.local_address is not None:
+            try:
+                ipaddress.ip_address(self.local_address)
+            except ValueError:
+                raise ProfileError(
+                    "echonet.local_address",
+                    "an IPv4 or IPv6 address of this machine",
+                    json.dumps(self.local_address),
+                ) from None
         _floats(self, "request_timeout_s")
 
+    @property
+    def reply_port(self) -> int | None:
+        """The port the simulator answers to (None: the request's source port)."""
+        return None if self.simulator_reply_port == "source" else int(self.simulator_reply_port)
+
     def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        doc = {f.name: getattr(self, f.name) for f in fields(self)}
+        if doc["local_address"] is None:
+            del doc["local_address"]
+        return doc
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from drready.clock import real_now
+from drready.echonet.codec import ECHONET_LITE_PORT
+from drready.echonet.transport import route_source_address, udp_port_problem
 from drready.errors import ProfileError, UsageError
-from drready.model import Binding, DeviceClass
+from drready.model import Binding, DeviceClass, Topology
 from drready.profile import Profile, default_profile, load_profile
 from drready.simulation import UnknownFaultError, faults, get_fault
 
 __all__ = [
     "RunOptions",
     "check_run",
+    "echonet_local_address",
     "fault_binding",
     "fault_class",
     "new_run_id",
@@ -190,6 +193,15 @@ def fault_class(names: Sequence[str]) -> DeviceClass:
     return next(iter(first))
 
 
+def echonet_local_address(profile: Profile) -> str:
+    """The harness's own address on an ECHONET Lite bench: ``[echonet] local_address``, or the
+    one this machine routes to the device from (the wildcard address when there is no route)."""
+    settings = profile.echonet
+    if settings is None:
+        raise UsageError("an ECHONET Lite device needs an [echonet] table in the profile")
+    return settings.local_address or route_source_address(settings.address, settings.port)
+
+
 def check_run(options: RunOptions, profile: Profile) -> None:
     """Refuse, before anything runs, a run that could test nothing or names an unknown fault."""
     where = f"{profile.source}: " if profile.source else ""
@@ -224,3 +236,19 @@ def check_run(options: RunOptions, profile: Profile) -> None:
             )
     if options.faults and not profile.is_simulated:
         raise UsageError("--fault needs the built-in simulator, not an external device")
+    settings = profile.echonet
+    if (
+        binding == Binding.ECHONET
+        and topology == Topology.GATEWAY
+        and settings is not None
+        and not profile.is_simulated
+    ):
+        # The harness binds UDP 3610 as a controller does; a port already taken is said here,
+        # in one line, rather than as a failure of every test.
+        local = echonet_local_address(profile)
+        problem = udp_port_problem(local, ECHONET_LITE_PORT)
+        if problem is not None:
+            raise UsageError(
+                f"{where}echonet: {problem}; stop it or set echonet.local_address to another "
+                "address of this machine"
+            )

@@ -23,7 +23,8 @@ from drready.echonet.transport import (
     DatagramEndpoint,
     DatagramHandler,
     MemoryNetwork,
-    open_udp_endpoint,
+    open_controller_endpoints,
+    open_group_endpoint,
 )
 from drready.errors import SessionError
 from drready.evidence import EvidenceLog
@@ -32,6 +33,7 @@ from drready.modbus.pointmap import Declared
 from drready.modbus.sunspec import BASE_ADDRESSES
 from drready.model import Binding, DeviceClass
 from drready.profile import Profile
+from drready.run.options import echonet_local_address
 from drready.run.session_specs import device_spec, identity, ratings
 from drready.simulation import SunSpecSpec, backend
 
@@ -98,8 +100,9 @@ def _binding(
     if settings is None:
         raise SessionError("an ECHONET Lite device needs an [echonet] table in the profile")
     discovery = (MULTICAST_GROUP, address[1]) if settings.multicast_discovery else None
+    binding: EchonetBatteryBinding | EchonetWaterHeaterBinding
     if profile.device.device_class == DeviceClass.BATTERY:
-        return EchonetBatteryBinding(
+        binding = EchonetBatteryBinding(
             gateway,
             address,
             settings.instance,
@@ -107,17 +110,21 @@ def _binding(
             discovery_address=discovery,
             meter=meter,
         )
-    if profile.water_heater is None:
-        raise SessionError("a water heater needs a [water_heater] table in the profile")
-    return EchonetWaterHeaterBinding(
-        gateway,
-        address,
-        profile.device.device_class,
-        profile.water_heater,
-        settings.instance,
-        profile.mapping,
-        discovery_address=discovery,
-    )
+    else:
+        if profile.water_heater is None:
+            raise SessionError("a water heater needs a [water_heater] table in the profile")
+        binding = EchonetWaterHeaterBinding(
+            gateway,
+            address,
+            profile.device.device_class,
+            profile.water_heater,
+            settings.instance,
+            profile.mapping,
+            discovery_address=discovery,
+        )
+    # The facade closes the binding: the gateway's sockets (UDP 3610 on a bench) go with it.
+    binding.release = gateway.close
+    return binding
 
 
 def _open_simulated(
@@ -143,7 +150,12 @@ def _open_simulated(
         spec = device_spec(profile, faults, meter_unit=meter_unit)
         simulator = backend().echonet_device(spec, open_sim_endpoint)
         gateway = Gateway(evidence, timeout_s=settings.request_timeout_s, retries=settings.retries)
-        gateway.attach(network.endpoint(gateway.datagram_received, GATEWAY_HOST, ECHONET_LITE_PORT))
+        # Requests leave from an ephemeral port, and port 3610 of the harness's host listens
+        # too: a device answering to the source port and one answering to 3610 both reach it.
+        gateway.attach(
+            network.endpoint(gateway.datagram_received, GATEWAY_HOST),
+            network.endpoint(gateway.datagram_received, GATEWAY_HOST, ECHONET_LITE_PORT),
+        )
         opening.callback(simulator.close)
         runner.run(simulator.start())
         meter_address = simulator.meter_address
@@ -249,11 +261,31 @@ def _open_real(profile: Profile, evidence_path: Path | None, clock: Clock) -> De
         evidence = EvidenceLog(clock.now, evidence_path)
         stack.callback(evidence.close)
         gateway = Gateway(evidence, timeout_s=settings.request_timeout_s, retries=settings.retries)
+        local = echonet_local_address(profile)
+        handler = gateway.datagram_received
         try:
-            endpoint = runner.run(open_udp_endpoint(gateway.datagram_received, "0.0.0.0", 0))
+            unicast, _ = runner.run(open_controller_endpoints(handler, local, multicast=False))
         except OSError as exc:
-            raise SessionError(f"cannot open a UDP socket for ECHONET Lite: {exc}") from None
-        gateway.attach(endpoint)
+            raise SessionError(
+                f"cannot open the ECHONET Lite socket on {local}: {exc.strerror or exc}"
+            ) from None
+        listeners: list[DatagramEndpoint] = []
+        if ":" not in local:
+            # The group is joined even when discovery is by unicast: a node's INF goes there.
+            # A network that cannot join it still lets the harness talk to the node; the
+            # evidence says what is not heard.
+            try:
+                listeners.append(runner.run(open_group_endpoint(handler, local)))
+            except OSError as exc:
+                evidence.add(
+                    "note",
+                    "echonet",
+                    f"{MULTICAST_GROUP}:{ECHONET_LITE_PORT}",
+                    f"cannot join {MULTICAST_GROUP} on {local} ({exc.strerror or exc}): "
+                    "announcements and replies to the group are not received",
+                )
+        gateway.attach(unicast, *listeners)
+        stack.callback(gateway.close)  # until the binding takes the sockets over
         meter = None
         if profile.meter is not None and profile.device.device_class == DeviceClass.BATTERY:
             meter = _meter(profile, evidence, (profile.meter.address, profile.meter.port))

@@ -89,6 +89,7 @@ def device_spec(
         comms_loss_timeout_s=profile.timings.comms_loss_timeout_s if battery else None,
         mapping=dict(profile.mapping),
         meter_unit=meter_unit,
+        reply_port=profile.echonet.reply_port if profile.echonet is not None else None,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from drready.profile import SIMULATOR_ADDRESS
-from tests.helpers import GATEWAY_BATTERY_REQUIREMENTS, simulator_process
+from tests.helpers import GATEWAY_BATTERY_REQUIREMENTS, loopback_hosts, simulator_process
 
 #: Whole suites in real time against a device on UDP: not in the fast part (-m "not slow").
 pytestmark = pytest.mark.slow
@@ -47,7 +47,12 @@ def _profile(
     device_class: str = "battery",
 ) -> Path:
     text = (BUILT_IN.parent / f"{device_class}.toml").read_text(encoding="utf-8")
-    text = text.replace(f'address = "{SIMULATOR_ADDRESS}"', f'address = "{host}"')
+    # The harness binds UDP 3610 on its local address: one of this test's own, not 127.0.0.1,
+    # which another run on this machine may hold.
+    (local,) = loopback_hosts(1)
+    text = text.replace(
+        f'address = "{SIMULATOR_ADDRESS}"', f'address = "{host}"\nlocal_address = "{local}"'
+    )
     text = text.replace("port = 3610", f"port = {port}")
     text = text.replace("request_timeout_s = 2.0", f"request_timeout_s = {request_timeout_s}")
     # Multicast goes to port 3610 of the group; this device listens elsewhere.
