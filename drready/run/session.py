@@ -6,6 +6,7 @@ see any of it; a maker can call :func:`open_dut` from a REPL and drive the same 
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -19,6 +20,7 @@ from drready.clock import Clock, LoopRunner, RealClock, VirtualClock
 from drready.device import DeviceBinding, DeviceUnderTest, facade_for
 from drready.echonet.codec import ECHONET_LITE_PORT, MULTICAST_GROUP
 from drready.echonet.gateway import Gateway
+from drready.echonet.monitor import ProtocolMonitor
 from drready.echonet.transport import (
     DatagramEndpoint,
     DatagramHandler,
@@ -149,7 +151,14 @@ def _open_simulated(
         meter_unit = profile.meter.unit_id if battery and profile.meter is not None else None
         spec = device_spec(profile, faults, meter_unit=meter_unit)
         simulator = backend().echonet_device(spec, open_sim_endpoint)
-        gateway = Gateway(evidence, timeout_s=settings.request_timeout_s, retries=settings.retries)
+        # Created before the simulator starts, so its boot announcement is judged too.
+        monitor = ProtocolMonitor([], device_host=SIMULATOR_HOST, mapping=profile.mapping)
+        gateway = Gateway(
+            evidence,
+            timeout_s=settings.request_timeout_s,
+            retries=settings.retries,
+            observer=monitor,
+        )
         # Requests leave from an ephemeral port, and port 3610 of the harness's host listens
         # too: a device answering to the source port and one answering to 3610 both reach it.
         gateway.attach(
@@ -163,6 +172,7 @@ def _open_simulated(
         address = (SIMULATOR_HOST, ECHONET_LITE_PORT)
         binding = _binding(profile, gateway, address, lab_meter)
         dut = facade_for(runner, binding, profile, evidence, simulator)
+        dut.findings = monitor.findings
         opening.pop_all()
     return dut
 
@@ -260,7 +270,15 @@ def _open_real(profile: Profile, evidence_path: Path | None, clock: Clock) -> De
         stack.callback(runner.close)
         evidence = EvidenceLog(clock.now, evidence_path)
         stack.callback(evidence.close)
-        gateway = Gateway(evidence, timeout_s=settings.request_timeout_s, retries=settings.retries)
+        monitor = ProtocolMonitor(
+            [], device_host=_host_ip(settings.address), mapping=profile.mapping
+        )
+        gateway = Gateway(
+            evidence,
+            timeout_s=settings.request_timeout_s,
+            retries=settings.retries,
+            observer=monitor,
+        )
         local = echonet_local_address(profile)
         handler = gateway.datagram_received
         try:
@@ -291,5 +309,15 @@ def _open_real(profile: Profile, evidence_path: Path | None, clock: Clock) -> De
             meter = _meter(profile, evidence, (profile.meter.address, profile.meter.port))
         binding = _binding(profile, gateway, (settings.address, settings.port), meter)
         dut = facade_for(runner, binding, profile, evidence)
+        dut.findings = monitor.findings
         stack.pop_all()  # the facade owns them now: its close() lets them go
     return dut
+
+
+def _host_ip(host: str) -> str | None:
+    """The device's address as its datagrams will carry it (a profile may name it by host name);
+    None when it cannot be resolved, and the monitor then judges every node."""
+    try:
+        return str(socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)[0][4][0])
+    except (OSError, IndexError):
+        return None
