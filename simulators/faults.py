@@ -14,7 +14,13 @@ all; the registry itself is :mod:`drready.simulators.fault_registry`.
 
 from __future__ import annotations
 
-from drready.simulators import echonet_faults, openadr_faults, sunspec_faults, webapi_faults
+from drready.simulators import (
+    battery_behaviour_faults,  # noqa: F401 - registers its faults
+    echonet_faults,
+    openadr_faults,
+    sunspec_faults,
+    webapi_faults,
+)
 from drready.simulators.fault_registry import (
     FAULTS,
     BatterySimulator,
