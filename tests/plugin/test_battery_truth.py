@@ -30,7 +30,7 @@ from drready.simulators.faults import FAULTS
 
 from tests.helpers import GATEWAY_BATTERY_REQUIREMENTS
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = pytest.mark.timeout(600)
 
 #: The requirements whose tests show that power moved: a device that moves none passes none.
 PHYSICAL = ("BAT-2.2", "BAT-2.3", "BAT-2.4", "BAT-2.5", "BAT-2.6", "BAT-2.7")
@@ -73,6 +73,7 @@ def _verdicts(report: dict[str, Any]) -> dict[str, str]:
     return {r["id"]: r["verdict"] for r in report["requirements"]}
 
 
+@pytest.mark.slow
 def test_class_3_a_battery_that_ignores_the_release_fails_bat_2_6_only(tmp_path: Path) -> None:
     report = _run(tmp_path, "--fault", "ignores_release")
     assert _failed(report) == {"BAT-2.6"} == set(FAULTS["ignores_release"].requirements)
@@ -85,6 +86,7 @@ def test_class_3_a_battery_that_ignores_the_release_fails_bat_2_6_only(tmp_path:
         assert "BAT-2.6" in test["message"] and "ignored the release" in test["message"]
 
 
+@pytest.mark.slow
 def test_class_4_plans_come_from_soc_capacity_and_reserve_not_from_0xa5(tmp_path: Path) -> None:
     name = "dischargeable_ignores_reserve_near_reserve"
     report = _run(tmp_path, "--fault", name)
@@ -92,6 +94,7 @@ def test_class_4_plans_come_from_soc_capacity_and_reserve_not_from_0xa5(tmp_path
     assert _verdicts(report)["BAT-2.2"] == "pass"
 
 
+@pytest.mark.slow
 def test_class_5_a_stuck_power_reading_fails_the_reporting_not_the_execution(
     tmp_path: Path,
 ) -> None:
@@ -100,6 +103,7 @@ def test_class_5_a_stuck_power_reading_fails_the_reporting_not_the_execution(
     assert _verdicts(report)["BAT-2.2"] == "pass"
 
 
+@pytest.mark.slow
 def test_class_6_a_counter_reset_at_the_start_of_a_dr_fails_bat_2_5(tmp_path: Path) -> None:
     report = _run(tmp_path, "--fault", "counter_resets_at_dr_start")
     assert _failed(report) == {"BAT-2.5"}
@@ -107,6 +111,7 @@ def test_class_6_a_counter_reset_at_the_start_of_a_dr_fails_bat_2_5(tmp_path: Pa
     assert "never to decrease" in messages
 
 
+@pytest.mark.slow
 def test_a_battery_that_stores_values_but_never_moves_power_passes_nothing_physical(
     tmp_path: Path,
 ) -> None:
@@ -119,6 +124,7 @@ def test_a_battery_that_stores_values_but_never_moves_power_passes_nothing_physi
         assert physical and all("BAT-2.2" in t["message"] for t in physical), rid
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("local_time", ["2027-04-01T12:00", "2027-04-01T19:00", "2027-04-01T03:00"])
 def test_a_self_consuming_battery_passes_whenever_the_run_starts(
     tmp_path: Path, local_time: str
@@ -135,3 +141,29 @@ def test_a_self_consuming_battery_passes_whenever_the_run_starts(
         if '"kind":"measurement"' in line and '"mode":"auto"' in line
     ]
     assert any(abs(values["power_w"]) >= 400 for values in flowing)
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (("--simulate", "battery", "--clock", "noon"), "expected a date and time"),
+        (
+            ("--profile", "fixtures/profiles/battery-lab.toml", "--clock", "2027-04-01T12:00"),
+            "only a simulated run",
+        ),
+        (("--clock", "2027-04-01T12:00"), "one class's run"),
+    ],
+)
+def test_clock_is_refused_in_one_line_where_it_cannot_apply(
+    tmp_path: Path, options: tuple[str, ...], said: str
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "drready.cli", "run", *options, "--report-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert said in done.stderr
