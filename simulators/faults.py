@@ -6,7 +6,9 @@ that exactly those requirements fail: that is how we know each test can fail.
 Faults compose: ``--fault a --fault b`` applies both, in order.
 
 The tables live beside what they bend: :mod:`~drready.simulators.echonet_faults` (the ECHONET
-Lite battery and water heaters), :mod:`~drready.simulators.sunspec_faults` (the battery over
+Lite battery and water heaters), :mod:`~drready.simulators.battery_behaviour_faults` (what the
+ECHONET Lite battery does rather than what it says: issue 11's classes of wrong verdict),
+:mod:`~drready.simulators.sunspec_faults` (the battery over
 SunSpec Modbus), :mod:`~drready.simulators.openadr_faults` (the reference VEN) and
 :mod:`~drready.simulators.webapi_faults` (the maker's cloud). Importing this module loads them
 all; the registry itself is :mod:`drready.simulators.fault_registry`.
@@ -15,7 +17,7 @@ all; the registry itself is :mod:`drready.simulators.fault_registry`.
 from __future__ import annotations
 
 from drready.simulators import (
-    battery_behaviour_faults,  # noqa: F401 - registers its faults
+    battery_behaviour_faults,
     echonet_faults,
     openadr_faults,
     sunspec_faults,
@@ -43,6 +45,7 @@ __all__ = [
     "SunSpecBatterySimulator",
     "UnknownFaultError",
     "WaterHeaterSimulator",
+    "battery_behaviour_faults",
     "echonet_faults",
     "fault",
     "faults_for",
