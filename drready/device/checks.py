@@ -390,10 +390,12 @@ def execution(
             continue
         judged += 1
         reported = _power_mean_w(window, power)
-        span = window[-1].elapsed_s - window[0].elapsed_s
-        allowed = tolerances.power_allowed_w(max(abs(reported), abs(counted)))
-        allowed += COUNTER_STEP_WH * 3600.0 / span
-        if abs(reported - counted) <= allowed:
+        hours = (window[-1].elapsed_s - window[0].elapsed_s) / 3600.0
+        # In energy, as BAT-2.5 compares the counters with the power's integral: a counter that
+        # updates in coarser steps than the poll is not a disagreement within that tolerance.
+        largest_wh = max(abs(reported), abs(counted)) * hours
+        allowed_wh = tolerances.energy_allowed_wh(largest_wh) + COUNTER_STEP_WH
+        if abs(reported - counted) * hours <= allowed_wh:
             continue
         said = _status_direction(window)
         off_counters.append((window, reported, counted, said))

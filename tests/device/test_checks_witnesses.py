@@ -4,6 +4,7 @@ series judged around gaps of lost polls (an integral across a gap too wide is in
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -88,10 +89,25 @@ def test_counters_off_in_size_only_leave_the_power_trusted_and_are_a_disagreemen
     # The status names the same direction as both: it cannot say which size is right, and the
     # target is set in power.
     judged = checks.execution(
-        _series(lambda t: -1500.0, flow_w=lambda t: -900.0), TOLERANCES, MAX_GAP_S
+        _series(lambda t: -1500.0, flow_w=lambda t: -600.0), TOLERANCES, MAX_GAP_S
     )
     assert judged.witness == "power"
     assert len(judged.disagreements) == 1
+
+
+def test_counters_that_step_coarsely_are_no_disagreement_within_the_energy_tolerance() -> None:
+    # A counter updated once a minute: within a window it lags by up to a minute's energy
+    # (25 Wh at 1500 W), inside the 50 Wh BAT-2.5 allows.
+    samples = _series(lambda t: -1500.0)
+    coarse = []
+    for sample in samples:
+        minute = sample.elapsed_s - sample.elapsed_s % 60
+        discharged = float(int(1500.0 * minute / 3600.0))
+        status = replace(sample.status, discharged_wh=discharged)
+        coarse.append(replace(sample, status=status))
+    judged = checks.execution(coarse, TOLERANCES, MAX_GAP_S)
+    assert judged.witness == "power"
+    assert judged.disagreements == ()
 
 
 def test_without_a_status_a_disagreement_leaves_the_power_trusted() -> None:
