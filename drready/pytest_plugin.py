@@ -7,13 +7,14 @@ names a device: ``--simulate CLASS`` or ``--profile FILE`` (or the ``drready_pro
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Iterator
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from _pytest.junitxml import xml_key
 from _pytest.reports import CollectReport
 
 from drready import __version__
-from drready.clock import real_now
+from drready.clock import VirtualClock, real_now
 from drready.device import DeviceUnderTest
 from drready.errors import SessionError, UsageError
 from drready.profile import DEVICE_CLASSES, Profile
@@ -62,6 +63,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the external DUT runs its clock N times faster than real time (N >= 1)",
     )
     group.addoption("--run-id", dest="drready_run_id", metavar="ID", help="name of this run")
+    group.addoption(
+        "--clock",
+        dest="drready_clock",
+        metavar="YYYY-MM-DDTHH:MM",
+        help="simulated runs: where virtual time starts, in Japan time (UTC+9, the reference "
+        "devices' local time) unless an offset is given (default: 2027-04-01T09:00)",
+    )
     parser.addini("drready_profile", "default device profile (TOML)", default="")
     parser.addini("drready_report_dir", "default report directory", default="")
 
@@ -96,6 +104,9 @@ def pytest_configure(config: pytest.Config) -> None:
             return
         profile = resolve_profile(options)
         check_run(options, profile)
+        clock_text = config.getoption("drready_clock")
+        if clock_text:
+            simulated_start(clock_text, profile)
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     options.report_dir.mkdir(parents=True, exist_ok=True)
@@ -197,15 +208,36 @@ def drready_profile(request: pytest.FixtureRequest) -> Profile:
     return state.profile
 
 
+#: Local time of the reference devices: Japan, where DRready applies.
+SIMULATOR_ZONE = timezone(timedelta(hours=9))
+
+
+def simulated_start(text: str, profile: Profile) -> datetime:
+    """``--clock``: the instant virtual time starts (naive: Japan time)."""
+    if not profile.is_simulated:
+        raise UsageError("--clock: only a simulated run has a clock of its own to start")
+    try:
+        start = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--clock: expected a date and time like 2027-04-01T19:00, got {text!r}"
+        ) from None
+    return start if start.tzinfo is not None else start.replace(tzinfo=SIMULATOR_ZONE)
+
+
 @pytest.fixture(scope="session")
 def dut(request: pytest.FixtureRequest, drready_profile: Profile) -> Iterator[DeviceUnderTest]:
     """The device under test, open for the whole session."""
     recorder = request.config.stash[RECORDER_KEY]
+    clock_text = request.config.getoption("drready_clock")
     try:
         device = open_dut(
             drready_profile,
             faults=recorder.options.faults,
             evidence_path=recorder.options.report_dir / "evidence.jsonl",
+            clock=(
+                VirtualClock(simulated_start(clock_text, drready_profile)) if clock_text else None
+            ),
         )
     except SessionError as exc:
         pytest.fail(f"cannot open the device under test: {exc}", pytrace=False)

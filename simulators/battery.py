@@ -8,6 +8,14 @@ DR behaviour, as REQUIREMENTS.md reads BAT-2.x:
 - when nothing has come from the gateway for the comms-loss timeout during DR, it returns to its own
   mode too.
 
+Own modes (0xDA written alone): "standby" holds 0 W, "charging" and "discharging" run at the rated
+power, and "auto" does self-consumption (:mod:`drready.simulators.battery_household`): it charges
+from the PV surplus around midday and discharges into the house load in the evening and at night,
+by the device's local time of day (UTC+9 unless configured), so a run finds it at rest only when
+it is full, at its reserve, or at the moments the surplus crosses zero. The simulated runs give
+the battery its household; a bare :class:`BatteryConfig` (``household = None``) makes "auto"
+hold 0 W, which the simulator's own unit tests rely on.
+
 Faults (``drready.simulators.faults``) switch parts of this behaviour off through
 :class:`Behaviour`.
 """
@@ -17,8 +25,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+from drready.simulators.battery_household import HOUR_S, Household, self_consumption
 from drready.simulators.battery_model import BatteryModel, BatteryParams
 
 from drready.echonet.codec import EOJ, NODE_PROFILE
@@ -58,6 +67,14 @@ class Behaviour:
     release_letter: str = APPENDIX_RELEASE
     serve_serial_number: bool = True
     freeze_chargeable: bool = False
+    #: False: every write is stored and read back, but no power ever flows (own mode or DR).
+    move_power: bool = True
+    #: False: a mode written alone while a DR runs is answered Set_Res and ignored.
+    release_ends_dr: bool = True
+    #: Not None: 0xD3 reads this constant, whatever flows.
+    power_reading_stuck_w: float | None = None
+    #: True: the cumulative counters (0xA8/0xA9) restart from 0 when a DR discharge starts.
+    counters_reset_at_dr_start: bool = False
 
 
 @dataclass
@@ -90,6 +107,12 @@ class BatteryConfig:
     own_mode: str = "auto"
     comms_loss_timeout_s: float = 1800.0
     boot_count: int = 0
+    #: What own mode "auto" follows (self-consumption); None: "auto" holds 0 W. The simulated
+    #: runs and ``drready simulate`` give it a :class:`Household`
+    #: (:func:`drready.simulators.devices.battery_config`).
+    household: Household | None = None
+    #: The device's local time zone (0x97/0x98 and the household's day): Japan, UTC+9.
+    utc_offset_s: float = 9 * HOUR_S
 
 
 def _ascii12(text: str) -> bytes:
@@ -101,11 +124,20 @@ class BatteryDevice:
     """One battery object plus its node profile. Time is given by the caller (``now``)."""
 
     def __init__(
-        self, config: BatteryConfig, now: Callable[[], float], behaviour: Behaviour | None = None
+        self,
+        config: BatteryConfig,
+        now: Callable[[], float],
+        behaviour: Behaviour | None = None,
+        *,
+        epoch_at_zero_s: float = 0.0,
     ) -> None:
         self.config = config
         self.behaviour = behaviour or Behaviour()
         self._now = now
+        #: The device's wall clock (seconds since the epoch) when ``now()`` reads 0.
+        self.epoch_at_zero_s = epoch_at_zero_s
+        #: What the counters (0xA8/0xA9) subtract from the energy that flowed (a fault's reset).
+        self.counter_origin_wh = (0.0, 0.0)
         self.classdef: ClassDef = load_class(0x027D)
         self.model = BatteryModel(config.params, now())
         self.own_mode = config.own_mode
@@ -152,9 +184,9 @@ class BatteryDevice:
         b.serve(0x83, self.identification_number)
         b.serve(0x88, lambda: b"\x42", announce=True)  # fault status: no fault
         b.serve(0x89, get(0x89, lambda: "noFault"))
-        # Current time and date come from the wall clock, which is virtual in simulated runs.
-        b.serve(0x97, get(0x97, lambda: datetime.now().time().replace(second=0, microsecond=0)))
-        b.serve(0x98, get(0x98, lambda: datetime.now().date()))
+        # Current time and date: the device's local clock (virtual time in simulated runs).
+        b.serve(0x97, get(0x97, lambda: self.local_datetime().time().replace(second=0)))
+        b.serve(0x98, get(0x98, lambda: self.local_datetime().date()))
         b.serve(0x8A, lambda: self.config.maker_code)
         b.serve(0x8C, lambda: _ascii12(self.config.product_code))
         if self.behaviour.serve_serial_number:
@@ -165,8 +197,8 @@ class BatteryDevice:
         b.serve(0xA3, get(0xA3, lambda: round(p.capacity_wh)))
         b.serve(0xA4, get(0xA4, self._chargeable_wh))
         b.serve(0xA5, get(0xA5, self._dischargeable_wh))
-        b.serve(0xA8, get(0xA8, lambda: self._counter(self.model.charged_wh)))
-        b.serve(0xA9, get(0xA9, lambda: self._counter(self.model.discharged_wh)))
+        b.serve(0xA8, get(0xA8, lambda: self._counter(self._advance().charged_wh, 0)))
+        b.serve(0xA9, get(0xA9, lambda: self._counter(self._advance().discharged_wh, 1)))
         b.serve(0xAA, get(0xAA, lambda: "noSetting"), lambda edt: len(edt) == 4)
         b.serve(0xAB, get(0xAB, lambda: "noSetting"), lambda edt: len(edt) == 4)
         b.serve(0xC1, get(0xC1, lambda: "designatedPower"))
@@ -189,10 +221,7 @@ class BatteryDevice:
         )
         b.serve(0xCF, get(0xCF, self.actual_mode), announce=True)
         b.serve(0xD0, get(0xD0, lambda: round(p.capacity_wh)))
-        b.serve(
-            0xD3,
-            get(0xD3, lambda: round(self._advance().power_w * self.behaviour.power_reading_sign)),
-        )
+        b.serve(0xD3, get(0xD3, self._power_reading))
         b.serve(0xDA, get(0xDA, self.mode_setting), self._set_mode, announce=True)
         b.serve(0xDB, get(0xDB, lambda: "reversePowerFlowNotAcceptable"))
         b.serve(0xE2, get(0xE2, lambda: round(self._advance().soc_wh)))
@@ -234,7 +263,26 @@ class BatteryDevice:
         """The power that really flows, model sign (+ charging)."""
         return self._advance().power_w
 
-    def _counter(self, energy_wh: float) -> float:
+    def _power_reading(self) -> int:
+        power = self._advance().power_w
+        if self.behaviour.power_reading_stuck_w is not None:
+            return round(self.behaviour.power_reading_stuck_w)
+        return round(power * self.behaviour.power_reading_sign)
+
+    # -- the local clock -------------------------------------------------------------------
+    def epoch_s(self) -> float:
+        """The device's wall clock: seconds since the epoch (UTC)."""
+        return self.epoch_at_zero_s + self._now()
+
+    def local_datetime(self) -> datetime:
+        """The device's local time (naive), in its zone (``config.utc_offset_s``)."""
+        local = datetime.fromtimestamp(self.epoch_s(), UTC) + timedelta(
+            seconds=self.config.utc_offset_s
+        )
+        return local.replace(tzinfo=None, microsecond=0)
+
+    def _counter(self, energy_wh: float, which: int) -> float:
+        energy_wh = max(0.0, energy_wh - self.counter_origin_wh[which])
         scaled = energy_wh * self.behaviour.energy_counter_scale
         rollback = self.behaviour.energy_counter_rollback_wh
         if rollback and int(self._now() // 600) % 2:
@@ -332,8 +380,12 @@ class BatteryDevice:
             duration = staged.duration_s
             ends_at = now + duration if duration else None
             pre_mode = self.dr.pre_mode if self.dr is not None else self.own_mode
+            if self.behaviour.counters_reset_at_dr_start and staged.mode == "discharging":
+                self.counter_origin_wh = (self.model.charged_wh, self.model.discharged_wh)
             self.dr = DrState(staged.mode, target, pre_mode, ends_at)
             self.log.append(f"{now:.0f} DR start target={target:.0f} W until={ends_at}")
+        elif staged.mode is not None and self.dr is not None and not self.behaviour.release_ends_dr:
+            self.log.append(f"{now:.0f} mode {staged.mode} written during DR: ignored")
         elif staged.mode is not None:
             # The user picks a mode: that is the device's own mode from now on.
             self.own_mode = staged.mode
@@ -347,7 +399,10 @@ class BatteryDevice:
         p = self.config.params
         m = self.model
         m.floor_pct = self.reserve_pct if self.behaviour.discharge_respects_reserve else 0.0
-        if self.dr is not None:
+        m.schedule = None
+        if not self.behaviour.move_power:
+            m.setpoint_w = 0.0
+        elif self.dr is not None:
             target = self.dr.target_w
             if self.behaviour.ignore_target_value:
                 target = p.max_charge_w if target > 0 else -p.max_discharge_w
@@ -363,8 +418,13 @@ class BatteryDevice:
             m.setpoint_w = p.max_charge_w
         elif self.own_mode == "discharging":
             m.setpoint_w = -p.max_discharge_w
+        elif self.own_mode == "auto" and self.config.household is not None:
+            m.schedule = self_consumption(
+                self.config.household, p, self.epoch_at_zero_s, self.config.utc_offset_s
+            )
+            m.setpoint_w = m.schedule(m.time)[0]
         else:
-            m.setpoint_w = 0.0  # standby; auto has no house load to follow in this model
+            m.setpoint_w = 0.0  # standby (or auto without a household to follow)
 
     # -- time --------------------------------------------------------------------------------
     def next_deadline(self) -> float | None:

@@ -3,16 +3,24 @@
 The model is pure: it is advanced to a time it is given, never reads a clock. Power moves towards
 the set point at the ramp rate; energy is integrated in steps of at most one second, each cut where
 the ramp ends, so every step is a straight line and its trapezoid is the exact integral.
+
+The set point is either fixed (a DR target, standby, an own charging mode) or follows a
+:data:`Schedule` (self-consumption): a pure function of the model's time, piecewise constant, whose
+changes cut the integration steps too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 #: Longest integration step: the set point and the SoC limits are checked at least this often.
 MAX_STEP_S = 1.0
 #: A ramp that would end sooner than this is taken as ended (below float resolution at a day).
 MIN_STEP_S = 1e-6
+
+#: A set point that follows time: ``schedule(t)`` is (set point W, seconds it holds from ``t``).
+Schedule = Callable[[float], tuple[float, float]]
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,8 @@ class BatteryModel:
         self.soc_wh = params.capacity_wh * params.initial_soc_pct / 100.0
         self.power_w = 0.0
         self.setpoint_w = 0.0
+        #: When set, it gives the set point (own mode self-consumption); None: ``setpoint_w``.
+        self.schedule: Schedule | None = None
         self.floor_pct = params.reserve_pct  # discharge stops here
         self.charged_wh = 0.0
         self.discharged_wh = 0.0
@@ -71,6 +81,9 @@ class BatteryModel:
     def advance(self, now: float) -> None:
         while self.time < now:
             step = min(MAX_STEP_S, now - self.time)
+            if self.schedule is not None:
+                self.setpoint_w, holds_s = self.schedule(self.time)
+                step = min(step, max(MIN_STEP_S, holds_s))
             target = self._limited_setpoint()
             start_power = self.power_w
             ramp_end_s = abs(target - start_power) / self.params.ramp_w_per_s
@@ -114,6 +127,9 @@ class BatteryModel:
         """Seconds until the power next changes course: the ramp crosses zero or ends, or the
         battery fills or reaches its floor. None when nothing will change by itself."""
         times: list[float] = []
+        if self.schedule is not None:
+            self.setpoint_w, holds_s = self.schedule(self.time)
+            times.append(holds_s)
         target = self._limited_setpoint()
         ramp = self.params.ramp_w_per_s
         if self.power_w != target:

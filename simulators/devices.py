@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta, timezone
 
 from drready.simulators.battery import BatteryConfig
+from drready.simulators.battery_household import Household
 from drready.simulators.battery_model import BatteryParams
 from drready.simulators.runtime import EndpointFactory, SimulatedBattery, SimulatedNode
 from drready.simulators.water_heater import WaterHeaterConfig
@@ -42,7 +43,9 @@ def _identity(config: BatteryConfig | WaterHeaterConfig, identity: DeviceIdentit
 
 
 def battery_config(spec: DeviceSpec) -> BatteryConfig:
-    config = BatteryConfig(params=battery_params(spec.ratings))
+    """The battery the spec declares, its own mode "auto" doing self-consumption for a house
+    (:class:`~drready.simulators.battery_household.Household`), as home batteries do."""
+    config = BatteryConfig(params=battery_params(spec.ratings), household=Household())
     if spec.comms_loss_timeout_s is not None:
         config.comms_loss_timeout_s = spec.comms_loss_timeout_s
     if spec.mapping is not None:
@@ -73,6 +76,15 @@ def heater_config(spec: DeviceSpec) -> WaterHeaterConfig:
     return config
 
 
+def _start_time(spec: DeviceSpec, utc_offset_s: float) -> float | None:
+    """Where the device's clock starts (epoch seconds): the spec's local start time in the
+    device's zone, or None (the wall clock)."""
+    if spec.start_local_time is None:
+        return None
+    zone = timezone(timedelta(seconds=utc_offset_s))
+    return spec.start_local_time.replace(tzinfo=zone).timestamp()
+
+
 def build_device(spec: DeviceSpec, open_endpoint: EndpointFactory) -> SimulatedNode:
     """The reference device of ``spec.device_class`` on the endpoint ``open_endpoint`` opens
     (a battery with its meter when ``spec.meter_unit`` is given), answering to the port the
@@ -85,6 +97,7 @@ def build_device(spec: DeviceSpec, open_endpoint: EndpointFactory) -> SimulatedN
 def _build_device(spec: DeviceSpec, open_endpoint: EndpointFactory) -> SimulatedNode:
     if spec.device_class is DeviceClass.BATTERY:
         config = battery_config(spec)
+        start = _start_time(spec, config.utc_offset_s)
         if spec.meter_unit is not None:
             from drready.simulators.metered_battery import MeteredBattery  # pymodbus
 
@@ -94,13 +107,13 @@ def _build_device(spec: DeviceSpec, open_endpoint: EndpointFactory) -> Simulated
                 spec.faults,
                 meter_unit=spec.meter_unit,
                 time_scale=spec.time_scale,
+                start_time=start,
             )
-        return SimulatedBattery(open_endpoint, config, spec.faults, time_scale=spec.time_scale)
+        return SimulatedBattery(
+            open_endpoint, config, spec.faults, time_scale=spec.time_scale, start_time=start
+        )
     config = heater_config(spec)
-    start = None
-    if spec.start_local_time is not None:
-        zone = timezone(timedelta(seconds=config.utc_offset_s))
-        start = spec.start_local_time.replace(tzinfo=zone).timestamp()
+    start = _start_time(spec, config.utc_offset_s)
     return SimulatedWaterHeater(
         open_endpoint, config, spec.faults, time_scale=spec.time_scale, start_time=start
     )

@@ -148,8 +148,10 @@ def _mismatch(sim: BatterySimulator) -> None:
 @fault(
     "power_sign_inverted",
     "battery",
-    ("BAT-2.2", "BAT-2.5"),
-    "Reports instantaneous power (0xD3) with the sign inverted: discharging reads as charging.",
+    ("BAT-2.5",),
+    "Reports instantaneous power (0xD3) with the sign inverted: discharging reads as charging. "
+    "Its energy counters and working status (0xCF) show the true direction, so execution "
+    "(BAT-2.2) is judged by them and only the reporting fails.",
 )
 def _sign(sim: BatterySimulator) -> None:
     sim.device.behaviour.power_reading_sign = -1

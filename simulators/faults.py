@@ -6,8 +6,11 @@ that exactly those requirements fail: that is how we know each test can fail.
 Faults compose: ``--fault a --fault b`` applies both, in order.
 
 The tables live beside what they bend: :mod:`~drready.simulators.echonet_faults` (the ECHONET
-Lite battery and water heaters), :mod:`~drready.simulators.sunspec_faults` (the battery over
-SunSpec Modbus), :mod:`~drready.simulators.openadr_faults` (the reference VEN) and
+Lite battery and water heaters), :mod:`~drready.simulators.battery_behaviour_faults` (what the
+ECHONET Lite battery does rather than what it says), its twin
+:mod:`~drready.simulators.water_heater_behaviour_faults`, :mod:`~drready.simulators.link_faults`
+(the wire: TIDs, duplicates, malformed frames), :mod:`~drready.simulators.sunspec_faults` (the
+battery over SunSpec Modbus), :mod:`~drready.simulators.openadr_faults` (the reference VEN) and
 :mod:`~drready.simulators.webapi_faults` (the maker's cloud). Importing this module loads them
 all; the registry itself is :mod:`drready.simulators.fault_registry`.
 """
@@ -15,6 +18,7 @@ all; the registry itself is :mod:`drready.simulators.fault_registry`.
 from __future__ import annotations
 
 from drready.simulators import (
+    battery_behaviour_faults,
     echonet_faults,
     link_faults,
     openadr_faults,
@@ -44,6 +48,7 @@ __all__ = [
     "SunSpecBatterySimulator",
     "UnknownFaultError",
     "WaterHeaterSimulator",
+    "battery_behaviour_faults",
     "echonet_faults",
     "fault",
     "faults_for",

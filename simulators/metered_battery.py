@@ -28,8 +28,11 @@ class MeteredBattery(SimulatedBattery):
         *,
         meter_unit: int,
         time_scale: float = 1.0,
+        start_time: float | None = None,
     ) -> None:
-        super().__init__(open_endpoint, config, faults, time_scale=time_scale)
+        super().__init__(
+            open_endpoint, config, faults, time_scale=time_scale, start_time=start_time
+        )
         self.meter_unit = meter_unit
         self.meter: SimulatedMeter | None = None
 

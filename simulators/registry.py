@@ -43,12 +43,14 @@ class ReferenceBackend:
         return build_device(spec, open_endpoint)
 
     def sunspec_battery(self, spec: SunSpecSpec, host: str, port: int) -> SimulatedSunSpecBattery:
+        from drready.simulators.battery_household import Household
         from drready.simulators.devices import battery_params
         from drready.simulators.sunspec_battery import SunSpecBatteryConfig
         from drready.simulators.sunspec_runtime import SimulatedSunSpecBattery
 
         config = SunSpecBatteryConfig(
             params=battery_params(spec.ratings),
+            household=Household(),  # own mode "auto": self-consumption, as in every run
             unit_id=spec.unit_id,
             storage_model=spec.storage_model,
             sunspec_marker=spec.sunspec_marker,

@@ -10,6 +10,7 @@ simulator bug fails the run instead of disappearing into the event loop.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Self
@@ -259,16 +260,26 @@ class SimulatedBattery(SimulatedNode):
         *,
         announce_port: int = 3610,
         time_scale: float = 1.0,
+        start_time: float | None = None,
     ) -> None:
         super().__init__(open_endpoint, faults, announce_port=announce_port, time_scale=time_scale)
         self.config = config or BatteryConfig()
+        #: Where the device's wall clock starts (epoch seconds); None: the wall clock at start(),
+        #: which is the run's virtual clock in a simulated run.
+        self.start_time = start_time
         self._timer: asyncio.TimerHandle | None = None
         self._watch: asyncio.TimerHandle | None = None
         self.device: BatteryDevice = BatteryDevice(self.config, lambda: 0.0, Behaviour())
 
     def _build_device(self, loop: asyncio.AbstractEventLoop) -> None:
         scale = self.time_scale
-        self.device = BatteryDevice(self.config, lambda: loop.time() * scale, Behaviour())
+        started = time.time() if self.start_time is None else self.start_time
+        self.device = BatteryDevice(
+            self.config,
+            lambda: loop.time() * scale,
+            Behaviour(),
+            epoch_at_zero_s=started - loop.time() * scale,
+        )
 
     def _node(self) -> Node:
         return self.device.node

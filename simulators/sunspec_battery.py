@@ -56,8 +56,9 @@ What the device does (the harness's reading of BAT-2.x over SunSpec):
 - Comms loss: while a DR is active, when ``CtrlHb`` has not changed for
   ``config.comms_loss_timeout_s`` (counted from the later of its last change and the start of the
   DR), ``WSetEna`` becomes DISABLED and the battery returns to its own mode.
-- Own modes are those of the ECHONET simulator: "auto" and "standby" hold 0 W, "charging" and
-  "discharging" run at the rated power.
+- Own modes are those of the ECHONET simulator: "standby" holds 0 W, "charging" and
+  "discharging" run at the rated power, "auto" does self-consumption by the device's local time
+  of day (:mod:`drready.simulators.battery_household`; ``household = None``: 0 W).
 - Writes are validated as a whole before anything changes. Exception 2 (ILLEGAL DATA ADDRESS):
   the write touches the marker, an ID/L register, the end model, a read-only point, a point this
   device does not implement, or only part of a multi-register point. Exception 3 (ILLEGAL DATA
@@ -83,6 +84,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from drready.simulators.battery import OWN_MODES
+from drready.simulators.battery_household import HOUR_S, Household, self_consumption
 from drready.simulators.battery_model import BatteryModel, BatteryParams
 
 from drready.modbus.errors import SunSpecDecodeError
@@ -219,6 +221,11 @@ class SunSpecBatteryConfig:
     storage_model: int = 802
     #: False: the device is not announced as SunSpec (no SunS marker; a register map finds it).
     sunspec_marker: bool = True
+    #: What own mode "auto" follows (self-consumption); None: "auto" holds 0 W. The simulated
+    #: runs give it a :class:`Household` (the reference backend).
+    household: Household | None = None
+    #: The device's local time zone (the household's day): Japan, UTC+9.
+    utc_offset_s: float = 9 * HOUR_S
 
     def __post_init__(self) -> None:
         if self.storage_model not in (802, 124):
@@ -260,10 +267,14 @@ class SunSpecBatteryDevice:
         config: SunSpecBatteryConfig,
         now: Callable[[], float],
         behaviour: SunSpecBehaviour | None = None,
+        *,
+        epoch_at_zero_s: float = 0.0,
     ) -> None:
         self.config = config
         self.behaviour = behaviour or SunSpecBehaviour()
         self._now = now
+        #: The device's wall clock (seconds since the epoch) when ``now()`` reads 0.
+        self.epoch_at_zero_s = epoch_at_zero_s
         self.model = BatteryModel(config.params, now())
         chain = (1, 802, 704) if config.storage_model == 802 else (1, 101, 124, 704)
         self.image = RegisterImage(config.base_address, [MODELS[m] for m in chain])
@@ -314,6 +325,7 @@ class SunSpecBatteryDevice:
         p = self.config.params
         m = self.model
         m.floor_pct = self.reserve_pct
+        m.schedule = None
         if self.set_op == DISCONNECT:
             m.setpoint_w = 0.0
         elif self.dr is not None:
@@ -324,6 +336,11 @@ class SunSpecBatteryDevice:
             m.setpoint_w = p.max_charge_w
         elif self.own_mode == "discharging":
             m.setpoint_w = -p.max_discharge_w
+        elif self.own_mode == "auto" and self.config.household is not None:
+            m.schedule = self_consumption(
+                self.config.household, p, self.epoch_at_zero_s, self.config.utc_offset_s
+            )
+            m.setpoint_w = m.schedule(m.time)[0]
         else:
             m.setpoint_w = 0.0
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Protocol, Self, cast
@@ -256,7 +257,12 @@ class SimulatedSunSpecBattery:
         loop = asyncio.get_running_loop()
         self._loop = loop
         scale = self.time_scale
-        self.device = SunSpecBatteryDevice(self.config, lambda: loop.time() * scale)
+        # The device's wall clock: the run's (virtual) clock when it starts.
+        self.device = SunSpecBatteryDevice(
+            self.config,
+            lambda: loop.time() * scale,
+            epoch_at_zero_s=time.time() - loop.time() * scale,
+        )
         if self.meter_unit is not None:
             self.meter = SunSpecMeterDevice(self.meter_config, self.device)
         for name in self.fault_names:

@@ -90,6 +90,11 @@ class EchonetBatteryBinding(EchonetDeviceBinding):
     async def read_mode(self) -> str:
         return str(await self.get_one(0xDA))
 
+    async def release_dr(self, own_mode: str) -> None:
+        # ECHONET Lite has no "end of DR" of its own: the operation mode (0xDA) written alone is
+        # the user choosing the device's own mode, which ends any DR.
+        await self.set_own_mode(own_mode)
+
     async def read_ratings(self) -> tuple[float, float]:
         values = await self.get(0xC8, 0xC9)
         charge, discharge = values[0xC8], values[0xC9]
@@ -119,6 +124,7 @@ class EchonetBatteryBinding(EchonetDeviceBinding):
             discharged_wh=num(0xA9) * 1000.0,
             reserve_pct=num(reserve.epc),
             meter_power_w=None if self.meter is None else await self._meter_power_w(),
+            working_status=str(values[0xCF]),
         )
 
     def close(self) -> None:

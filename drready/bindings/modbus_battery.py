@@ -273,6 +273,10 @@ class ModbusBatteryBinding:
             )
         await self._write({"setpoint_enable": DISABLED})
 
+    async def release_dr(self, own_mode: str) -> None:
+        """WSetEna = DISABLED ends the DR at once; the device runs itself again."""
+        await self.set_own_mode(own_mode)
+
     async def read_mode(self) -> str:
         values = await self._read("setpoint_enable", "setpoint_w")
         if values.get("setpoint_enable") != ENABLED:

@@ -320,13 +320,32 @@ class OpenAdrBatteryBinding(OpenAdrDeviceBinding):
         return ack
 
     async def set_own_mode(self, mode: str) -> None:
+        seen = await self._end_dr(mode)
+        if seen != mode:
+            raise OpenAdrBindingError(
+                f"the DR events were deleted; {self._release_timeout_s:g} s later the device "
+                f"reports mode {seen}, not its own mode {mode}"
+            )
+
+    async def release_dr(self, own_mode: str) -> None:
+        """Delete the DR events and give the VEN time to pass that on; whether the device did
+        return is for the caller to read (the facade checks it)."""
+        await self._end_dr(own_mode)
+
+    @property
+    def _release_timeout_s(self) -> float:
+        return 2 * (self.link.poll_interval_s + self.link.report_interval_s) + MARGIN_S
+
+    async def _end_dr(self, mode: str) -> str:
+        """Delete the DR events; the mode the device reports once it is back in ``mode``, or,
+        if it is not within the release timeout, the last it reported."""
         if mode != self.link.own_mode:
             raise OpenAdrBindingError(
                 f"own mode {mode!r}: over OpenADR 3 the servicer cannot choose the device's own "
                 f"mode; it can only end the DR, which returns the device to {self.link.own_mode!r}"
             )
         await self.delete_dr_events()
-        timeout = 2 * (self.link.poll_interval_s + self.link.report_interval_s) + MARGIN_S
+        timeout = self._release_timeout_s
         loop_start = now_epoch()
         seen = "nothing"
         last = -1
@@ -335,11 +354,8 @@ class OpenAdrBatteryBinding(OpenAdrDeviceBinding):
             last = record.index
             seen = str(await self._value(record.payloads(), vocab.MODE))
             if seen == mode:
-                return
-        raise OpenAdrBindingError(
-            f"the DR events were deleted; {timeout:g} s later the device reports mode {seen}, "
-            f"not its own mode {mode}"
-        )
+                break
+        return seen
 
     async def read_mode(self) -> str:
         return str(await self._value(await self.telemetry(), vocab.MODE))
@@ -370,6 +386,7 @@ class OpenAdrBatteryBinding(OpenAdrDeviceBinding):
             charged_wh=await kwh(vocab.CHARGED),
             discharged_wh=await kwh(vocab.DISCHARGED),
             reserve_pct=await self._number(payloads, vocab.RESERVE),
+            working_status=str(await self._value(payloads, vocab.ACTUAL_MODE)),
         )
 
     async def set_backup_reserve_pct(self, pct: float) -> None:

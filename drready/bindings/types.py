@@ -73,6 +73,11 @@ class Status:
     reserve_pct: float
     #: An independent meter's reading at the same moment (+ charging), when one is declared.
     meter_power_w: float | None = None
+    #: What the device says it is doing, read from the device itself (ECHONET Lite 0xCF,
+    #: working operation status: "charging", "discharging", "standby", "auto", ...): a witness
+    #: of execution beside the power. None when the binding reads none (``actual_mode`` then
+    #: repeats the mode setting).
+    working_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,8 @@ class Sample:
     elapsed_s: float
     time: float
     status: Status
+    #: The evidence record of this reading (its ``seq``), for findings that cite it.
+    record: int | None = None
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         "--run-id", metavar="ID", help="name of this run (default: date, time and a random tag)"
     )
     run.add_argument(
+        "--clock",
+        metavar="YYYY-MM-DDTHH:MM",
+        help="simulated runs: where virtual time starts, in Japan time (the reference devices' "
+        "local time) unless an offset is given; the default is 2027-04-01T09:00",
+    )
+    run.add_argument(
         "--interrupt-after-test",
         action="store_true",
         help="on Ctrl-C or SIGTERM, finish the test in progress, then stop (a second one stops "

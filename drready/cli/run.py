@@ -98,6 +98,8 @@ def _run_one(args: argparse.Namespace, simulate: DeviceClass | None) -> int:
         argv += ["--fault", name]
     if args.time_scale:
         argv += ["--time-scale", str(args.time_scale)]
+    if args.clock:
+        argv += ["--clock", args.clock]
     argv += ["--rootdir", str(suites_dir().parent), *args.pytest_args]
     stopper = _StopAfterTest() if args.interrupt_after_test else None
     with _interrupt_handlers(stopper):
@@ -157,6 +159,8 @@ def _run_all(args: argparse.Namespace, classes: Sequence[str]) -> int:
 
     if not classes:
         raise UsageError("run: no device class to test")
+    if args.clock:
+        raise UsageError("--clock: give it with --simulate CLASS (one class's run)")
     run_id = _run_id(args)
     run_dir: Path = args.report_dir or Path("reports") / run_id
     # Refused now, before anything runs.

@@ -36,6 +36,9 @@ __all__ = ["PROBES", "DeviceUnderTest"]
 
 T = TypeVar("T")
 
+#: A gap of more than this many poll intervals between two readings is too wide to judge across.
+MAX_GAP_POLLS = 3
+
 #: Security checks of the server path, by the side the device plays. As a client (it polls an
 #: OpenADR 3 servicer), it must refuse a servicer over plain HTTP, with TLS below 1.2, with a
 #: certificate from an untrusted CA or for another host, or redirecting to another host; and it
@@ -152,23 +155,43 @@ class DeviceUnderTest:
     def device_class(self) -> DeviceClass:
         return DeviceClass(self.profile.device.device_class)
 
+    @property
+    def max_gap_s(self) -> float:
+        """The widest gap between two readings a series may have and still be judged across
+        (device seconds): three poll intervals. Wider, and what happened in between is not known
+        well enough to integrate over it."""
+        return MAX_GAP_POLLS * self.profile.timings.poll_interval_s
+
     def _poll(
         self,
         read: Callable[[float], Awaitable[T]],
         duration_s: float,
         interval_s: float | None,
+        *,
+        tolerate: tuple[type[BaseException], ...] = (),
     ) -> list[T]:
-        """``read(elapsed device seconds)`` on absolute ticks for ``duration_s``, both ends in."""
+        """``read(elapsed device seconds)`` on absolute ticks for ``duration_s``, both ends in.
+
+        A read that raises one of ``tolerate`` (a poll lost on the wire, retries exhausted) is a
+        gap: noted in the evidence, left out of the series, and polling goes on; if every read
+        of the window is lost, the last error is raised.
+        """
         interval = interval_s or self.profile.timings.poll_interval_s
         scale = self.time_scale
         samples: list[T] = []
+        lost: list[BaseException] = []
 
         async def run() -> None:
             loop = asyncio.get_running_loop()
             start = loop.time()
             tick = 0
             while True:
-                samples.append(await read((loop.time() - start) * scale))
+                elapsed = (loop.time() - start) * scale
+                try:
+                    samples.append(await read(elapsed))
+                except tolerate as exc:
+                    lost.append(exc)
+                    self._note_gap(elapsed, exc)
                 tick += 1
                 if tick * interval > duration_s + 1e-9:
                     return
@@ -176,7 +199,17 @@ class DeviceUnderTest:
                 await asyncio.sleep(max(0.0, start + tick * interval / scale - loop.time()))
 
         self._run(run())
+        if not samples and lost:
+            raise lost[-1]
         return samples
+
+    def _note_gap(self, elapsed_s: float, error: BaseException) -> None:
+        """A poll lost on the wire: the series has a gap here, not a reading."""
+        self._note(
+            f"poll lost at +{elapsed_s:.0f} s (a gap in the series): {error}",
+            gap_at_s=elapsed_s,
+            error=str(error),
+        )
 
     # -- requirement-level operations ------------------------------------------------------
     def communication_check(self) -> CommunicationReport:

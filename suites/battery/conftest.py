@@ -1,4 +1,9 @@
-"""Shared set-up of the battery suite: the test power, and a clean own mode after each DR test."""
+"""Shared set-up of the battery suite: the test power, and every test's clean-up.
+
+Each test establishes its own starting state first (``dut.prepare(...)``: any DR released, the
+own mode set, each read back; :class:`~drready.errors.Inconclusive` if that cannot be done), and
+the autouse fixture below gives back what it changed, whatever the verdict.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +22,10 @@ def test_power_w(dut: BatteryDUT) -> float:
     return 0.5 * min(ratings.max_charge_w, ratings.max_discharge_w)
 
 
-@pytest.fixture
-def own_mode(dut: BatteryDUT) -> Iterator[str]:
-    """Put the device in its normal own mode (the profile's first ``device.own_modes``), and
-    back there after the test, which also ends any DR."""
-    normal = dut.profile.device.own_modes[0]
-    dut.set_own_mode(normal)
-    yield normal
-    dut.set_own_mode(normal)
+@pytest.fixture(autouse=True)
+def restored(dut: BatteryDUT) -> Iterator[None]:
+    """After each test: any DR released to the normal own mode, the backup reserve put back as
+    the test found it. Never raises: what does not take is noted, and the next test's
+    ``prepare`` says so (a verdict belongs to the test that earned it)."""
+    yield
+    dut.restore()

@@ -4,7 +4,7 @@ compared with what a meter of the lab's own measures (profile [meter]), within i
 from __future__ import annotations
 
 import pytest
-from drready.suites.battery.helpers import dr_power
+from drready.suites.battery.helpers import plan_power
 
 from drready.device import BatteryDUT
 
@@ -13,14 +13,14 @@ WINDOW_S = 1800.0
 
 
 @pytest.mark.requirement("BAT-2.2", "BAT-2.5")
-def test_reported_power_matches_the_independent_meter(
-    dut: BatteryDUT, own_mode: str, test_power_w: float
-) -> None:
+def test_reported_power_matches_the_independent_meter(dut: BatteryDUT, test_power_w: float) -> None:
     meter = dut.profile.meter
     if meter is None:
         pytest.skip("no independent meter in the profile ([meter]): power not witnessed")
     timings = dut.profile.timings
-    target = dr_power(dut, test_power_w, WINDOW_S)
+    dut.prepare()
+    plan = plan_power(dut, test_power_w, WINDOW_S)
+    target = plan.target_w
     ack = dut.request_power(target, WINDOW_S + timings.response_s)
     assert ack.accepted, f"the DR request {target:+.0f} W was not accepted: {ack.detail}"
     samples = dut.sample(WINDOW_S)

@@ -247,7 +247,9 @@ def test_dr_with_duration_ends_by_itself_and_restores_the_mode(
     dut.wait(2)
     assert dut.read_mode() == pre_mode
     dut.wait(60)
-    assert dut.status().power_w == 0  # ramped back down
+    # Ramped to what the own mode does: standby rests, auto follows the household's surplus.
+    own_w = _simulator(dut).device.model.setpoint_w if pre_mode == "auto" else 0.0
+    assert dut.status().power_w == round(own_w)
 
 
 @pytest.mark.parametrize(
@@ -574,6 +576,26 @@ def _release(dut: DeviceUnderTest) -> object:
     return dut.appendix_release()
 
 
+def _mode_after_release(dut: DeviceUnderTest) -> object:
+    dut.request_power(-1000, 3600)
+    dut.wait(60)
+    dut.set_own_mode("auto")
+    return dut.read_mode()
+
+
+def _charged_after_dr_start(dut: DeviceUnderTest) -> object:
+    dut.request_power(3000)
+    dut.wait(600)
+    before = dut.status().charged_wh
+    dut.request_power(-1000)
+    return dut.status().charged_wh == before
+
+
+def _soc_and_dischargeable(dut: DeviceUnderTest) -> object:
+    status = dut.status()
+    return status.soc_pct, status.dischargeable_wh
+
+
 #: fault -> (probe, what the conforming simulator gives, what the faulty one gives)
 SYMPTOMS: dict[str, tuple[Probe, object, object]] = {
     "wrong_tid_node_profile": (_discovered, True, False),
@@ -595,6 +617,11 @@ SYMPTOMS: dict[str, tuple[Probe, object, object]] = {
     "identity_changes_on_restart": (_identity_survives_restart, True, False),
     "serial_number_missing": (_serial_number, "SIM0000001", None),
     "wrong_release": (_release, "R", "J"),
+    "ignores_release": (_mode_after_release, "auto", "discharging"),
+    "store_only": (_power_after(-1000, 60), -1000, 0),
+    "power_reads_stuck": (_power_after(-1000, 60), -1000, 8),
+    "counter_resets_at_dr_start": (_charged_after_dr_start, True, False),
+    "dischargeable_ignores_reserve_near_reserve": (_soc_and_dischargeable, (50, 2940), (30, 2940)),
 }
 
 
@@ -659,4 +686,6 @@ def test_status_changes_are_announced_including_those_physics_makes(
     assert (0.0, b"\x44") in working  # still at rest: standby
     assert any(value == b"\x43" and 0 < t < 1 for t, value in working)  # flows a moment later
     assert setting[-1] == (600.0, b"\x46")  # the DR is over: back to auto
-    assert working[-1][1] == b"\x46"
+    # Auto does self-consumption: at rest, or charging from the morning's PV surplus.
+    own_w = _simulator(dut).device.model.power_w
+    assert working[-1][1] == (b"\x42" if own_w > 0 else b"\x43" if own_w < 0 else b"\x46")
