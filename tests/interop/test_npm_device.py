@@ -236,12 +236,6 @@ def test_a_store_only_device_fails_bat_2_2_and_2_5(store_only_run: dict[str, Any
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="BAT-2.4 still passes against a device that never moves: its reserve check holds "
-    "trivially when nothing discharges. The physical tests that demand energy actually moved "
-    "(issue 11, item 5) are another helper's part; drop this mark once they are merged.",
-)
 def test_a_store_only_device_passes_nothing_physical(store_only_run: dict[str, Any]) -> None:
     verdicts = _verdicts(store_only_run)
     passed = [rid for rid in PHYSICAL if verdicts[rid] == "pass"]

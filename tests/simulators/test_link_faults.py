@@ -18,7 +18,7 @@ from drready.simulators.runtime import SimulatedBattery
 
 from drready.clock import LoopRunner, VirtualClock
 from drready.device import DeviceUnderTest
-from drready.echonet.codec import ECHONET_LITE_PORT, ESV, Frame, Property
+from drready.echonet.codec import ECHONET_LITE_PORT, ESV, Property
 from drready.echonet.gateway import Gateway
 from drready.echonet.monitor import FINDINGS_PER_RULE, ProtocolMonitor
 from drready.echonet.transport import Address, DatagramEndpoint, DatagramHandler, MemoryNetwork
@@ -42,26 +42,6 @@ LINK_FAULTS = {
     "hy_duplicate_replies": ("hybrid", "duplicate-response"),
 }
 PREFIX = {"battery": "BAT", "heatpump": "HP", "hybrid": "HY"}
-
-
-def observe(gateway: Gateway, monitor: ProtocolMonitor) -> None:
-    """Let ``monitor`` see the gateway's wire (stands in for the gateway's ``observer=``, wired on
-    another branch; the same helper as in tests/echonet/test_monitor.py)."""
-    evidence = gateway.evidence
-    send, receive = gateway._send, gateway._received
-
-    def sent(frame: Frame, address: Address) -> None:
-        record = len(evidence)
-        send(frame, address)
-        monitor.sent(frame, address, record)
-
-    def received(data: bytes, source: Address) -> None:
-        record = len(evidence)
-        receive(data, source)
-        monitor.received(data, source, record)
-
-    gateway._send = sent  # type: ignore[method-assign]
-    gateway._received = received  # type: ignore[method-assign]
 
 
 @pytest.mark.parametrize("name", LINK_FAULTS)
@@ -89,7 +69,7 @@ def session(request: pytest.FixtureRequest) -> Iterator[tuple[DeviceUnderTest, P
     dut = open_dut(default_profile(LINK_FAULTS[name][0]), faults=(name,))
     gateway = dut.binding.gateway  # type: ignore[attr-defined]
     monitor = ProtocolMonitor(dut.findings, mapping=dut.profile.mapping)
-    observe(gateway, monitor)
+    gateway.observer = monitor
     yield dut, monitor
     dut.close()
 
@@ -161,7 +141,7 @@ def corrupt_battery() -> Iterator[Link]:
     gateway.attach(network.endpoint(gateway.datagram_received, *GATEWAY_ADDRESS))
     findings: list[Finding] = []
     monitor = ProtocolMonitor(findings, device_host=DEVICE_ADDRESS[0])
-    observe(gateway, monitor)
+    gateway.observer = monitor
     runner.run(simulator.start())
     yield Link(runner, gateway, evidence, monitor, findings)
     simulator.check()
