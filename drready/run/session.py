@@ -19,6 +19,7 @@ from drready.clock import Clock, LoopRunner, RealClock, VirtualClock
 from drready.device import DeviceBinding, DeviceUnderTest, facade_for
 from drready.echonet.codec import ECHONET_LITE_PORT, MULTICAST_GROUP
 from drready.echonet.gateway import Gateway
+from drready.echonet.impair import ImpairedLink
 from drready.echonet.transport import (
     DatagramEndpoint,
     DatagramHandler,
@@ -27,6 +28,7 @@ from drready.echonet.transport import (
 )
 from drready.errors import SessionError
 from drready.evidence import EvidenceLog
+from drready.impairment import attempts_under, link_impairment
 from drready.modbus.client import SunSpecClient
 from drready.modbus.pointmap import Declared
 from drready.modbus.sunspec import BASE_ADDRESSES
@@ -142,8 +144,11 @@ def _open_simulated(
         meter_unit = profile.meter.unit_id if battery and profile.meter is not None else None
         spec = device_spec(profile, faults, meter_unit=meter_unit)
         simulator = backend().echonet_device(spec, open_sim_endpoint)
-        gateway = Gateway(evidence, timeout_s=settings.request_timeout_s, retries=settings.retries)
-        gateway.attach(network.endpoint(gateway.datagram_received, GATEWAY_HOST, ECHONET_LITE_PORT))
+        link = ImpairedLink(profile.impair, evidence)  # the harness's side of the wire
+        retries = link.retries(settings.retries)
+        gateway = Gateway(evidence, timeout_s=settings.request_timeout_s, retries=retries)
+        receive = link.receiver(gateway.datagram_received)
+        gateway.attach(link.endpoint(network.endpoint(receive, GATEWAY_HOST, ECHONET_LITE_PORT)))
         opening.callback(simulator.close)
         runner.run(simulator.start())
         meter_address = simulator.meter_address
@@ -196,8 +201,9 @@ def _open_modbus(
             evidence=evidence,
             unit=settings.unit_id,
             timeout_s=settings.request_timeout_s,
-            attempts=settings.retries + 1,
+            attempts=attempts_under(profile.impair, settings.retries + 1),
             base_addresses=bases,
+            impairment=link_impairment(profile.impair, "modbus/device"),
         )
         declared = profile.ratings
         figures: dict[str, Declared] = {}
@@ -234,7 +240,8 @@ def _meter(profile: Profile, evidence: EvidenceLog, address: tuple[str, int]) ->
         evidence=evidence,
         unit=settings.unit_id,
         timeout_s=settings.request_timeout_s,
-        attempts=settings.retries + 1,
+        attempts=attempts_under(profile.impair, settings.retries + 1),
+        impairment=link_impairment(profile.impair, "modbus/meter"),
     )
     return Meter(client, settings.register_points().get("power_w"))
 
