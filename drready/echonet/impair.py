@@ -135,11 +135,18 @@ class ImpairedLink:
 
     # -- wrapping ------------------------------------------------------------------------------
     def receiver(self, handler: DatagramHandler) -> DatagramHandler:
-        """What the transport calls for each datagram: ``handler`` behind the impairment."""
+        """What the transport calls for each datagram: ``handler`` behind the impairment. A
+        gateway with several sockets (its port and the multicast group) wraps each one's."""
         if self.dice is None:
             return handler
-        self._handler = handler
-        return self._received
+        if self._handler is None:
+            self._handler = handler  # where flooded frames go: the first socket's handler
+
+        def received(data: bytes, source: Address) -> None:
+            if not self._closed:
+                self._pass(RX, data, source, lambda d, s: self._deliver(d, s, handler))
+
+        return received
 
     def endpoint(self, endpoint: DatagramEndpoint) -> DatagramEndpoint:
         """``endpoint`` with its sending impaired (and the INF flood started with it)."""
@@ -171,14 +178,9 @@ class ImpairedLink:
         return tuple(self._tids.get(tid, ()))
 
     # -- the two directions --------------------------------------------------------------------
-    def _received(self, data: bytes, source: Address) -> None:
-        if self._closed or self._handler is None:
-            return
-        self._pass(RX, data, source, self._deliver)
-
-    def _deliver(self, data: bytes, source: Address) -> None:
-        if not self._closed and self._handler is not None:
-            self._handler(data, source)
+    def _deliver(self, data: bytes, source: Address, handler: DatagramHandler) -> None:
+        if not self._closed:
+            handler(data, source)
 
     def _pass(
         self, direction: str, data: bytes, peer: Address, forward: Callable[[bytes, Address], None]
@@ -279,7 +281,8 @@ class ImpairedLink:
         self._note("flood rx", f"{source[0]}:{source[1]}", f"flood rx: {summarize(frame)}", data)
         self._injected[(data, source)] += 1
         self._schedule_flood()
-        self._deliver(data, source)
+        if self._handler is not None:
+            self._deliver(data, source, self._handler)
 
     def close(self) -> None:
         if self._closed:
