@@ -78,7 +78,8 @@ async def _start_servicer(
     )
     if servicer.impairment is not None:
         note = f"HTTP link impaired: {servicer.impairment.impairment.describe()}"
-        evidence.add(EVIDENCE_KIND, "http", settings.bind, note, values={"action": "settings"})
+        values = {"action": "settings", "direction": ""}
+        evidence.add(EVIDENCE_KIND, "http", settings.bind, note, values=values)
     try:
         await servicer.start()
     except OSError as exc:
