@@ -15,6 +15,7 @@ from aiohttp import web
 
 from drready.clock import LoopRunner, VirtualClock
 from drready.evidence import EvidenceLog, Record
+from drready.evidence.redact import redact_text
 from drready.impairment import EVIDENCE_KIND, Impairment, attempts_under, link_impairment
 from drready.openadr.server import Servicer
 from drready.webapi.client import WebApiClient
@@ -213,8 +214,6 @@ def test_delays_hold_each_way_and_too_late_is_no_answer(web_benches: list[WebBen
 
 
 def test_the_summaries_never_read_as_credentials(web_benches: list[WebBench]) -> None:
-    from drready.evidence.redact import redact_text
-
     bench = web_bench(web_benches, Impairment(loss=1.0, seed=1, adapt_retries=False))
     bench.run(bench.client.token_request())
     for record in bench.evidence:
