@@ -62,6 +62,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="N",
         help="the external DUT runs its clock N times faster than real time (N >= 1)",
     )
+    group.addoption(
+        "--impair",
+        dest="drready_impair",
+        metavar="FIELD=VALUE,...",
+        help="impair the harness's own links (loss=0.05,duplicate=0.01,seed=7; none); "
+        "overrides the profile's [impair]",
+    )
     group.addoption("--run-id", dest="drready_run_id", metavar="ID", help="name of this run")
     group.addoption(
         "--clock",
@@ -82,6 +89,7 @@ def _options(config: pytest.Config) -> RunOptions:
         report_dir=config.getoption("drready_report_dir") or config.getini("drready_report_dir"),
         time_scale=config.getoption("drready_time_scale"),
         run_id=config.getoption("drready_run_id"),
+        impair=config.getoption("drready_impair"),
     )
 
 
@@ -172,10 +180,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     where = "simulator, virtual time" if profile.is_simulated else "external device, real time"
     if profile.time_scale != 1.0:
         where += f", device clock {profile.time_scale:g}x real time"
-    return [
+    lines = [
         f"drready {__version__}: {profile.device.device_class} ({where}), profile {source}",
         f"drready faults: {', '.join(state.options.faults) or 'none'}; report: {state.report_path}",
     ]
+    if profile.impair is not None and profile.impair.active:
+        lines.append(f"drready link impairment: {profile.impair.describe()}")
+    return lines
 
 
 @pytest.hookimpl(wrapper=True)

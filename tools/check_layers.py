@@ -49,6 +49,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "drready.clock",
             "drready.timeofday",
             "drready.evidence",
+            "drready.impairment",
         ),
     ),
     ("protocols", ("drready.echonet", "drready.modbus", "drready.openadr", "drready.webapi")),

@@ -61,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
         help="the external device runs its clock N times faster than real time",
     )
     run.add_argument(
+        "--impair",
+        metavar="FIELD=VALUE,...",
+        help="impair the harness's own links: loss, duplicate, reorder, tid_corrupt (0-1), "
+        "delay_ms, jitter_ms, inf_flood_per_s, seed, adapt_retries; e.g. "
+        "loss=0.05,duplicate=0.01,seed=7, or none (overrides the profile's [impair])",
+    )
+    run.add_argument(
         "--run-id", metavar="ID", help="name of this run (default: date, time and a random tag)"
     )
     run.add_argument(

@@ -21,6 +21,7 @@ from drready.run.options import (
     RunOptions,
     check_run,
     fault_class,
+    impairment_option,
     new_run_id,
     resolve_profile,
     suites_dir,
@@ -46,6 +47,7 @@ def _checked_options(
         report_dir=report_dir,
         time_scale=args.time_scale or 1.0,
         run_id=run_id,
+        impair=impairment_option(args.impair),
     )
     check_run(options, resolve_profile(options))
     return options
@@ -100,6 +102,8 @@ def _run_one(args: argparse.Namespace, simulate: DeviceClass | None) -> int:
         argv += ["--time-scale", str(args.time_scale)]
     if args.clock:
         argv += ["--clock", args.clock]
+    if args.impair is not None:
+        argv += ["--impair", args.impair]
     argv += ["--rootdir", str(suites_dir().parent), *args.pytest_args]
     stopper = _StopAfterTest() if args.interrupt_after_test else None
     with _interrupt_handlers(stopper):

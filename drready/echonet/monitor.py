@@ -36,7 +36,7 @@ and property maps, which splitting the module would pass through every call.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -216,7 +216,8 @@ class ProtocolMonitor:
     ``findings`` is where violations go (the facade's ``DeviceUnderTest.findings``).
     ``device_host``, when given, is the device's IP address: datagrams from other hosts (the
     other nodes of a real LAN, answering a multicast or announcing themselves) are counted under
-    ``"other-node"`` and not judged. ``mapping`` is the profile's DRready item mapping: the EPCs
+    ``"other-node"`` and not judged. ``excused`` is the link impairment's account of what it
+    made. ``mapping`` is the profile's DRready item mapping: the EPCs
     it names are judged by the mapped size instead of their MRA definition.
     """
 
@@ -228,8 +229,13 @@ class ProtocolMonitor:
         mapping: Mapping[str, EpcMapping] | None = None,
         requirement: str = "*-1.1",
         findings_per_rule: int = FINDINGS_PER_RULE,
+        excused: Callable[[bytes, Address], str | None] | None = None,
     ) -> None:
         self.findings = findings
+        #: Asked of each datagram: why the harness's own link impairment, not the device,
+        #: accounts for it (a copy it made, a TID it corrupted, a flooded INF); such a
+        #: datagram is counted under ``"impaired"`` and not judged.
+        self.excused = excused
         self.device_host = device_host
         self.requirement = requirement
         self.findings_per_rule = findings_per_rule
@@ -272,6 +278,9 @@ class ProtocolMonitor:
     def received(self, data: bytes, source: Address, record: int) -> None:
         if self.device_host is not None and source[0] != self.device_host:
             self.counts["other-node"] = self.counts.get("other-node", 0) + 1
+            return
+        if self.excused is not None and self.excused(data, source) is not None:
+            self.counts["impaired"] = self.counts.get("impaired", 0) + 1
             return
         self.frames += 1
         try:

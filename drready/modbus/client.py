@@ -11,11 +11,23 @@ in time leaves a ``note`` record; connecting and closing leave ``note`` records 
 Waits are bounded: connecting and each attempt wait at most ``timeout_s``, and a request is
 sent at most ``attempts`` times (pymodbus's own retries are off, so each attempt is a new
 transaction ID and a new ``tx`` record). An exception response is not retried.
+
+Link impairment (``impairment``, :mod:`drready.impairment`) works per attempt, because over TCP
+a lost segment is retransmitted by the kernel and only a request or an answer that never comes
+(a broken connection, a gateway that drops it) reaches the client: a *lost request* is not sent
+and the attempt times out; a *lost reply* is sent and answered (a write takes effect), the
+answer is discarded and the attempt times out; a *delay* (with jitter) holds the request and the
+answer, and an attempt whose two delays exceed ``timeout_s`` times out after the device
+answered; a *duplicated* request is sent again once answered (Modbus reads and register writes
+are idempotent) and the second answer discarded. Reordering and TID corruption do not apply to
+one request at a time over TCP. Every action is an ``impair`` record on channel ``modbus``;
+waits are on the event loop's clock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -25,6 +37,7 @@ from pymodbus.exceptions import ConnectionException, ModbusIOException
 from pymodbus.pdu import ModbusPDU
 
 from drready.evidence import EvidenceSink
+from drready.impairment import EVIDENCE_KIND, RX, TX, LinkImpairment
 from drready.modbus.errors import (
     EXCEPTION_NAMES,
     ModbusConnectError,
@@ -88,6 +101,7 @@ class SunSpecClient:
         attempts: int = 3,
         max_models: int = 64,
         base_addresses: Sequence[int] = BASE_ADDRESSES,
+        impairment: LinkImpairment | None = None,
     ) -> None:
         if attempts < 1 or timeout_s <= 0:
             raise ValueError(f"attempts {attempts} must be ≥ 1 and timeout {timeout_s} s > 0")
@@ -107,6 +121,13 @@ class SunSpecClient:
         self._request = ""  # summary of the request in flight
         self._expect: tuple[int, int] | None = None  # its (transaction ID, unit)
         self._pymodbus: AsyncModbusTcpClient | None = None  # made in connect(): needs a loop
+        self.impairment = impairment
+        if impairment is not None:
+            self._impair_note(
+                "settings",
+                f"Modbus link impaired: {impairment.impairment.describe()}; "
+                f"{attempts} attempts a request",
+            )
 
     # -- connection --------------------------------------------------------------------------
 
@@ -221,7 +242,10 @@ class SunSpecClient:
             self._request = request
             self._expect = None
             try:
-                response = await asyncio.wait_for(call(), self.timeout_s + 0.5)
+                if self.impairment is None:
+                    response = await asyncio.wait_for(call(), self.timeout_s + 0.5)
+                else:
+                    response = await self._impaired(self.impairment, request, attempt, call)
             except (TimeoutError, ModbusIOException, ConnectionException) as exc:
                 reason = "no response" if not isinstance(exc, ConnectionException) else "lost"
                 self.evidence.add(
@@ -240,6 +264,45 @@ class SunSpecClient:
                 )
             return response
         raise ModbusTimeout(self.peer, self.unit, request, address, self.attempts, self.timeout_s)
+
+    async def _impaired(
+        self, dice: LinkImpairment, request: str, attempt: int, call: _Call
+    ) -> ModbusPDU:
+        """One attempt through the link impairment (see the module docs)."""
+        which = f"{request} (attempt {attempt}/{self.attempts})"
+        there, back = dice.delay_s(TX), dice.delay_s(RX)
+        if dice.lost(TX):
+            self._impair_note("drop tx", f"drop tx: {which}: the request is lost")
+            await asyncio.sleep(self.timeout_s)
+            raise TimeoutError
+        if there:
+            await asyncio.sleep(min(there, self.timeout_s))
+        response = await asyncio.wait_for(call(), self.timeout_s + 0.5)
+        if dice.duplicated(TX):
+            self._impair_note("duplicate tx", f"duplicate tx: {which}: sent twice")
+            with contextlib.suppress(TimeoutError, ModbusIOException, ConnectionException):
+                await asyncio.wait_for(call(), self.timeout_s + 0.5)
+            self._request = request
+        if dice.lost(RX):
+            self._impair_note("drop rx", f"drop rx: {which}: the answer is lost")
+            await asyncio.sleep(max(0.0, self.timeout_s - there))
+            raise TimeoutError
+        if there + back >= self.timeout_s:
+            self._impair_note(
+                "delay rx",
+                f"delay rx: {which}: answered after {(there + back) * 1000:g} ms, "
+                f"past the {self.timeout_s:g} s timeout",
+            )
+            await asyncio.sleep(max(0.0, self.timeout_s - there))
+            raise TimeoutError
+        if back:
+            await asyncio.sleep(back)
+        return response
+
+    def _impair_note(self, action: str, summary: str) -> None:
+        kind, _, direction = action.partition(" ")
+        values = {"action": kind, "direction": direction}
+        self.evidence.add(EVIDENCE_KIND, CHANNEL, self.peer, summary, values=values)
 
     @staticmethod
     def _check_span(address: int, count: int) -> None:

@@ -16,6 +16,7 @@ from drready.echonet.mapping import (
     EpcMapping,
 )
 from drready.errors import ProfileError
+from drready.impairment import Impairment
 from drready.model import Binding, DeviceClass
 from drready.profile.schema import validate_document
 from drready.profile.sections import (
@@ -62,6 +63,8 @@ class Profile:
     meter: MeterSettings | None = None
     openadr3: OpenAdrSettings | None = None
     webapi: WebApiSettings | None = None
+    #: What the harness does to its own links ([impair], or ``drready run --impair``).
+    impair: Impairment | None = None
     # How many times faster than real time the device's clock runs (on_device_clock): reports
     # must say the timings were scaled.
     time_scale: float = 1.0
@@ -144,6 +147,8 @@ class Profile:
             doc["openadr3"] = self.openadr3.to_json()
         if self.webapi is not None:
             doc["webapi"] = self.webapi.to_json()
+        if self.impair is not None:
+            doc["impair"] = self.impair.to_json()
         doc["timings"] = self.timings.to_json()
         doc["tolerances"] = self.tolerances.to_json()
         if self.jcstar is not None:

@@ -14,6 +14,7 @@ from drready.echonet.mapping import (
     EpcMapping,
 )
 from drready.errors import ProfileError
+from drready.impairment import Impairment
 from drready.model import Binding, DeviceClass
 from drready.profile.device_profile import Profile
 from drready.profile.schema import render_value, validate_document
@@ -56,6 +57,7 @@ def _profile_from_document(doc: Mapping[str, Any], source: Path | None) -> Profi
         meter=MeterSettings(**doc["meter"]) if "meter" in doc else None,
         openadr3=OpenAdrSettings(**doc["openadr3"]) if "openadr3" in doc else None,
         webapi=WebApiSettings(**doc["webapi"]) if "webapi" in doc else None,
+        impair=Impairment(**doc["impair"]) if "impair" in doc else None,
     )
 
 

@@ -252,6 +252,8 @@ def run_children(
         command = [sys.executable, "-P", "-m", "drready.cli", "run", "--simulate", cls]
         command += ["--report-dir", str(part.report_dir), "--run-id", part.run_id]
         command += ["--interrupt-after-test"]
+        if part.impair is not None:
+            command += ["--impair", part.impair.to_cli() if part.impair.active else "none"]
         if pytest_args:
             command += ["--", *pytest_args]
         heading = [banner(f"{cls}: {part.report_dir}")]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from drready.clock import real_now
 from drready.echonet.codec import ECHONET_LITE_PORT
 from drready.echonet.transport import route_source_address, udp_port_problem
 from drready.errors import ProfileError, UsageError
+from drready.impairment import Impairment, ImpairmentError, parse_impairment
 from drready.model import Binding, DeviceClass, Topology
 from drready.profile import Profile, default_profile, load_profile
 from drready.simulation import UnknownFaultError, faults, get_fault
@@ -31,6 +32,7 @@ __all__ = [
     "echonet_local_address",
     "fault_binding",
     "fault_class",
+    "impairment_option",
     "new_run_id",
     "resolve_profile",
     "run_options",
@@ -51,6 +53,9 @@ class RunOptions:
     report_dir: Path
     time_scale: float
     run_id: str
+    #: ``--impair``: replaces the profile's ``[impair]`` table. ``None``: the profile's own;
+    #: :data:`NO_IMPAIRMENT` (``--impair none``): none, whatever the profile says.
+    impair: Impairment | None = None
 
     def __post_init__(self) -> None:
         if self.simulate is not None and not isinstance(self.simulate, DeviceClass):
@@ -74,12 +79,14 @@ class RunOptions:
             "report_dir": str(self.report_dir),
             "time_scale": self.time_scale,
             "run_id": self.run_id,
+            "impair": None if self.impair is None else self.impair.to_json(),
         }
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> RunOptions:
         profile_path = document.get("profile_path")
         simulate = document.get("simulate")
+        impair = document.get("impair")
         return cls(
             profile_path=None if profile_path is None else Path(profile_path),
             simulate=None if simulate is None else DeviceClass(simulate),
@@ -87,6 +94,7 @@ class RunOptions:
             report_dir=Path(document["report_dir"]),
             time_scale=float(document.get("time_scale", 1.0)),
             run_id=str(document["run_id"]),
+            impair=None if impair is None else Impairment(**impair),
         )
 
 
@@ -115,6 +123,7 @@ def run_options(
     report_dir: str | Path | None,
     time_scale: float | None,
     run_id: str | None,
+    impair: str | None = None,
 ) -> RunOptions:
     """Options with the defaults filled in: a new run ID, ``reports/<run-id>``, scale 1."""
     if time_scale is not None and not time_scale >= 1:
@@ -127,7 +136,23 @@ def run_options(
         report_dir=Path(report_dir) if report_dir else Path("reports") / run_id,
         time_scale=time_scale or 1.0,
         run_id=run_id,
+        impair=impairment_option(impair),
     )
+
+
+#: ``--impair none``: no impairment, whatever the profile's ``[impair]`` says.
+NO_IMPAIRMENT = Impairment()
+
+
+def impairment_option(text: str | None) -> Impairment | None:
+    """The value of ``--impair`` (None when not given), refused in one line naming the field
+    and the value it expects."""
+    if text is None:
+        return None
+    try:
+        return parse_impairment(text) or NO_IMPAIRMENT
+    except ImpairmentError as exc:
+        raise UsageError(f"--impair: {exc}") from None
 
 
 def resolve_profile(options: RunOptions) -> Profile:
@@ -146,6 +171,9 @@ def resolve_profile(options: RunOptions) -> Profile:
     else:
         device_class = options.simulate or DeviceClass.BATTERY
         profile = default_profile(device_class, fault_binding(options.faults))
+    if options.impair is not None:
+        impair = options.impair if options.impair.active else None
+        profile = replace(profile, impair=impair)
     if options.time_scale != 1.0:
         if profile.is_simulated:
             raise ProfileError(

@@ -20,6 +20,7 @@ from drready.clock import Clock, LoopRunner, RealClock, VirtualClock
 from drready.device import DeviceBinding, DeviceUnderTest, facade_for
 from drready.echonet.codec import ECHONET_LITE_PORT, MULTICAST_GROUP
 from drready.echonet.gateway import Gateway
+from drready.echonet.impair import ImpairedLink
 from drready.echonet.monitor import ProtocolMonitor
 from drready.echonet.transport import (
     DatagramEndpoint,
@@ -30,6 +31,7 @@ from drready.echonet.transport import (
 )
 from drready.errors import SessionError
 from drready.evidence import EvidenceLog
+from drready.impairment import attempts_under, link_impairment
 from drready.modbus.client import SunSpecClient
 from drready.modbus.pointmap import Declared
 from drready.modbus.sunspec import BASE_ADDRESSES
@@ -151,19 +153,25 @@ def _open_simulated(
         meter_unit = profile.meter.unit_id if battery and profile.meter is not None else None
         spec = device_spec(profile, faults, meter_unit=meter_unit)
         simulator = backend().echonet_device(spec, open_sim_endpoint)
-        # Created before the simulator starts, so its boot announcement is judged too.
-        monitor = ProtocolMonitor([], device_host=SIMULATOR_HOST, mapping=profile.mapping)
+        link = ImpairedLink(profile.impair, evidence)  # the harness's side of the wire
+        # Created before the simulator starts, so its boot announcement is judged too; what the
+        # link impairment made (a duplicate, a corrupted TID) is the link's doing, not the device's.
+        monitor = ProtocolMonitor(
+            [], device_host=SIMULATOR_HOST, mapping=profile.mapping, excused=link.explains
+        )
         gateway = Gateway(
             evidence,
             timeout_s=settings.request_timeout_s,
-            retries=settings.retries,
+            retries=link.retries(settings.retries),
             observer=monitor,
         )
         # Requests leave from an ephemeral port, and port 3610 of the harness's host listens
         # too: a device answering to the source port and one answering to 3610 both reach it.
         gateway.attach(
-            network.endpoint(gateway.datagram_received, GATEWAY_HOST),
-            network.endpoint(gateway.datagram_received, GATEWAY_HOST, ECHONET_LITE_PORT),
+            link.endpoint(network.endpoint(link.receiver(gateway.datagram_received), GATEWAY_HOST)),
+            network.endpoint(
+                link.receiver(gateway.datagram_received), GATEWAY_HOST, ECHONET_LITE_PORT
+            ),
         )
         opening.callback(simulator.close)
         runner.run(simulator.start())
@@ -218,8 +226,9 @@ def _open_modbus(
             evidence=evidence,
             unit=settings.unit_id,
             timeout_s=settings.request_timeout_s,
-            attempts=settings.retries + 1,
+            attempts=attempts_under(profile.impair, settings.retries + 1),
             base_addresses=bases,
+            impairment=link_impairment(profile.impair, "modbus/device"),
         )
         declared = profile.ratings
         figures: dict[str, Declared] = {}
@@ -256,7 +265,8 @@ def _meter(profile: Profile, evidence: EvidenceLog, address: tuple[str, int]) ->
         evidence=evidence,
         unit=settings.unit_id,
         timeout_s=settings.request_timeout_s,
-        attempts=settings.retries + 1,
+        attempts=attempts_under(profile.impair, settings.retries + 1),
+        impairment=link_impairment(profile.impair, "modbus/meter"),
     )
     return Meter(client, settings.register_points().get("power_w"))
 
@@ -270,19 +280,25 @@ def _open_real(profile: Profile, evidence_path: Path | None, clock: Clock) -> De
         stack.callback(runner.close)
         evidence = EvidenceLog(clock.now, evidence_path)
         stack.callback(evidence.close)
+        link = ImpairedLink(profile.impair, evidence)  # the harness's side of the wire
         monitor = ProtocolMonitor(
-            [], device_host=_host_ip(settings.address), mapping=profile.mapping
+            [],
+            device_host=_host_ip(settings.address),
+            mapping=profile.mapping,
+            excused=link.explains,
         )
         gateway = Gateway(
             evidence,
             timeout_s=settings.request_timeout_s,
-            retries=settings.retries,
+            retries=link.retries(settings.retries),
             observer=monitor,
         )
         local = echonet_local_address(profile)
         handler = gateway.datagram_received
         try:
-            unicast, _ = runner.run(open_controller_endpoints(handler, local, multicast=False))
+            unicast, _ = runner.run(
+                open_controller_endpoints(link.receiver(handler), local, multicast=False)
+            )
         except OSError as exc:
             raise SessionError(
                 f"cannot open the ECHONET Lite socket on {local}: {exc.strerror or exc}"
@@ -293,7 +309,7 @@ def _open_real(profile: Profile, evidence_path: Path | None, clock: Clock) -> De
             # A network that cannot join it still lets the harness talk to the node; the
             # evidence says what is not heard.
             try:
-                listeners.append(runner.run(open_group_endpoint(handler, local)))
+                listeners.append(runner.run(open_group_endpoint(link.receiver(handler), local)))
             except OSError as exc:
                 evidence.add(
                     "note",
@@ -302,7 +318,7 @@ def _open_real(profile: Profile, evidence_path: Path | None, clock: Clock) -> De
                     f"cannot join {MULTICAST_GROUP} on {local} ({exc.strerror or exc}): "
                     "announcements and replies to the group are not received",
                 )
-        gateway.attach(unicast, *listeners)
+        gateway.attach(link.endpoint(unicast), *listeners)
         stack.callback(gateway.close)  # until the binding takes the sockets over
         meter = None
         if profile.meter is not None and profile.device.device_class == DeviceClass.BATTERY:

@@ -27,6 +27,7 @@ from drready.clock import Clock, LoopRunner, RealClock, VirtualClock
 from drready.device import DeviceUnderTest, facade_for
 from drready.errors import SessionError
 from drready.evidence import EvidenceLog
+from drready.impairment import EVIDENCE_KIND, link_impairment
 from drready.model import Binding, DeviceClass
 from drready.openadr import vocab
 from drready.openadr.server import Servicer, ServicerTimeout
@@ -73,7 +74,12 @@ async def _start_servicer(
         ssl_context=tls.server_context() if tls is not None else None,
         host=settings.bind,
         port=settings.port,
+        impairment=link_impairment(profile.impair, "openadr3"),
     )
+    if servicer.impairment is not None:
+        note = f"HTTP link impaired: {servicer.impairment.impairment.describe()}"
+        values = {"action": "settings", "direction": ""}
+        evidence.add(EVIDENCE_KIND, "http", settings.bind, note, values=values)
     try:
         await servicer.start()
     except OSError as exc:

@@ -31,6 +31,7 @@ from drready.device import DeviceUnderTest, facade_for
 from drready.echonet.properties import load_class
 from drready.errors import SessionError
 from drready.evidence import EvidenceLog
+from drready.impairment import attempts_under, link_impairment
 from drready.model import Binding, DeviceClass
 from drready.profile import Profile, WebApiSettings
 from drready.run.session_specs import MakerCloudSession, device_spec, run_on
@@ -104,6 +105,8 @@ def _open_simulated(
             ssl=cloud.client_ssl_context(),
             evidence=evidence,
             timeout_s=settings.request_timeout_s,
+            attempts=attempts_under(profile.impair, 1),
+            impairment=link_impairment(profile.impair, "webapi"),
         )
         plain = [cloud.plain_url] if cloud.plain_url else []
         binding = _binding(profile, client, device_id, runner, plain)
@@ -137,6 +140,8 @@ def _open_real(
                 ssl=context,
                 evidence=evidence,
                 timeout_s=settings.request_timeout_s,
+                attempts=attempts_under(profile.impair, 1),
+                impairment=link_impairment(profile.impair, "webapi"),
             )
         except ValueError as exc:
             raise _error(f"webapi.base_url: {exc}") from None

@@ -21,6 +21,18 @@ raising, for the security suite's probes.
 
 Under virtual time, give the cloud's address as an IP literal: a host name would be resolved in
 a thread, which a virtual loop does not wait for.
+
+A request with no answer at all (refused, reset, timed out) is sent again, up to ``attempts``
+times in all, when that is safe: a read, a token request, or a control request whose replay
+guard the client makes (each attempt gets a fresh ``X-Request-Id`` and ``Date``, so a cloud that
+did act on the first sees a new request, and a property write is idempotent); never a request
+whose ``request_id`` or ``date`` the caller fixed (a replay probe), which would be a replay.
+
+Link impairment (``impairment``): :mod:`drready.webapi.impair` says what each one does here.
+
+One module past ~500 lines: it is one client's public surface (the Web API calls, the raw
+requests the security probes make, the token), whose parts share one session, one token and one
+retry rule; what an impairment does lives in :mod:`drready.webapi.impair`.
 """
 
 from __future__ import annotations
@@ -30,7 +42,7 @@ import base64
 import json
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -43,7 +55,9 @@ import aiohttp
 from drready.errors import ExchangeError
 from drready.evidence import EvidenceSink
 from drready.evidence.http import CHANNEL, record_request, record_response
+from drready.impairment import LinkImpairment
 from drready.webapi import validation as schemas
+from drready.webapi.impair import ImpairedExchanges, LostOnLink
 from drready.webapi.validation import SchemaViolation, WebApiError
 
 __all__ = [
@@ -123,12 +137,16 @@ class WebApiClient:
         token_path: str = TOKEN_PATH,
         api_prefix: str = API_PREFIX,
         local_addr: tuple[str, int] | None = None,
+        attempts: int = 1,
+        impairment: LinkImpairment | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
         if not timeout_s > 0:
             raise ValueError("timeout_s must be > 0")
+        if attempts < 1:
+            raise ValueError("attempts must be ≥ 1")
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
         self._client_secret = client_secret
@@ -148,6 +166,17 @@ class WebApiClient:
         self.documents: Counter[str] = Counter()
         #: Documents from the cloud that broke their schema: (where, document, errors).
         self.findings: list[tuple[str, Any, tuple[str, ...]]] = []
+        #: How often a request with no answer is sent (see the module docs).
+        self.attempts = attempts
+        self.impairment = impairment
+        self._impaired_link: ImpairedExchanges | None = None
+        if impairment is not None:
+            ImpairedExchanges(impairment, evidence, timeout_s).note(
+                "settings",
+                self.peer,
+                f"HTTP link impaired: {impairment.impairment.describe()}; {attempts} attempts a "
+                "request",
+            )
 
     # -- lifecycle ------------------------------------------------------------------------
     def _http(self) -> aiohttp.ClientSession:
@@ -190,6 +219,49 @@ class WebApiClient:
         self, method: str, url: str, headers: dict[str, str], body: bytes | None, note: str = ""
     ) -> RawResponse:
         peer = urlsplit(url).netloc or self.peer
+        if self.impairment is not None:
+            return await self._impaired(self.impairment, peer, method, url, headers, body, note)
+        return await self._wire(peer, method, url, headers, body, note)
+
+    async def _impaired(
+        self,
+        dice: LinkImpairment,
+        peer: str,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        note: str,
+    ) -> RawResponse:
+        if self._impaired_link is None or self._impaired_link.dice is not dice:
+            self._impaired_link = ImpairedExchanges(dice, self.evidence, self.timeout_s)
+
+        def lost() -> None:
+            record_request(self.evidence, peer, method, url, headers, body, note=note)
+
+        def send() -> Awaitable[RawResponse]:
+            return self._wire(peer, method, url, headers, body, note)
+
+        def answered(got: RawResponse) -> bool:
+            return got.status is not None
+
+        try:
+            return await self._impaired_link.exchange(peer, method, url, send, answered, lost)
+        except LostOnLink as why:
+            error = f"TimeoutError (link impairment: {why})"
+            # "URL (error)", not "URL: error": ".../token: x" would read as a credential pair.
+            self.evidence.add("note", CHANNEL, peer, f"no answer to {method} {url} ({error})")
+            return RawResponse(None, error=error)
+
+    async def _wire(
+        self,
+        peer: str,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        note: str,
+    ) -> RawResponse:
         record_request(self.evidence, peer, method, url, headers, body, note=note)
         try:
             async with self._http().request(
@@ -201,7 +273,7 @@ class WebApiClient:
                 )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            self.evidence.add("note", CHANNEL, peer, f"no answer to {method} {url}: {error}")
+            self.evidence.add("note", CHANNEL, peer, f"no answer to {method} {url} ({error})")
             return RawResponse(None, error=error)
         record_response(
             self.evidence, peer, answer.status or 0, answer.reason, answer.headers, answer.body
@@ -295,7 +367,11 @@ class WebApiClient:
             self.client_id if client_id is None else client_id,
             self._client_secret if client_secret is None else client_secret,
         )
-        return await self._exchange("POST", url, headers, body, note="token request")
+        for _attempt in range(self.attempts):
+            answer = await self._exchange("POST", url, headers, body, note="token request")
+            if answer.status is not None:
+                break
+        return answer
 
     async def access_token(self) -> str:
         """A valid bearer token, asked for when there is none or it is about to expire."""
@@ -324,7 +400,8 @@ class WebApiClient:
         replay_guard: bool | None = None,
     ) -> RawResponse:
         """Send one request as asked and return the answer, whatever its status; never raises
-        for the answer (a missing answer is ``status=None``). Only fetching the valid token
+        for the answer (a missing answer is ``status=None``, after the attempts the module docs
+        describe). Only fetching the valid token
         (``token=True``) can raise, as :meth:`access_token` does.
 
         ``token``: ``True`` a valid token, ``False`` none, a string that token. ``body``: bytes
@@ -334,6 +411,27 @@ class WebApiClient:
         """
         method = method.upper()
         url = self._url(path, plain_http=plain_http, base_url=base_url)
+        # A caller that fixed the replay guard gets one attempt: another would be a replay.
+        attempts = self.attempts if request_id is None and date is None else 1
+        for _attempt in range(attempts):
+            answer = await self._raw_once(
+                method, url, headers, body, token, request_id, date, replay_guard
+            )
+            if answer.status is not None:
+                break
+        return answer
+
+    async def _raw_once(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: Any,
+        token: bool | str,
+        request_id: str | None,
+        date: datetime | str | None,
+        replay_guard: bool | None,
+    ) -> RawResponse:
         sent: dict[str, str] = {"Accept": _JSON}
         if token is True:
             sent["Authorization"] = f"Bearer {await self.access_token()}"

@@ -9,10 +9,7 @@ lives in :mod:`.store`, :mod:`.notifier`, :mod:`.tokens` and :mod:`.api`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 import ssl
-import struct
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +19,9 @@ from aiohttp import web
 
 from drready.evidence import EvidenceSink
 from drready.evidence.http import CHANNEL, evidence_middleware, peer_of
+from drready.impairment import LinkImpairment
 from drready.openadr.server.api import EVENT_IDS, RestApi
+from drready.openadr.server.impair import abort_connection, impairment_middleware
 from drready.openadr.server.notifier import Notifier
 from drready.openadr.server.problem import (
     BEARER_CHALLENGE,
@@ -79,8 +78,11 @@ class Servicer:
         hold_limit_s: float = 3600.0,
         retry_after_s: int = 60,
         shutdown_timeout_s: float = 5.0,
+        impairment: LinkImpairment | None = None,
     ) -> None:
         self.evidence = evidence
+        #: What the link does to each exchange (:mod:`drready.openadr.server.impair`).
+        self.impairment = impairment
         self._ssl_context = ssl_context
         self._host = host
         self._port = port
@@ -140,9 +142,10 @@ class Servicer:
         """Bind and serve; the base URL (``https://127.0.0.1:PORT``)."""
         if self._runner is not None:
             return self.base_url
-        app = web.Application(
-            middlewares=[self._gate, evidence_middleware(self.evidence), self._service]
-        )
+        middlewares: list[Any] = [self._gate, evidence_middleware(self.evidence), self._service]
+        if self.impairment is not None:
+            middlewares.insert(0, impairment_middleware(self.impairment, self.evidence))
+        app = web.Application(middlewares=middlewares)
         self._api.routes(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=self._shutdown_timeout_s)
         await runner.setup()
@@ -551,17 +554,10 @@ class Servicer:
 
     def _reset(self, request: web.Request, peer: str, why: str) -> None:
         """Abort the connection with a TCP RST (SO_LINGER 0), no HTTP answer."""
-        transport = request.transport
         self.evidence.add(
             "note", CHANNEL, peer, f"{why}: connection reset, {request.method} {request.path}"
         )
-        if transport is None:
-            return
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        transport.abort()
+        abort_connection(request)
 
     @web.middleware
     async def _service(
