@@ -17,6 +17,7 @@ from drready.echonet.codec import (
     ECHONET_LITE_PORT,
     EOJ,
     ESV,
+    MULTICAST_GROUP,
     NODE_PROFILE,
     Frame,
     Property,
@@ -213,8 +214,15 @@ def test_reordering_lets_a_later_datagram_overtake(benches: list[Bench]) -> None
     bench = bench_with(benches, Impairment(reorder=0.5, seed=_seed_where(True, False, 0.5)))
 
     async def two_at_once() -> None:
-        first = asyncio.ensure_future(bench.gateway.get(DEVICE_ADDRESS, BATTERY, [0x80]))
-        second = asyncio.ensure_future(bench.gateway.get(DEVICE_ADDRESS, BATTERY, [0xE4]))
+        # The gateway keeps one request in flight per node; to the group it does not wait, so
+        # two multicast requests put two datagrams on the link at once.
+        group = (MULTICAST_GROUP, DEVICE_ADDRESS[1])
+        first = asyncio.ensure_future(
+            bench.gateway.collect(group, BATTERY, ESV.GET, [Property(0x80)], 0.1)
+        )
+        second = asyncio.ensure_future(
+            bench.gateway.collect(group, BATTERY, ESV.GET, [Property(0xE4)], 0.1)
+        )
         await asyncio.gather(first, second)
 
     bench.run(two_at_once())
