@@ -53,6 +53,8 @@ T = TypeVar("T")
 SOFTWARE = f"drready reference VEN {__version__}"
 #: Executed (id, modificationDateTime) pairs remembered: far more than a run publishes, and a bound.
 MEMORY = 4096
+#: The waits before each resend of a report that got no answer (bounded: then it is dropped).
+REPORT_BACKOFF_S = (1.0, 2.0, 4.0)
 
 
 @dataclass
@@ -252,6 +254,20 @@ class ReferenceVen:
             self._plain = self._new_client("http://" + self.config.base_url[len("https://") :])
         return await operation(self._plain)
 
+    async def _post_report(self, report: Mapping[str, Any]) -> None:
+        """POST a report, sent again (after :data:`REPORT_BACKOFF_S`) while no answer came at all:
+        a connection lost on the way loses the report or only its answer, and the VEN cannot tell
+        which, so it resends, as a conforming client does. An answer, even an error, ends it."""
+        for backoff_s in (*REPORT_BACKOFF_S, None):
+            try:
+                await self._call(lambda c: c.post_report(report))
+                return
+            except VenError as exc:
+                if exc.status is not None or backoff_s is None:
+                    raise
+                self._note(f"report not answered ({exc}), sent again in {backoff_s:g} s")
+            await asyncio.sleep(backoff_s)
+
     # -- the loop --------------------------------------------------------------------------------
     async def _run(self) -> None:
         try:
@@ -415,7 +431,7 @@ class ReferenceVen:
             report_name="request status",
         )
         try:
-            await self._call(lambda c: c.post_report(report))
+            await self._post_report(report)
         except VenError as exc:
             self._note(f"request status of {event_id} not delivered: {exc}")
         self._report_now = True
@@ -479,7 +495,7 @@ class ReferenceVen:
             units=units,
         )
         try:
-            await self._call(lambda c: c.post_report(report))
+            await self._post_report(report)
         except VenError as exc:
             self._note(f"telemetry not delivered: {exc}")
             return

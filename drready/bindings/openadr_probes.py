@@ -117,10 +117,16 @@ class OpenAdrProbes:
     # -- credentials -------------------------------------------------------------------------------
     async def _credentials(self) -> ProbeResult:
         """Every request the device made in the run so far, and in three more polls, carried a
-        valid token (the token endpoint itself excepted)."""
+        token this servicer issued (the token endpoint itself excepted)."""
         await asyncio.sleep(self.window_s)
         requests = self.servicer.requests
-        bare = [r for r in requests if not r.client_id and not r.path.startswith("/auth/")]
+        # A token issued here that expired is not a missing credential: on a lossy link a copy
+        # of a request (or one held while the refresh's answer was lost) can outlive it.
+        bare = [
+            r
+            for r in requests
+            if not r.client_id and not r.expired_token and not r.path.startswith("/auth/")
+        ]
         if bare:
             first = bare[0]
             return ProbeResult(

@@ -35,6 +35,7 @@ from typing import Any, Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from drready.bindings.types import ProbeResult
+from drready.errors import Inconclusive
 from drready.webapi.client import RawResponse, WebApiClient, WebApiError
 
 __all__ = ["MAX_LOCKOUT_WAIT_S", "PROBE_KINDS", "WebApiProbes", "plain_http_urls"]
@@ -47,6 +48,8 @@ PROBE_KINDS: Final = (
     "rate-limit",
     "identity-unauthenticated",
 )
+#: How many times a probe sends a control request that got no answer at all (a lost link).
+LINK_ATTEMPTS: Final = 3
 #: Wrong secrets tried before concluding there is no rate limit (the reference cloud locks after
 #: 5; JC-STAR leaves the number to the maker, 20 is far beyond any sensible one).
 MAX_GUESSES: Final = 20
@@ -260,9 +263,20 @@ class WebApiProbes:
                 "No writable property to replay a control request on: cannot show that a "
                 "replayed request is not executed.",
             )
-        request_id, sent = str(uuid.uuid4()), datetime.now(UTC)
-        original = await self._control(self.client, target, request_id=request_id, date=sent)
-        if original.status is None or not 200 <= original.status < 300:
+        # A request or answer lost on the way says nothing about replays: the original is sent
+        # again (a new request), the replay again as it was (still a replay).
+        for _ in range(LINK_ATTEMPTS):
+            request_id, sent = str(uuid.uuid4()), datetime.now(UTC)
+            original = await self._control(self.client, target, request_id=request_id, date=sent)
+            if original.status is not None:
+                break
+        if original.status is None:
+            raise Inconclusive(
+                f"the original control request (PUT {target.name}) got no answer in "
+                f"{LINK_ATTEMPTS} attempts ({_status(original)}): nothing to replay",
+                cause="*-1.1",
+            )
+        if not 200 <= original.status < 300:
             self._checked(original, "PUT", self._property_path(target.name))
             return ProbeResult(
                 "replayed-request",
@@ -272,9 +286,19 @@ class WebApiProbes:
             )
         # Back to the value before, then the first request again, exactly as sent.
         await self.client.set(self.device_id, target.name, target.before)
-        replay = await self._control(self.client, target, request_id=request_id, date=sent)
-        self._checked(replay, "PUT", self._property_path(target.name))
+        for _ in range(LINK_ATTEMPTS):
+            replay = await self._control(self.client, target, request_id=request_id, date=sent)
+            if replay.status is not None:
+                break
+        if replay.status is not None:
+            self._checked(replay, "PUT", self._property_path(target.name))
         executed, what = await self._executed(target)
+        if replay.status is None and not executed:
+            raise Inconclusive(
+                f"the replayed control request (PUT {target.name}) got no answer in "
+                f"{LINK_ATTEMPTS} attempts ({_status(replay)}) and was not executed",
+                cause="*-1.1",
+            )
         refused = replay.status is not None and 400 <= replay.status < 500 and not executed
         return ProbeResult(
             "replayed-request",

@@ -168,6 +168,8 @@ async def test_requests_without_a_valid_token_get_401(
             assert response.headers["WWW-Authenticate"].startswith("Bearer")
             schemas.validate("problem", await response.json())
     assert {r.client_id for r in servicer.requests} == {""}
+    # None of them carried a token this servicer issued: no credentials, not an expired token.
+    assert not any(r.expired_token for r in servicer.requests)
 
 
 async def test_an_expired_token_is_refused(
@@ -181,6 +183,10 @@ async def test_an_expired_token_is_refused(
             await ven.programs()  # fetches a token, is refused, fetches again, refused again
         assert caught.value.status == 401
         assert len(servicer.requests_by(None, path_prefix="/auth/token")) == 2
+        # A token issued here that expired is told apart from none (the missing-credentials
+        # probe counts only the latter: a copy on a lossy link can outlive its token).
+        refused = [r for r in servicer.requests if not r.path.startswith("/auth/")]
+        assert refused and all(r.expired_token and not r.client_id for r in refused)
 
 
 async def test_revoked_tokens_are_fetched_again(servicer: Servicer, ven: VenClient) -> None:

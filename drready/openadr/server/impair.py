@@ -50,12 +50,19 @@ def abort_connection(request: web.Request) -> None:
 
 
 def impairment_middleware(
-    dice: LinkImpairment, evidence: EvidenceSink
+    dice: LinkImpairment,
+    evidence: EvidenceSink,
+    *,
+    on_drop: Callable[[], None] | None = None,
 ) -> Callable[[web.Request, _Handler], Awaitable[web.StreamResponse]]:
-    """The middleware applying ``dice`` to every exchange (see the module docs)."""
+    """The middleware applying ``dice`` to every exchange (see the module docs); ``on_drop``
+    is called for each request or answer lost (so a wait can tell a silent device from a lossy
+    link)."""
 
     def note(action: str, peer: str, summary: str) -> None:
         kind, _, direction = action.partition(" ")
+        if kind == "drop" and on_drop is not None:
+            on_drop()
         values = {"action": kind, "direction": direction}
         evidence.add(EVIDENCE_KIND, CHANNEL, peer, summary, values=values)
 

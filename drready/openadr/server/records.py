@@ -67,6 +67,7 @@ class RequestRecord(NamedTuple):
     path: str
     status: int | None  # None: no answer (connection reset, or held until the server closed)
     event_ids: tuple[str, ...] = ()  # the events the answer carried
+    expired_token: bool = False  # it carried a token issued here, past its end
 
 
 @dataclass(frozen=True)

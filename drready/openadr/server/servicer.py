@@ -96,6 +96,8 @@ class Servicer:
         self.redirect_status = 307
         self.findings: list[Finding] = []
         self.requests: list[RequestRecord] = []
+        #: When the link impairment lost a request or an answer (epoch seconds), in order.
+        self.link_drops: list[float] = []
         self.errors: list[Exception] = []
         self._outage: Outage = "none"
         self._outage_changed = _Waiters()
@@ -144,7 +146,14 @@ class Servicer:
             return self.base_url
         middlewares: list[Any] = [self._gate, evidence_middleware(self.evidence), self._service]
         if self.impairment is not None:
-            middlewares.insert(0, impairment_middleware(self.impairment, self.evidence))
+            middlewares.insert(
+                0,
+                impairment_middleware(
+                    self.impairment,
+                    self.evidence,
+                    on_drop=lambda: self.link_drops.append(now_epoch()),
+                ),
+            )
         app = web.Application(middlewares=middlewares)
         self._api.routes(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=self._shutdown_timeout_s)
@@ -388,6 +397,10 @@ class Servicer:
     def subscriptions(self) -> list[dict[str, Any]]:
         return [dict(s) for s in self._store.subscriptions.values()]
 
+    def drops_since(self, since: float) -> int:
+        """How many requests or answers the link impairment lost from ``since`` (epoch s) on."""
+        return sum(1 for moment in self.link_drops if moment >= since)
+
     def report_count(self) -> int:
         """How many reports were answered 2xx so far (the index the next one gets)."""
         return len(self._store.report_log)
@@ -498,6 +511,7 @@ class Servicer:
         """Outermost: who asked and how it ended; the outages that give no answer at all."""
         arrived = now_epoch()
         client_id = self._tokens.client_of(request)
+        expired_token = not client_id and self._tokens.expired(request)
         if client_id:
             self._last_request[client_id] = arrived
         peer = peer_of(request)
@@ -532,6 +546,7 @@ class Servicer:
                     request.path,
                     status,
                     tuple(request.get(EVENT_IDS, ())),
+                    expired_token,
                 )
             )
             self._arrivals.bump()

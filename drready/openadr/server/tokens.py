@@ -48,6 +48,9 @@ class Tokens:
         self._clients = dict(clients)
         self.ttl_s = ttl_s
         self._tokens: dict[str, _Token] = {}
+        #: Tokens issued here that have since expired: a request carrying one had credentials
+        #: (a copy held on a lossy link can arrive after its token's end), unlike one with none.
+        self._expired: set[str] = set()
 
     def authenticate(self, client_id: str, secret: str) -> None:
         """Return when the secret is the client's, else a 401 :class:`Problem`."""
@@ -81,8 +84,15 @@ class Tokens:
             return ""
         if now_epoch() >= held.expires_at:
             del self._tokens[token.strip()]
+            self._expired.add(token.strip())
             return ""
         return held.client_id
+
+    def expired(self, request: web.Request) -> bool:
+        """Whether the request's bearer token is one issued here that has expired (call after
+        :meth:`client_of`, which retires it)."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and token.strip() in self._expired
 
     def revoke(self, client_id: str | None = None) -> None:
         """Invalidate the tokens of one client (or of all)."""
