@@ -20,7 +20,8 @@ the only sign of life, and the reversion timer is what returns the device on com
 Power is signed for the facade as everywhere in drready: + charging, - discharging. Models 802 and
 124 have no energy counters, so the cumulative charged/discharged energy is reported only when the
 register map gives it (None otherwise); when an independent meter is declared, its power is read
-beside the device's.
+right after the device's, both timed (``Status.power_read_at``, ``meter_read_at``), so that the
+meter comparison judges only pairs read at nearly one instant.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ WSET_MODE_WATTS = 1
 ENABLED, DISABLED = 1, 0
 #: The controller heartbeat wraps at 16 bits.
 HEARTBEAT_MODULO = 0x10000
+#: Attempts at reading the device's power and the meter's back to back (see ``status``).
+PAIR_READS = 2
+#: A meter reply later than this fraction of its request timeout after the device's: an attempt
+#: was lost between the two readings (a retry waits a whole timeout first).
+TORN_PAIR_FRACTION = 0.5
 #: The facade's own mode name for "the device runs itself" (no DR setpoint enabled).
 OWN_MODE = "auto"
 
@@ -290,9 +296,37 @@ class ModbusBatteryBinding:
             _number(values, "max_discharge_w", "ratings"),
         )
 
+    async def _power_and_meter(self) -> tuple[float, float, float | None, float | None]:
+        """The device's power (facade sign) and the meter's, read back to back, with the time
+        (loop seconds) the device was asked and the time the meter answered. A pair that a lost
+        attempt tore apart (half a timeout or more between the two) is read again once, so that
+        the two witnesses describe nearly one instant; whatever lag remains is reported, not
+        hidden."""
+        loop = asyncio.get_running_loop()
+        await self._connected()
+        points = await self.points()
+        power_w = power_at = 0.0
+        meter_w: float | None = None
+        meter_at: float | None = None
+        for _ in range(PAIR_READS):
+            # No heartbeat in between: a write there would part the two readings.
+            # The request's time, not the reply's: the reading lies somewhere in between, and a
+            # scale factor read after the value (a register map) may itself be retried. From
+            # this request to the meter's reply bounds the time between the two readings.
+            power_at = loop.time()
+            power_w = -_number(await points.read(["power_w"]), "power_w", "status")
+            if self.meter is None:
+                break
+            meter_w = await self.meter.power_w()
+            meter_at = loop.time()
+            if meter_at - power_at < TORN_PAIR_FRACTION * self.meter.client.timeout_s:
+                break
+        return power_w, power_at, meter_w, meter_at
+
     async def status(self) -> Status:
+        power_w, power_at, meter_w, meter_at = await self._power_and_meter()
         battery = await self._read(
-            "power_w", "soc_pct", "reserve_pct", "capacity_wh", "charged_wh", "discharged_wh"
+            "soc_pct", "reserve_pct", "capacity_wh", "charged_wh", "discharged_wh"
         )
         mode = await self.read_mode()
         soc = _number(battery, "soc_pct", "status")
@@ -300,9 +334,8 @@ class ModbusBatteryBinding:
         capacity = _number(battery, "capacity_wh", "status")
         counters = [battery.get(k) for k in ("charged_wh", "discharged_wh")]
         charged, discharged = (float(v) if isinstance(v, int | float) else None for v in counters)
-        meter_w = await self.meter.power_w() if self.meter is not None else None
         return Status(
-            power_w=-_number(battery, "power_w", "status"),  # + discharging on the device
+            power_w=power_w,
             mode=mode,
             actual_mode=mode,
             soc_pct=soc,
@@ -312,6 +345,8 @@ class ModbusBatteryBinding:
             discharged_wh=discharged,
             reserve_pct=reserve,
             meter_power_w=meter_w,
+            power_read_at=power_at,
+            meter_read_at=meter_at,
         )
 
     async def set_backup_reserve_pct(self, pct: float) -> None:

@@ -78,6 +78,22 @@ class Status:
     #: of execution beside the power. None when the binding reads none (``actual_mode`` then
     #: repeats the mode setting).
     working_status: str | None = None
+    #: When the device was asked for ``power_w`` and when the reply carrying ``meter_power_w``
+    #: arrived (bounding the time between the two readings), in seconds on the run's monotonic
+    #: clock (the event loop's time; real seconds, not device seconds). Two witnesses of a
+    #: ramping power agree only when read at nearly one instant: a lost attempt between them (a
+    #: timeout and a retry) puts seconds between the readings. None when the binding does not
+    #: time its readings.
+    power_read_at: float | None = None
+    meter_read_at: float | None = None
+
+    @property
+    def meter_lag_s(self) -> float | None:
+        """Seconds of the run's clock between the device's power reading and the meter's
+        (None when either is not timed or there is no meter reading)."""
+        if self.meter_power_w is None or self.power_read_at is None or self.meter_read_at is None:
+            return None
+        return abs(self.meter_read_at - self.power_read_at)
 
 
 @dataclass(frozen=True)
