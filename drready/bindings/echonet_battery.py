@@ -7,10 +7,12 @@ whole request at once. A mode written alone is the user's choice of the device's
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from drready.bindings.echonet_common import EchonetDeviceBinding, EchonetGateway
+from drready.bindings.modbus_battery import PAIR_READS, TORN_PAIR_FRACTION
 from drready.bindings.types import Capabilities, DrAck, Status
 from drready.echonet.codec import Property
 from drready.echonet.errors import DecodeError, RemoteError
@@ -113,8 +115,14 @@ class EchonetBatteryBinding(EchonetDeviceBinding):
                 raise DecodeError(f"EPC 0x{epc:02X}: expected a number, got {value!r}")
             return float(value)
 
+        power_w = num(0xD3)
+        meter_w: float | None = None
+        power_at: float | None = None
+        meter_at: float | None = None
+        if self.meter is not None:
+            power_w, power_at, meter_w, meter_at = await self._power_and_meter()
         return Status(
-            power_w=num(0xD3),
+            power_w=power_w,
             mode=str(values[0xDA]),
             actual_mode=str(values[0xCF]),
             soc_pct=num(0xE4),
@@ -123,9 +131,31 @@ class EchonetBatteryBinding(EchonetDeviceBinding):
             charged_wh=num(0xA8) * 1000.0,
             discharged_wh=num(0xA9) * 1000.0,
             reserve_pct=num(reserve.epc),
-            meter_power_w=None if self.meter is None else await self._meter_power_w(),
+            meter_power_w=meter_w,
             working_status=str(values[0xCF]),
+            power_read_at=power_at,
+            meter_read_at=meter_at,
         )
+
+    async def _power_and_meter(self) -> tuple[float, float, float, float]:
+        """The device's power (0xD3) alone and the meter's right after it, with the time (loop
+        seconds) the device was asked and the time the meter answered, so that the two witnesses
+        describe nearly one instant. A pair a lost attempt tore apart (half the meter's timeout
+        or more between the two) is read once more; whatever lag remains is reported."""
+        assert self.meter is not None
+        loop = asyncio.get_running_loop()
+        power_w = power_at = meter_w = meter_at = 0.0
+        for _ in range(PAIR_READS):
+            power_at = loop.time()
+            value = (await self.get(0xD3))[0xD3]
+            if not isinstance(value, int | float):
+                raise DecodeError(f"EPC 0xD3: expected a number, got {value!r}")
+            power_w = float(value)
+            meter_w = await self._meter_power_w()
+            meter_at = loop.time()
+            if meter_at - power_at < TORN_PAIR_FRACTION * self.meter.client.timeout_s:
+                break
+        return power_w, power_at, meter_w, meter_at
 
     def close(self) -> None:
         try:
