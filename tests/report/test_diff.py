@@ -64,6 +64,7 @@ def test_response_time_drift_and_verdict_change_are_listed(
 ) -> None:
     after = copy.deepcopy(_report(battery_run))
     slow = _test_with_metric(after, "response_s")
+    (before,) = [m["value"] for m in slow["metrics"] if m["name"] == "response_s"]
     for metric in slow["metrics"]:
         if metric["name"] == "response_s":
             metric["value"] = 240.0
@@ -77,7 +78,8 @@ def test_response_time_drift_and_verdict_change_are_listed(
     assert main(["diff", str(battery_run), str(other)]) == 1
     out = capsys.readouterr().out
     assert "verdict  BAT-2.5: pass -> fail (counter went backwards)" in out
-    assert f"{slow['nodeid']} :: response_s: 20 s -> 240 s (+220 s, +1100%)" in out
+    drift = f"+{240 - before:g} s, +{(240 - before) / before:.0%}"
+    assert f"{slow['nodeid']} :: response_s: {before:g} s -> 240 s ({drift})" in out
     assert "1 verdict change, 0 test changes, 1 metric change" in out
     assert main(["diff", "--json", str(battery_run), str(other)]) == 1
     listed = json.loads(capsys.readouterr().out)

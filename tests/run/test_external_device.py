@@ -113,15 +113,22 @@ def test_a_fault_is_caught_on_the_real_time_path(tmp_path: Path, external_device
     assert [rid for rid, verdict in verdicts.items() if verdict == "fail"] == ["BAT-2.7"]
 
 
-def test_a_silent_device_fails_every_requirement_quickly_and_says_who(tmp_path: Path) -> None:
+def test_a_silent_device_fails_communication_quickly_and_the_rest_is_inconclusive(
+    tmp_path: Path,
+) -> None:
     # Nothing listens at this address: every request times out after its bounded retries.
+    # That is a fail of communication (BAT-1.1) and of nothing else: every other requirement
+    # could not be judged, and says why and who did not answer.
     profile = _profile(tmp_path, 3610, host="127.0.0.6", request_timeout_s=0.1)
     status, report = _drready_run(tmp_path, profile, timeout_s=120)
     assert status == 1
     verdicts = {r["id"]: r for r in report["requirements"]}
     for rid in GATEWAY_BATTERY_REQUIREMENTS:
-        assert verdicts[rid]["verdict"] == "fail", rid
+        expected = "fail" if rid == "BAT-1.1" else "inconclusive"
+        assert verdicts[rid]["verdict"] == expected, (rid, verdicts[rid]["reason"])
         assert "no response from 127.0.0.6:3610" in verdicts[rid]["reason"], rid
+        if expected == "inconclusive":
+            assert "caused by BAT-1.1" in verdicts[rid]["reason"], rid
     assert report["complete"] is True
 
 
