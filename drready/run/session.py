@@ -157,7 +157,10 @@ def _open_simulated(
         # Created before the simulator starts, so its boot announcement is judged too; what the
         # link impairment made (a duplicate, a corrupted TID) is the link's doing, not the device's.
         monitor = ProtocolMonitor(
-            [], device_host=SIMULATOR_HOST, mapping=profile.mapping, excused=link.explains
+            [],
+            device_host=SIMULATOR_HOST,
+            mapping=profile.mapping,
+            excused=link.explains if link.active else None,
         )
         gateway = Gateway(
             evidence,
@@ -285,7 +288,7 @@ def _open_real(profile: Profile, evidence_path: Path | None, clock: Clock) -> De
             [],
             device_host=_host_ip(settings.address),
             mapping=profile.mapping,
-            excused=link.explains,
+            excused=link.explains if link.active else None,
         )
         gateway = Gateway(
             evidence,
