@@ -54,19 +54,27 @@ def simulator_process(
     within 10 s.
     """
     command = [sys.executable, "-m", "drready.cli", "simulate", device_class, "--bind", f"{host}:0"]
+    with announced([*command, *options], "the simulator") as (process, banner):
+        assert f"udp://{host}:" in banner, banner
+        port = int(banner.split(f"udp://{host}:")[1].split()[0])
+        yield SimulatorProcess(port, banner, process)
+
+
+@contextmanager
+def announced(command: Sequence[str], name: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Start ``command`` with its output piped and yield it with the first line it prints (its
+    banner), which must come within START_TIMEOUT_S. On exit a process still running gets
+    Ctrl-C (SIGINT), and is killed if it has not stopped within 10 s."""
     process = subprocess.Popen(
-        [*command, *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None
         with selectors.DefaultSelector() as selector:
             selector.register(process.stdout, selectors.EVENT_READ)
             ready = selector.select(timeout=START_TIMEOUT_S)
-        assert ready, f"the simulator printed nothing within {START_TIMEOUT_S} s"
-        banner = process.stdout.readline()
-        assert f"udp://{host}:" in banner, banner
-        port = int(banner.split(f"udp://{host}:")[1].split()[0])
-        yield SimulatorProcess(port, banner, process)
+        assert ready, f"{name} printed nothing within {START_TIMEOUT_S} s"
+        yield process, process.stdout.readline()
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)

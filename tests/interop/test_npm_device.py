@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import selectors
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -36,7 +34,7 @@ from drready.echonet.codec import ECHONET_LITE_PORT, EOJ, ESV, MULTICAST_GROUP, 
 from drready.echonet.gateway import DiscoveredNode, Gateway
 from drready.echonet.transport import open_controller_endpoints
 from drready.evidence import EvidenceLog
-from tests.helpers import loopback_hosts
+from tests.helpers import announced, loopback_hosts
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_DIR = REPO / "tests" / "interop" / "node"
@@ -46,7 +44,6 @@ GROUP = (MULTICAST_GROUP, ECHONET_LITE_PORT)
 #: The device's clock does not exist (it never acts on time); the harness's waits shrink by
 #: this much: 4.4 h of scenario in about 25 s.
 TIME_SCALE = 1200
-START_TIMEOUT_S = 15.0
 #: The physical requirements: a device that never moves its power passes none of them.
 PHYSICAL = ("BAT-2.2", "BAT-2.3", "BAT-2.4", "BAT-2.5", "BAT-2.6", "BAT-2.7")
 
@@ -71,29 +68,10 @@ def npm_device(host: str, local: str) -> Iterator[NpmDevice]:
     assert NODE is not None
     if not (NODE_DIR / "node_modules" / "echonet-lite").is_dir():
         pytest.fail(f"the npm device is not installed: run npm ci --prefix {NODE_DIR}")
-    process = subprocess.Popen(
-        [NODE, str(NODE_DIR / "device.js"), host],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            ready = selector.select(timeout=START_TIMEOUT_S)
-        assert ready, f"device.js printed nothing within {START_TIMEOUT_S} s"
-        banner = process.stdout.readline()
+    with announced([NODE, str(NODE_DIR / "device.js"), host], "device.js") as (process, banner):
+        assert process.stderr is not None
         assert f"udp://{host}:3610" in banner, banner + process.stderr.read()
         yield NpmDevice(host, local, banner)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.communicate()
 
 
 @pytest.fixture
