@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 #: Every battery requirement a gateway-topology run exercises; a conforming device passes each.
 GATEWAY_BATTERY_REQUIREMENTS = (
@@ -120,3 +121,17 @@ def loopback_hosts(count: int, port: int = 3610) -> tuple[str, ...]:
             if len(hosts) == count:
                 return tuple(hosts)
     raise RuntimeError(f"no free loopback address for UDP port {port}")
+
+
+def drready_run(
+    profile: Path, report_dir: Path, *options: str, timeout_s: float
+) -> subprocess.CompletedProcess[str]:
+    """``drready run --profile PROFILE --report-dir REPORT_DIR [options]``, its output captured,
+    bounded by ``timeout_s``."""
+    command = [sys.executable, "-m", "drready.cli", "run", "--profile", str(profile)]
+    return subprocess.run(
+        [*command, "--report-dir", str(report_dir), *options],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )

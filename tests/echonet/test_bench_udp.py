@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -44,7 +43,7 @@ from drready.echonet.transport import (
 from drready.evidence import EvidenceLog
 from drready.profile import SIMULATOR_ADDRESS, default_profile
 from drready.run.session import open_dut
-from tests.helpers import loopback_hosts
+from tests.helpers import drready_run, loopback_hosts
 
 REPO = Path(__file__).resolve().parents[2]
 BATTERY = EOJ(0x02, 0x7D, 0x01)
@@ -163,21 +162,7 @@ def test_drready_run_refuses_a_taken_port_3610_in_one_line(tmp_path: Path) -> No
     profile.write_text(text, encoding="utf-8")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
         holder.bind((local, ECHONET_LITE_PORT))
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "drready.cli",
-                "run",
-                "--profile",
-                str(profile),
-                "--report-dir",
-                str(tmp_path / "run"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = drready_run(profile, tmp_path / "run", timeout_s=60)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr

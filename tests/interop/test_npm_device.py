@@ -18,8 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,7 +32,7 @@ from drready.echonet.codec import ECHONET_LITE_PORT, EOJ, ESV, MULTICAST_GROUP, 
 from drready.echonet.gateway import DiscoveredNode, Gateway
 from drready.echonet.transport import open_controller_endpoints
 from drready.evidence import EvidenceLog
-from tests.helpers import announced, loopback_hosts
+from tests.helpers import announced, drready_run, loopback_hosts
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_DIR = REPO / "tests" / "interop" / "node"
@@ -157,23 +155,7 @@ def store_only_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     profile.write_text(text, encoding="utf-8")
     with npm_device(host, local):
         started = time.monotonic()
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "drready.cli",
-                "run",
-                "--profile",
-                str(profile),
-                "--time-scale",
-                str(TIME_SCALE),
-                "--report-dir",
-                str(tmp / "run"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = drready_run(profile, tmp / "run", "--time-scale", str(TIME_SCALE), timeout_s=120)
         elapsed_s = time.monotonic() - started
     report: dict[str, Any] = json.loads((tmp / "run" / "report.json").read_text(encoding="utf-8"))
     report["_test"] = {"exit": done.returncode, "elapsed_s": elapsed_s, "host": host}

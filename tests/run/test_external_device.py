@@ -8,8 +8,6 @@ discovers the device by unicast, and every wait is real.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,12 @@ from typing import Any
 import pytest
 
 from drready.profile import SIMULATOR_ADDRESS
-from tests.helpers import GATEWAY_BATTERY_REQUIREMENTS, loopback_hosts, simulator_process
+from tests.helpers import (
+    GATEWAY_BATTERY_REQUIREMENTS,
+    drready_run,
+    loopback_hosts,
+    simulator_process,
+)
 
 #: Whole suites in real time against a device on UDP: not in the fast part (-m "not slow").
 pytestmark = pytest.mark.slow
@@ -66,22 +69,7 @@ def _drready_run(
     tmp_path: Path, profile: Path, *options: str, timeout_s: float
 ) -> tuple[int, dict[str, Any]]:
     """``drready run --profile PROFILE [options]``: its exit status and its report."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "drready.cli",
-            "run",
-            "--profile",
-            str(profile),
-            "--report-dir",
-            str(tmp_path / "run"),
-            *options,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-    )
+    done = drready_run(profile, tmp_path / "run", *options, timeout_s=timeout_s)
     report: dict[str, Any] = json.loads(
         (tmp_path / "run" / "report.json").read_text(encoding="utf-8")
     )
