@@ -7,12 +7,10 @@ whole request at once. A mode written alone is the user's choice of the device's
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from drready.bindings.echonet_common import EchonetDeviceBinding, EchonetGateway
-from drready.bindings.modbus_battery import PAIR_READS, TORN_PAIR_FRACTION
 from drready.bindings.types import Capabilities, DrAck, Status
 from drready.echonet.codec import Property
 from drready.echonet.errors import DecodeError, RemoteError
@@ -138,24 +136,20 @@ class EchonetBatteryBinding(EchonetDeviceBinding):
         )
 
     async def _power_and_meter(self) -> tuple[float, float, float, float]:
-        """The device's power (0xD3) alone and the meter's right after it, with the time (loop
-        seconds) the device was asked and the time the meter answered, so that the two witnesses
-        describe nearly one instant. A pair a lost attempt tore apart (half the meter's timeout
-        or more between the two) is read once more; whatever lag remains is reported."""
+        """The device's power (0xD3) alone and the meter's right after it, as one timed pair
+        (:meth:`Meter.read_pair`)."""
         assert self.meter is not None
-        loop = asyncio.get_running_loop()
-        power_w = power_at = meter_w = meter_at = 0.0
-        for _ in range(PAIR_READS):
-            power_at = loop.time()
+        # The meter is the lab's own instrument: a comms cut to the device leaves it alone.
+        if not self.meter.client.connected:
+            await self.meter.client.connect()
+
+        async def read_power() -> float:
             value = (await self.get(0xD3))[0xD3]
             if not isinstance(value, int | float):
                 raise DecodeError(f"EPC 0xD3: expected a number, got {value!r}")
-            power_w = float(value)
-            meter_w = await self._meter_power_w()
-            meter_at = loop.time()
-            if meter_at - power_at < TORN_PAIR_FRACTION * self.meter.client.timeout_s:
-                break
-        return power_w, power_at, meter_w, meter_at
+            return float(value)
+
+        return await self.meter.read_pair(read_power)
 
     def close(self) -> None:
         try:
@@ -163,13 +157,6 @@ class EchonetBatteryBinding(EchonetDeviceBinding):
                 self.meter.client.close()
         finally:
             super().close()
-
-    async def _meter_power_w(self) -> float:
-        # The meter is the lab's own instrument: a comms cut to the device leaves it alone.
-        assert self.meter is not None
-        if not self.meter.client.connected:
-            await self.meter.client.connect()
-        return await self.meter.power_w()
 
     async def set_backup_reserve_pct(self, pct: float) -> None:
         item = self.mapped("backup_reserve_pct")

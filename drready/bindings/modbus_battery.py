@@ -27,7 +27,7 @@ meter comparison judges only pairs read at nearly one instant.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from drready.bindings.base import ServerPathBinding
 from drready.bindings.types import (
@@ -87,6 +87,28 @@ class Meter:
         if self._points is not None:
             return _number(await self._points.read(["power_w"]), "power_w", "meter register")
         return _number(await self.client.read_points(METER, ["W"]), "W", "meter model 203")
+
+    async def read_pair(
+        self, read_power: Callable[[], Awaitable[float]]
+    ) -> tuple[float, float, float, float]:
+        """The device's power (``read_power``) and this meter's, read back to back: (device W,
+        time the device was asked, meter W, time the meter answered), times in loop seconds.
+
+        The request's time, not the reply's: the device's reading lies somewhere in between, and
+        its read may itself be retried, so from that request to the meter's reply bounds the time
+        between the two readings. A pair a lost attempt tore apart (TORN_PAIR_FRACTION of the
+        meter's timeout or more) is read once more, so that the two witnesses describe nearly
+        one instant; whatever lag remains is reported, not hidden."""
+        loop = asyncio.get_running_loop()
+        power_w = power_at = meter_w = meter_at = 0.0
+        for _ in range(PAIR_READS):
+            power_at = loop.time()
+            power_w = await read_power()
+            meter_w = await self.power_w()
+            meter_at = loop.time()
+            if meter_at - power_at < TORN_PAIR_FRACTION * self.client.timeout_s:
+                break
+        return power_w, power_at, meter_w, meter_at
 
 
 class ModbusBatteryBinding:
@@ -297,31 +319,19 @@ class ModbusBatteryBinding:
         )
 
     async def _power_and_meter(self) -> tuple[float, float, float | None, float | None]:
-        """The device's power (facade sign) and the meter's, read back to back, with the time
-        (loop seconds) the device was asked and the time the meter answered. A pair that a lost
-        attempt tore apart (half a timeout or more between the two) is read again once, so that
-        the two witnesses describe nearly one instant; whatever lag remains is reported, not
-        hidden."""
-        loop = asyncio.get_running_loop()
+        """The device's power (facade sign) and the meter's as one timed pair
+        (:meth:`Meter.read_pair`); without a meter, the power and when it was asked."""
         await self._connected()
         points = await self.points()
-        power_w = power_at = 0.0
-        meter_w: float | None = None
-        meter_at: float | None = None
-        for _ in range(PAIR_READS):
+
+        async def read_power() -> float:
             # No heartbeat in between: a write there would part the two readings.
-            # The request's time, not the reply's: the reading lies somewhere in between, and a
-            # scale factor read after the value (a register map) may itself be retried. From
-            # this request to the meter's reply bounds the time between the two readings.
-            power_at = loop.time()
-            power_w = -_number(await points.read(["power_w"]), "power_w", "status")
-            if self.meter is None:
-                break
-            meter_w = await self.meter.power_w()
-            meter_at = loop.time()
-            if meter_at - power_at < TORN_PAIR_FRACTION * self.meter.client.timeout_s:
-                break
-        return power_w, power_at, meter_w, meter_at
+            return -_number(await points.read(["power_w"]), "power_w", "status")
+
+        if self.meter is None:
+            power_at = asyncio.get_running_loop().time()
+            return await read_power(), power_at, None, None
+        return await self.meter.read_pair(read_power)
 
     async def status(self) -> Status:
         power_w, power_at, meter_w, meter_at = await self._power_and_meter()
