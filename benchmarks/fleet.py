@@ -271,9 +271,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             requester.transport.close()
         rss_loaded = fleet.rss()
         out["rss_after_load_mb"] = rss_loaded / 1e6
-        out["per_device_after_load_kb"] = (
-            (rss_loaded - baseline_rss) / max(args.count - 1, 1) / 1e3
-        )
+        out["per_device_after_load_kb"] = (rss_loaded - baseline_rss) / max(args.count - 1, 1) / 1e3
     finally:
         status, tail = fleet.stop()
         out["exit_status"] = status
@@ -288,7 +286,10 @@ def print_figures(out: dict[str, Any]) -> None:
     print(f"  {out['banner']}")
     rows = [
         ("devices hosted (banner)", f"{n}"),
-        ("devices answering a Get of 0x8D", f"{out['answering']} ({out['distinct_serials']} serials)"),
+        (
+            "devices answering a Get of 0x8D",
+            f"{out['answering']} ({out['distinct_serials']} serials)",
+        ),
         ("devices answering one multicast Get", f"{out['discovered']}"),
         ("start, spawn to banner", f"{out['start_s']:.1f} s"),
         ("RSS, 1 device / fleet", f"{out['baseline_rss_mb']:.1f} MB / {out['rss_mb']:.1f} MB"),
