@@ -198,8 +198,10 @@ class Fleet:
         await device.start()
 
     def _on_group(self, data: bytes, source: Address) -> None:
-        if source[0] in self._hosts:
-            return  # the fleet's own announcements
+        if source[0] in self._hosts or not source[0].startswith("127."):
+            # The fleet's own announcements; and a request from off this machine (a group
+            # socket hears every interface's traffic for the group) is never answered.
+            return
         try:
             frame = decode(data)
         except DecodeError:

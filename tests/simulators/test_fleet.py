@@ -20,7 +20,15 @@ from contextlib import asynccontextmanager, contextmanager
 import pytest
 
 from drready.cli.fleet import Fleet, FleetBind, fleet_specs, parse_fleet_bind, raise_open_file_limit
-from drready.echonet.codec import EOJ, MULTICAST_GROUP
+from drready.echonet.codec import (
+    CONTROLLER,
+    EOJ,
+    ESV,
+    MULTICAST_GROUP,
+    NODE_PROFILE,
+    Frame,
+    Property,
+)
 from drready.echonet.gateway import Gateway
 from drready.echonet.transport import open_udp_endpoint
 from drready.errors import UsageError
@@ -122,6 +130,17 @@ async def test_a_multicast_discovery_finds_every_device_once() -> None:
         assert sorted(addresses) == sorted((f"127.0.9.{k}", fleet.bind.port) for k in range(50))
         assert all(node.instances == (HEATPUMP,) for node in nodes)
         assert fleet.multicast_requests == 1
+
+
+async def test_a_multicast_request_from_off_this_machine_is_not_answered() -> None:
+    async with _fleet(3) as (fleet, _gateway):
+        request = Frame(1, CONTROLLER, NODE_PROFILE, ESV.GET, (Property(0xD6),)).encode()
+        replies: list[bytes] = []
+        fleet._handlers[:] = [lambda data, source: replies.append(data)] * 3
+        fleet._on_group(request, ("192.168.1.5", 3610))
+        assert replies == [] and fleet.multicast_requests == 0
+        fleet._on_group(request, ("127.0.0.1", 3610))
+        assert len(replies) == 3 and fleet.multicast_requests == 1
 
 
 async def test_an_address_in_use_is_named_and_nothing_stays_open() -> None:
