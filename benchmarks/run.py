@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """drready benchmarks: measured figures with their targets. Reports; never asserts.
 
-    python3 benchmarks/run.py [--seconds N] [--json]
+    python3 benchmarks/run.py [--seconds N] [--load-seconds N] [--fleet-count N] [--json]
 
 1. the battery suite against the built-in simulator in virtual time (a pytest subprocess): wall
    time, simulated time covered, requirements passed; then the heat-pump and hybrid suites;
@@ -12,7 +12,9 @@
 6. peak RSS of this process and of the suite subprocess;
 7. plain `drready run` (all three classes, one combined report): wall time and device time;
 8. the OpenADR 3 servicer under load: 500 VENs polling every second over TLS on loopback
-   (benchmarks/openadr_load.py in a subprocess): poll latency p99 and lost reports.
+   (benchmarks/openadr_load.py in a subprocess): poll latency p99 and lost reports;
+9. a fleet of 1,000 simulated batteries in one process (benchmarks/fleet.py in a subprocess):
+   devices answering, memory per device, Get round trips per second across the fleet.
 
 See benchmarks/README.md for what each figure means. Exit status is 0 even when a target is missed.
 """
@@ -554,6 +556,64 @@ def _load_figures(load: dict[str, Any]) -> list[Figure]:
     ]
 
 
+FLEET_TARGET = 1000
+
+
+def run_fleet(count: int, seconds: float) -> dict[str, Any]:
+    """benchmarks/fleet.py --json: the fleet in its own process, measured from another."""
+    script = Path(__file__).resolve().parent / "fleet.py"
+    command = [sys.executable, str(script), "--json", "--count", str(count)]
+    command += ["--seconds", f"{seconds:g}"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 300)
+    except subprocess.TimeoutExpired:
+        return {"error": "the fleet benchmark did not finish in time"}
+    try:
+        result: dict[str, Any] = json.loads(done.stdout)
+    except ValueError:
+        return {"error": f"no figures (exit {done.returncode}): {done.stderr.strip()[-300:]}"}
+    return result
+
+
+def _fleet_figures(fleet: dict[str, Any]) -> list[Figure]:
+    error = fleet.get("error", "")
+    answering = fleet.get("answering")
+    load = fleet.get("load", {})
+    return [
+        Figure(
+            "fleet_devices",
+            "9  fleet in one process, devices answering a Get",
+            answering,
+            "",
+            f">= {FLEET_TARGET:,}",
+            _judge(answering, lambda v: v >= FLEET_TARGET),
+            error
+            or f"{fleet.get('count')} hosted, {fleet.get('distinct_serials')} serials, "
+            f"{fleet.get('discovered')} found by one multicast Get; "
+            f"started in {fleet.get('start_s', 0):.1f} s",
+        ),
+        Figure(
+            "fleet_memory_per_device_kb",
+            "   memory per device",
+            fleet.get("per_device_after_load_kb"),
+            "kB",
+            "info",
+            "info" if not error else "n/a",
+            f"RSS {fleet.get('rss_after_load_mb', 0):.1f} MB minus a 1-device fleet's "
+            f"{fleet.get('baseline_rss_mb', 0):.1f} MB, over the count, after the load",
+        ),
+        Figure(
+            "fleet_get_per_s",
+            "   Get round trips across the fleet",
+            load.get("per_s"),
+            "/s",
+            "info",
+            "info" if load else "n/a",
+            f"window {load.get('window')}, {load.get('lost', 0)} lost" if load else "",
+        ),
+    ]
+
+
 def figures(
     suite: dict[str, Any],
     net: dict[str, Any],
@@ -754,6 +814,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="measured seconds of the servicer load (default 30; 0 skips it)",
     )
+    parser.add_argument(
+        "--fleet-count",
+        type=int,
+        default=FLEET_TARGET,
+        metavar="N",
+        help="devices in the fleet benchmark (default 1000; 0 skips it)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     if args.seconds <= 0:
@@ -773,6 +840,9 @@ def main(argv: list[str] | None = None) -> int:
     load = run_load(args.load_seconds) if args.load_seconds > 0 else {}
     if load:
         figs += _load_figures(load)
+    fleet = run_fleet(args.fleet_count, args.seconds) if args.fleet_count > 0 else {}
+    if fleet:
+        figs += _fleet_figures(fleet)
     total = time.perf_counter() - started
     if args.json:
         document = {
@@ -786,6 +856,7 @@ def main(argv: list[str] | None = None) -> int:
                 "all": everything,
                 "network": net,
                 "load": load,
+                "fleet": fleet,
             },
         }
         print(json.dumps(document, indent=2))

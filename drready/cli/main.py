@@ -124,6 +124,13 @@ def _parser() -> argparse.ArgumentParser:
     servicer.add_argument(
         "--plain-http", action="store_true", help="serve plain HTTP (on purpose only)"
     )
+    simulate.add_argument(
+        "--count",
+        type=int,
+        metavar="N",
+        help="a fleet of N devices in one process, device k on the k-th address of the loopback "
+        "block --bind ADDRESS/PREFIX[:PORT] (default 127.0.1.0, as large as N needs)",
+    )
     simulate.add_argument("--fault", action="append", default=[], metavar="NAME")
     simulate.add_argument(
         "--comms-loss-timeout",

@@ -8,6 +8,8 @@ import json
 import signal
 from datetime import datetime
 
+from drready.cli.fleet import Fleet, FleetBind, fleet_specs, parse_fleet_bind, raise_open_file_limit
+from drready.cli.fleet import banner as fleet_banner
 from drready.echonet.transport import DatagramEndpoint, DatagramHandler, open_udp_endpoint
 from drready.errors import UsageError
 from drready.model import DeviceClass
@@ -91,8 +93,11 @@ def _cmd_simulate_servicer(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     if args.device_class == "servicer":
+        if args.count is not None:
+            raise UsageError("--count: not an option of the servicer (it is one server)")
         return _cmd_simulate_servicer(args)
-    host, port = _parse_bind(args.bind or "127.0.0.1:3610")
+    fleet_bind = None if args.count is None else parse_fleet_bind(args.bind, args.count)
+    host, port = ("", 0) if fleet_bind else _parse_bind(args.bind or "127.0.0.1:3610")
     if not args.time_scale >= 1:
         raise UsageError(f"--time-scale: expected a number >= 1, got {args.time_scale}")
     if args.clock is not None:
@@ -117,6 +122,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             raise UsageError(f"--fault: {exc}") from None
         if fault.device_class != args.device_class:
             raise UsageError(f"--fault {name}: a {fault.device_class} fault")
+
+    if fleet_bind is not None:
+        return _serve_fleet(args, fleet_bind)
 
     async def serve() -> None:
         async def endpoint(handler: DatagramHandler) -> DatagramEndpoint:
@@ -145,6 +153,34 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             sim.close()
         sim.check()
         print("drready simulate: stopped", flush=True)
+
+    asyncio.run(serve())
+    return 0
+
+
+def _serve_fleet(args: argparse.Namespace, bind: FleetBind) -> int:
+    raise_open_file_limit(bind.count)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        fleet = Fleet(bind, fleet_specs(_spec(args)))
+        try:
+            await fleet.start()
+        except OSError as exc:
+            raise UsageError(f"--bind {args.bind or bind.host(0)}: {exc.strerror or exc}") from None
+        speed = f", clock {args.time_scale:g}x real time" if args.time_scale != 1 else ""
+        print(fleet_banner(args.device_class, bind, args.fault, speed), flush=True)
+        try:
+            await stop.wait()
+        finally:
+            fleet.close()
+        fleet.check()
+        print(
+            f"drready simulate: stopped ({fleet.multicast_requests} multicast requests)", flush=True
+        )
 
     asyncio.run(serve())
     return 0
