@@ -38,6 +38,14 @@ def _suites(path: Path) -> list[ElementTree.Element] | str:
     return f"its {JUNIT} is not JUnit XML (root <{root.tag}>)"
 
 
+def _number(text: str | None) -> float:
+    """A count or time attribute; a missing or garbled one counts as nothing."""
+    try:
+        return float(text or 0)
+    except ValueError:
+        return 0.0
+
+
 def _missing_suite(name: str, why: str) -> ElementTree.Element:
     suite = ElementTree.Element(
         "testsuite", name=name, tests="1", errors="1", failures="0", skipped="0", time="0"
@@ -65,8 +73,8 @@ def combine_junit(
         for suite in suites:
             suite.set("name", name)
             for key in _COUNTS:
-                totals[key] += int(suite.get(key, "0") or 0)
-            time_s += float(suite.get("time", "0") or 0)
+                totals[key] += int(_number(suite.get(key)))
+            time_s += _number(suite.get("time"))
             root.append(suite)
     for key in _COUNTS:
         root.set(key, str(totals[key]))
