@@ -20,6 +20,7 @@ from drready.cli.inspect import (
     cmd_report,
     cmd_verify,
 )
+from drready.cli.merge import add_merge_parser, cmd_merge
 from drready.cli.run import cmd_run
 from drready.cli.simulate import cmd_faults, cmd_simulate
 from drready.cli.status import EXIT_INTERRUPTED, EXIT_USAGE
@@ -191,6 +192,7 @@ def _parser() -> argparse.ArgumentParser:
         "verify", help="check a run's evidence bundle: exit 0 if untouched, else name the change"
     )
     verify.add_argument("run_dir", type=Path)
+    add_merge_parser(sub)
 
     diff = sub.add_parser(
         "diff", help="what changed between two runs: verdicts, test outcomes, measured figures"
@@ -205,6 +207,7 @@ COMMANDS = {
     "run": cmd_run,
     "diff": cmd_diff,
     "verify": cmd_verify,
+    "merge": cmd_merge,
     "simulate": cmd_simulate,
     "catalog": cmd_catalog,
     "faults": cmd_faults,

@@ -159,6 +159,7 @@ def _run_all(args: argparse.Namespace, classes: Sequence[str]) -> int:
     from drready.clock import RealClock
     from drready.report.combined import build_combined, format_combined
     from drready.report.json_report import write_report
+    from drready.report.junit import write_combined_junit
     from drready.run.multirun import banner, run_children
 
     if not classes:
@@ -193,6 +194,8 @@ def _run_all(args: argparse.Namespace, classes: Sequence[str]) -> int:
     status = _combined_exit(interrupted, results, document(results))
     final = document(results, status)
     write_report(report_path, final)
+    problems = {r.device_class: r.problem for r in results if r.problem}
+    write_combined_junit(run_dir, [r.device_class for r in results], run_id, problems)
     try:
         write_combined_manifest(run_dir)
         sealed = None

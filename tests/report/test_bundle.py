@@ -472,7 +472,7 @@ def test_a_combined_run_verifies_and_a_change_in_a_part_is_named(combined: Path)
     manifest = json.loads((combined / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["kind"] == "combined"
     assert sorted(manifest["parts"]) == ["battery", "heatpump", "hybrid"]
-    assert list(manifest["files"]) == ["report.json"]
+    assert list(manifest["files"]) == ["junit.xml", "report.json"]
     for part in ("battery", "heatpump", "hybrid"):
         assert verify_bundle(combined / part) == []
 
