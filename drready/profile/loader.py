@@ -26,6 +26,7 @@ from drready.profile.sections import (
     MeterSettings,
     ModbusSettings,
     OpenAdrSettings,
+    OperatorSettings,
     ProtocolInfo,
     Ratings,
     Timings,
@@ -58,6 +59,7 @@ def _profile_from_document(doc: Mapping[str, Any], source: Path | None) -> Profi
         openadr3=OpenAdrSettings(**doc["openadr3"]) if "openadr3" in doc else None,
         webapi=WebApiSettings(**doc["webapi"]) if "webapi" in doc else None,
         impair=Impairment(**doc["impair"]) if "impair" in doc else None,
+        operator=OperatorSettings(**doc["operator"]) if "operator" in doc else None,
     )
 
 
