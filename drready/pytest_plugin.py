@@ -288,7 +288,6 @@ def dut(request: pytest.FixtureRequest, drready_profile: Profile) -> Iterator[De
         hold=_progress_hold(recorder),
     )
     recorder.device_opened(device)
-    device.evidence.current_test = request.node.nodeid
     try:
         yield device
     finally:

@@ -160,6 +160,10 @@ class RunRecorder:
         self.dut = device
         self.device_time_start = device.now()
         self.local_address = device.local_address
+        # Opened in the first test's setup (a session fixture's request is the session's, with
+        # no test): what that test does from here is its own evidence.
+        if len(self.running) == 1:
+            device.evidence.current_test = next(iter(self.running))
         # Findings made while the device opened (discovery, reading its maps) belong to no test.
         self.findings.set_aside(device.findings)
 
