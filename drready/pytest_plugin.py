@@ -19,9 +19,9 @@ from drready import __version__
 from drready.clock import VirtualClock, real_now
 from drready.device import DeviceUnderTest
 from drready.errors import SessionError, UsageError
+from drready.operator import OPERATOR_STEPS
 from drready.profile import DEVICE_CLASSES, Profile
 from drready.recorder import INCONCLUSIVE, RunRecorder, unknown_requirements
-from drready.operator import OPERATOR_STEPS
 from drready.run.operator import choose_operator
 from drready.run.options import RunOptions, check_run, resolve_profile, run_options
 from drready.run.session import open_dut

@@ -331,9 +331,7 @@ class DeviceUnderTest:
         if answer.answer in ("not-exercised", "skipped"):
             raise NotExercised(f"{step.id} needs an operator: {answer.detail}")
         if answer.answer == "timeout":
-            raise Inconclusive(
-                f"operator step {step.id}: no answer within {answer.waited_s:.0f} s"
-            )
+            raise Inconclusive(f"operator step {step.id}: no answer within {answer.waited_s:.0f} s")
         if answer.answer == "could-not":
             raise Inconclusive(f"operator step {step.id} was not done: {answer.detail}")
         return answer

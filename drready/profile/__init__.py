@@ -27,6 +27,7 @@ from drready.profile.loader import (
     load_profile,
     parse_profile,
 )
+from drready.profile.operator_section import OperatorSettings
 from drready.profile.sections import (
     DEVICE_CLASSES,
     DRREADY_MAX_REQUEST_INTERVAL_S,
@@ -40,7 +41,6 @@ from drready.profile.sections import (
     MeterSettings,
     ModbusSettings,
     OpenAdrSettings,
-    OperatorSettings,
     ProtocolInfo,
     Ratings,
     Timings,

@@ -18,6 +18,7 @@ from drready.echonet.mapping import (
 from drready.errors import ProfileError
 from drready.impairment import Impairment
 from drready.model import Binding, DeviceClass
+from drready.profile.operator_section import OperatorSettings
 from drready.profile.schema import validate_document
 from drready.profile.sections import (
     SIMULATOR_ADDRESS,
@@ -27,7 +28,6 @@ from drready.profile.sections import (
     MeterSettings,
     ModbusSettings,
     OpenAdrSettings,
-    OperatorSettings,
     ProtocolInfo,
     Ratings,
     Timings,

@@ -17,6 +17,7 @@ from drready.errors import ProfileError
 from drready.impairment import Impairment
 from drready.model import Binding, DeviceClass
 from drready.profile.device_profile import Profile
+from drready.profile.operator_section import OperatorSettings
 from drready.profile.schema import render_value, validate_document
 from drready.profile.sections import (
     DEVICE_CLASSES,
@@ -26,7 +27,6 @@ from drready.profile.sections import (
     MeterSettings,
     ModbusSettings,
     OpenAdrSettings,
-    OperatorSettings,
     ProtocolInfo,
     Ratings,
     Timings,

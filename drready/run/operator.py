@@ -240,4 +240,3 @@ def choose_operator(
     if settings.power_switch:
         return PowerSwitch(settings, person)
     return person
-

@@ -11,18 +11,17 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from drready.suites.common import test_communication as communication_suite
 
 from drready.errors import NotExercised
 from drready.operator import OPERATOR_STEPS, NoOperator, OperatorStep
 from drready.profile import SIMULATOR_ADDRESS, OperatorSettings
 from drready.run.operator import PowerSwitch, TerminalOperator, choose_operator
-from drready.suites.common import test_communication as communication_suite
 from tests.helpers import announced, drready_run, loopback_hosts
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,7 +47,9 @@ def read_until(fd: int, text: str, timeout_s: float = 10.0) -> str:
     deadline = time.monotonic() + timeout_s
     while text.encode() not in seen:
         left = deadline - time.monotonic()
-        assert left > 0, f"{text!r} not seen within {timeout_s} s; saw {seen.decode(errors='replace')!r}"
+        assert left > 0, (
+            f"{text!r} not seen within {timeout_s} s; saw {seen.decode(errors='replace')!r}"
+        )
         ready, _, _ = select.select([fd], [], [], left)
         if ready:
             try:
@@ -61,7 +62,9 @@ def read_until(fd: int, text: str, timeout_s: float = 10.0) -> str:
     return seen.decode("utf-8", "replace")
 
 
-@pytest.mark.parametrize(("key", "answer"), [(b"\r", "done"), (b"s", "skipped"), (b"f", "could-not")])
+@pytest.mark.parametrize(
+    ("key", "answer"), [(b"\r", "done"), (b"s", "skipped"), (b"f", "could-not")]
+)
 def test_the_terminal_prompt_shows_the_step_and_takes_one_key(key: bytes, answer: str) -> None:
     with terminal() as (master, path):
         import threading
@@ -164,7 +167,9 @@ class _Device:
 
 def test_the_restart_test_fails_a_device_back_in_another_mode() -> None:
     with pytest.raises(AssertionError, match="own mode auto before the restart and came back"):
-        communication_suite.test_identity_stable_across_restart(_Device(["A", "A"], ["auto", "discharging"]))  # type: ignore[arg-type]
+        communication_suite.test_identity_stable_across_restart(
+            _Device(["A", "A"], ["auto", "discharging"])
+        )  # type: ignore[arg-type]
 
 
 def test_the_restart_test_fails_a_changed_identity() -> None:
@@ -183,7 +188,15 @@ def test_nobody_to_restart_is_not_exercised() -> None:
 @contextmanager
 def simulator(host: str, port: int = 0) -> Iterator[int]:
     """``drready simulate battery --bind HOST:PORT`` until the block ends; yields its port."""
-    command = [sys.executable, "-m", "drready.cli", "simulate", "battery", "--bind", f"{host}:{port}"]
+    command = [
+        sys.executable,
+        "-m",
+        "drready.cli",
+        "simulate",
+        "battery",
+        "--bind",
+        f"{host}:{port}",
+    ]
     with announced(command, "the simulator") as (_process, banner):
         yield int(banner.split(f"udp://{host}:")[1].split()[0])
 
@@ -213,10 +226,8 @@ def run_on_a_terminal(profile: Path, report_dir: Path, *options: str) -> Iterato
     try:
         yield pid, master
     finally:
-        try:
+        with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         os.close(master)
 
 
@@ -273,6 +284,7 @@ def verify(report_dir: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+# The one whole run in the fast part: the Done-when of operator steps (issue 14), ~6 s.
 def test_an_operator_restarts_an_external_device_through_the_terminal(tmp_path: Path) -> None:
     host, _ = loopback_hosts(2)
     report_dir = tmp_path / "run"
@@ -297,3 +309,117 @@ def test_an_operator_restarts_an_external_device_through_the_terminal(tmp_path: 
     assert answered["values"]["answer"] == "done" and answered["values"]["by"] == "operator"
     assert answered["test"].endswith(RESTART_TEST)
     verify(report_dir)
+
+
+@pytest.mark.slow
+def test_without_a_terminal_the_restart_is_not_exercised(tmp_path: Path) -> None:
+    host, _ = loopback_hosts(2)
+    with simulator(host) as port:
+        profile = external_profile(tmp_path, host, port)
+        done = drready_run(profile, tmp_path / "run", "--", "-k", RESTART_TEST, timeout_s=120)
+    assert "OPERATOR STEP" not in done.stdout
+    outcome = restart_outcome(report_of(tmp_path / "run"))
+    assert outcome["outcome"] == "skipped", outcome
+    assert "no terminal to ask an operator on" in outcome["message"], outcome
+    assert "not exercised" in outcome["message"]
+    assert outcome["verdict"] != "pass", outcome  # a skipped check never passes a requirement
+    (_, answered) = operator_records(tmp_path / "run")
+    assert answered["values"]["answer"] == "not-exercised"
+    verify(tmp_path / "run")
+
+
+@pytest.mark.slow
+def test_no_operator_asks_nobody_even_on_a_terminal(tmp_path: Path) -> None:
+    host, _ = loopback_hosts(2)
+    with simulator(host) as port:
+        profile = external_profile(tmp_path, host, port)
+        with run_on_a_terminal(profile, tmp_path / "run", "--no-operator") as (pid, master):
+            _status, shown = finish(pid, master)
+    assert "OPERATOR STEP" not in shown, shown
+    outcome = restart_outcome(report_of(tmp_path / "run"))
+    assert outcome["outcome"] == "skipped" and "--no-operator" in outcome["message"], outcome
+    assert outcome["verdict"] != "pass", outcome
+
+
+@pytest.mark.slow
+def test_an_unanswered_step_leaves_the_test_inconclusive(tmp_path: Path) -> None:
+    host, _ = loopback_hosts(2)
+    with simulator(host) as port:
+        profile = external_profile(tmp_path, host, port, "\n[operator]\nstep_timeout_s = 1\n")
+        with run_on_a_terminal(profile, tmp_path / "run") as (pid, master):
+            status, shown = finish(pid, master)
+    assert "OPERATOR STEP: restart" in shown and "no answer in time" in shown, shown
+    assert status == 1, shown
+    outcome = restart_outcome(report_of(tmp_path / "run"))
+    assert outcome["outcome"] == "inconclusive", outcome
+    assert outcome["verdict"] == "inconclusive" and "no answer within" in outcome["message"]
+    verify(tmp_path / "run")
+
+
+#: A power switch for a simulator process: "off" stops it (and waits until it has gone), "on"
+#: starts a new one on the same address, detached, and waits for its banner.
+POWER_SWITCH = """
+import os, signal, subprocess, sys, time
+what, pid_file, host, port = sys.argv[1:5]
+if what == "off":
+    pid = int(open(pid_file).read())
+    os.kill(pid, signal.SIGINT)
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            print("off: stopped", pid)
+            sys.exit(0)
+        time.sleep(0.1)
+    sys.exit("off: still running")
+log = pid_file + ".log"
+process = subprocess.Popen(
+    [sys.executable, "-m", "drready.cli", "simulate", "battery", "--bind", f"{host}:{port}"],
+    stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+)
+open(pid_file, "w").write(str(process.pid))
+for _ in range(150):
+    if "udp://" in open(log).read():
+        print("on: started", process.pid)
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit("on: no banner")
+"""
+
+
+@pytest.mark.slow
+def test_a_power_switch_restarts_the_device_without_a_person(tmp_path: Path) -> None:
+    host, _ = loopback_hosts(2)
+    script = tmp_path / "switch.py"
+    script.write_text(POWER_SWITCH, encoding="utf-8")
+    pid_file = tmp_path / "device.pid"
+    with simulator(host) as port:
+        pass  # a free port on that address, known before the switch starts the device
+    on = [sys.executable, str(script), "on", str(pid_file), host, str(port)]
+    off = [sys.executable, str(script), "off", str(pid_file), host, str(port)]
+    try:
+        import subprocess
+
+        subprocess.run(on, check=True, timeout=30, capture_output=True)
+        first = pid_file.read_text()
+        extra = (
+            f"\n[operator]\npower_off_command = {json.dumps(off)}\n"
+            f"power_on_command = {json.dumps(on)}\npower_off_s = 0.5\n"
+        )
+        profile = external_profile(tmp_path, host, port, extra)
+        done = drready_run(profile, tmp_path / "run", "--", "-k", RESTART_TEST, timeout_s=120)
+        assert pid_file.read_text() != first, "the device was not power-cycled"
+    finally:
+        if pid_file.exists():
+            with suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGINT)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "OPERATOR STEP" not in done.stdout
+    outcome = restart_outcome(report_of(tmp_path / "run"))
+    assert outcome["outcome"] == "passed" and outcome["verdict"] == "pass", outcome
+    (_, answered) = operator_records(tmp_path / "run")
+    values = answered["values"]
+    assert values["answer"] == "done" and values["by"] == "power-switch"
+    assert [c["name"] for c in values["commands"]] == ["power off", "power on"]
+    assert values["commands"][0]["stdout"].startswith("off: stopped")
+    verify(tmp_path / "run")
