@@ -14,6 +14,7 @@ __all__ = [
     "DrreadyError",
     "ExchangeError",
     "Inconclusive",
+    "NotExercised",
     "ProfileError",
     "SessionError",
     "UsageError",
@@ -86,6 +87,16 @@ class Inconclusive(DrreadyError):
         self.reason = reason
         self.cause = cause
         super().__init__(reason if cause is None else f"{reason} (caused by {cause})")
+
+
+class NotExercised(DrreadyError):
+    """A check that needs something the run does not have (an operator at a terminal to
+    restart the device, in CI or with ``--no-operator``): the test is skipped, saying why, and
+    never counts as a pass."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
 
 
 class ExchangeError(Exception):

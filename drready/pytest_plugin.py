@@ -6,7 +6,9 @@ names a device: ``--simulate CLASS`` or ``--profile FILE`` (or the ``drready_pro
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -17,13 +19,18 @@ from drready import __version__
 from drready.clock import VirtualClock, real_now
 from drready.device import DeviceUnderTest
 from drready.errors import SessionError, UsageError
+from drready.operator import OPERATOR_STEPS
 from drready.profile import DEVICE_CLASSES, Profile
 from drready.recorder import INCONCLUSIVE, RunRecorder, unknown_requirements
+from drready.run.operator import choose_operator
 from drready.run.options import RunOptions, check_run, resolve_profile, run_options
 from drready.run.session import open_dut
 
 #: The run's recorder, in the config's stash (absent when the run names no device).
 RECORDER_KEY = pytest.StashKey[RunRecorder]()
+#: Whether standard input and output were a terminal when pytest started (before its capture
+#: put /dev/null and a file in their place): an operator can be asked only then.
+TERMINAL_KEY = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,6 +76,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="impair the harness's own links (loss=0.05,duplicate=0.01,seed=7; none); "
         "overrides the profile's [impair]",
     )
+    group.addoption(
+        "--no-operator",
+        dest="drready_no_operator",
+        action="store_true",
+        help="ask no operator at the terminal: steps that need one (restart an external "
+        "device) are not exercised; a profile's power switch still restarts",
+    )
     group.addoption("--run-id", dest="drready_run_id", metavar="ID", help="name of this run")
     group.addoption(
         "--clock",
@@ -93,6 +107,15 @@ def _options(config: pytest.Config) -> RunOptions:
     )
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> Generator[None, None, None]:
+    # Outermost wrapper: runs before the capture plugin replaces the standard streams.
+    early_config.stash[TERMINAL_KEY] = os.isatty(0) and os.isatty(1)
+    yield
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -100,6 +123,12 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers", "topology(name): the test needs this topology (gateway or server)"
+    )
+    config.addinivalue_line(
+        "markers",
+        "operator_step(step): the test needs operator step STEP ("
+        + ", ".join(OPERATOR_STEPS)
+        + ") on an external device (drready.operator.OPERATOR_STEPS)",
     )
     config.addinivalue_line(
         "markers",
@@ -252,13 +281,28 @@ def dut(request: pytest.FixtureRequest, drready_profile: Profile) -> Iterator[De
         )
     except SessionError as exc:
         pytest.fail(f"cannot open the device under test: {exc}", pytrace=False)
+    device.operator = choose_operator(
+        drready_profile.operator,
+        enabled=not request.config.getoption("drready_no_operator"),
+        terminal=request.config.stash.get(TERMINAL_KEY, False),
+        hold=_progress_hold(recorder),
+    )
     recorder.device_opened(device)
-    device.evidence.current_test = request.node.nodeid
     try:
         yield device
     finally:
         recorder.device_closing(device)
         device.close()
+
+
+def _progress_hold(recorder: RunRecorder) -> Callable[[], AbstractContextManager[None]]:
+    """While an operator's prompt is up, the progress line is not drawn over it."""
+
+    def hold() -> AbstractContextManager[None]:
+        progress = recorder.progress
+        return nullcontext() if progress is None else progress.held()
+
+    return hold
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -37,6 +37,7 @@ from drready.catalog import UnknownRequirementError
 from drready.catalog import get as get_requirement
 from drready.clock import real_monotonic, real_now
 from drready.device import DeviceUnderTest
+from drready.errors import NotExercised
 from drready.model import DeviceClass, Topology
 from drready.profile import Profile
 from drready.report.json_report import write_report
@@ -159,6 +160,10 @@ class RunRecorder:
         self.dut = device
         self.device_time_start = device.now()
         self.local_address = device.local_address
+        # Opened in the first test's setup (a session fixture's request is the session's, with
+        # no test): what that test does from here is its own evidence.
+        if len(self.running) == 1:
+            device.evidence.current_test = next(iter(self.running))
         # Findings made while the device opened (discovery, reading its maps) belong to no test.
         self.findings.set_aside(device.findings)
 
@@ -295,7 +300,10 @@ class RunRecorder:
         One left without a verdict (:func:`verdictless`) in setup or call stays failed for
         pytest (the exit status is not 0), with a one-line reason instead of a traceback and
         user properties the record and the JUnit writer read. In teardown it is reported passed
-        (the call's verdict stands) and carries what did not take."""
+        (the call's verdict stands) and carries what did not take.
+
+        One that raised :class:`NotExercised` (an operator step nobody could carry out) is
+        skipped, with its reason: never a pass."""
         report = yield
         excinfo = call.excinfo
         if excinfo is None:
@@ -305,6 +313,11 @@ class RunRecorder:
             report.outcome = "skipped"
             report.longrepr = (str(item.path), item.location[1] or 0, f"Not applicable: {reason}")
             report.user_properties.append((NOT_APPLICABLE, reason))
+            return report
+        if isinstance(excinfo.value, NotExercised) and call.when != "teardown":
+            # Skipped, saying why: a check nobody could carry out is never a pass.
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0, excinfo.value.reason)
             return report
         requirements = self.requirement_ids.get(item.nodeid, ())
         judged = verdictless(excinfo.value, self.class_prefix, requirements)

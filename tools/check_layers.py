@@ -50,6 +50,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "drready.timeofday",
             "drready.evidence",
             "drready.impairment",
+            "drready.operator",
         ),
     ),
     ("protocols", ("drready.echonet", "drready.modbus", "drready.openadr", "drready.webapi")),

@@ -78,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
         "local time) unless an offset is given; the default is 2027-04-01T09:00",
     )
     run.add_argument(
+        "--no-operator",
+        action="store_true",
+        help="ask no operator at the terminal: steps that need a person (restart an external "
+        "device) are not exercised; a profile's [operator] power switch still restarts",
+    )
+    run.add_argument(
         "--interrupt-after-test",
         action="store_true",
         help="on Ctrl-C or SIGTERM, finish the test in progress, then stop (a second one stops "

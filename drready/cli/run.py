@@ -104,6 +104,8 @@ def _run_one(args: argparse.Namespace, simulate: DeviceClass | None) -> int:
         argv += ["--clock", args.clock]
     if args.impair is not None:
         argv += ["--impair", args.impair]
+    if args.no_operator:
+        argv += ["--no-operator"]
     argv += ["--rootdir", str(suites_dir().parent), *args.pytest_args]
     stopper = _StopAfterTest() if args.interrupt_after_test else None
     with _interrupt_handlers(stopper):

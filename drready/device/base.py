@@ -26,8 +26,11 @@ from drready.bindings.types import (
     StructuredDataReport,
 )
 from drready.clock import LoopRunner
+from drready.errors import ExchangeError, Inconclusive, NotExercised
 from drready.evidence import EvidenceLog, Finding
 from drready.model import DeviceClass
+from drready.operator import OPERATOR_STEPS, NoOperator, Operator, OperatorAnswer
+from drready.profile import OperatorSettings
 
 if TYPE_CHECKING:
     from drready.profile import Profile
@@ -88,6 +91,9 @@ class DeviceUnderTest:
             binding.capabilities, restart=simulator is not None
         )
         self._server_path: ServerPathBinding | None = binding.server_path
+        #: Who carries out operator steps (the run sets it: a person at the terminal, the
+        #: profile's power switch); by default nobody, and the steps are not exercised.
+        self.operator: Operator = NoOperator("no operator in this session; not exercised")
         self._start = runner.clock.monotonic()
         #: Figures tests measured, in order: (name, value, unit). The recorder files each
         #: under the test that was running.
@@ -220,6 +226,11 @@ class DeviceUnderTest:
         self._note("identity read", **identity.to_json())
         return identity
 
+    def own_state(self) -> str | None:
+        """What the device does on its own, where its class has such a state to compare across a
+        restart (a battery's operation mode); None where it has not."""
+        return None
+
     def appendix_release(self) -> str | None:
         return self._run(self.binding.appendix_release())
 
@@ -271,12 +282,22 @@ class DeviceUnderTest:
 
     @property
     def can_restart(self) -> bool:
+        """The harness restarts the device itself (the in-process simulator); otherwise a
+        restart is an operator step."""
         return self.capabilities.restart
 
     def restart(self) -> None:
-        """Power-cycle the device (in-process simulator only)."""
+        """Power-cycle the device, and return once it answers again: the in-process simulator
+        restarts itself; an external device is restarted by the operator (or the profile's
+        power switch), then polled until it answers.
+
+        :class:`NotExercised` when nobody can do it (no terminal, ``--no-operator``) or the
+        operator skips it; :class:`Inconclusive` when it could not be done, was not answered in
+        time, or the device does not answer again within ``operator.boot_timeout_s``."""
         if self.simulator is None:
-            raise RuntimeError("restart needs the in-process simulator")
+            self.operator_step("restart")
+            self._wait_until_back()
+            return
         self._note("device restarted (power cycle)")
         simulator = self.simulator
 
@@ -284,6 +305,60 @@ class DeviceUnderTest:
             simulator.restart()  # inside the loop: the restarted node announces itself
 
         self._run(restart())
+
+    def operator_step(self, step_id: str) -> OperatorAnswer:
+        """Ask for operator step ``step_id`` (:data:`~drready.operator.OPERATOR_STEPS`) and
+        record the question and the answer in the evidence (kind "operator"). Returns the
+        answer when it was done; raises :class:`NotExercised` or :class:`Inconclusive` (see
+        :meth:`restart`) otherwise."""
+        step = OPERATOR_STEPS[step_id]
+        self.evidence.add(
+            "operator",
+            "harness",
+            "",
+            f"operator step {step.id} asked: {step.instruction}",
+            values={"state": "asked", **step.to_json()},
+        )
+        answer = self.operator.ask(step)
+        self.evidence.add(
+            "operator",
+            "harness",
+            "",
+            f"operator step {step.id}: {answer.answer} by {answer.by} after "
+            f"{answer.waited_s:.0f} s: {answer.detail}",
+            values={"state": "answered", **answer.to_json()},
+        )
+        if answer.answer in ("not-exercised", "skipped"):
+            raise NotExercised(f"{step.id} needs an operator: {answer.detail}")
+        if answer.answer == "timeout":
+            raise Inconclusive(f"operator step {step.id}: no answer within {answer.waited_s:.0f} s")
+        if answer.answer == "could-not":
+            raise Inconclusive(f"operator step {step.id} was not done: {answer.detail}")
+        return answer
+
+    def _wait_until_back(self) -> None:
+        """Poll the device's identity until it answers, bounded by ``operator.boot_timeout_s``
+        (real seconds: a device boots on the wall clock, whatever its DR clock's scale)."""
+        settings = self.profile.operator or OperatorSettings()
+        clock = self.runner.clock
+        deadline = clock.monotonic() + settings.boot_timeout_s
+        interval = min(5.0, settings.boot_timeout_s / 10)
+        problem = ""
+        while True:
+            try:
+                self._run(self.binding.identity())
+            except ExchangeError as exc:
+                problem = str(exc)
+            else:
+                self._note("the device answers again after the restart")
+                return
+            if clock.monotonic() >= deadline:
+                raise Inconclusive(
+                    f"the device did not answer within {settings.boot_timeout_s:g} s after the "
+                    f"restart: {problem}",
+                    cause="*-1.1",
+                )
+            self.runner.sleep(interval)
 
     def close(self) -> None:
         """Let go of the binding's connections, the simulator, the loop and the evidence file;

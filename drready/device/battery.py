@@ -94,6 +94,10 @@ class BatteryDUT(DeviceUnderTest):
     def read_mode(self) -> str:
         return self._run(self.binding.read_mode())
 
+    def own_state(self) -> str | None:
+        """The operation mode: what a restart must bring the device back to (no DR active)."""
+        return self.read_mode()
+
     def read_ratings(self) -> tuple[float, float]:
         """(max charge W, max discharge W) as the device reports them."""
         return self._run(self.binding.read_ratings())

@@ -27,6 +27,7 @@ from drready.profile.loader import (
     load_profile,
     parse_profile,
 )
+from drready.profile.operator_section import OperatorSettings
 from drready.profile.sections import (
     DEVICE_CLASSES,
     DRREADY_MAX_REQUEST_INTERVAL_S,
@@ -65,6 +66,7 @@ __all__ = [
     "MeterSettings",
     "ModbusSettings",
     "OpenAdrSettings",
+    "OperatorSettings",
     "Profile",
     "ProfileError",
     "ProtocolInfo",

@@ -18,6 +18,7 @@ from drready.echonet.mapping import (
 from drready.errors import ProfileError
 from drready.impairment import Impairment
 from drready.model import Binding, DeviceClass
+from drready.profile.operator_section import OperatorSettings
 from drready.profile.schema import validate_document
 from drready.profile.sections import (
     SIMULATOR_ADDRESS,
@@ -65,6 +66,8 @@ class Profile:
     webapi: WebApiSettings | None = None
     #: What the harness does to its own links ([impair], or ``drready run --impair``).
     impair: Impairment | None = None
+    #: How operator steps are carried out ([operator]); None: a person at the terminal.
+    operator: OperatorSettings | None = None
     # How many times faster than real time the device's clock runs (on_device_clock): reports
     # must say the timings were scaled.
     time_scale: float = 1.0
@@ -149,6 +152,8 @@ class Profile:
             doc["webapi"] = self.webapi.to_json()
         if self.impair is not None:
             doc["impair"] = self.impair.to_json()
+        if self.operator is not None:
+            doc["operator"] = self.operator.to_json()
         doc["timings"] = self.timings.to_json()
         doc["tolerances"] = self.tolerances.to_json()
         if self.jcstar is not None:

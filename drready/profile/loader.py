@@ -17,6 +17,7 @@ from drready.errors import ProfileError
 from drready.impairment import Impairment
 from drready.model import Binding, DeviceClass
 from drready.profile.device_profile import Profile
+from drready.profile.operator_section import OperatorSettings
 from drready.profile.schema import render_value, validate_document
 from drready.profile.sections import (
     DEVICE_CLASSES,
@@ -58,6 +59,7 @@ def _profile_from_document(doc: Mapping[str, Any], source: Path | None) -> Profi
         openadr3=OpenAdrSettings(**doc["openadr3"]) if "openadr3" in doc else None,
         webapi=WebApiSettings(**doc["webapi"]) if "webapi" in doc else None,
         impair=Impairment(**doc["impair"]) if "impair" in doc else None,
+        operator=OperatorSettings(**doc["operator"]) if "operator" in doc else None,
     )
 
 

@@ -12,8 +12,8 @@ minutes instead. Virtual-time runs take seconds and show nothing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -71,6 +71,7 @@ class Progress:
         self.test_started = 0.0
         self.window: DrWindow | None = None
         self._drawn = False
+        self._held = False
         self._last_log = 0.0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -103,6 +104,18 @@ class Progress:
         with self._lock:
             self._erase()
 
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Nothing is drawn inside the block (an operator's prompt is on the terminal)."""
+        with self._lock:
+            self._erase()
+            self._held = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held = False
+
     # -- drawing ---------------------------------------------------------------------------
     def text(self) -> str | None:
         if self.test is None:
@@ -122,7 +135,7 @@ class Progress:
         """Draw once (called every REDRAW_S by the thread, or by a test)."""
         with self._lock:
             text = self.text()
-            if text is None:
+            if text is None or self._held:
                 return
             if self.tty:
                 with self.uncaptured():

@@ -24,6 +24,7 @@ from drready.profile import (
     JcStar,
     MeterSettings,
     ModbusSettings,
+    OperatorSettings,
     Profile,
     ProfileError,
     ProtocolInfo,
@@ -720,6 +721,7 @@ def test_schema_is_valid_draft_2020_12() -> None:
         ("waterHeater", WaterHeaterSpec),
         ("modbus", ModbusSettings),
         ("meter", MeterSettings),
+        ("operator", OperatorSettings),
     ],
 )
 def test_schema_defaults_match_dataclass_defaults(definition: str, cls: type) -> None:
@@ -762,3 +764,26 @@ def test_profile_fields_follow_the_brief() -> None:
         "protocol",
         "mapping",
     ]
+
+
+def test_an_operator_section_declares_a_power_switch() -> None:
+    battery = default_profile("battery")
+    assert battery.operator is None
+    switch = OperatorSettings(power_off_command=("off",), power_on_command=("on", "--now"))
+    assert switch.power_switch and switch.to_json()["power_on_command"] == ["on", "--now"]
+    assert not OperatorSettings().power_switch
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('power_off_command = ["off"]', "operator: expected power_off_command and "),
+        ('power_off_command = "off"\npower_on_command = ["on"]', "operator.power_off_command"),
+        ("step_timeout_s = 0", "operator.step_timeout_s"),
+        ("restart_by = 1", "operator"),
+    ],
+)
+def test_a_bad_operator_section_is_refused_in_one_line(section: str, message: str) -> None:
+    text = (ROOT / "drready/profile/builtin/battery.toml").read_text(encoding="utf-8")
+    with pytest.raises(ProfileError, match=re.escape(message)):
+        parse_profile(f"{text}\n[operator]\n{section}\n")
