@@ -8,6 +8,8 @@ minutes, four device hours) and check every time the declaration draws from it.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -155,3 +157,48 @@ def test_the_report_ends_device_time_at_start_plus_covered() -> None:
     assert device_time["covered_s"] == COVERED_S
     assert device_time["start"] == _iso(START)
     assert device_time["end"] == _iso(START + COVERED_S)
+
+
+#: A loopback address of this test's own for the simulator.
+SIMULATOR_HOST = "127.0.0.61"
+
+
+@pytest.mark.slow
+def test_the_declaration_of_a_60x_run_is_drawn_over_its_device_time(tmp_path: Path) -> None:
+    # A real --time-scale 60 run against the simulator as its own process over UDP: one DR test
+    # (12 device minutes, 12 real seconds) and discovery, then the declaration.
+    from drready.report.declaration import render_html
+    from tests.helpers import drready_run, simulator_process
+    from tests.run.test_external_device import _profile
+
+    with simulator_process(SIMULATOR_HOST, ["--time-scale", "60"]) as simulator:
+        profile = _profile(tmp_path, simulator.port, host=SIMULATOR_HOST)
+        run_dir = tmp_path / "run"
+        done = drready_run(
+            profile,
+            run_dir,
+            "--time-scale",
+            "60",
+            "--",
+            "-k",
+            "discovery or target_beyond_rating",
+            timeout_s=180,
+        )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    covered = report["device_time"]["covered_s"]
+    assert covered >= 600.0
+    start = datetime.fromisoformat(report["device_time"]["start"]).timestamp()
+    end = datetime.fromisoformat(report["device_time"]["end"]).timestamp()
+    assert end - start == pytest.approx(covered, abs=0.01)
+
+    html = render_html(run_dir)
+    (axis,) = re.findall(
+        r'<svg class="plot"[^>]*data-axis-start="([0-9.]+)" data-axis-end="([0-9.]+)"', html
+    )
+    axis_start, axis_end = float(axis[0]), float(axis[1])
+    # The axis spans the device time the report states (not its 1/60 in real time).
+    assert axis_start == pytest.approx(start, abs=1.0)
+    assert axis_end - axis_start == pytest.approx(covered, abs=1.0)
+    hours = f"{covered / 3600:.2f} h"
+    assert hours in html  # the conditions table states the same span
