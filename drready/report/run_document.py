@@ -27,10 +27,10 @@ from drready.run.options import suites_dir
 REASON_WIDTH = 90
 
 
-def _iso(timestamp: float | None) -> str | None:
+def _iso(timestamp: float | None, timespec: str = "seconds") -> str | None:
     if timestamp is None:
         return None
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec=timespec)
 
 
 @cache
@@ -72,6 +72,10 @@ def build_document(
     # faster lived that many more seconds of its own in between.
     elapsed = max(0.0, end - start) if end is not None and start is not None else 0.0
     covered = elapsed * profile.time_scale
+    # The device's clock is taken to agree with the harness's at the start: its end is the start
+    # plus what it covered. Milliseconds: the declaration reckons evidence times onto the
+    # device's clock from this start, and at 60x a second of the harness is a device minute.
+    device_end = end if start is None else start + covered
     notes = [{"ja": POLICY_TRANSPARENCY_JA, "en": POLICY_TRANSPARENCY_EN}]
     if record.topology is Topology.GATEWAY:
         # REQUIREMENTS.md policy notes: say plainly what plain ECHONET Lite control means.
@@ -94,7 +98,11 @@ def build_document(
         "exit_status": record.exit_status,
         "started_at": _iso(record.started_at),
         "finished_at": _iso(record.finished_at),
-        "device_time": {"start": _iso(start), "end": _iso(end), "covered_s": round(covered, 3)},
+        "device_time": {
+            "start": _iso(start, "milliseconds"),
+            "end": _iso(device_end, "milliseconds"),
+            "covered_s": round(covered, 3),
+        },
         "device_class": profile.device.device_class,
         "topology": None if record.topology is None else str(record.topology),
         "binding": binding,

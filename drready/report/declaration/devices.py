@@ -187,7 +187,9 @@ def device_view(
 
     # Requirements.
     href = str(evidence_rel) if records is not None else None
-    view.requirements = requirement_rows(report.get("requirements", []), href)
+    # A --time-scale device lived more than the harness: its times are reckoned onto its clock.
+    device_clock = plots.DeviceTime.from_report(report)
+    view.requirements = requirement_rows(report.get("requirements", []), href, device_clock)
     view.summary = summary_rows(report.get("summary", {}))
     failed = [r.id for r in view.requirements if r.verdict == "fail"]
     if failed:
@@ -262,13 +264,14 @@ def device_view(
     if records:
         salt = f"{device_class}-{report.get('run_id', '')}"
         if device_class == DeviceClass.BATTERY:
-            view.plot = plots.battery_plot(records, salt=salt)
+            view.plot = plots.battery_plot(records, salt=salt, device_time=device_clock)
         else:
             view.plot = plots.water_heater_plot(
                 records,
                 profile.get("water_heater"),
                 hybrid=device_class == DeviceClass.HYBRID,
                 salt=salt,
+                device_time=device_clock,
             )
     if view.plot is None:
         view.plot_note_ja = "計測記録がないため、グラフはありません。"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from drready.report.declaration.model import (
@@ -15,6 +15,7 @@ from drready.report.declaration.model import (
     RequirementRow,
     TestRow,
 )
+from drready.report.plots import DeviceTime
 
 
 def _records_text(evidence: Any) -> tuple[str, bool]:
@@ -28,18 +29,25 @@ def _records_text(evidence: Any) -> tuple[str, bool]:
     return f"records {first}–{last - 1}", True
 
 
-def _frame_line(frame: Mapping[str, Any]) -> str:
+def _frame_line(frame: Mapping[str, Any], device_time: DeviceTime | None = None) -> str:
+    """``#seq HH:MM:SS KIND summary``, the time on the device's clock (UTC)."""
     seq = frame.get("seq", "?")
     kind = str(frame.get("kind", "")).upper()
     when = str(frame.get("time", ""))
     with contextlib.suppress(ValueError):
-        when = datetime.fromisoformat(when).strftime("%H:%M:%S")
+        moment = datetime.fromisoformat(when)
+        if device_time is not None:
+            moment = datetime.fromtimestamp(device_time.at(moment.timestamp()), UTC)
+        when = moment.strftime("%H:%M:%S")
     return f"#{seq} {when} {kind} {frame.get('summary', '')}"
 
 
 def requirement_rows(
-    requirements: Sequence[Mapping[str, Any]], evidence_href: str | None
+    requirements: Sequence[Mapping[str, Any]],
+    evidence_href: str | None,
+    device_time: DeviceTime | None = None,
 ) -> list[RequirementRow]:
+    """The table's rows; ``device_time`` puts the quoted frames' times on the device's clock."""
     rows = []
     for requirement in requirements:
         verdict = str(requirement.get("verdict", ""))
@@ -52,7 +60,7 @@ def requirement_rows(
             nodeid = str(test.get("nodeid", ""))
             frames = []
             if outcome in EXPLAINED_OUTCOMES:
-                frames = [_frame_line(f) for f in test.get("frames", [])[-MAX_FRAMES:]]
+                frames = [_frame_line(f, device_time) for f in test.get("frames", [])[-MAX_FRAMES:]]
             cause = test.get("cause")
             tests.append(
                 TestRow(

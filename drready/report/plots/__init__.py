@@ -10,6 +10,11 @@ can check against the hash chain:
   ``duration_s``, a water-heater DR request ``start_s`` (the DR heating start, seconds after the
   device's local midnight); the notes after it say whether the device accepted or refused it.
 
+Times: the records are stamped on the harness's clock. In a ``--time-scale`` run the device's
+clock runs faster, so the plots put the stamps onto it first (:class:`DeviceTime`, from the
+report's ``device_time`` and ``time_scale``) and the time axis spans the device time covered;
+each plot says the range it drew (``Plot.axis_start``/``axis_end``, ``data-axis-*`` on the SVG).
+
 Text is kept as SVG text (not paths), so the page's Japanese fonts draw it and a PDF made from
 the page keeps it searchable. Series are thinned to at most ``MAX_POINTS`` points (the minimum and
 maximum of each slice are kept, so no peak is lost) before matplotlib simplifies the paths.
@@ -29,6 +34,7 @@ from drready.report.plots.common import (
     FONT_FAMILY,
     MAX_POINTS,
     WIDTH_IN,
+    DeviceTime,
     Plot,
     changes,
     decimate,
@@ -45,6 +51,7 @@ __all__ = [
     "FONT_FAMILY",
     "MAX_POINTS",
     "WIDTH_IN",
+    "DeviceTime",
     "PlannedStart",
     "Plot",
     "TargetSegment",

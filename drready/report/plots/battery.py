@@ -6,15 +6,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    pass
 from drready.report.plots.common import (
     CUT_COLOUR,
     MEASURED_COLOUR,
     SOC_COLOUR,
     TARGET_COLOUR,
+    DeviceTime,
     Plot,
     as_number,
     decimate,
@@ -23,6 +22,7 @@ from drready.report.plots.common import (
     note_records,
     outcome_after,
     plot_style,
+    scale_caption,
     svg_text,
 )
 
@@ -86,13 +86,27 @@ def _cuts(records: Sequence[Mapping[str, Any]]) -> list[tuple[float, float]]:
     return spans
 
 
-def battery_plot(records: Sequence[Mapping[str, Any]], *, salt: str = "battery") -> Plot | None:
-    """Target power against measured power, and state of charge, over run-relative hours."""
+def battery_plot(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    salt: str = "battery",
+    device_time: DeviceTime | None = None,
+) -> Plot | None:
+    """Target power against measured power, and state of charge, over hours of device time.
+
+    With ``device_time`` (the report's), the records' times go onto the device's clock first
+    (a ``--time-scale`` run's device lived ``scale`` times more than the harness) and the axis
+    spans the device time the run covered; without it, the axis starts at the first reading
+    and the records' own times are taken as device time."""
+    if device_time is not None:
+        records = device_time.records(records)
     power = measurement_series(records, "power_w")
     soc = measurement_series(records, "soc_pct")
     if not power.t:
         return None
-    t0 = min(power.t[0], soc.t[0] if soc.t else power.t[0])
+    first = min(power.t[0], soc.t[0] if soc.t else power.t[0])
+    last = max(power.t[-1], soc.t[-1] if soc.t else power.t[-1])
+    t0 = first if device_time is None else device_time.start
     start = datetime.fromtimestamp(t0, UTC).strftime("%Y-%m-%d %H:%M UTC")
     targets = battery_targets(records)
 
@@ -131,10 +145,18 @@ def battery_plot(records: Sequence[Mapping[str, Any]], *, salt: str = "battery")
         bottom.set_ylim(0, 100)
         bottom.set_ylabel("SOC (%)")
         bottom.set_xlabel(f"経過時間 / hours since {start} (機器時刻 / device time)")
-        svg = svg_text(figure, salt)
+        if device_time is not None and device_time.end is not None:
+            # The whole run, not only the readings: the axis shows the device time covered.
+            bottom.set_xlim(*hours((min(first, t0), max(last, device_time.end))))
+        low, high = bottom.get_xlim()
+        axis = (t0 + low * 3600.0, t0 + high * 3600.0)
+        svg = svg_text(figure, salt, axis)
     cut_ja = "灰色の帯は通信を遮断した期間。" if _cuts(records) else ""
     cut_en = " Grey bands: communication cut by the harness." if cut_ja else ""
+    scaled_ja, scaled_en = scale_caption(device_time)
     return Plot(
+        axis_start=axis[0],
+        axis_end=axis[1],
         svg=svg,
         title_ja="DR目標電力と計測電力・蓄電残量",
         title_en="DR target vs measured power, and state of charge",
@@ -144,6 +166,7 @@ def battery_plot(records: Sequence[Mapping[str, Any]], *, salt: str = "battery")
             "設定 (DR終了)・通信遮断のいずれか早い時点まで表示し、拒否された要求は表示しない。"
             f"下段: 蓄電残量 (soc_pct)。{cut_ja}"
             "時間軸は機器時刻の開始からの経過時間。"
+            f"{scaled_ja}"
         ),
         caption_en=(
             "Blue: instantaneous charge/discharge power read from the device (measurement "
@@ -153,5 +176,6 @@ def battery_plot(records: Sequence[Mapping[str, Any]], *, salt: str = "battery")
             "communication; refused requests are not drawn. "
             f"Lower panel: state of charge (soc_pct).{cut_en} Time axis: hours since the "
             "start of device time."
+            f"{scaled_en}"
         ),
     )

@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -53,14 +53,83 @@ GAS_COLOUR = "#c62828"
 
 
 @dataclass(frozen=True)
+class DeviceTime:
+    """The device's clock, reckoned from the harness's: evidence records are stamped on the
+    harness's clock (virtual in simulated runs), and a device whose clock runs ``scale`` times
+    faster (``--time-scale``) lives ``scale`` seconds of its own for each of them.
+
+    The two clocks are taken to agree at ``start`` (the report's ``device_time.start``, when the
+    harness opened the device); from there device time is ``start + (t - start) * scale``, and
+    the run covered ``covered_s`` seconds of it (the report's ``device_time.covered_s``).
+    """
+
+    start: float
+    scale: float = 1.0
+    covered_s: float | None = None
+
+    def at(self, t: float) -> float:
+        """The device time at harness time ``t`` (seconds since the epoch)."""
+        return self.start + (t - self.start) * self.scale
+
+    @property
+    def end(self) -> float | None:
+        return None if self.covered_s is None else self.start + self.covered_s
+
+    def records(self, records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """``records`` with every ``time`` on the device's clock (copies where it moves)."""
+        if self.scale == 1.0:
+            return list(records)
+        out: list[Mapping[str, Any]] = []
+        for record in records:
+            when = as_number(record.get("time"))
+            out.append(record if when is None else {**record, "time": self.at(when)})
+        return out
+
+    @classmethod
+    def from_report(cls, report: Mapping[str, Any]) -> DeviceTime | None:
+        """From a report's ``device_time`` and ``profile.time_scale``; None when the report
+        has no start (an older or broken one)."""
+        device_time = report.get("device_time") or {}
+        started = device_time.get("start")
+        if not isinstance(started, str):
+            return None
+        try:
+            moment = datetime.fromisoformat(started)
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        scale = as_number((report.get("profile") or {}).get("time_scale")) or 1.0
+        covered = as_number(device_time.get("covered_s"))
+        return cls(moment.timestamp(), scale if scale > 0 else 1.0, covered)
+
+
+def scale_caption(device_time: DeviceTime | None) -> tuple[str, str]:
+    """The captions' sentence for a ``--time-scale`` run (ja, en); empty otherwise."""
+    if device_time is None or device_time.scale == 1.0:
+        return "", ""
+    scale = f"{device_time.scale:g}"
+    return (
+        f"機器の時計はハーネスの{scale}倍の速さで進み (--time-scale {scale})、時間軸は機器時刻。",
+        f" The device's clock ran {scale}x the harness's (--time-scale {scale}); the time axis "
+        "is in device time.",
+    )
+
+
+@dataclass(frozen=True)
 class Plot:
-    """One figure: the SVG element (no XML prologue) and its caption in both languages."""
+    """One figure: the SVG element (no XML prologue) and its caption in both languages.
+
+    ``axis_start`` and ``axis_end``: the time axis as drawn, device time in seconds since the
+    epoch (the SVG element says them too, as ``data-axis-start``/``data-axis-end``)."""
 
     svg: str
     title_ja: str
     title_en: str
     caption_ja: str
     caption_en: str
+    axis_start: float | None = None
+    axis_end: float | None = None
 
 
 @dataclass(frozen=True)
@@ -215,7 +284,9 @@ def _round(match: re.Match[str]) -> str:
     return f"{float(match[0]):.2f}".rstrip("0").rstrip(".")
 
 
-def svg_text(figure: Any, salt: str) -> str:
+def svg_text(figure: Any, salt: str, axis: tuple[float, float] | None = None) -> str:
+    """The figure as an SVG element; ``axis``, the time axis drawn (device epoch seconds),
+    goes in its ``data-axis-start`` and ``data-axis-end`` attributes."""
     import matplotlib
 
     buffer = io.StringIO()
@@ -225,7 +296,8 @@ def svg_text(figure: Any, salt: str) -> str:
     # Path coordinates to 0.01 pt: a fraction of a printer dot, and a third of the bytes.
     text = _PATH_DATA.sub(lambda m: _NUMBER.sub(_round, m[0]), text)
     # Scales with the page: the viewBox keeps the aspect ratio.
-    return text.replace("<svg ", '<svg class="plot" role="img" ', 1)
+    data = "" if axis is None else f'data-axis-start="{axis[0]:.3f}" data-axis-end="{axis[1]:.3f}" '
+    return text.replace("<svg ", f'<svg class="plot" role="img" {data}', 1)
 
 
 def new_figure(rows: Sequence[float]) -> tuple[Any, list[Axes]]:

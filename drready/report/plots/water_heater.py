@@ -18,6 +18,7 @@ from drready.report.plots.common import (
     MEASURED_COLOUR,
     NIGHT_COLOUR,
     TARGET_COLOUR,
+    DeviceTime,
     Plot,
     Series,
     as_number,
@@ -27,6 +28,7 @@ from drready.report.plots.common import (
     note_records,
     outcome_after,
     plot_style,
+    scale_caption,
     svg_text,
 )
 
@@ -128,21 +130,41 @@ def _days(t: Sequence[float]) -> list[float]:
     return [offset + x / DAY_S for x in t]
 
 
+def _epoch(limits: tuple[float, float]) -> tuple[float, float]:
+    """Matplotlib date numbers back to epoch seconds."""
+    import matplotlib.dates
+
+    dates: Any = matplotlib.dates
+
+    offset = float(dates.date2num(datetime.fromtimestamp(0, UTC)))
+    low, high = limits
+    return ((low - offset) * DAY_S, (high - offset) * DAY_S)
+
+
 def water_heater_plot(
     records: Sequence[Mapping[str, Any]],
     water_heater: Mapping[str, Any] | None,
     *,
     hybrid: bool = False,
     salt: str = "water-heater",
+    device_time: DeviceTime | None = None,
 ) -> Plot | None:
     """The heating plan (night heating, requested DR starts) against the power drawn, over the
-    device's local time (JST)."""
+    device's local time (JST).
+
+    With ``device_time`` (the report's), the records' times go onto the device's clock first
+    (``--time-scale``) and the axis spans the device time the run covered; without it, the
+    axis spans the readings."""
+    if device_time is not None:
+        records = device_time.records(records)
     power = measurement_series(records, "power_w")
     if not power.t:
         return None
     heating = measurement_series(records, "heating")
     gas = measurement_series(records, "aux_on") if hybrid else Series([], [])
     first, last = power.t[0], power.t[-1]
+    if device_time is not None and device_time.end is not None:
+        first, last = min(first, device_time.start), max(last, device_time.end)
     starts = planned_starts(records)
     nights = night_periods(water_heater, first, last)
 
@@ -219,11 +241,15 @@ def water_heater_plot(
         bottom.grid(False, axis="y")
         bottom.set_xlabel("機器の現地時刻 / device local time (JST, UTC+9)")
         _date_axis(bottom, first, last)
-        svg = svg_text(figure, salt)
+        axis = _epoch(top.get_xlim())
+        svg = svg_text(figure, salt, axis)
     refused = sum(1 for s in starts if not s.accepted)
     gas_ja = "・ガス給湯器の燃焼 (aux_on、赤)" if gas.t else ""
     gas_en = " and the gas back-up heater's state (aux_on, red)" if gas.t else ""
+    scaled_ja, scaled_en = scale_caption(device_time)
     return Plot(
+        axis_start=axis[0],
+        axis_end=axis[1],
         svg=svg,
         title_ja="沸き上げ計画と消費電力",
         title_en="Heating plan vs power drawn",
@@ -233,6 +259,7 @@ def water_heater_plot(
             "沸き上げ開始時刻 (要求時刻以降で最初のその時刻)、灰色の点線と▼: 開始前に後の要求"
             f"で置き換えられたもの。拒否された要求 ({refused} 件) は表示しない。"
             f"下段: 機器が報告した沸き上げ状態 (heating){gas_ja}。時刻は機器の現地時刻 (JST)。"
+            f"{scaled_ja}"
         ),
         caption_en=(
             "Blue line: power drawn as read from the device (measurement records, power_w). "
@@ -243,5 +270,6 @@ def water_heater_plot(
             f"before they began. Refused requests ({refused}) are not drawn. Lower panel: the "
             f"heating status the device reported (heating){gas_en}. Times are the device's "
             "local time (JST)."
+            f"{scaled_en}"
         ),
     )
