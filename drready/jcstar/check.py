@@ -1,0 +1,105 @@
+"""Check a declared JC-STAR label against IPA's list: a pure function of the list and the
+declaration, used by the run's *-3.1 verdict and by bulk review of bundles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from drready.jcstar.entries import JcStarEntry, JcStarList, normalise
+
+__all__ = ["JcStarCheck", "check_declaration"]
+
+
+@dataclass(frozen=True)
+class JcStarCheck:
+    """The outcome: passed or not, the reason in one sentence, the row it rests on (None when
+    the label is not listed for this maker and product), and the cause as one word: listed,
+    no-maker, absent, other-product, expired or lower-level."""
+
+    passed: bool
+    reason: str
+    entry: JcStarEntry | None = None
+    cause: str = "listed"
+
+
+def check_declaration(
+    jcstar_list: JcStarList,
+    *,
+    label: str,
+    level: int,
+    maker: str | None,
+    product: str | None,
+    model: str | None,
+    on: date,
+) -> JcStarCheck:
+    """Whether the declared ``label`` is on ``jcstar_list`` for this ``maker`` and product, at
+    ★1 or higher and at least at the declared ``level``, and valid on the day ``on``.
+
+    Names, labels and model numbers are compared after NFKC, case folding and removing spaces
+    (:func:`~drready.jcstar.entries.normalise`). The maker must equal the row's maker (事業者名).
+    The product is the row's when the declared ``model`` is one of the row's model numbers (a
+    cell may list several); when the row has no model number or none is declared, when the
+    declared ``product`` name equals the row's. One label usually covers several rows (models):
+    among the rows for this maker and product, the one valid on ``on`` at the highest level
+    decides. The reason names what failed: absent, another maker or product, expired, or a
+    lower level than declared."""
+    listed = f"IPA's list dated {jcstar_list.list_date} ({jcstar_list.source.name})"
+    declared = _describe(maker, product, model)
+    if maker is None or not maker.strip():
+        return JcStarCheck(
+            False,
+            f"the profile names no maker ([jcstar] maker, as on IPA's list) to find label "
+            f"{label} on {listed}",
+            cause="no-maker",
+        )
+    rows = jcstar_list.with_label(label)
+    if not rows:
+        return JcStarCheck(False, f"label {label} is not on {listed}", cause="absent")
+    mine = [e for e in rows if _same_maker(e, maker) and _same_product(e, product, model)]
+    if not mine:
+        return JcStarCheck(
+            False,
+            f"label {label} is listed for {_others(rows)}, not for {declared} ({listed})",
+            cause="other-product",
+        )
+    entry = max(mine, key=lambda e: (e.valid_until >= on, e.level, e.valid_until))
+    what = f"label {label} ({entry.describe()}, ★{entry.level}, valid until {entry.valid_until})"
+    if entry.valid_until < on:
+        return JcStarCheck(
+            False,
+            f"{what} expired on {entry.valid_until}, before the run on {on} ({listed})",
+            entry,
+            "expired",
+        )
+    if entry.level < max(level, 1):
+        return JcStarCheck(
+            False,
+            f"{what} is listed at ★{entry.level}, lower than the declared ★{level} ({listed})",
+            entry,
+            "lower-level",
+        )
+    return JcStarCheck(True, f"{what} is on {listed} and valid on {on}", entry)
+
+
+def _same_maker(entry: JcStarEntry, maker: str) -> bool:
+    return normalise(entry.maker) == normalise(maker)
+
+
+def _same_product(entry: JcStarEntry, product: str | None, model: str | None) -> bool:
+    models = entry.models()
+    if model and models:
+        return normalise(model) in models
+    return bool(product) and normalise(entry.product) == normalise(product or "")
+
+
+def _describe(maker: str | None, product: str | None, model: str | None) -> str:
+    text = f"maker {maker or '(none)'} product {product or '(none)'}"
+    return text + (f" (model {model})" if model else "")
+
+
+def _others(rows: Sequence[JcStarEntry]) -> str:
+    """The rows a label is listed for, the first three named."""
+    named = "; ".join(e.describe() for e in rows[:3])
+    return named + (f" and {len(rows) - 3} more" if len(rows) > 3 else "")
