@@ -2,7 +2,8 @@
 """Write fixtures/jcstar/list.xlsx and list.csv: a small list in the shape of IPA's list of
 JC-STAR compliant products, with made-up entries only (fictional makers, labels that say FAKE).
 
-Run from the repository root: ``.venv/bin/python tools/make_jcstar_fixture.py``. The output is
+Run from the repository root: ``.venv/bin/python tools/make_jcstar_fixture.py [DIR]`` (default
+fixtures/jcstar). The output is
 the same bytes on every run (fixed workbook dates and zip timestamps), so a change of this
 script shows as a change of the fixtures. The CSV is cp932 (Shift_JIS), as Japanese Excel
 exports CSV.
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import sys
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
@@ -129,13 +132,22 @@ def xlsx() -> bytes:
 
 
 def _fixed_zip(data: bytes) -> bytes:
-    """The same zip with every entry's time set to FIXED."""
+    """The same zip with every entry's time set to FIXED, and the workbook's modification time
+    too (openpyxl sets it to now when it saves)."""
     out = io.BytesIO()
+    stamp = FIXED.strftime("%Y-%m-%dT%H:%M:%SZ")
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
+            content = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(<)",
+                    rb"\g<1>" + stamp.encode() + rb"\2",
+                    content,
+                )
             fixed = zipfile.ZipInfo(info.filename, date_time=FIXED.timetuple()[:6])
             fixed.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(fixed, src.read(info.filename))
+            dst.writestr(fixed, content)
     return out.getvalue()
 
 
@@ -154,12 +166,12 @@ def csv_bytes() -> bytes:
     return text.getvalue().encode("cp932")
 
 
-def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "list.xlsx").write_bytes(xlsx())
-    (OUT / "list.csv").write_bytes(csv_bytes())
-    print(f"wrote {OUT / 'list.xlsx'} and {OUT / 'list.csv'}")
+def main(out: Path = OUT) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "list.xlsx").write_bytes(xlsx())
+    (out / "list.csv").write_bytes(csv_bytes())
+    print(f"wrote {out / 'list.xlsx'} and {out / 'list.csv'}")
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)

@@ -131,7 +131,8 @@ def _against_list(report: Mapping[str, Any], view: Jcstar) -> Jcstar:
     listed = report.get("jcstar_list")
     if not isinstance(listed, Mapping):
         return view
-    check = listed.get("check") if isinstance(listed.get("check"), Mapping) else {}
+    raw = listed.get("check")
+    check: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     reason = next(
         (
             str(r.get("reason", ""))
