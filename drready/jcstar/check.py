@@ -65,22 +65,25 @@ def check_declaration(
             cause="other-product",
         )
     entry = max(mine, key=lambda e: (e.valid_until >= on, e.level, e.valid_until))
-    what = f"label {label} ({entry.describe()}, ★{entry.level}, valid until {entry.valid_until})"
+    # The cause first: a terminal's table shows only the start of a reason.
+    row = f"{entry.describe()}, ★{entry.level}, valid until {entry.valid_until}"
     if entry.valid_until < on:
         return JcStarCheck(
             False,
-            f"{what} expired on {entry.valid_until}, before the run on {on} ({listed})",
+            f"label {label} expired on {entry.valid_until}, before the run on {on}, per {listed}: "
+            f"{row}",
             entry,
             "expired",
         )
     if entry.level < max(level, 1):
         return JcStarCheck(
             False,
-            f"{what} is listed at ★{entry.level}, lower than the declared ★{level} ({listed})",
+            f"label {label} is listed at ★{entry.level}, lower than the declared ★{level}, on "
+            f"{listed}: {row}",
             entry,
             "lower-level",
         )
-    return JcStarCheck(True, f"{what} is on {listed} and valid on {on}", entry)
+    return JcStarCheck(True, f"label {label} is on {listed}, valid on {on}: {row}", entry)
 
 
 def _same_maker(entry: JcStarEntry, maker: str) -> bool:
