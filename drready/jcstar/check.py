@@ -3,13 +3,14 @@ declaration, used by the run's *-3.1 verdict and by bulk review of bundles."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from drready.jcstar.entries import JcStarEntry, JcStarList, normalise
 
-__all__ = ["JcStarCheck", "check_declaration"]
+__all__ = ["Declaration", "JcStarCheck", "check_declaration", "declared_in"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,52 @@ class JcStarCheck:
     reason: str
     entry: JcStarEntry | None = None
     cause: str = "listed"
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """A declared label and how the device appears on IPA's list, as a profile states them."""
+
+    label: str
+    level: int
+    maker: str | None
+    product: str | None
+    model: str | None
+
+    def check(self, jcstar_list: JcStarList, on: date) -> JcStarCheck:
+        return check_declaration(
+            jcstar_list,
+            label=self.label,
+            level=self.level,
+            maker=self.maker,
+            product=self.product,
+            model=self.model,
+            on=on,
+        )
+
+
+def declared_in(profile: Mapping[str, Any]) -> Declaration | None:
+    """The declaration in a profile as JSON (``report.json``'s ``profile``, a bundle's
+    ``profile.json``), for checking runs after the fact: product and model default to
+    ``device.name`` and ``device.product_code`` as :meth:`Profile.jcstar_identity` does. None
+    when the profile has no ``jcstar`` table."""
+    jcstar = profile.get("jcstar")
+    if not isinstance(jcstar, Mapping) or not jcstar.get("label"):
+        return None
+    device = profile.get("device")
+    device = device if isinstance(device, Mapping) else {}
+
+    def text(value: Any) -> str | None:
+        return str(value) if value else None
+
+    level = jcstar.get("level")
+    return Declaration(
+        label=str(jcstar["label"]),
+        level=level if isinstance(level, int) else 0,
+        maker=text(jcstar.get("maker")),
+        product=text(jcstar.get("product") or device.get("name")),
+        model=text(jcstar.get("model") or device.get("product_code")),
+    )
 
 
 def check_declaration(

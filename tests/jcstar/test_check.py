@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from drready.catalog import get as requirement
-from drready.jcstar import JcStarList, check_declaration, load_list
+from drready.jcstar import JcStarList, check_declaration, declared_in, load_list
 from drready.model import DeviceClass
 from drready.profile import Profile, default_profile
+from drready.report.declaration.identity import jcstar as jcstar_view
 from drready.report.verdicts import Verdict, fold_one
 from drready.run.ledger import RunContext
 
@@ -162,3 +163,35 @@ def test_a_label_is_valid_through_its_last_day(listed: JcStarList, day: date, pa
         on=day,
     )
     assert check.passed is passed and check.cause == ("listed" if passed else "expired")
+
+
+def test_a_reports_profile_gives_the_same_declaration_as_the_profile(listed: JcStarList) -> None:
+    """What bulk review reads back from report.json matches what the run checked."""
+    profile = _battery(level=1)
+    declared = declared_in(profile.to_json())
+    assert declared is not None
+    assert (declared.maker, declared.product, declared.model) == profile.jcstar_identity()
+    assert declared.check(listed, RUN_DAY).passed
+    assert declared_in({"device": {"name": "x"}}) is None
+
+
+def test_the_declaration_shows_a_failed_check_flagged_in_both_languages() -> None:
+    report = {
+        "started_at": "2026-12-04T00:00:00+00:00",
+        "profile": {"jcstar": {"label": "FAKE-JC-0002", "level": 1, "valid_until": "2099-12-31"}},
+        "jcstar_list": {
+            "file": "list.xlsx",
+            "date": "2026-11-30",
+            "sha256": "ab" * 32,
+            "check": {"passed": False, "cause": "expired"},
+        },
+        "requirements": [{"id": "BAT-3.1", "verdict": "fail", "reason": "label expired on X"}],
+    }
+    view = jcstar_view(report)
+    assert view.flagged and view.status_ja == "リスト上の有効期限切れ"
+    assert view.status_en == "label expired on X"
+    assert view.checked_en.startswith("Checked against IPA's list: list.xlsx (dated 2026-11-30")
+    # Declared only (no list): as before, valid and not flagged.
+    del report["jcstar_list"]
+    plain = jcstar_view(report)
+    assert not plain.flagged and plain.checked_en == ""
