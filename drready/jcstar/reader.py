@@ -92,6 +92,8 @@ HEADER_SEARCH_ROWS = 30
 _CARRIED = ("label", "maker", "level", "valid_until", "issued", "validity", "category")
 
 _LOOKUP = {normalise(h): name for name, headers in HEADERS.items() for h in headers}
+#: A footnote mark after a header ("有効期限※1", "型番*").
+_NOTE_MARK = re.compile(r"(?:※|\*)\d*$")
 _TITLE_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日\s*(?:時点|現在)")
 _TITLE_REIWA = re.compile(r"令和(\d{1,2}|元)年(\d{1,2})月(\d{1,2})日\s*(?:時点|現在)")
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
@@ -179,7 +181,7 @@ def _header(rows: Sequence[Sequence[Cell]]) -> tuple[int, dict[str, int]]:
         for column, cell in enumerate(row):
             if cell is None:
                 continue
-            name = _LOOKUP.get(normalise(str(cell)))
+            name = _LOOKUP.get(_NOTE_MARK.sub("", normalise(str(cell))))
             if name is not None and name not in columns:
                 columns[name] = column
         if len(columns) > len(best):
