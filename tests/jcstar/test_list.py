@@ -74,7 +74,7 @@ def test_header_variants_without_a_title_date_from_the_file(tmp_path: Path) -> N
     # Full-width letters, half-width katakana and spaces in the headers; UTF-8 with a BOM.
     path = _csv(
         tmp_path,
-        "ﾗﾍﾞﾙ番号, 事業者 名 ,製品名,型　番,★レベル,\"有効\n期限※1\"\n"
+        'ﾗﾍﾞﾙ番号, 事業者 名 ,製品名,型　番,★レベル,"有効\n期限※1"\n'
         "ＦＡＫＥ－１,架空電機株式会社,試験機,T-1,2,2030年1月31日\n",
     )
     os.utime(path, (0, datetime(2026, 10, 1, 12).timestamp()))
