@@ -23,7 +23,13 @@ from drready.operator import OPERATOR_STEPS
 from drready.profile import DEVICE_CLASSES, Profile
 from drready.recorder import INCONCLUSIVE, RunRecorder, unknown_requirements
 from drready.run.operator import choose_operator
-from drready.run.options import RunOptions, check_run, resolve_profile, run_options
+from drready.run.options import (
+    RunOptions,
+    check_run,
+    jcstar_list,
+    resolve_profile,
+    run_options,
+)
 from drready.run.session import open_dut
 
 #: The run's recorder, in the config's stash (absent when the run names no device).
@@ -83,6 +89,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="ask no operator at the terminal: steps that need one (restart an external "
         "device) are not exercised; a profile's power switch still restarts",
     )
+    group.addoption(
+        "--jcstar-list",
+        dest="drready_jcstar_list",
+        metavar="FILE",
+        help="IPA's list of JC-STAR compliant products (.xlsx or .csv) to check *-3.1 against",
+    )
     group.addoption("--run-id", dest="drready_run_id", metavar="ID", help="name of this run")
     group.addoption(
         "--clock",
@@ -104,6 +116,7 @@ def _options(config: pytest.Config) -> RunOptions:
         time_scale=config.getoption("drready_time_scale"),
         run_id=config.getoption("drready_run_id"),
         impair=config.getoption("drready_impair"),
+        jcstar_list=config.getoption("drready_jcstar_list"),
     )
 
 
@@ -141,6 +154,7 @@ def pytest_configure(config: pytest.Config) -> None:
             return
         profile = resolve_profile(options)
         check_run(options, profile)
+        listed = jcstar_list(options, profile)
         clock_text = config.getoption("drready_clock")
         if clock_text:
             simulated_start(clock_text, profile)
@@ -149,7 +163,7 @@ def pytest_configure(config: pytest.Config) -> None:
     options.report_dir.mkdir(parents=True, exist_ok=True)
     if not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(options.report_dir / "junit.xml")
-    recorder = RunRecorder(options, profile, started_at=real_now())
+    recorder = RunRecorder(options, profile, started_at=real_now(), jcstar_list=listed)
     config.stash[RECORDER_KEY] = recorder
     config.pluginmanager.register(recorder, "drready-recorder")
     config.pluginmanager.register(InconclusiveAsJunitError(config), "drready-junit-inconclusive")

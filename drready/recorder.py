@@ -38,6 +38,7 @@ from drready.catalog import get as get_requirement
 from drready.clock import real_monotonic, real_now
 from drready.device import DeviceUnderTest
 from drready.errors import NotExercised
+from drready.jcstar import JcStarList
 from drready.model import DeviceClass, Topology
 from drready.profile import Profile
 from drready.report.json_report import write_report
@@ -135,6 +136,8 @@ class RunRecorder:
     #: The harness's own address on the device's network (for the pcapng trace).
     local_address: tuple[str, int] | None = None
     bundle_problem: str | None = None
+    #: IPA's list of JC-STAR compliant products *-3.1 is checked against (None: declared only).
+    jcstar_list: JcStarList | None = None
 
     #: Files the device's protocol findings per test (set up with the class's prefix).
     findings: FindingsFiler = field(init=False)
@@ -188,12 +191,17 @@ class RunRecorder:
     # -- the record and the report -----------------------------------------------------------
     def _context(self) -> RunContext:
         jcstar = self.profile.jcstar
+        maker, product, model = self.profile.jcstar_identity()
         return RunContext(
             supported_topologies=frozenset(self.profile.device.topologies),
             run_topology=self.dut.binding.topology if self.dut is not None else self.run_topology,
             jcstar_label=jcstar.label if jcstar else None,
             jcstar_level=jcstar.level if jcstar else None,
             jcstar_valid_until=jcstar.valid_until if jcstar else None,
+            jcstar_maker=maker,
+            jcstar_product=product,
+            jcstar_model=model,
+            jcstar_list=self.jcstar_list,
             # A label expires on the calendar, not on the device's (possibly virtual) clock.
             today=date.fromtimestamp(real_now()),
         )

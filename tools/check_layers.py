@@ -57,7 +57,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # The interface the simulators implement and the registry that finds them: above the
     # protocol packages, whose types its specs carry, and below everything of the harness.
     ("simulation", ("drready.simulation",)),
-    ("data", ("drready.catalog", "drready.profile")),
+    ("data", ("drready.catalog", "drready.profile", "drready.jcstar")),
     ("bindings", ("drready.bindings",)),
     ("device", ("drready.device",)),
     ("run", ("drready.run",)),

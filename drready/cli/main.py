@@ -69,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
         "loss=0.05,duplicate=0.01,seed=7, or none (overrides the profile's [impair])",
     )
     run.add_argument(
+        "--jcstar-list",
+        type=Path,
+        metavar="FILE",
+        help="IPA's list of JC-STAR compliant products (.xlsx or .csv): *-3.1 passes or fails "
+        "against it instead of being declared (overrides the profile's [jcstar] list_file)",
+    )
+    run.add_argument(
         "--run-id", metavar="ID", help="name of this run (default: date, time and a random tag)"
     )
     run.add_argument(

@@ -22,6 +22,7 @@ from drready.run.options import (
     check_run,
     fault_class,
     impairment_option,
+    jcstar_list,
     new_run_id,
     resolve_profile,
     suites_dir,
@@ -48,8 +49,11 @@ def _checked_options(
         time_scale=args.time_scale or 1.0,
         run_id=run_id,
         impair=impairment_option(args.impair),
+        jcstar_list=args.jcstar_list,
     )
-    check_run(options, resolve_profile(options))
+    profile = resolve_profile(options)
+    check_run(options, profile)
+    jcstar_list(options, profile)  # a list that cannot be read is refused before anything runs
     return options
 
 
@@ -106,6 +110,8 @@ def _run_one(args: argparse.Namespace, simulate: DeviceClass | None) -> int:
         argv += ["--impair", args.impair]
     if args.no_operator:
         argv += ["--no-operator"]
+    if args.jcstar_list is not None:
+        argv += ["--jcstar-list", str(args.jcstar_list)]
     argv += ["--rootdir", str(suites_dir().parent), *args.pytest_args]
     stopper = _StopAfterTest() if args.interrupt_after_test else None
     with _interrupt_handlers(stopper):

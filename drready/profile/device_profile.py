@@ -126,6 +126,24 @@ class Profile:
             raise ValueError(f"time scale must be a finite number ≥ 1, got {n!r}")
         return replace(self, time_scale=self.time_scale * n)
 
+    def jcstar_identity(self) -> tuple[str | None, str | None, str | None]:
+        """How the device appears on IPA's JC-STAR list: (maker, product, model) from
+        ``[jcstar]``, product and model defaulting to ``[device] name`` and ``product_code``."""
+        jc = self.jcstar
+        if jc is None:
+            return None, None, None
+        product = jc.product or self.device.name or None
+        return jc.maker, product, jc.model or self.device.product_code
+
+    def jcstar_list_file(self) -> Path | None:
+        """``[jcstar] list_file``, relative to the profile's file (None when not given)."""
+        if self.jcstar is None or self.jcstar.list_file is None:
+            return None
+        path = Path(self.jcstar.list_file)
+        if self.source is not None and not path.is_absolute():
+            path = self.source.parent / path
+        return path
+
     def to_json(self) -> dict[str, Any]:
         """JSON-ready, in the TOML's shape with every default filled in, for reports."""
         doc = self._document()

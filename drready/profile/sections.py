@@ -446,11 +446,20 @@ class Tolerances:
 
 @dataclass(frozen=True)
 class JcStar:
-    """Declared JC-STAR label (*-3.1): reported as declared, never proved by the harness."""
+    """Declared JC-STAR label (*-3.1): reported as declared, or checked against IPA's list of
+    compliant products when the run is given one (``list_file`` or ``--jcstar-list``).
+
+    ``maker``, ``product`` and ``model`` say how the device appears on IPA's list (事業者名,
+    製品名, 型番); ``product`` and ``model`` default to ``[device] name`` and ``product_code``
+    (:meth:`Profile.jcstar_identity`). ``list_file`` is relative to the profile's file."""
 
     label: str
     level: int
     valid_until: date
+    maker: str | None = None
+    product: str | None = None
+    model: str | None = None
+    list_file: str | None = None
 
     def __post_init__(self) -> None:
         validate_document(self.to_json(), "jcstar", "jcstar")
@@ -463,11 +472,15 @@ class JcStar:
 
     def to_json(self) -> dict[str, Any]:
         until = self.valid_until
-        return {
+        doc: dict[str, Any] = {
             "label": self.label,
             "level": self.level,
             "valid_until": until.isoformat() if isinstance(until, date) else until,
         }
+        for name in ("maker", "product", "model", "list_file"):
+            if getattr(self, name) is not None:
+                doc[name] = getattr(self, name)
+        return doc
 
 
 @dataclass(frozen=True)

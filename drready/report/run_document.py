@@ -19,7 +19,7 @@ from drready.catalog import (
 from drready.evidence.redact import redact
 from drready.model import Topology
 from drready.report.json_report import REPORT_SCHEMA_VERSION
-from drready.report.verdicts import RequirementVerdict, Verdict, fold, summary
+from drready.report.verdicts import RequirementVerdict, Verdict, fold, jcstar_check, summary
 from drready.run.ledger import RunRecord
 from drready.run.options import suites_dir
 
@@ -90,6 +90,14 @@ def build_document(
     digests = {"suites": suites_digest(), "profile": profile_digest(profile_json)}
     if "head_digest" in evidence:
         digests["evidence"] = evidence["head_digest"]
+    listed = record.context.jcstar_list
+    extra: dict[str, Any] = {}
+    check = jcstar_check(record.context)
+    if listed is not None:
+        extra["jcstar_list"] = listed.to_json()
+        if check is not None:
+            extra["jcstar_list"]["check"] = {"passed": check.passed, "cause": check.cause}
+        digests["jcstar_list"] = listed.sha256
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "harness": {"name": "drready", "version": version},
@@ -111,6 +119,7 @@ def build_document(
         "profile": profile_json,
         "device": dict(record.device_info),
         "policy_notes": notes,
+        **extra,
         "requirements": [v.to_json() for v in verdicts],
         "summary": summary(verdicts),
         "evidence": evidence,

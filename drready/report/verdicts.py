@@ -3,7 +3,8 @@
 Rules, in order:
 1. ``declared`` requirements (JC-STAR, *-3.1) come from the profile, never from a test: declared
    when a label of level ★1 or more is declared and valid, fail when it is expired or below ★1,
-   not-tested when nothing is declared.
+   not-tested when nothing is declared. With IPA's list of compliant products (the run's
+   ``--jcstar-list``), pass or fail from :func:`drready.jcstar.check_declaration` instead.
 2. A requirement whose topologies the profile says the device does not support: not-applicable.
 3. A requirement that needs a topology this run did not use: not-tested, saying which.
 4. Any failed or errored test marked with it: fail. Protocol findings filed against it during
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drready.catalog import Kind, Requirement
+from drready.jcstar import JcStarCheck, check_declaration
 from drready.run.ledger import OUTCOMES, RunContext, TestOutcome
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "Verdict",
     "fold",
     "fold_one",
+    "jcstar_check",
     "summary",
 ]
 
@@ -74,12 +77,30 @@ def _declared(requirement: Requirement, context: RunContext) -> tuple[Verdict, s
     if context.jcstar_label is None or context.jcstar_valid_until is None:
         return Verdict.NOT_TESTED, "no JC-STAR declaration in the profile ([jcstar] table)"
     level = context.jcstar_level or 0
+    check = jcstar_check(context)
+    if check is not None:
+        return (Verdict.PASS if check.passed else Verdict.FAIL), check.reason
     label = f"label {context.jcstar_label}, ★{level}, valid until {context.jcstar_valid_until}"
     if context.today > context.jcstar_valid_until:
         return Verdict.FAIL, f"declared JC-STAR label has expired ({label})"
     if level < 1:
         return Verdict.FAIL, f"declared JC-STAR level is below ★1 ({label})"
     return Verdict.DECLARED, f"self-declared, not verifiable by the harness: {label}"
+
+
+def jcstar_check(context: RunContext) -> JcStarCheck | None:
+    """The declared label checked against the run's JC-STAR list (None: no list or no label)."""
+    if context.jcstar_list is None or context.jcstar_label is None:
+        return None
+    return check_declaration(
+        context.jcstar_list,
+        label=context.jcstar_label,
+        level=context.jcstar_level or 0,
+        maker=context.jcstar_maker,
+        product=context.jcstar_product,
+        model=context.jcstar_model,
+        on=context.today,
+    )
 
 
 def _name(nodeid: str) -> str:

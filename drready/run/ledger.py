@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from drready.jcstar import JcStarList
 from drready.model import Topology
 from drready.profile import Profile
 from drready.run.options import RunOptions
@@ -117,6 +118,12 @@ class RunContext:
     jcstar_level: int | None = None
     jcstar_valid_until: date | None = None
     today: date = field(default_factory=date.today)
+    #: How the device appears on IPA's list (Profile.jcstar_identity), and the list *-3.1 is
+    #: checked against (None: the label is reported as declared).
+    jcstar_maker: str | None = None
+    jcstar_product: str | None = None
+    jcstar_model: str | None = None
+    jcstar_list: JcStarList | None = None
 
 
 @dataclass(frozen=True)

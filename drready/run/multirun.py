@@ -254,6 +254,8 @@ def run_children(
         command += ["--interrupt-after-test"]
         if part.impair is not None:
             command += ["--impair", part.impair.to_cli() if part.impair.active else "none"]
+        if part.jcstar_list is not None:
+            command += ["--jcstar-list", str(part.jcstar_list)]
         if pytest_args:
             command += ["--", *pytest_args]
         heading = [banner(f"{cls}: {part.report_dir}")]

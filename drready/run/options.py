@@ -22,6 +22,7 @@ from drready.echonet.codec import ECHONET_LITE_PORT
 from drready.echonet.transport import route_source_address, udp_port_problem
 from drready.errors import ProfileError, UsageError
 from drready.impairment import Impairment, ImpairmentError, parse_impairment
+from drready.jcstar import JcStarList, load_list
 from drready.model import Binding, DeviceClass, Topology
 from drready.profile import Profile, default_profile, load_profile
 from drready.simulation import UnknownFaultError, faults, get_fault
@@ -33,6 +34,7 @@ __all__ = [
     "fault_binding",
     "fault_class",
     "impairment_option",
+    "jcstar_list",
     "new_run_id",
     "resolve_profile",
     "run_options",
@@ -56,6 +58,9 @@ class RunOptions:
     #: ``--impair``: replaces the profile's ``[impair]`` table. ``None``: the profile's own;
     #: :data:`NO_IMPAIRMENT` (``--impair none``): none, whatever the profile says.
     impair: Impairment | None = None
+    #: ``--jcstar-list``: IPA's list of JC-STAR compliant products, to check *-3.1 against
+    #: (overrides the profile's ``[jcstar] list_file``).
+    jcstar_list: Path | None = None
 
     def __post_init__(self) -> None:
         if self.simulate is not None and not isinstance(self.simulate, DeviceClass):
@@ -80,6 +85,7 @@ class RunOptions:
             "time_scale": self.time_scale,
             "run_id": self.run_id,
             "impair": None if self.impair is None else self.impair.to_json(),
+            "jcstar_list": None if self.jcstar_list is None else str(self.jcstar_list),
         }
 
     @classmethod
@@ -87,6 +93,7 @@ class RunOptions:
         profile_path = document.get("profile_path")
         simulate = document.get("simulate")
         impair = document.get("impair")
+        listed = document.get("jcstar_list")
         return cls(
             profile_path=None if profile_path is None else Path(profile_path),
             simulate=None if simulate is None else DeviceClass(simulate),
@@ -95,6 +102,7 @@ class RunOptions:
             time_scale=float(document.get("time_scale", 1.0)),
             run_id=str(document["run_id"]),
             impair=None if impair is None else Impairment(**impair),
+            jcstar_list=None if listed is None else Path(listed),
         )
 
 
@@ -124,6 +132,7 @@ def run_options(
     time_scale: float | None,
     run_id: str | None,
     impair: str | None = None,
+    jcstar_list: str | Path | None = None,
 ) -> RunOptions:
     """Options with the defaults filled in: a new run ID, ``reports/<run-id>``, scale 1."""
     if time_scale is not None and not time_scale >= 1:
@@ -137,7 +146,21 @@ def run_options(
         time_scale=time_scale or 1.0,
         run_id=run_id,
         impair=impairment_option(impair),
+        jcstar_list=Path(jcstar_list) if jcstar_list else None,
     )
+
+
+def jcstar_list(options: RunOptions, profile: Profile) -> JcStarList | None:
+    """IPA's list the run checks *-3.1 against: ``--jcstar-list``, else the profile's
+    ``[jcstar] list_file``; None when neither names one. A list that cannot be read is refused
+    (:class:`UsageError`, one line naming the file)."""
+    path = options.jcstar_list or profile.jcstar_list_file()
+    if path is None:
+        return None
+    where = "--jcstar-list" if options.jcstar_list else f"{profile.source}: jcstar.list_file"
+    if not path.is_file():
+        raise UsageError(f"{where}: {path}: no such file (IPA's list, .xlsx or .csv)")
+    return load_list(path)
 
 
 #: ``--impair none``: no impairment, whatever the profile's ``[impair]`` says.

@@ -4,6 +4,7 @@ JC-STAR declaration."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -114,7 +115,51 @@ def identity(report: Mapping[str, Any]) -> list[IdentityRow]:
     ]
 
 
+#: Each cause of a check against IPA's list (drready.jcstar.JcStarCheck.cause), in Japanese.
+_LIST_CAUSES_JA = {
+    "listed": "IPA の適合製品リストに掲載され、試験日に有効",
+    "no-maker": "プロファイルに事業者名 ([jcstar] maker) がなく、リストと照合できない",
+    "absent": "IPA の適合製品リストに掲載なし",
+    "other-product": "リスト上は別の事業者・製品のラベル",
+    "expired": "リスト上の有効期限切れ",
+    "lower-level": "リスト上のレベルが申告より低い",
+}
+
+
+def _against_list(report: Mapping[str, Any], view: Jcstar) -> Jcstar:
+    """``view`` with its status from the check against IPA's list, when the run had one."""
+    listed = report.get("jcstar_list")
+    if not isinstance(listed, Mapping):
+        return view
+    raw = listed.get("check")
+    check: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    reason = next(
+        (
+            str(r.get("reason", ""))
+            for r in report.get("requirements") or ()
+            if str(r.get("id", "")).endswith("-3.1")
+        ),
+        "",
+    )
+    passed = bool(check.get("passed"))
+    cause = str(check.get("cause", ""))
+    digest = str(listed.get("sha256", ""))[:16]
+    name, day = listed.get("file", "—"), listed.get("date", "—")
+    return replace(
+        view,
+        status_ja=_LIST_CAUSES_JA.get(cause, "IPA の適合製品リストと照合"),
+        status_en=reason or ("on IPA's list" if passed else "not on IPA's list"),
+        flagged=not passed,
+        checked_ja=f"照合した IPA 適合製品リスト: {name} ({day} 時点、SHA-256 {digest}…)",
+        checked_en=f"Checked against IPA's list: {name} (dated {day}, SHA-256 {digest}…)",
+    )
+
+
 def jcstar(report: Mapping[str, Any]) -> Jcstar:
+    return _against_list(report, _declared(report))
+
+
+def _declared(report: Mapping[str, Any]) -> Jcstar:
     declared = (report.get("profile") or {}).get("jcstar")
     if not isinstance(declared, Mapping):
         return Jcstar(

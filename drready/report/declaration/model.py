@@ -111,6 +111,9 @@ class Jcstar:
     status_ja: str
     status_en: str
     flagged: bool
+    #: IPA's list the label was checked against (name, date, digest); empty when declared only.
+    checked_ja: str = ""
+    checked_en: str = ""
 
 
 @dataclass
