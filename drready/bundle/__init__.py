@@ -61,7 +61,9 @@ oldest unanswered request of the same peer.
 The package, by file: :mod:`.writer` (the bundle of a run), :mod:`.combined` (a combined run's
 manifest), :mod:`.additions` (files added later), :mod:`.verify`, and the files themselves:
 :mod:`.layout` (names, format, digests), :mod:`.chain` (the evidence read back), :mod:`.trace`
-and :mod:`.pcapng` (the packet traces), :mod:`.har`, :mod:`.derived` (measurements, profile).
+and :mod:`.pcapng` (the packet traces), :mod:`.har`, :mod:`.derived` (measurements, profile),
+:mod:`.signing` (``signatures.json``: who vouches for the bundle, the one file its manifest
+leaves out).
 """
 
 from __future__ import annotations
@@ -95,9 +97,22 @@ from drready.bundle.layout import (
     MODBUS_TRACE,
     PROFILE,
     REPORT,
+    SIGNATURES,
     TRACE,
     BundleError,
     manifest_sha256,
+)
+from drready.bundle.signing import (
+    PASSPHRASE_ENV,
+    SignatureCheck,
+    Signer,
+    TrustedKey,
+    check_signatures,
+    key_fingerprint,
+    load_private_key,
+    load_trusted,
+    read_signatures,
+    sign_bundle,
 )
 from drready.bundle.trace import (
     build_modbus_trace,
@@ -122,18 +137,29 @@ __all__ = [
     "MODBUS_CLIENT",
     "MODBUS_SERVER",
     "MODBUS_TRACE",
+    "PASSPHRASE_ENV",
     "PROFILE",
     "REPORT",
+    "SIGNATURES",
     "TRACE",
     "BundleError",
+    "SignatureCheck",
+    "Signer",
+    "TrustedKey",
     "build_har",
     "build_measurements",
     "build_modbus_trace",
     "build_profile",
     "build_trace",
+    "check_signatures",
     "har_entries",
+    "key_fingerprint",
+    "load_private_key",
+    "load_trusted",
     "manifest_sha256",
     "measurement_line",
+    "read_signatures",
+    "sign_bundle",
     "verify_bundle",
     "write_bundle",
     "write_combined_manifest",
