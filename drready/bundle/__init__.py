@@ -63,7 +63,7 @@ manifest), :mod:`.additions` (files added later), :mod:`.verify`, and the files 
 :mod:`.layout` (names, format, digests), :mod:`.chain` (the evidence read back), :mod:`.trace`
 and :mod:`.pcapng` (the packet traces), :mod:`.har`, :mod:`.derived` (measurements, profile),
 :mod:`.signing` (``signatures.json``: who vouches for the bundle, the one file its manifest
-leaves out).
+leaves out) and :mod:`.keys` (the keys it signs with and trusts).
 """
 
 from __future__ import annotations
@@ -82,6 +82,13 @@ from drready.bundle.derived import (
 from drready.bundle.har import (
     build_har,
     har_entries,
+)
+from drready.bundle.keys import (
+    PASSPHRASE_ENV,
+    TrustedKey,
+    key_fingerprint,
+    load_private_key,
+    load_trusted,
 )
 from drready.bundle.layout import (
     BUNDLE_FORMAT,
@@ -103,14 +110,9 @@ from drready.bundle.layout import (
     manifest_sha256,
 )
 from drready.bundle.signing import (
-    PASSPHRASE_ENV,
     SignatureCheck,
     Signer,
-    TrustedKey,
     check_signatures,
-    key_fingerprint,
-    load_private_key,
-    load_trusted,
     read_signatures,
     sign_bundle,
 )
