@@ -110,6 +110,8 @@ from drready.bundle.layout import (
     manifest_sha256,
 )
 from drready.bundle.signing import (
+    COUNTERSIGNER,
+    SIGNER,
     SignatureCheck,
     Signer,
     check_signatures,
@@ -131,6 +133,7 @@ __all__ = [
     "BUNDLE_FORMAT",
     "BUNDLE_FORMAT_VERSION",
     "CHAIN",
+    "COUNTERSIGNER",
     "DEFAULT_LOCAL_ADDRESS",
     "EVIDENCE",
     "HAR",
@@ -143,6 +146,7 @@ __all__ = [
     "PROFILE",
     "REPORT",
     "SIGNATURES",
+    "SIGNER",
     "TRACE",
     "BundleError",
     "SignatureCheck",
