@@ -130,7 +130,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         problems = verify_bundle(args.run_dir)
     except BundleError as exc:
         raise UsageError(str(exc)) from None
-    lines, signature_problems = signer_lines(args.run_dir, getattr(args, "trust", None))
+    lines, signature_problems = signer_lines(args.run_dir, args.trust)
     problems += signature_problems
     if problems:
         print(f"{args.run_dir}: {problems[0]}")
