@@ -158,7 +158,7 @@ def declaration_output(run_dir: Path, output: Path | None, file_format: str) -> 
             file=sys.stderr,
         )
         return out
-    if signed and output.resolve().parent == run_dir.resolve():
+    if signed and output.resolve().is_relative_to(run_dir.resolve()):
         raise UsageError(
             f"--output {output}: {run_dir} is signed; a new file in it would void its signatures "
             "(write the declaration outside the run directory)"

@@ -37,6 +37,7 @@ from drready.bundle import (
     manifest_sha256,
     verify_bundle,
 )
+from drready.report.declaration.model import VERDICT_LABELS
 from drready.report.json_report import write_atomic
 
 REVIEW_JSON = "review.json"
@@ -338,7 +339,8 @@ def _environment() -> jinja2.Environment:
 
 def render_review_html(result: Review) -> str:
     document = result.to_json()
-    return _environment().get_template("review.html.j2").render(review=document, verdicts=VERDICTS)
+    labels = [(v, *VERDICT_LABELS.get(v, (v, v))) for v in VERDICTS]
+    return _environment().get_template("review.html.j2").render(review=document, verdicts=labels)
 
 
 def write_review(result: Review, output_dir: Path) -> tuple[Path, Path]:
