@@ -72,15 +72,14 @@ def load_private_key(path: Path, passphrase: bytes | None = None) -> PrivateKey:
     data = _read(path, "private key")
     if passphrase is None and os.environ.get(PASSPHRASE_ENV):
         passphrase = os.environ[PASSPHRASE_ENV].encode("utf-8")
+    if passphrase is not None and b"ENCRYPTED" not in data:
+        # A passphrase left in the environment for another key: this one needs none.
+        passphrase = None
     try:
         key = serialization.load_pem_private_key(data, password=passphrase)
     except TypeError:
-        if passphrase is None:
-            raise BundleError(
-                f"{path}: the private key is encrypted; put its passphrase in {PASSPHRASE_ENV}"
-            ) from None
         raise BundleError(
-            f"{path}: the private key is not encrypted; unset {PASSPHRASE_ENV}"
+            f"{path}: the private key is encrypted; put its passphrase in {PASSPHRASE_ENV}"
         ) from None
     except (ValueError, UnsupportedAlgorithm):
         if b"ENCRYPTED" in data and passphrase is not None:

@@ -17,6 +17,7 @@ from drready.bundle import (
     BundleError,
     check_signatures,
     key_fingerprint,
+    load_private_key,
     load_trusted,
     verify_bundle,
     write_manifest,
@@ -338,6 +339,10 @@ def test_an_encrypted_key_needs_its_passphrase(
     monkeypatch.setenv("DRREADY_KEY_PASSPHRASE", "wrong")
     assert "wrong passphrase" in _refused(capsys, "sign", str(bundle), "--key", str(locked))
     monkeypatch.setenv("DRREADY_KEY_PASSPHRASE", "correct horse")
+    # A passphrase in the environment does not stand in the way of a key that needs none.
+    assert key_fingerprint(load_private_key(keys.stranger_key).public_key()) == key_fingerprint(
+        keys.stranger.public_key()
+    )
     _sign(capsys, bundle, locked)
     assert check_signatures(bundle, [load_trusted(keys.maker_pub)]).problems == ()
 
