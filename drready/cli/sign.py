@@ -175,6 +175,9 @@ def cmd_review(args: argparse.Namespace) -> int:
         json_path, html_path = write_review(result, args.output_dir)
     except ReviewError as exc:
         raise UsageError(str(exc)) from None
+    unchecked = [b.jcstar.note for b in result.bundles if b.jcstar and not b.jcstar.checked]
+    if unchecked:
+        print(f"drready: JC-STAR: {unchecked[0]}", file=sys.stderr)
     failed = [b for b in result.bundles if not b.verified]
     for bundle in failed:
         print(f"drready: {bundle.path}: {bundle.problems[0]}", file=sys.stderr)

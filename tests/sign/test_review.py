@@ -182,6 +182,10 @@ def test_the_jcstar_list_option_is_accepted_and_its_check_is_said_to_be_missing(
         capsys, "review", str(folder), "--jcstar-list", str(listing), "--output-dir", str(out_dir)
     )
     assert status == 0, err
+    assert err == (
+        f"drready: JC-STAR: not re-checked against {listing}: the JC-STAR list check is not in "
+        "this build of drready\n"
+    )
     (bundle,) = _review(out_dir)["bundles"]
     assert bundle["jcstar"]["checked"] is False
     assert "not re-checked" in bundle["jcstar"]["note"]
