@@ -61,7 +61,9 @@ oldest unanswered request of the same peer.
 The package, by file: :mod:`.writer` (the bundle of a run), :mod:`.combined` (a combined run's
 manifest), :mod:`.additions` (files added later), :mod:`.verify`, and the files themselves:
 :mod:`.layout` (names, format, digests), :mod:`.chain` (the evidence read back), :mod:`.trace`
-and :mod:`.pcapng` (the packet traces), :mod:`.har`, :mod:`.derived` (measurements, profile).
+and :mod:`.pcapng` (the packet traces), :mod:`.har`, :mod:`.derived` (measurements, profile),
+:mod:`.signing` (``signatures.json``: who vouches for the bundle, the one file its manifest
+leaves out) and :mod:`.keys` (the keys it signs with and trusts).
 """
 
 from __future__ import annotations
@@ -81,6 +83,13 @@ from drready.bundle.har import (
     build_har,
     har_entries,
 )
+from drready.bundle.keys import (
+    PASSPHRASE_ENV,
+    TrustedKey,
+    key_fingerprint,
+    load_private_key,
+    load_trusted,
+)
 from drready.bundle.layout import (
     BUNDLE_FORMAT,
     BUNDLE_FORMAT_VERSION,
@@ -95,9 +104,19 @@ from drready.bundle.layout import (
     MODBUS_TRACE,
     PROFILE,
     REPORT,
+    SIGNATURES,
     TRACE,
     BundleError,
     manifest_sha256,
+)
+from drready.bundle.signing import (
+    COUNTERSIGNER,
+    SIGNER,
+    SignatureCheck,
+    Signer,
+    check_signatures,
+    read_signatures,
+    sign_bundle,
 )
 from drready.bundle.trace import (
     build_modbus_trace,
@@ -114,6 +133,7 @@ __all__ = [
     "BUNDLE_FORMAT",
     "BUNDLE_FORMAT_VERSION",
     "CHAIN",
+    "COUNTERSIGNER",
     "DEFAULT_LOCAL_ADDRESS",
     "EVIDENCE",
     "HAR",
@@ -122,18 +142,30 @@ __all__ = [
     "MODBUS_CLIENT",
     "MODBUS_SERVER",
     "MODBUS_TRACE",
+    "PASSPHRASE_ENV",
     "PROFILE",
     "REPORT",
+    "SIGNATURES",
+    "SIGNER",
     "TRACE",
     "BundleError",
+    "SignatureCheck",
+    "Signer",
+    "TrustedKey",
     "build_har",
     "build_measurements",
     "build_modbus_trace",
     "build_profile",
     "build_trace",
+    "check_signatures",
     "har_entries",
+    "key_fingerprint",
+    "load_private_key",
+    "load_trusted",
     "manifest_sha256",
     "measurement_line",
+    "read_signatures",
+    "sign_bundle",
     "verify_bundle",
     "write_bundle",
     "write_combined_manifest",

@@ -13,6 +13,7 @@ from drready.bundle.layout import (
     DEFAULT_LOCAL_ADDRESS,
     EVIDENCE,
     MANIFEST,
+    SIGNATURES,
     BundleError,
     as_text,
     entry_or_none,
@@ -35,9 +36,16 @@ def write_manifest(run_dir: Path) -> Path:
     The bundle is verified first: only additions are accepted, and changes to or removals of
     files that were themselves added after the run; anything else raises :class:`BundleError`.
     Works on a single-class and on a combined run directory (whose class directories are brought
-    up to date first). Added and replaced files are scanned for credentials.
+    up to date first). Added and replaced files are scanned for credentials. A signed run
+    directory is refused: its signatures are of the manifest as it is.
     """
     run_dir = Path(run_dir)
+    if (run_dir / SIGNATURES).exists():
+        raise BundleError(
+            f"{run_dir}: signed ({SIGNATURES}); recording a new file would change {MANIFEST} and "
+            f"void its signatures: write the file outside the run directory, or delete "
+            f"{SIGNATURES} and sign again"
+        )
     old = read_manifest(run_dir / MANIFEST)
     if isinstance(old, str):
         raise BundleError(f"{run_dir / MANIFEST}: {old}; write the bundle first")

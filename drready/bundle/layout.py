@@ -25,6 +25,11 @@ BUNDLE_FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 
 
+#: The signatures of the bundle (drready.bundle.signing): the one file of a run directory its
+#: manifest leaves out, because signing must not change what it signs.
+SIGNATURES = "signatures.json"
+
+
 REPORT = "report.json"
 
 
@@ -87,9 +92,9 @@ def file_digest(path: Path) -> tuple[str, int]:
 
 def walk(root: Path, skip_dirs: Iterable[str] = ()) -> Iterator[tuple[str, Path]]:
     """(relative POSIX path, path) of every entry under root that is not a directory (symbolic
-    links included, never followed), in a fixed order; ``manifest.json`` at the top and the
-    directories in ``skip_dirs`` (relative to root) left out. Empty directories hold nothing
-    to list."""
+    links included, never followed), in a fixed order; ``manifest.json`` and
+    ``signatures.json`` at the top and the directories in ``skip_dirs`` (relative to root) left
+    out. Empty directories hold nothing to list."""
     skipped = set(skip_dirs)
     for directory, dirs, files in os.walk(root):
         here = Path(directory)
@@ -103,7 +108,7 @@ def walk(root: Path, skip_dirs: Iterable[str] = ()) -> Iterator[tuple[str, Path]
         names = list(files) + [d for d in os.listdir(here) if (here / d).is_symlink()]
         for name in sorted(set(names)):
             relative = name if relative_dir == "." else f"{relative_dir}/{name}"
-            if relative == MANIFEST:
+            if relative in (MANIFEST, SIGNATURES):
                 continue
             yield relative, here / name
 

@@ -22,6 +22,7 @@ from drready.bundle.layout import (
     MODBUS_TRACE,
     PROFILE,
     REPORT,
+    SIGNATURES,
     TRACE,
     BundleError,
     file_digest,
@@ -286,6 +287,13 @@ def _verify_combined(run_dir: Path, manifest: dict[str, Any] | str) -> list[str]
                     f"{short(entry['manifest_sha256'])}…)"
                 )
         problems += _verify_run(part_dir, read_manifest(part_manifest), f"{name}/")
+        if (part_dir / SIGNATURES).exists() or (part_dir / SIGNATURES).is_symlink():
+            # The manifest of a class's directory leaves it out, as at the top: named here so
+            # that nothing in a combined run goes unchecked.
+            problems.append(
+                f"{name}/{SIGNATURES}: not allowed in a class's directory (a combined run is "
+                "signed at its top directory only)"
+            )
     problems += added
     return problems
 

@@ -1,4 +1,5 @@
-"""``drready catalog``, ``profile``, ``report``, ``verify`` and ``diff``: reading what exists."""
+"""``drready catalog``, ``profile``, ``report`` and ``diff``: reading what exists (``verify``
+is in :mod:`drready.cli.sign`, with the signatures)."""
 
 from __future__ import annotations
 
@@ -38,10 +39,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _render_declaration(args: argparse.Namespace) -> int:
+    from drready.cli.sign import declaration_output
     from drready.report.declaration import DeclarationError, render_html, render_pdf
     from drready.report.json_report import write_atomic
 
-    out: Path = args.output or args.run_dir / f"declaration.{args.format}"
+    out: Path = declaration_output(args.run_dir, args.output, args.format)
     try:
         if args.format == "pdf":
             render_pdf(args.run_dir, out)
@@ -100,23 +102,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         lines = format_table((r["id"], r["verdict"], r["reason"]) for r in document["requirements"])
     for line in lines:
         print(line)
-    return 0
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    """0: untouched; 1: the first altered, missing or added file or record; 2: not a run."""
-    from drready.bundle import BundleError, manifest_sha256, verify_bundle
-
-    try:
-        problems = verify_bundle(args.run_dir)
-    except BundleError as exc:
-        raise UsageError(str(exc)) from None
-    if problems:
-        print(f"{args.run_dir}: {problems[0]}")
-        if len(problems) > 1:
-            print(f"({len(problems) - 1} more problem{'s' * (len(problems) > 2)} after it)")
-        return 1
-    print(f"{args.run_dir}: untouched (manifest sha256 {manifest_sha256(args.run_dir)})")
     return 0
 
 

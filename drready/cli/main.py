@@ -1,4 +1,5 @@
-"""The ``drready`` command: run | simulate | catalog | faults | profile | report.
+"""The ``drready`` command: run | simulate | catalog | faults | profile | report | verify | diff |
+sign | review.
 
 User mistakes (a bad profile, an unknown fault, a busy port) print one line on stderr and exit with
 status 2, never a traceback.
@@ -18,10 +19,11 @@ from drready.cli.inspect import (
     cmd_diff,
     cmd_profile,
     cmd_report,
-    cmd_verify,
 )
 from drready.cli.merge import add_merge_parser, cmd_merge
 from drready.cli.run import cmd_run
+from drready.cli.sign import COMMANDS as SIGN_COMMANDS
+from drready.cli.sign import add_parsers as add_sign_parsers
 from drready.cli.simulate import cmd_faults, cmd_simulate
 from drready.cli.status import EXIT_INTERRUPTED, EXIT_USAGE
 from drready.errors import UsageError
@@ -206,6 +208,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("run_dir", type=Path)
     add_merge_parser(sub)
+    verify.add_argument(
+        "--trust",
+        type=Path,
+        action="append",
+        metavar="PUB.pem",
+        help="a trusted public key or "
+        "certificate (repeatable): the bundle must be signed by one of them",
+    )
+    add_sign_parsers(sub)
 
     diff = sub.add_parser(
         "diff", help="what changed between two runs: verdicts, test outcomes, measured figures"
@@ -219,13 +230,13 @@ def _parser() -> argparse.ArgumentParser:
 COMMANDS = {
     "run": cmd_run,
     "diff": cmd_diff,
-    "verify": cmd_verify,
     "merge": cmd_merge,
     "simulate": cmd_simulate,
     "catalog": cmd_catalog,
     "faults": cmd_faults,
     "profile": cmd_profile,
     "report": cmd_report,
+    **SIGN_COMMANDS,
 }
 
 

@@ -4,8 +4,9 @@
 point at a class's own report), each class's evidence log, and builds one page per device: the
 identity read from the device beside what the profile declares, the ECHONET Lite version and
 release, how the run was made (topology, binding, simulator, faults), the JC-STAR declaration, the
-requirement table with each test's evidence records, plots drawn from the evidence, and the
-digests that tie the declaration to the run. What makes a run no basis for a declaration
+requirement table with each test's evidence records, plots drawn from the evidence, the
+digests that tie the declaration to the run, and who signed the bundle (``signatures.json``,
+read when the page is made: :mod:`.signatures`). What makes a run no basis for a declaration
 (faults injected, an incomplete run, a simulator, an identity mismatch, an expired label) is said
 in a box at the top.
 
@@ -33,6 +34,7 @@ from drready.report.declaration.model import (
     Jcstar,
     Notice,
     RequirementRow,
+    SignatureRow,
     TestRow,
 )
 from drready.report.declaration.pdf import (
@@ -66,6 +68,7 @@ __all__ = [
     "Jcstar",
     "Notice",
     "RequirementRow",
+    "SignatureRow",
     "TestRow",
     "browser_command",
     "build_view",

@@ -137,6 +137,24 @@ class DeviceView:
     protocol_line: str = ""
 
 
+@dataclass(frozen=True)
+class SignatureRow:
+    """One signature of the bundle (``signatures.json``), as checked when the page was made."""
+
+    number: int
+    role_ja: str
+    role_en: str
+    name: str
+    algorithm: str
+    signed_at: str
+    key_sha256: str
+    certificate_sha256: str
+    certificate_subject: str
+    status_ja: str
+    status_en: str
+    flagged: bool
+
+
 @dataclass
 class DeclarationView:
     run_id: str
@@ -150,3 +168,5 @@ class DeclarationView:
     devices: list[DeviceView]
     banner: str
     base_href: str | None
+    #: The bundle's signatures, read when the page is made (signing comes after the run).
+    signatures: list[SignatureRow] = field(default_factory=list)

@@ -22,6 +22,7 @@ from drready.report.declaration.devices import (
 )
 from drready.report.declaration.model import DeclarationView, DeviceView, Field, Notice
 from drready.report.declaration.reading import as_text, file_digest, hours_text, load_json
+from drready.report.declaration.signatures import signature_rows
 
 
 def _prefix(device_class: str) -> str:
@@ -168,4 +169,5 @@ def build_view(run_dir: Path, *, base_href: str | None = None) -> DeclarationVie
         devices=devices,
         banner=_banner(report, devices),
         base_href=base_href,
+        signatures=signature_rows(run_dir),
     )
