@@ -19,7 +19,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -37,6 +37,7 @@ from drready.bundle import (
     manifest_sha256,
     verify_bundle,
 )
+from drready.jcstar import JcStarList, declared_in, load_list
 from drready.report.declaration.model import VERDICT_LABELS
 from drready.report.json_report import write_atomic
 
@@ -248,19 +249,65 @@ def _devices(run_dir: Path, report: Mapping[str, Any]) -> list[DeviceSummary]:
     return devices
 
 
-def recheck_jcstar(run_dir: Path, report: Mapping[str, Any], jcstar_list: Path) -> JcstarCheck:
-    """*-3.1 of a bundle re-checked against IPA's list of JC-STAR compliant products.
+@cache
+def _jcstar_list(path: Path) -> JcStarList:
+    """IPA's list, read once per review (every bundle is checked against the same list)."""
+    return load_list(path)
 
-    LEAD: PLUG drready.jcstar IN HERE. This function is the one place the review asks for the
-    JC-STAR check: read ``jcstar_list`` once (cache it), find each device's declared label
-    (``report["profile"]["jcstar"]``, per part of a combined run) and return its findings as
-    ``problems`` (one line each, naming the class and the cause: absent, expired, lower level,
-    another product). Until then nothing is checked, and the review says so.
-    """
+
+def _run_day(report: Mapping[str, Any]) -> date | None:
+    """The day a run started, on this machine's calendar as the run's own *-3.1 check uses."""
+    started = report.get("started_at")
+    if not isinstance(started, str):
+        return None
+    try:
+        return datetime.fromisoformat(started).astimezone().date()
+    except ValueError:
+        return None
+
+
+def _part_reports(run_dir: Path, report: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(name, report) of each device a bundle tested: itself, or each part of a combined run."""
+    if "parts" not in report:
+        return [(str(report.get("device_class") or run_dir.name), report)]
+    found: list[tuple[str, Mapping[str, Any]]] = []
+    for part in report.get("parts") or []:
+        if not isinstance(part, Mapping):
+            continue
+        where = part.get("report")
+        path = run_dir / where if isinstance(where, str) else None
+        document = _load(path) if path is not None and path.is_file() else {}
+        name = str(part.get("name") or part.get("device_class") or where)
+        found.append((name, document))
+    return found
+
+
+def recheck_jcstar(run_dir: Path, report: Mapping[str, Any], jcstar_list: Path) -> JcstarCheck:
+    """*-3.1 of a bundle re-checked against IPA's list of JC-STAR compliant products: each
+    device's declared label (``report["profile"]["jcstar"]``, per part of a combined run) on the
+    day its run started. A device that declares no label is a problem: *-3.1 cannot pass."""
+    listing = _jcstar_list(Path(jcstar_list))
+    problems: list[str] = []
+    checked = 0
+    for name, part in _part_reports(run_dir, report):
+        profile = part.get("profile")
+        declaration = declared_in(profile) if isinstance(profile, Mapping) else None
+        if declaration is None:
+            problems.append(f"{name}: JC-STAR: no label declared in the run's profile")
+            continue
+        day = _run_day(part) or _run_day(report)
+        if day is None:
+            problems.append(f"{name}: JC-STAR: the run's start date is not in its report")
+            continue
+        result = declaration.check(listing, on=day)
+        checked += 1
+        if not result.passed:
+            problems.append(f"{name}: JC-STAR {result.cause}: {result.reason}")
     return JcstarCheck(
-        checked=False,
-        note=f"not re-checked against {jcstar_list}: the JC-STAR list check is not in this "
-        "build of drready",
+        checked=True,
+        note=f"{checked} declared label(s) checked against {Path(jcstar_list).name} dated "
+        f"{listing.list_date} (SHA-256 {listing.sha256[:16]}…)",
+        problems=tuple(problems),
     )
 
 
@@ -308,6 +355,10 @@ def review(
     not one, or a ``jcstar_list`` that is not a file."""
     if jcstar_list is not None and not Path(jcstar_list).is_file():
         raise ReviewError(f"--jcstar-list {jcstar_list}: no such file")
+    if jcstar_list is not None:
+        _jcstar_list(
+            Path(jcstar_list)
+        )  # a list drready cannot read stops the review before it starts
     bundles = [review_bundle(path, trusted, jcstar_list) for path in find_bundles(folders)]
     return Review(
         folders=tuple(str(f) for f in folders),

@@ -169,26 +169,72 @@ def test_a_combined_run_is_one_bundle(
     assert err.startswith(f"drready: {folder / 'combined'}: hybrid/report.json")
 
 
-def test_the_jcstar_list_option_is_accepted_and_its_check_is_said_to_be_missing(
+FIXTURE_LIST = Path(__file__).resolve().parents[2] / "fixtures" / "jcstar" / "list.xlsx"
+LIST_HEADER = "ラベル番号,適合ラベルの★レベル,事業者名,製品名,型番,製品類型,取得日,有効期限\n"
+
+
+def test_the_jcstar_list_rechecks_each_declared_label(
     battery_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Until drready.jcstar is plugged into recheck_jcstar, the review says it did not check."""
+    """The simulated battery declares a label IPA's (made-up) list holds for its maker and
+    model: checked, no problem, exit 0."""
+    folder = tmp_path / "received"
+    shutil.copytree(battery_run, folder / "r1")
+    out_dir = tmp_path / "out"
+    status, _, err = _drready(
+        capsys,
+        "review",
+        str(folder),
+        "--jcstar-list",
+        str(FIXTURE_LIST),
+        "--output-dir",
+        str(out_dir),
+    )
+    assert status == 0, err
+    (bundle,) = _review(out_dir)["bundles"]
+    assert bundle["jcstar"]["checked"] is True
+    assert bundle["jcstar"]["problems"] == []
+    assert (
+        "1 declared label(s) checked against list.xlsx dated 2026-11-30" in bundle["jcstar"]["note"]
+    )
+
+
+def test_a_label_absent_from_the_list_fails_the_bundle_naming_the_cause(
+    battery_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "received"
     shutil.copytree(battery_run, folder / "r1")
     listing = tmp_path / "list.csv"
-    listing.write_text("placeholder\n")
+    listing.write_text(
+        LIST_HEADER + "FAKE-OTHER,★1,架空電機株式会社,Reference storage battery,DRR-BAT-SIM,"
+        "蓄電システム,2025/12/01,2099/12/31\n",
+        encoding="utf-8",
+    )
     out_dir = tmp_path / "out"
     status, _, err = _drready(
         capsys, "review", str(folder), "--jcstar-list", str(listing), "--output-dir", str(out_dir)
     )
-    assert status == 0, err
-    assert err == (
-        f"drready: JC-STAR: not re-checked against {listing}: the JC-STAR list check is not in "
-        "this build of drready\n"
-    )
+    assert status == 1
+    assert err.startswith(f"drready: {folder / 'r1'}: battery: JC-STAR absent: label ")
     (bundle,) = _review(out_dir)["bundles"]
-    assert bundle["jcstar"]["checked"] is False
-    assert "not re-checked" in bundle["jcstar"]["note"]
+    assert bundle["jcstar"]["checked"] is True
+    assert bundle["jcstar"]["problems"][0].startswith("battery: JC-STAR absent")
+
+
+def test_a_list_drready_cannot_read_stops_the_review_before_it_starts(
+    battery_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "received"
+    shutil.copytree(battery_run, folder / "r1")
+    listing = tmp_path / "list.csv"
+    listing.write_text("ラベル番号,事業者名\nX,Y\n", encoding="utf-8")
+    out_dir = tmp_path / "out"
+    status, _, err = _drready(
+        capsys, "review", str(folder), "--jcstar-list", str(listing), "--output-dir", str(out_dir)
+    )
+    assert status == 2
+    assert err.count("\n") == 1 and str(listing.name) in err
+    assert not (out_dir / "review.json").exists()
 
 
 def test_usage_errors(
