@@ -48,13 +48,13 @@ def at_reserve_s(profile: Profile) -> float:
 
 
 def reserve_duration_s(profile: Profile) -> float:
-    """The discharge from RESERVE_BELOW_SOC_PCT above the reserve at the rated power, half the
-    response time ramping, then the watch at the reserve."""
+    """The discharge from RESERVE_BELOW_SOC_PCT above the reserve at the rated power (a device
+    that ramps slowly takes longer), then the watch at the reserve."""
     ratings = profile.ratings
     assert ratings is not None
     energy_wh = RESERVE_BELOW_SOC_PCT / 100.0 * ratings.capacity_wh
     discharge_s = energy_wh / ratings.max_discharge_w * 3600.0
-    return discharge_s + profile.timings.response_s / 2 + at_reserve_s(profile)
+    return discharge_s + at_reserve_s(profile)
 
 
 def _expected_amounts(status: Status, capacity_wh: float) -> tuple[float, float]:
