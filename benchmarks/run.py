@@ -71,7 +71,8 @@ PHASE_SLACK_S = 10.0
 ROUNDS = 10
 
 SUITE_WALL_TARGET_S = 5.0
-SUITE_SIMULATED_TARGET_S = 4 * 3600.0
+#: The battery suite's device time on the built-in profile (3.3 h since its waits overlap).
+SUITE_SIMULATED_TARGET_S = 3 * 3600.0
 #: Water heaters: two days of device time or more, including a night.
 HEATER_SIMULATED_TARGET_S = 48 * 3600.0
 ALL_WALL_TARGET_S = 10.0

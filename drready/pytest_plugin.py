@@ -148,6 +148,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "from_profile(argname, values, *, ids=None, default=()): parametrize argname with "
         "values(profile) of the run's effective profile (default when the run has none)",
     )
+    config.addinivalue_line(
+        "markers",
+        "duration(*, seconds, shared=None): the test's device time, seconds(profile); tests "
+        "naming one shared scenario spend it once (drready plan)",
+    )
     try:
         options = _options(config)
         if not options.active or hasattr(config, "workerinput"):

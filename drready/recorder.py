@@ -35,6 +35,7 @@ from drready import __version__
 from drready.bindings.types import NotApplicable
 from drready.catalog import UnknownRequirementError
 from drready.catalog import get as get_requirement
+from drready.cli.plan import planned
 from drready.clock import real_monotonic, real_now
 from drready.device import DeviceUnderTest
 from drready.errors import NotExercised
@@ -47,6 +48,7 @@ from drready.report.verdicts import RequirementVerdict, Verdict
 from drready.run.ledger import RunContext, RunRecord, TestOutcome
 from drready.run.options import RunOptions
 from drready.run.outcomes import FindingsFiler, inconclusive_text, last_frames, verdictless
+from drready.run.plan import Schedule
 from drready.run.progress import Progress, for_terminal
 
 #: The user property a not-applicable test's report carries: its reason.
@@ -133,6 +135,8 @@ class RunRecorder:
     exit_status: int | None = None
     finished_at: float | None = None
     progress: Progress | None = None
+    #: What the run is expected to take (drready plan), from the collected tests' markers.
+    schedule: Schedule | None = None
     #: The harness's own address on the device's network (for the pcapng trace).
     local_address: tuple[str, int] | None = None
     bundle_problem: str | None = None
@@ -263,13 +267,18 @@ class RunRecorder:
             items[:] = keep
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.schedule = planned(
+            session.items, self.profile, self.requirement_ids, self.run_topology
+        )
         self.write()
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         # Only real-time runs are long enough to need it; virtual ones take seconds.
         if reporter is not None and not self.profile.is_simulated:
             capture = session.config.pluginmanager.get_plugin("capturemanager")
             scale = self.profile.time_scale
-            self.progress = for_terminal(reporter, capture, real_monotonic, scale)
+            self.progress = for_terminal(
+                reporter, capture, real_monotonic, scale, schedule=self.schedule
+            )
             self.progress.start()
 
     def _attach_progress(self) -> None:

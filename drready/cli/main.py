@@ -1,5 +1,5 @@
-"""The ``drready`` command: run | simulate | catalog | faults | profile | report | verify | diff |
-sign | review.
+"""The ``drready`` command: run | plan | simulate | catalog | faults | profile | report | verify |
+diff | sign | review | merge.
 
 User mistakes (a bad profile, an unknown fault, a busy port) print one line on stderr and exit with
 status 2, never a traceback.
@@ -21,6 +21,7 @@ from drready.cli.inspect import (
     cmd_report,
 )
 from drready.cli.merge import add_merge_parser, cmd_merge
+from drready.cli.plan import cmd_plan
 from drready.cli.run import cmd_run
 from drready.cli.sign import COMMANDS as SIGN_COMMANDS
 from drready.cli.sign import add_parsers as add_sign_parsers
@@ -104,6 +105,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PYTEST_ARG",
         help="extra pytest arguments, after -- (given to every class's run)",
     )
+
+    plan = sub.add_parser(
+        "plan", help="how long a run will take: each test, the total, operator steps"
+    )
+    plan.add_argument("--profile", type=Path, metavar="FILE", help="device profile (TOML)")
+    plan.add_argument("--simulate", choices=DEVICE_CLASSES, help="the built-in profile of CLASS")
+    plan.add_argument("--time-scale", type=float, metavar="N", help="as for drready run")
+    plan.add_argument("--json", action="store_true", help="print the schedule as JSON")
 
     simulate = sub.add_parser(
         "simulate",
@@ -229,6 +238,7 @@ def _parser() -> argparse.ArgumentParser:
 
 COMMANDS = {
     "run": cmd_run,
+    "plan": cmd_plan,
     "diff": cmd_diff,
     "merge": cmd_merge,
     "simulate": cmd_simulate,

@@ -1,5 +1,5 @@
-"""Progress of a long real-time run: the current requirement, the elapsed time, and the time left
-on the current DR window.
+"""Progress of a long real-time run: the current requirement, the elapsed time, the time left
+on the current DR window, and the run's time left against its plan (:mod:`drready.run.plan`).
 
 A run against hardware spends hours inside a handful of tests, with nothing on the screen. On a
 terminal, one status line is drawn in place (``\\r``) below pytest's output and redrawn every
@@ -17,15 +17,13 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from drready.run.plan import Schedule, hms
+
+__all__ = ["DrWindow", "Progress", "for_terminal", "hms"]
+
 #: How often the in-place line is redrawn, and how often a log line is written (real seconds).
 REDRAW_S = 1.0
 LOG_EVERY_S = 300.0
-
-
-def hms(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours:d}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 @dataclass
@@ -55,6 +53,7 @@ class Progress:
         width: int = 100,
         time_scale: float = 1.0,
         uncaptured: Callable[[], AbstractContextManager[Any]] = nullcontext,
+        schedule: Schedule | None = None,
     ) -> None:
         self.stream = stream
         self.monotonic = monotonic
@@ -66,6 +65,8 @@ class Progress:
         self.time_scale = time_scale
         #: pytest captures the test's output while it runs; the line must get past that.
         self.uncaptured = uncaptured
+        #: The run's plan (drready plan): the line shows the time left against it.
+        self.schedule = schedule
         self.test: str | None = None
         self.requirements: tuple[str, ...] = ()
         self.test_started = 0.0
@@ -123,7 +124,12 @@ class Progress:
         now = self.monotonic()
         # Most important first: a narrow terminal cuts the end (the test's name) off.
         parts = [f"drready {', '.join(self.requirements) or '-'}"]
-        parts.append(f"elapsed {hms((now - self.test_started) * self.time_scale)}")
+        elapsed = (now - self.test_started) * self.time_scale
+        parts.append(f"elapsed {hms(elapsed)}")
+        left = self.schedule.left_device_s(self.test, elapsed) if self.schedule else None
+        if left is not None:
+            # Device time by the plan; on a real-time device's own clock it is real time.
+            parts.append(f"run left {hms(left / self.time_scale)} by plan")
         if self.window is not None:
             left = self.window.left_s(now)
             shown = "open-ended" if left == float("inf") else f"{hms(left)} left"
@@ -178,7 +184,11 @@ class Progress:
 
 
 def for_terminal(
-    reporter: Any, capture: Any, monotonic: Callable[[], float], time_scale: float
+    reporter: Any,
+    capture: Any,
+    monotonic: Callable[[], float],
+    time_scale: float,
+    schedule: Schedule | None = None,
 ) -> Progress:
     """A Progress drawing on pytest's terminal reporter, past its capture manager (as pytest's
     live logging does)."""
@@ -199,4 +209,5 @@ def for_terminal(
         width=writer.fullwidth,
         time_scale=time_scale,
         uncaptured=nullcontext if capture is None else capture.global_and_fixture_disabled,
+        schedule=schedule,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from drready.suites.battery.helpers import SharedScenarios, standard_power_w
 
 from drready.device import BatteryDUT
 
@@ -17,9 +18,13 @@ from drready.device import BatteryDUT
 @pytest.fixture(scope="session")
 def test_power_w(dut: BatteryDUT) -> float:
     """Half the smaller rated power: far from both ratings, so clamping cannot hide an error."""
-    ratings = dut.profile.ratings
-    assert ratings is not None, "the battery profile has no [ratings] table"
-    return 0.5 * min(ratings.max_charge_w, ratings.max_discharge_w)
+    return standard_power_w(dut.profile)
+
+
+@pytest.fixture(scope="session")
+def shared_scenarios() -> SharedScenarios:
+    """DR scenarios that several tests judge, each run once (the first test to need it)."""
+    return SharedScenarios()
 
 
 @pytest.fixture(autouse=True)

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from drready.bindings.types import Sample, Status
+from drready.bindings.types import DrAck, Sample, Status
 from drready.device import BatteryDUT
 from drready.device.checks import Execution, at
 from drready.errors import Inconclusive
+from drready.profile import Profile, Timings
 
 #: A plan asks for this much more room than its energy: ramps, the own mode before the request,
 #: the response time.
@@ -192,3 +193,104 @@ def joined(first: Sequence[Sample], then: Sequence[Sample], time_scale: float) -
         return list(first)
     offset = first[0].elapsed_s + (then[0].time - first[0].time) * time_scale - then[0].elapsed_s
     return [*first, *(replace(s, elapsed_s=s.elapsed_s + offset) for s in then)]
+
+
+def standard_power_w(profile: Profile) -> float:
+    """Half the smaller rated power: far from both ratings, so clamping cannot hide an error."""
+    ratings = profile.ratings
+    assert ratings is not None, "the battery profile has no [ratings] table"
+    return 0.5 * min(ratings.max_charge_w, ratings.max_discharge_w)
+
+
+# -- the request series: one DR scenario that BAT-2.1 and BAT-2.2 both judge -----------------
+
+
+def series_gaps_s(timings: Timings) -> list[float]:
+    """Gaps before each request of the series (device seconds). The first gap is the declared
+    request interval (BAT-2.1 note 2: 30 minutes or less), and long enough for BAT-2.2 to see
+    the first request reach its target and hold it (twice the response time); then ever
+    shorter ones. A gap that would repeat the one before is left out."""
+    first = max(timings.request_interval_s, 2 * timings.response_s)
+    return [0.0, *dict.fromkeys([first, timings.request_interval_s, 600.0, 60.0])]
+
+
+def series_duration_s(profile: Profile) -> float:
+    """Device time the request series takes: the own mode watched, then every gap."""
+    return OWN_WINDOW_S + sum(series_gaps_s(profile.timings))
+
+
+@dataclass(frozen=True)
+class SeriesStep:
+    """One request of the series and what the device said right after it."""
+
+    index: int
+    gap_s: float
+    target_w: float
+    ack: DrAck
+    #: The mode and target read back (None: the request was refused, nothing was read).
+    mode: str | None
+    applied_w: float | None
+
+
+@dataclass(frozen=True)
+class RequestSeries:
+    """Requests of alternating direction, each sent while the one before still runs (its
+    duration outlives the series): BAT-2.1 judges their acceptance, BAT-2.2 the first one's
+    execution over the first gap, so the two requirements share one DR's device time."""
+
+    plan: Plan
+    steps: tuple[SeriesStep, ...]
+    #: The readings from the first request until the second (the first gap).
+    first_window: tuple[Sample, ...]
+    #: The test during which the series ran (evidence of the shared DR is filed under it).
+    ran_in: str
+
+
+@dataclass
+class SharedScenarios:
+    """Scenarios run once per session and judged by several tests: the first test that needs
+    one runs it; an :class:`Inconclusive` it raised is raised again for every test that needs
+    it."""
+
+    series: RequestSeries | Inconclusive | None = None
+
+
+def request_series(
+    dut: BatteryDUT, shared: SharedScenarios, power_w: float, test: str
+) -> RequestSeries:
+    if shared.series is None:
+        try:
+            shared.series = _run_series(dut, power_w, test)
+        except Inconclusive as exc:
+            shared.series = exc
+    if isinstance(shared.series, Inconclusive):
+        raise shared.series
+    if shared.series.ran_in != test:
+        dut.note(f"judged from the request series run during {shared.series.ran_in}")
+    return shared.series
+
+
+def _run_series(dut: BatteryDUT, power_w: float, test: str) -> RequestSeries:
+    dut.prepare()
+    timings = dut.profile.timings
+    gaps_s = series_gaps_s(timings)
+    duration_s = sum(gaps_s) + 2 * timings.request_interval_s  # every request outlives the next
+    # The direction alternates, so the first request's direction carries the most energy.
+    plan = plan_power(dut, power_w, sum(gaps_s))
+    target = plan.target_w
+    steps: list[SeriesStep] = []
+    first_window: list[Sample] = []
+    for index, gap in enumerate(gaps_s):
+        if gap:
+            # Keep talking, as a gateway does, until the next request is due.
+            samples = dut.sample(gap)
+            if index == 1:
+                first_window = samples
+        # Alternate the direction so each request visibly changes what the device must do.
+        target = -target if index else target
+        ack = dut.request_power(target, duration_s)
+        if not ack.accepted:
+            steps.append(SeriesStep(index, gap, target, ack, None, None))
+            break
+        steps.append(SeriesStep(index, gap, target, ack, dut.read_mode(), dut.read_target_w()))
+    return RequestSeries(plan, tuple(steps), tuple(first_window), test)

@@ -3,23 +3,58 @@
 from __future__ import annotations
 
 import pytest
-from drready.suites.battery.helpers import energy_wh, make_room
+from drready.suites.battery.helpers import energy_wh, make_room, standard_power_w
 
 from drready.bindings.types import Sample, Status
 from drready.device import BatteryDUT, checks
 from drready.errors import Inconclusive
+from drready.profile import Profile
 
-#: How long the battery runs in each direction to show that the amounts move (device time).
-MOVE_WINDOW_S = 600.0
 #: Energy that must move before the direction of the amounts is judged: ten times the 0xA4/0xA5
 #: resolution of 1 Wh, and more than SoC rounding can fake.
 MIN_MOVED_WH = 100.0
+#: The longest and shortest window of the amounts' direction (device time).
+MOVE_WINDOW_S = 600.0
+MIN_MOVE_WINDOW_S = 120.0
 MAX_WINDOWS = 6
 #: Lowest reserve the reserve test sets, and how far under the SoC it sets it (percent).
 LOWEST_RESERVE_PCT = 5.0
 RESERVE_BELOW_SOC_PCT = 5.0
-#: How long the reserve test watches after the SoC reached the reserve (device time).
+#: How long the reserve test watches after the SoC reached the reserve, at most and at least
+#: (device time).
 AT_RESERVE_S = 900.0
+MIN_AT_RESERVE_S = 300.0
+#: SoC steps the rated discharge must have had time to pass under the reserve while watched:
+#: two steps under it are a breach (one is rounding), and one more.
+AT_RESERVE_STEPS = 3
+
+
+def move_window_s(profile: Profile) -> float:
+    """How long the battery runs in each direction to show that the amounts move (device
+    time): twice the time the test power takes to move :data:`MIN_MOVED_WH`, and the response
+    time, between the bounds. A battery that needs longer gets further windows."""
+    moving_s = 2 * MIN_MOVED_WH * 3600.0 / standard_power_w(profile) + profile.timings.response_s
+    return min(MOVE_WINDOW_S, max(MIN_MOVE_WINDOW_S, moving_s))
+
+
+def at_reserve_s(profile: Profile) -> float:
+    """How long the reserve test watches at the reserve: the time the rated discharge takes to
+    pass :data:`AT_RESERVE_STEPS` SoC steps (0xE4 is whole percent), between the bounds."""
+    ratings = profile.ratings
+    assert ratings is not None
+    steps_wh = AT_RESERVE_STEPS * ratings.capacity_wh / 100.0
+    passing_s = steps_wh / ratings.max_discharge_w * 3600.0
+    return min(AT_RESERVE_S, max(MIN_AT_RESERVE_S, passing_s))
+
+
+def reserve_duration_s(profile: Profile) -> float:
+    """The discharge from RESERVE_BELOW_SOC_PCT above the reserve at the rated power (a device
+    that ramps slowly takes longer), then the watch at the reserve."""
+    ratings = profile.ratings
+    assert ratings is not None
+    energy_wh = RESERVE_BELOW_SOC_PCT / 100.0 * ratings.capacity_wh
+    discharge_s = energy_wh / ratings.max_discharge_w * 3600.0
+    return discharge_s + at_reserve_s(profile)
 
 
 def _expected_amounts(status: Status, capacity_wh: float) -> tuple[float, float]:
@@ -51,6 +86,7 @@ def test_amounts_consistent_with_soc_capacity_and_reserve(dut: BatteryDUT) -> No
 
 
 @pytest.mark.requirement("BAT-2.3")
+@pytest.mark.duration(seconds=move_window_s)
 @pytest.mark.parametrize("mode", ["charging", "discharging"])
 def test_amounts_move_the_right_way(dut: BatteryDUT, mode: str, test_power_w: float) -> None:
     ratings = dut.profile.ratings
@@ -65,24 +101,25 @@ def test_amounts_move_the_right_way(dut: BatteryDUT, mode: str, test_power_w: fl
         if own_modes
         else (test_power_w)
     )
-    make_room(dut, want, 2 * energy_wh(power, MOVE_WINDOW_S))
+    window_s = move_window_s(dut.profile)
+    make_room(dut, want, 2 * energy_wh(power, window_s))
     if own_modes:
         dut.set_own_mode(mode)
     else:
-        ack = dut.request_power(want * test_power_w, MOVE_WINDOW_S * MAX_WINDOWS)
+        ack = dut.request_power(want * test_power_w, window_s * MAX_WINDOWS)
         assert ack.accepted, f"the {mode} DR request was not accepted: {ack.detail}"
     # Judge one window in which energy clearly flowed the way the mode asks, by the witnesses
     # that agree; a device still ramping out of the previous mode gets further windows.
     net = 0.0
     for _ in range(MAX_WINDOWS):
-        samples: list[Sample] = dut.sample(MOVE_WINDOW_S)
+        samples: list[Sample] = dut.sample(window_s)
         net = dut.execution(samples).net_wh
         if net * want >= MIN_MOVED_WH:
             break
     else:
         raise Inconclusive(
             f"in {mode} less than {MIN_MOVED_WH:.0f} Wh flowed that way in any of "
-            f"{MAX_WINDOWS} windows of {MOVE_WINDOW_S:.0f} s (the last: {net:+.0f} Wh): the "
+            f"{MAX_WINDOWS} windows of {window_s:.0f} s (the last: {net:+.0f} Wh): the "
             "battery does not move energy when asked, so the amounts cannot be judged",
             cause="BAT-2.2",
         )
@@ -110,6 +147,7 @@ def test_backup_reserve_change_is_reported(dut: BatteryDUT) -> None:
 
 
 @pytest.mark.requirement("BAT-2.4")
+@pytest.mark.duration(seconds=reserve_duration_s)
 def test_dr_discharge_stops_at_backup_reserve(dut: BatteryDUT) -> None:
     ratings = dut.profile.ratings
     assert ratings is not None
@@ -131,7 +169,8 @@ def test_dr_discharge_stops_at_backup_reserve(dut: BatteryDUT) -> None:
     # Twice the time the rated power needs, and the response time; a slow device gets four
     # times that to reach the reserve before the test gives up on it.
     window_s = 2 * energy / ratings.max_discharge_w * 3600.0 + timings.response_s
-    ack = dut.request_power(-ratings.max_discharge_w, 4 * window_s + AT_RESERVE_S + 600.0)
+    watch_s = at_reserve_s(dut.profile)
+    ack = dut.request_power(-ratings.max_discharge_w, 4 * window_s + watch_s + 600.0)
     assert ack.accepted, f"the DR discharge request was not accepted: {ack.detail}"
     # 0xE4 is whole percent: SoC reads the reserve once the battery is within half a step.
     reached = dut.wait_until(lambda s: s.soc_pct <= reserve + 0.5, 4 * window_s)
@@ -143,7 +182,7 @@ def test_dr_discharge_stops_at_backup_reserve(dut: BatteryDUT) -> None:
             f"(SoC {now.soc_pct:.0f} %): whether it stops there cannot be judged",
             cause="BAT-2.2",
         )
-    after = dut.sample(AT_RESERVE_S)
+    after = dut.sample(watch_s)
     lowest = min([reached, *after], key=lambda s: s.status.soc_pct)
     # One step below the reserve is rounding, two is a breach.
     assert lowest.status.soc_pct >= reserve - 1.0, (

@@ -8,11 +8,18 @@ clearly apart from what the own mode draws at the time, so reaching it is the DR
 from __future__ import annotations
 
 import pytest
-from drready.suites.battery.helpers import plan_power
+from drready.suites.battery.helpers import (
+    OWN_WINDOW_S,
+    SharedScenarios,
+    plan_power,
+    request_series,
+    series_duration_s,
+)
 
 from drready.bindings.types import Sample
 from drready.device import BatteryDUT, checks
 from drready.errors import Inconclusive
+from drready.profile import Profile
 
 #: SoC (0xE4, whole percent) this close to the reserve or to full means the battery ran out of
 #: room: a stop there is BAT-2.4's business (or simply full), not a missed target.
@@ -32,45 +39,63 @@ def _out_of_room(sample: Sample, target_w: float) -> str | None:
 
 
 @pytest.mark.requirement("BAT-2.2")
+@pytest.mark.duration(seconds=series_duration_s, shared="request series")
 def test_power_reaches_target_within_response_time_and_holds(
-    dut: BatteryDUT, test_power_w: float
+    dut: BatteryDUT,
+    test_power_w: float,
+    shared_scenarios: SharedScenarios,
+    request: pytest.FixtureRequest,
 ) -> None:
+    # The first request of BAT-2.1's series, held until the second one: the declared request
+    # interval (at least twice the response time) is this DR's duration as far as it is judged.
     timings = dut.profile.timings
-    dut.prepare()
-    duration_s = max(3600.0, 2 * timings.response_s)
-    plan = plan_power(dut, test_power_w, duration_s)
-    target = plan.target_w
-    ack = dut.request_power(target, duration_s)
-    assert ack.accepted, f"the DR request {target:+.0f} W was not accepted: {ack.detail}"
-    # Stop one poll short of the end: the device may already be ramping down at the last tick.
-    samples = dut.sample(duration_s - 2 * timings.poll_interval_s)
+    series = request_series(dut, shared_scenarios, test_power_w, request.node.nodeid)
+    first = series.steps[0]
+    if not first.ack.accepted:
+        raise Inconclusive(
+            f"the DR request {first.target_w:+.0f} W was not accepted ({first.ack.detail}): its "
+            "execution cannot be judged",
+            cause="BAT-2.1",
+        )
+    plan, target = series.plan, first.target_w
+    samples = list(series.first_window)
+    window_s = samples[-1].elapsed_s if samples else 0.0
     judged = dut.execution(samples)
     allowed = dut.profile.tolerances.power_allowed_w(target) + judged.resolution_w
     witness = f" (by the {judged.witness}; before the request the own mode drew {plan.own_text()})"
-    series = judged.series
-    settled, problem = checks.settles(series, target, allowed, timings.response_s, dut.max_gap_s)
+    series_of = judged.series
+    settled, problem = checks.settles(series_of, target, allowed, timings.response_s, dut.max_gap_s)
     assert problem is None, problem + witness
     assert settled is not None
     dut.record_metric("response_s", settled.elapsed_s, "s")
-    departed = checks.departure(series, target, allowed, settled.elapsed_s, series[-1].elapsed_s)
+    end_s = series_of[-1].elapsed_s
+    departed = checks.departure(series_of, target, allowed, settled.elapsed_s, end_s)
     if departed is not None:
         limit = _out_of_room(departed, target)
         if limit is not None:
             raise Inconclusive(
-                f"{limit}: the plan ran out of energy before the DR of {target:+.0f} W for "
-                f"{duration_s:.0f} s ended, so holding the target cannot be judged"
+                f"{limit}: the plan ran out of energy before the DR of {target:+.0f} W had run "
+                f"{window_s:.0f} s, so holding the target cannot be judged"
             )
-    problem = checks.holds(series, target, allowed, settled.elapsed_s, series[-1].elapsed_s)
+    problem = checks.holds(series_of, target, allowed, settled.elapsed_s, end_s)
     assert problem is None, problem + witness
 
 
+CLAMP_EXTRA_S = 300.0
+
+
+def clamp_duration_s(profile: Profile) -> float:
+    return OWN_WINDOW_S + profile.timings.response_s + CLAMP_EXTRA_S
+
+
 @pytest.mark.requirement("BAT-2.2")
+@pytest.mark.duration(seconds=clamp_duration_s)
 def test_target_beyond_rating_is_clamped_or_refused(dut: BatteryDUT) -> None:
     ratings = dut.profile.ratings
     assert ratings is not None
     timings = dut.profile.timings
     dut.prepare()
-    window_s = timings.response_s + 300.0
+    window_s = timings.response_s + CLAMP_EXTRA_S
     rated = min(ratings.max_charge_w, ratings.max_discharge_w)
     plan = plan_power(dut, 1.5 * rated, window_s)
     target = plan.target_w

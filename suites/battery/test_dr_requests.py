@@ -1,44 +1,44 @@
 """BAT-2.1: the battery receives DR requests (target power, duration) at 30-minute intervals or
 less.
+
+The series of requests is a scenario shared with BAT-2.2 (:func:`request_series`): the first
+request's DR, held for the declared interval until the second one, is what BAT-2.2 judges, so
+the two requirements take one DR's device time, not two.
 """
 
 from __future__ import annotations
 
 import pytest
-from drready.suites.battery.helpers import dr_mode, plan_power
+from drready.suites.battery.helpers import (
+    SharedScenarios,
+    dr_mode,
+    request_series,
+    series_duration_s,
+)
 
 from drready.device import BatteryDUT
 
 
 @pytest.mark.requirement("BAT-2.1")
+@pytest.mark.duration(seconds=series_duration_s, shared="request series")
 def test_requests_accepted_at_30_minute_and_shorter_intervals(
-    dut: BatteryDUT, test_power_w: float
+    dut: BatteryDUT,
+    test_power_w: float,
+    shared_scenarios: SharedScenarios,
+    request: pytest.FixtureRequest,
 ) -> None:
-    dut.prepare()
-    interval_s = dut.profile.timings.request_interval_s
-    # The declared interval (30 min at most, note 2), then ever shorter ones.
-    gaps_s = [0.0, interval_s, 600.0, 60.0]
-    duration_s = sum(gaps_s) + 2 * interval_s  # every request outlives the next one
-    # The direction alternates, so the first request's direction carries the most energy.
-    plan = plan_power(dut, test_power_w, sum(gaps_s))
-    target = plan.target_w
-    for index, gap in enumerate(gaps_s):
-        if gap:
-            dut.sample(gap)  # keep talking, as a gateway does, until the next request is due
-        # Alternate the direction so each request visibly changes what the device must do.
-        target = -target if index else target
-        ack = dut.request_power(target, duration_s)
-        assert ack.accepted, (
-            f"request {index + 1} ({target:+.0f} W, {gap:.0f} s after the previous one) was not "
-            f"accepted: {ack.detail}"
+    series = request_series(dut, shared_scenarios, test_power_w, request.node.nodeid)
+    for step in series.steps:
+        number, target = step.index + 1, step.target_w
+        assert step.ack.accepted, (
+            f"request {number} ({target:+.0f} W, {step.gap_s:.0f} s after the previous one) was "
+            f"not accepted: {step.ack.detail}"
         )
-        mode = dut.read_mode()
-        assert mode == dr_mode(target), (
-            f"after request {index + 1} ({target:+.0f} W) the mode setting should be "
-            f"{dr_mode(target)}; the device reports {mode}"
+        assert step.mode == dr_mode(target), (
+            f"after request {number} ({target:+.0f} W) the mode setting should be "
+            f"{dr_mode(target)}; the device reports {step.mode}"
         )
-        applied = dut.read_target_w()
-        assert abs(applied - target) <= 1.0, (
-            f"after request {index + 1} the device reports a target of {applied:+.0f} W; "
+        assert step.applied_w is not None and abs(step.applied_w - target) <= 1.0, (
+            f"after request {number} the device reports a target of {step.applied_w:+.0f} W; "
             f"requested {target:+.0f} W"
         )

@@ -8,11 +8,12 @@ moving. Every witness of the flow (power, counters, working status) must tell th
 from __future__ import annotations
 
 import pytest
-from drready.suites.battery.helpers import energy_wh, joined, plan_power, room
+from drready.suites.battery.helpers import OWN_WINDOW_S, energy_wh, joined, plan_power, room
 
 from drready.bindings.types import NotApplicable, Sample
 from drready.device import BatteryDUT, checks
 from drready.errors import Inconclusive
+from drready.profile import Profile, Timings
 
 #: Each direction's DR: long enough to cross several counter steps and any periodic fault
 #: (device time); two of them make half an hour.
@@ -21,19 +22,30 @@ WINDOW_S = 900.0
 BEFORE_POLLS = 2
 
 
+def measurements_duration_s(profile: Profile) -> float:
+    """The own mode watched, then each direction: readings before, the DR, its end."""
+    timings = profile.timings
+    one = BEFORE_POLLS * timings.poll_interval_s + _after_s(timings)
+    return OWN_WINDOW_S + 2 * one
+
+
+def _after_s(timings: Timings) -> float:
+    return WINDOW_S + timings.dr_end_restore_s + 3 * timings.poll_interval_s
+
+
 def _run_dr(dut: BatteryDUT, target: float) -> tuple[list[Sample], list[Sample]]:
     """(the series from before the request to after the DR's end, the readings during it)."""
     timings = dut.profile.timings
     before = dut.sample(BEFORE_POLLS * timings.poll_interval_s)
     ack = dut.request_power(target, WINDOW_S)
     assert ack.accepted, f"the DR request {target:+.0f} W was not accepted: {ack.detail}"
-    after_s = WINDOW_S + timings.dr_end_restore_s + 3 * timings.poll_interval_s
-    through = dut.sample(after_s)
+    through = dut.sample(_after_s(timings))
     during = [s for s in through if s.elapsed_s <= WINDOW_S]
     return joined(before, through, dut.time_scale), during
 
 
 @pytest.mark.requirement("BAT-2.5")
+@pytest.mark.duration(seconds=measurements_duration_s)
 def test_power_sign_and_energy_counters_match(dut: BatteryDUT, test_power_w: float) -> None:
     tolerances = dut.profile.tolerances
     dut.prepare()

@@ -11,11 +11,12 @@ fail.
 from __future__ import annotations
 
 import pytest
-from drready.suites.battery.helpers import plan_power
+from drready.suites.battery.helpers import OWN_WINDOW_S, plan_power
 
 from drready.bindings.types import Sample
 from drready.device import BatteryDUT
 from drready.errors import Inconclusive
+from drready.profile import Profile
 
 #: Device time the DR runs while both witnesses are read.
 WINDOW_S = 1800.0
@@ -51,7 +52,13 @@ def comparable(
     return kept, torn
 
 
+def meter_duration_s(profile: Profile) -> float:
+    """Nothing without a meter (the test is skipped); else the own mode watched, the DR."""
+    return 0.0 if profile.meter is None else OWN_WINDOW_S + WINDOW_S
+
+
 @pytest.mark.requirement("BAT-2.2", "BAT-2.5")
+@pytest.mark.duration(seconds=meter_duration_s)
 def test_reported_power_matches_the_independent_meter(dut: BatteryDUT, test_power_w: float) -> None:
     meter = dut.profile.meter
     if meter is None:
