@@ -81,3 +81,16 @@ def test_the_wheel_installs_nothing_at_the_top_but_drready(tmp_path: Path) -> No
         "drready/echonet/mra/COPYRIGHT.txt",
     ):
         assert data in names
+
+
+def test_no_two_test_modules_share_a_file_name() -> None:
+    """The tests are rootdir-relative modules without ``__init__.py``: two files of one name in
+    different folders stop collection of the whole run ("import file mismatch")."""
+    tests = Path(__file__).resolve().parents[1]
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted(tests.rglob("test_*.py")):
+        if path.name in seen:
+            clashes.append(f"{seen[path.name].relative_to(tests)} and {path.relative_to(tests)}")
+        seen.setdefault(path.name, path)
+    assert not clashes, clashes
