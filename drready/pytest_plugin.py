@@ -71,6 +71,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--run-id", dest="drready_run_id", metavar="ID", help="name of this run")
     group.addoption(
+        "--unit",
+        dest="drready_unit",
+        type=int,
+        metavar="K",
+        help="simulated unit K of a run of several units: the simulator's own identity",
+    )
+    group.addoption(
         "--clock",
         dest="drready_clock",
         metavar="YYYY-MM-DDTHH:MM",
@@ -90,6 +97,7 @@ def _options(config: pytest.Config) -> RunOptions:
         time_scale=config.getoption("drready_time_scale"),
         run_id=config.getoption("drready_run_id"),
         impair=config.getoption("drready_impair"),
+        unit=config.getoption("drready_unit"),
     )
 
 

@@ -56,6 +56,9 @@ class RunOptions:
     #: ``--impair``: replaces the profile's ``[impair]`` table. ``None``: the profile's own;
     #: :data:`NO_IMPAIRMENT` (``--impair none``): none, whatever the profile says.
     impair: Impairment | None = None
+    #: ``--unit K``: the simulated unit K (1, 2, ...) of a run of several units
+    #: (``drready run --units N``), with an identity of its own (:meth:`Profile.as_unit`).
+    unit: int | None = None
 
     def __post_init__(self) -> None:
         if self.simulate is not None and not isinstance(self.simulate, DeviceClass):
@@ -80,6 +83,7 @@ class RunOptions:
             "time_scale": self.time_scale,
             "run_id": self.run_id,
             "impair": None if self.impair is None else self.impair.to_json(),
+            **({} if self.unit is None else {"unit": self.unit}),
         }
 
     @classmethod
@@ -95,6 +99,7 @@ class RunOptions:
             time_scale=float(document.get("time_scale", 1.0)),
             run_id=str(document["run_id"]),
             impair=None if impair is None else Impairment(**impair),
+            unit=document.get("unit"),
         )
 
 
@@ -124,8 +129,11 @@ def run_options(
     time_scale: float | None,
     run_id: str | None,
     impair: str | None = None,
+    unit: int | None = None,
 ) -> RunOptions:
     """Options with the defaults filled in: a new run ID, ``reports/<run-id>``, scale 1."""
+    if unit is not None and unit < 1:
+        raise UsageError(f"--unit: expected a unit number >= 1, got {unit}")
     if time_scale is not None and not time_scale >= 1:
         raise UsageError(f"--time-scale: expected a number >= 1, got {time_scale}")
     run_id = run_id or new_run_id()
@@ -137,6 +145,7 @@ def run_options(
         time_scale=time_scale or 1.0,
         run_id=run_id,
         impair=impairment_option(impair),
+        unit=unit,
     )
 
 
@@ -171,6 +180,14 @@ def resolve_profile(options: RunOptions) -> Profile:
     else:
         device_class = options.simulate or DeviceClass.BATTERY
         profile = default_profile(device_class, fault_binding(options.faults))
+    if options.unit is not None:
+        if not profile.is_simulated:
+            raise UsageError(
+                f"{profile.source or '--units'}: several units of one profile are simulated "
+                "units (add --simulate CLASS); an external device is one unit: give one "
+                "--profile per device"
+            )
+        profile = profile.as_unit(options.unit)
     if options.impair is not None:
         impair = options.impair if options.impair.active else None
         profile = replace(profile, impair=impair)
