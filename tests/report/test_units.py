@@ -179,3 +179,17 @@ def test_the_combined_report_of_a_shard_fails_shared_ids_and_says_its_share(
     }
     assert document["summary"]["fail"] == 2
     assert [p["summary"]["fail"] for p in document["parts"]] == [1, 1]
+
+
+def test_diff_tells_the_units_apart() -> None:
+    from drready.report.diff import diff_reports
+
+    def run(verdict: str) -> dict[str, Any]:
+        parts, requirements = _parts(_identity("S1", "FE01"), _identity("S2", "FE02"))
+        requirements[2]["verdict"] = verdict  # battery-2's BAT-ID
+        return {"parts": parts, "device_classes": ["battery"], "requirements": requirements}
+
+    changes = diff_reports(run("pass"), run("fail"))
+    assert [(c.kind, c.key, c.before, c.after) for c in changes] == [
+        ("verdict", "BAT-ID [battery-2]", "pass", "fail")
+    ]
