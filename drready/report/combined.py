@@ -233,6 +233,6 @@ def format_combined(document: dict[str, Any]) -> list[str]:
         part = requirement.get("part")
         return f"{requirement['id']} {part}" if several and part else str(requirement["id"])
 
-    rows = ((label(r), r["verdict"], r["reason"]) for r in document["requirements"])
-    table, counts = format_rows(rows)
+    rows = [(label(r), r["verdict"], r["reason"]) for r in document["requirements"]]
+    table, counts = format_rows(rows, max([12, *(len(row[0]) for row in rows)]))
     return [*table, *format_parts(document), *format_counts(counts)]
