@@ -287,7 +287,8 @@ def _run_combined(
                 f"({', '.join(sorted(names))}); expected N <= {len(names)}"
             )
         chosen = set(shard_names(names, index, count))
-        shard_document = {"index": index, "count": count, "parts": sorted(names)}
+        # In the whole run's order, so that a merge lists the parts as a plain run does.
+        shard_document = {"index": index, "count": count, "parts": list(names)}
         planned = [part for part in planned if part.name in chosen]
     run_id = _run_id(args)
     run_dir: Path = args.report_dir or Path("reports") / run_id
