@@ -97,6 +97,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--run-id", dest="drready_run_id", metavar="ID", help="name of this run")
     group.addoption(
+        "--unit",
+        dest="drready_unit",
+        type=int,
+        metavar="K",
+        help="simulated unit K of a run of several units: the simulator's own identity",
+    )
+    group.addoption(
         "--clock",
         dest="drready_clock",
         metavar="YYYY-MM-DDTHH:MM",
@@ -117,6 +124,7 @@ def _options(config: pytest.Config) -> RunOptions:
         run_id=config.getoption("drready_run_id"),
         impair=config.getoption("drready_impair"),
         jcstar_list=config.getoption("drready_jcstar_list"),
+        unit=config.getoption("drready_unit"),
     )
 
 

@@ -67,6 +67,9 @@ class FaultInfo:
     requirements: tuple[str, ...]
     description: str
     binding: Binding = Binding.ECHONET
+    #: How many simulated units its failure needs to be seen (``drready run --units N``): a
+    #: fault that shows only across units (two units sharing an identity) is 2.
+    units: int = 1
 
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {
@@ -77,6 +80,8 @@ class FaultInfo:
         }
         if self.binding is not Binding.ECHONET:
             doc["binding"] = str(self.binding)
+        if self.units > 1:
+            doc["units"] = self.units
         return doc
 
 

@@ -62,6 +62,9 @@ class Behaviour:
     discharge_respects_reserve: bool = True
     report_reserve_changes: bool = True
     stable_identity: bool = True
+    #: True: the identification number (0x83) is derived from the product code, not the
+    #: serial number: every unit of the model reports the same one.
+    identification_from_product: bool = False
     power_reading_sign: int = 1
     refuse_updates_during_dr: bool = False
     release_letter: str = APPENDIX_RELEASE
@@ -159,6 +162,8 @@ class BatteryDevice:
     # -- identity --------------------------------------------------------------------------
     def identification_number(self) -> bytes:
         seed = self.config.serial_number
+        if self.behaviour.identification_from_product:
+            seed = self.config.product_code
         if not self.behaviour.stable_identity:
             seed += f"/boot{self.config.boot_count}"
         unique = hashlib.sha256(seed.encode()).digest()[:13]

@@ -198,6 +198,18 @@ def _identity(sim: BatterySimulator) -> None:
 
 
 @fault(
+    "shared_identity",
+    "battery",
+    ("BAT-ID",),
+    "Derives its identification number (0x83) from the product code, not the serial number: "
+    "every unit of the model reports the same 0x83 (seen only across units: --units 2 or more).",
+    units=2,
+)
+def _shared_identity(sim: BatterySimulator) -> None:
+    sim.device.behaviour.identification_from_product = True
+
+
+@fault(
     "serial_number_missing",
     "battery",
     ("BAT-ID",),

@@ -67,6 +67,7 @@ def fault(
     description: str,
     *,
     binding: str = "echonet",
+    units: int = 1,
 ) -> Callable[[Callable[[Sim], None]], Callable[[Sim], None]]:
     def register(apply: Callable[[Sim], None]) -> Callable[[Sim], None]:
         if name in FAULTS:
@@ -77,6 +78,7 @@ def fault(
             requirements,
             description,
             Binding(binding),
+            units,
             apply=apply,
         )
         return apply

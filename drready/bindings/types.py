@@ -52,9 +52,14 @@ class Identity:
     manufacturer_code: str | None
     product_code: str | None
     serial_number: str | None
+    #: The key a maker's cloud lists the device under (ECHONET Lite Web API); None elsewhere.
+    device_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        document = asdict(self)
+        if self.device_id is None:  # only the Web API has one: not a missing item elsewhere
+            del document["device_id"]
+        return document
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,13 @@ properties. What the server path adds (:class:`WebApiServerPath`):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from drready.bindings.echonet_battery import STORAGE_BATTERY_CLASS, EchonetBatteryBinding
 from drready.bindings.echonet_water_heater import CLASS_CODES, EchonetWaterHeaterBinding
 from drready.bindings.types import (
     Capabilities,
+    Identity,
     ProbeResult,
     SchemaFinding,
     StructuredDataReport,
@@ -142,6 +144,10 @@ class WebApiBatteryBinding(WebApiServerPath, EchonetBatteryBinding):
         )
         self._server_path(transport, probes, close)
 
+    async def identity(self) -> Identity:
+        # The cloud's key for the unit is part of its identity: *-ID compares it across units.
+        return replace(await super().identity(), device_id=self.transport.device_id)
+
 
 class WebApiWaterHeaterBinding(WebApiServerPath, EchonetWaterHeaterBinding):
     """A heat-pump or hybrid water heater behind its maker's cloud."""
@@ -166,3 +172,7 @@ class WebApiWaterHeaterBinding(WebApiServerPath, EchonetWaterHeaterBinding):
             mapping,
         )
         self._server_path(transport, probes, close)
+
+    async def identity(self) -> Identity:
+        # The cloud's key for the unit is part of its identity: *-ID compares it across units.
+        return replace(await super().identity(), device_id=self.transport.device_id)

@@ -26,8 +26,8 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -68,6 +68,8 @@ class Shard:
     index: int
     count: int
     parts: tuple[str, ...] | None
+    #: Each part's device class, by name (absent from shards made before it was recorded).
+    classes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -160,13 +162,14 @@ def _shard(path: Path, document: dict[str, Any]) -> Shard | None:
         index, count = int(shard["index"]), int(shard["count"])
         parts = shard.get("parts")
         names = None if parts is None else tuple(str(p) for p in parts)
-    except (KeyError, TypeError, ValueError):
+        classes = {str(k): str(v) for k, v in (shard.get("classes") or {}).items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise UsageError(
             f"merge: {path / REPORT}: field shard: expected {{index, count, parts}}, got {shard!r}"
         ) from None
     if not 1 <= index <= count:
         raise UsageError(f"merge: {path / REPORT}: field shard: {index}/{count} is not a shard")
-    return Shard(index, count, names)
+    return Shard(index, count, names, classes)
 
 
 def _refuse_if_altered(path: Path, part_names: Sequence[str], combined: bool) -> str:
@@ -201,7 +204,11 @@ def read_input(path: Path) -> MergeInput:
         for entry in document["parts"]:
             name = _part_name(entry)
             result = PartResult(
-                entry["device_class"], entry["run_id"], entry.get("exit_status"), entry["problem"]
+                entry["device_class"],
+                entry["run_id"],
+                entry.get("exit_status"),
+                entry["problem"],
+                name,
             )
             parts.append(_part(path, path / name, name, result, document))
     else:
@@ -276,6 +283,20 @@ def _check_together(inputs: Sequence[MergeInput], version: str) -> tuple[str, ..
     return whole
 
 
+def _missing_class(name: str, classes: Mapping[str, str]) -> str:
+    """The device class of a part no input holds: as the shards recorded it, else read from its
+    name (a class, or a unit ``<class>-<k>``), so its requirements are listed as not tested."""
+    if name in classes:
+        return classes[name]
+    for candidate in (name, name.rsplit("-", 1)[0]):
+        if candidate in DEVICE_CLASSES:
+            return candidate
+    raise UsageError(
+        f"merge: part {name} is missing and its shards do not say its device class; merge "
+        "shards made by this drready, or give every shard"
+    )
+
+
 def _order(names: Sequence[str], whole: Sequence[str] | None) -> list[str]:
     if whole is not None:
         return list(whole)
@@ -342,10 +363,13 @@ def merge_runs(
     held = {p.name: p for item in inputs for p in item.parts}
     names = _order(list(held), whole)
     missing = tuple(name for name in names if name not in held)
+    classes = {k: v for i in inputs if i.shard is not None for k, v in i.shard.classes.items()}
     results = [
         held[name].result
         if name in held
-        else PartResult(name, f"{run_id}-{name.replace('/', '-')}", None, MISSING)
+        else PartResult(
+            _missing_class(name, classes), f"{run_id}-{name.replace('/', '-')}", None, MISSING, name
+        )
         for name in names
     ]
     merged_at = now()
@@ -371,6 +395,13 @@ def merge_runs(
             exit_status=status,
             version=version,
         )
+        if status == 0 and any(
+            r["verdict"] in ("fail", "inconclusive") for r in report["requirements"]
+        ):
+            # A check across parts (*-ID unique across units) can fail a requirement although
+            # every part's own run passed: the merged run is not conformant either.
+            status = 1
+            report["exit_status"] = status
         write_report(work / REPORT, report)
         problems = {n: r.problem for n, r in zip(names, results, strict=True) if r.problem}
         write_combined_junit(work, names, run_id, problems)

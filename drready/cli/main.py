@@ -51,7 +51,27 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="inject a named simulator fault (repeatable); alone, it picks its class's simulator",
     )
-    run.add_argument("--profile", type=Path, metavar="FILE", help="device profile (TOML)")
+    run.add_argument(
+        "--profile",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="device profile (TOML); repeat it to test several units at once, each in its own "
+        "process, under RUN/<unit>/",
+    )
+    run.add_argument(
+        "--units",
+        type=int,
+        metavar="N",
+        help="with --simulate: N simulated units of the class, each its own identity",
+    )
+    run.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="run only the K-th of N shares of the run's parts (for a CI job matrix)",
+    )
+    run.add_argument("--unit", type=int, help=argparse.SUPPRESS)  # a part of --units N
     run.add_argument(
         "--report-dir",
         type=Path,

@@ -1,4 +1,13 @@
-"""``drready run``: one class's run as a pytest session, or every class's in parallel."""
+"""``drready run``: one run as a pytest session, or a combined run of several parts in parallel
+(every class; several units, ``--profile A --profile B`` or ``--units N``; a ``--shard K/N`` of
+them), each part a child ``drready run`` in ``RUN/<part>/``.
+
+Part names: a class's own name in a run of every class; a profile's file stem (lower case,
+anything but letters, digits, ``.``, ``_`` and ``-`` made ``-``; ``-2``, ``-3``... added when two
+are alike); ``<class or stem>-<k>`` for unit k of ``--units N``. ``--shard K/N`` sorts the part
+names and keeps every N-th, starting with the K-th (round robin, so that each share gets some of
+each class).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +18,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -31,18 +41,41 @@ from drready.run.options import (
 if TYPE_CHECKING:
     import pytest
 
+    from drready.profile import Profile
     from drready.run.ledger import PartResult
 
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 
+#: ``--units``: at most this many simulated units in one run.
+MAX_UNITS = 64
+_SHARD = re.compile(r"([0-9]+)/([0-9]+)")
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A part before its options are checked: its name, and what its run tests."""
+
+    name: str
+    simulate: DeviceClass | None
+    profile: Path | None
+    unit: int | None
+
+
 def _checked_options(
-    args: argparse.Namespace, simulate: DeviceClass | None, run_id: str, report_dir: Path
-) -> RunOptions:
-    """The options of one class's run, refused here, in one line, before pytest starts."""
+    args: argparse.Namespace,
+    simulate: DeviceClass | None,
+    run_id: str,
+    report_dir: Path,
+    *,
+    profile: Path | None = None,
+    unit: int | None = None,
+) -> tuple[RunOptions, Profile]:
+    """The options of one part's run (and its effective profile), refused here, in one line,
+    before pytest starts."""
     options = RunOptions(
-        profile_path=args.profile,
+        profile_path=profile,
         simulate=simulate,
         faults=tuple(args.fault),
         report_dir=report_dir,
@@ -50,11 +83,80 @@ def _checked_options(
         run_id=run_id,
         impair=impairment_option(args.impair),
         jcstar_list=args.jcstar_list,
+        unit=unit,
     )
-    profile = resolve_profile(options)
-    check_run(options, profile)
-    jcstar_list(options, profile)  # a list that cannot be read is refused before anything runs
-    return options
+    effective = resolve_profile(options)
+    check_run(options, effective)
+    jcstar_list(options, effective)  # a list that cannot be read is refused before anything runs
+    return options, effective
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._") or "unit"
+
+
+def _unique(names: Sequence[str]) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
+    for name in names:
+        unique, k = name, 1
+        while unique in seen:
+            k += 1
+            unique = f"{name}-{k}"
+        seen.add(unique)
+        out.append(unique)
+    return out
+
+
+def _units(args: argparse.Namespace) -> int:
+    units = args.units if args.units is not None else 1
+    if not 1 <= units <= MAX_UNITS:
+        raise UsageError(f"--units: expected a number from 1 to {MAX_UNITS}, got {units}")
+    if args.unit is not None and (units > 1 or len(args.profile) > 1):
+        raise UsageError("--unit: the unit number of one part's run; not with --units N")
+    return int(units)
+
+
+def shard_option(text: str | None) -> tuple[int, int] | None:
+    """``--shard K/N``: (K, N), refused in one line unless 1 <= K <= N."""
+    if text is None:
+        return None
+    match = _SHARD.fullmatch(text.strip())
+    if match is None or not 1 <= int(match[1]) <= int(match[2]):
+        raise UsageError(f"--shard: expected K/N with 1 <= K <= N (e.g. 1/2), got {text!r}")
+    return int(match[1]), int(match[2])
+
+
+def shard_names(names: Sequence[str], index: int, count: int) -> list[str]:
+    """The part names of share ``index`` (1-based) of ``count``: every ``count``-th of the
+    sorted names, starting with the ``index``-th."""
+    return sorted(names)[index - 1 :: count]
+
+
+def _plan(args: argparse.Namespace, simulate: DeviceClass | None, units: int) -> list[_Planned]:
+    """The parts of a combined run, named (see the module's docstring)."""
+    profiles: list[Path] = list(args.profile)
+    bases: list[tuple[str, DeviceClass | None, Path | None]]
+    if profiles:
+        bases = [(_slug(path.stem), simulate, path) for path in profiles]
+    else:
+        if simulate is not None:
+            classes: Sequence[str] = [str(simulate)]
+        elif args.fault:
+            classes = [str(fault_class(args.fault))]
+        else:
+            classes = args.combined_classes
+        if not classes:
+            raise UsageError("run: no device class to test")
+        bases = [(str(cls), DeviceClass(cls), None) for cls in classes]
+    names = _unique([name for name, _, _ in bases])
+    planned: list[_Planned] = []
+    for name, (_, cls, path) in zip(names, bases, strict=True):
+        if units == 1:
+            planned.append(_Planned(name, cls, path, args.unit))
+        else:
+            planned += [_Planned(f"{name}-{k}", cls, path, k) for k in range(1, units + 1)]
+    return planned
 
 
 def _run_id(args: argparse.Namespace) -> str:
@@ -70,12 +172,16 @@ def _run_id(args: argparse.Namespace) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     simulate = DeviceClass(args.simulate) if args.simulate else None
+    units = _units(args)
+    shard = shard_option(args.shard)
+    if len(args.profile) > 1 or units > 1 or shard is not None:
+        return _run_combined(args, _plan(args, simulate, units), shard)
     if args.profile or simulate:
         return _run_one(args, simulate)
     if args.fault:
         # A fault belongs to one class's simulator: test that class alone.
         return _run_one(args, fault_class(args.fault))
-    return _run_all(args, args.combined_classes)
+    return _run_combined(args, _plan(args, None, 1), None)
 
 
 def _run_one(args: argparse.Namespace, simulate: DeviceClass | None) -> int:
@@ -84,7 +190,10 @@ def _run_one(args: argparse.Namespace, simulate: DeviceClass | None) -> int:
 
     run_id = _run_id(args)
     report_dir = args.report_dir or Path("reports") / run_id
-    options = _checked_options(args, simulate, run_id, report_dir)
+    profile = args.profile[0] if args.profile else None
+    options, _ = _checked_options(
+        args, simulate, run_id, report_dir, profile=profile, unit=args.unit
+    )
     argv = [
         str(suites_dir()),
         "-p",
@@ -96,8 +205,10 @@ def _run_one(args: argparse.Namespace, simulate: DeviceClass | None) -> int:
         "-o",
         "console_output_style=classic",
     ]
-    if args.profile:
-        argv += ["--profile", str(args.profile)]
+    if profile is not None:
+        argv += ["--profile", str(profile)]
+    if args.unit is not None:
+        argv += ["--unit", str(args.unit)]
     if options.simulate:
         argv += ["--simulate", str(options.simulate)]
     for name in args.fault:
@@ -160,27 +271,55 @@ def _interrupt_handlers(stopper: _StopAfterTest | None) -> Iterator[None]:
             signal.signal(signum, old)
 
 
-def _run_all(args: argparse.Namespace, classes: Sequence[str]) -> int:
-    """Every class against its built-in simulator, one child run each, in parallel, and one
-    combined report."""
+def _run_combined(
+    args: argparse.Namespace, planned: Sequence[_Planned], shard: tuple[int, int] | None
+) -> int:
+    """Every part in its own child run, in parallel, and one combined report (of the parts of
+    this shard only, with ``--shard``)."""
     from drready.bundle import BundleError, write_combined_manifest
     from drready.clock import RealClock
     from drready.report.combined import build_combined, format_combined
     from drready.report.json_report import write_report
     from drready.report.junit import write_combined_junit
-    from drready.run.multirun import banner, run_children
+    from drready.run.multirun import PartSpec, banner, run_children
 
-    if not classes:
-        raise UsageError("run: no device class to test")
     if args.clock:
-        raise UsageError("--clock: give it with --simulate CLASS (one class's run)")
+        raise UsageError("--clock: give it with --simulate CLASS alone (one part's run)")
     run_id = _run_id(args)
     run_dir: Path = args.report_dir or Path("reports") / run_id
-    # Refused now, before anything runs.
-    parts = [
-        _checked_options(args, DeviceClass(cls), f"{run_id}-{cls}", run_dir / cls)
-        for cls in classes
-    ]
+    # Every part's options, refused now, before anything runs (a shard checks the parts of the
+    # other shares too: a run whose shares disagree on what is valid could not be merged).
+    specs = []
+    for part in planned:
+        options, profile = _checked_options(
+            args,
+            part.simulate,
+            f"{run_id}-{part.name}",
+            run_dir / part.name,
+            profile=part.profile,
+            unit=part.unit,
+        )
+        cls = str(profile.device.device_class)
+        specs.append(PartSpec(part.name, options, cls, profile.is_simulated))
+    names = [spec.name for spec in specs]
+    shard_document: dict[str, Any] | None = None
+    if shard is not None:
+        index, count = shard
+        if count > len(names):
+            raise UsageError(
+                f"--shard {index}/{count}: this run has {len(names)} part(s) "
+                f"({', '.join(sorted(names))}); expected N <= {len(names)}"
+            )
+        chosen = set(shard_names(names, index, count))
+        # In the whole run's order, so that a merge lists the parts as a plain run does, with
+        # each part's class, so that a merge missing a share still knows what went untested.
+        shard_document = {
+            "index": index,
+            "count": count,
+            "parts": list(names),
+            "classes": {spec.name: spec.device_class for spec in specs},
+        }
+        specs = [spec for spec in specs if spec.name in chosen]
     clock = RealClock()
     started = clock.now()
     report_path = run_dir / "report.json"
@@ -194,23 +333,30 @@ def _run_all(args: argparse.Namespace, classes: Sequence[str]) -> int:
             started_at=started,
             finished_at=finished,
             exit_status=exit_status,
+            shard=shard_document,
         )
 
+    # Parts run in parallel and cannot share one terminal: a person is never asked during a
+    # combined run (a profile's [operator] power switch still restarts its device).
+    pytest_args = ["--no-operator", *args.pytest_args]
     interrupted, results = run_children(
-        parts, args.pytest_args, lambda now: write_report(report_path, document(now))
+        specs, pytest_args, lambda now: write_report(report_path, document(now))
     )
     status = _combined_exit(interrupted, results, document(results))
     final = document(results, status)
     write_report(report_path, final)
-    problems = {r.device_class: r.problem for r in results if r.problem}
-    write_combined_junit(run_dir, [r.device_class for r in results], run_id, problems)
+    problems = {r.part: r.problem for r in results if r.problem}
+    write_combined_junit(run_dir, [r.part for r in results], run_id, problems)
     try:
         write_combined_manifest(run_dir)
         sealed = None
     except BundleError as exc:
         sealed = str(exc)
         status = status or 1
-    print(banner(f"DRready requirements: {', '.join(classes)}"), end="")
+    title = ", ".join(spec.name for spec in specs)
+    if shard is not None:
+        title = f"shard {shard[0]}/{shard[1]}: {title}"
+    print(banner(f"DRready requirements: {title}"), end="")
     for line in format_combined(final):
         print(line)
     print(f"report: {report_path}", flush=True)
@@ -224,17 +370,18 @@ def _run_all(args: argparse.Namespace, classes: Sequence[str]) -> int:
 def _combined_exit(
     interrupted: bool, results: Sequence[PartResult], document: dict[str, Any]
 ) -> int:
-    """130 if interrupted; 0 only if every class's run exited 0; 1 if a verdict fails or is
-    inconclusive, or a run went wrong (stopped, killed, never started); otherwise the first
-    class's own status."""
+    """130 if interrupted; 1 if a verdict fails or is inconclusive (a check across the parts,
+    *-ID's uniqueness across units, can fail one while every part exited 0), or a run went
+    wrong (stopped, killed, never started); 0 if every part's run exited 0; otherwise the first
+    part's own status."""
     if interrupted:
         return EXIT_INTERRUPTED
-    statuses = [result.exit_status for result in results]
-    if all(status == 0 for status in statuses):
-        return 0
     not_conformant = (Verdict.FAIL, Verdict.INCONCLUSIVE)
     if any(r["verdict"] in not_conformant for r in document["requirements"]):
         return EXIT_NOT_CONFORMANT
+    statuses = [result.exit_status for result in results]
+    if all(status == 0 for status in statuses):
+        return 0
     if any(result.problem for result in results):
         return EXIT_NOT_CONFORMANT
     return next((s for s in statuses if s not in (0, None)), EXIT_NOT_CONFORMANT)

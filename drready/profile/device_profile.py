@@ -4,6 +4,7 @@ between sections."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -111,6 +112,35 @@ class Profile:
             profile = replace(profile, openadr3=replace(profile.openadr3, ven=SIMULATOR_ADDRESS))
         if profile.webapi is not None:
             profile = replace(profile, webapi=replace(profile.webapi, base_url=SIMULATOR_ADDRESS))
+        return profile
+
+    def as_unit(self, unit: int) -> Profile:
+        """The simulated unit number ``unit`` (1, 2, ...) of this profile's model
+        (``drready run --units N``): the same device with an identity of its own. Its serial
+        number is this one's with the trailing number advanced by ``unit - 1`` (SIM0000001,
+        SIM0000002, ...; one without a trailing number gets ``-<unit>``, none at all
+        ``UNIT<unit>``), which the simulator derives its identification number (0x83) from;
+        its Web API device ID is ``<device_id or class>-<unit>``."""
+        if unit < 1:
+            raise ValueError(f"unit must be >= 1, got {unit}")
+        device = self.device
+        serial = device.serial_number
+        if serial is None:  # the simulator's own serial, the same in every unit otherwise
+            serial = f"UNIT{unit:08d}"
+        else:
+            trailing = re.search(r"\d+$", serial)
+            if trailing is not None:
+                digits = trailing.group()
+                serial = serial[: trailing.start()] + str(int(digits) + unit - 1).zfill(len(digits))
+            else:
+                serial = f"{serial}-{unit}"
+        if len(serial) > 12:  # 0x8D holds 12 ASCII bytes
+            serial = serial[-12:]
+        profile = replace(self, device=replace(device, serial_number=serial))
+        if profile.webapi is not None:
+            base = profile.webapi.device_id or str(device.device_class)
+            webapi = replace(profile.webapi, device_id=f"{base}-{unit}")
+            profile = replace(profile, webapi=webapi)
         return profile
 
     def on_device_clock(self, n: float) -> Profile:

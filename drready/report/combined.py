@@ -1,18 +1,21 @@
-"""The combined report of a run over several device classes.
+"""The combined report of a run of several parts (device classes, or units).
 
-Such a run is one child run per class (``drready run --simulate CLASS``), each writing its own
-``report.json``, ``junit.xml`` and ``evidence.jsonl`` in ``RUN_DIR/CLASS/``. The combined
-``RUN_DIR/report.json`` has ``device_class: null``, the classes in ``device_classes``, one entry per
-class in ``parts`` (where its report is, whether it finished, its exit status and summary), every
-requirement of every class in catalog order, and the summary over all of them. A class whose run
-left no report (interrupted before it started, killed) still has all its requirements, each
-``not-tested`` with the reason.
+Such a run is one child run per part (``drready run --simulate CLASS`` or ``--profile FILE``),
+each writing its own ``report.json``, ``junit.xml`` and ``evidence.jsonl`` in ``RUN_DIR/<part>/``
+(the part's ``name``: its class, or a unit's name). The combined ``RUN_DIR/report.json`` has
+``device_class: null``, the classes in ``device_classes`` (each once), one entry per part in
+``parts`` (its ``name``, where its report is, whether it finished, its exit status and summary),
+every requirement of every part in catalog order (each tagged with its ``part``), and the summary
+over all of them. A part whose run left no report (interrupted before it started, killed) still
+has all its requirements, each ``not-tested`` with the reason. *-ID's uniqueness across the units
+is checked here (:mod:`drready.report.units`). A shard of a run (``drready run --shard K/N``) says
+so in ``shard``: ``index`` K, ``count`` N and the names of all the run's ``parts``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from drready import __version__
 from drready.catalog import for_class, ids
 from drready.report.json_report import REPORT_SCHEMA_VERSION, load_report
 from drready.report.run_document import format_counts, format_rows
+from drready.report.units import check_unique_identities
 from drready.report.verdicts import RequirementVerdict, Verdict, summary
 from drready.run.ledger import PartResult
 
@@ -43,7 +47,7 @@ def _iso(timestamp: float | None) -> str | None:
 
 def _load_part(run_dir: Path, part: PartResult) -> tuple[dict[str, Any] | None, str | None]:
     """The part's own report, or None and why not."""
-    path = run_dir / part.device_class / "report.json"
+    path = run_dir / part.part / "report.json"
     try:
         document = load_report(path)
     except FileNotFoundError:
@@ -59,11 +63,11 @@ def _load_part(run_dir: Path, part: PartResult) -> tuple[dict[str, Any] | None, 
     return document, None
 
 
-def _missing_requirements(device_class: str, why: str) -> list[dict[str, Any]]:
-    reason = f"the {device_class} run {why}"
+def _missing_requirements(part: PartResult, why: str) -> list[dict[str, Any]]:
+    reason = f"the {part.part} run {why}"
     return [
         RequirementVerdict(requirement, Verdict.NOT_TESTED, reason).to_json()
-        for requirement in for_class(device_class)
+        for requirement in for_class(part.device_class)
     ]
 
 
@@ -85,9 +89,11 @@ def _part_entry(
     run_dir: Path, part: PartResult, document: dict[str, Any] | None, problem: str | None
 ) -> dict[str, Any]:
     cls = part.device_class
-    junit = run_dir / cls / "junit.xml"
+    name = part.part
+    junit = run_dir / name / "junit.xml"
     if document is None:
         return {
+            "name": name,
             "device_class": cls,
             "run_id": part.run_id,
             "report": None,
@@ -106,10 +112,11 @@ def _part_entry(
             "device": {},
         }
     entry = {
+        "name": name,
         "device_class": cls,
         "run_id": document["run_id"],
-        "report": f"{cls}/report.json",
-        "junit": f"{cls}/junit.xml" if junit.is_file() else None,
+        "report": f"{name}/report.json",
+        "junit": f"{name}/junit.xml" if junit.is_file() else None,
         "complete": bool(document["complete"]) and problem is None,
         "exit_status": part.exit_status,
         "problem": problem,
@@ -126,7 +133,7 @@ def _part_entry(
     if "device_time" in document:
         entry["device_time"] = document["device_time"]
     if "evidence" in document:
-        entry["evidence"] = _prefixed(cls, document["evidence"])
+        entry["evidence"] = _prefixed(name, document["evidence"])
     return entry
 
 
@@ -139,8 +146,10 @@ def build_combined(
     finished_at: float | None,
     exit_status: int | None,
     version: str = __version__,
+    shard: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The combined document, from the parts' reports as they are on disk now."""
+    """The combined document, from the parts' reports as they are on disk now. ``shard``: this
+    run is one share of a run's parts (``{"index": K, "count": N, "parts": [every name]}``)."""
     entries: list[dict[str, Any]] = []
     requirements: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
@@ -150,15 +159,20 @@ def build_combined(
         problem = part.problem
         if document is None:
             problem = problem or why
-            requirements += _missing_requirements(part.device_class, problem or "left no report")
+            mine = _missing_requirements(part, problem or "left no report")
         else:
-            requirements += document["requirements"]
+            mine = document["requirements"]
+        requirements += [{**requirement, "part": part.part} for requirement in mine]
+        if document is not None:
             covered += float(document.get("device_time", {}).get("covered_s", 0.0))
             notes += [n for n in document.get("policy_notes", []) if n not in notes]
         entries.append(_part_entry(run_dir, part, document, problem))
+    check_unique_identities(entries, requirements)
+    for entry in entries:  # the part's counts after the checks across parts
+        entry["summary"] = _counts(r for r in requirements if r["part"] == entry["name"])
     order = {rid: index for index, rid in enumerate(ids())}
     requirements.sort(key=lambda r: order.get(r["id"], len(order)))
-    return {
+    combined: dict[str, Any] = {
         "schema_version": REPORT_SCHEMA_VERSION,
         "harness": {"name": "drready", "version": version},
         "run_id": run_id,
@@ -168,7 +182,7 @@ def build_combined(
         "finished_at": _iso(finished_at),
         "device_time": {"start": None, "end": None, "covered_s": round(covered, 3)},
         "device_class": None,
-        "device_classes": [p.device_class for p in parts],
+        "device_classes": list(dict.fromkeys(p.device_class for p in parts)),
         "topology": None,
         "binding": None,
         "simulated": all(e["simulated"] for e in entries),
@@ -180,6 +194,9 @@ def build_combined(
         "summary": _counts(requirements),
         "parts": entries,
     }
+    if shard is not None:
+        combined["shard"] = dict(shard)
+    return combined
 
 
 def is_combined(document: dict[str, Any]) -> bool:
@@ -191,14 +208,15 @@ def _counts_text(counts: dict[str, int]) -> str:
 
 
 def format_parts(document: dict[str, Any]) -> list[str]:
-    """One line per class: finished or not, exit status, counts, where its report is."""
+    """One line per part: finished or not, exit status, counts, where its report is."""
     lines = []
     for part in document["parts"]:
         state = "complete" if part["complete"] else "INCOMPLETE"
         status = part["exit_status"]
         exit_text = f"exit {status if status is not None else '-'}"
         where = part["report"] or "no report"
-        line = f"{part['device_class']:<9} {state:<10} {exit_text:<8}  {where}: "
+        name = part.get("name") or part["device_class"]
+        line = f"{name:<9} {state:<10} {exit_text:<8}  {where}: "
         line += _counts_text(part["summary"])
         if part.get("problem"):
             line += f" ({part['problem']})"
@@ -207,7 +225,14 @@ def format_parts(document: dict[str, Any]) -> list[str]:
 
 
 def format_combined(document: dict[str, Any]) -> list[str]:
-    """The requirement table of every class, then one line per class."""
-    rows = ((r["id"], r["verdict"], r["reason"]) for r in document["requirements"])
-    table, counts = format_rows(rows)
+    """The requirement table of every part, then one line per part."""
+    # Several parts of one class (units): each row says whose it is.
+    several = len(document["parts"]) > len(document["device_classes"])
+
+    def label(requirement: dict[str, Any]) -> str:
+        part = requirement.get("part")
+        return f"{requirement['id']} {part}" if several and part else str(requirement["id"])
+
+    rows = [(label(r), r["verdict"], r["reason"]) for r in document["requirements"]]
+    table, counts = format_rows(rows, max([12, *(len(row[0]) for row in rows)]))
     return [*table, *format_parts(document), *format_counts(counts)]

@@ -65,11 +65,18 @@ def _load(run_dir: Path) -> dict[str, Any]:
         raise DiffError(f"{path}: not a valid drready report: {first}") from None
 
 
+def _where(report: Mapping[str, Any], requirement: Mapping[str, Any]) -> str:
+    """In a run of several units of one class, whose requirement (" [unit]"); else nothing, so
+    that a run of every class compares with one made before parts had names."""
+    units = len(report.get("parts", [])) > len(report.get("device_classes", []))
+    return f" [{requirement['part']}]" if units and requirement.get("part") else ""
+
+
 def _tests(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     tests: dict[str, dict[str, Any]] = {}
     for requirement in report["requirements"]:
         for test in requirement["tests"]:
-            tests.setdefault(test["nodeid"], test)
+            tests.setdefault(test["nodeid"] + _where(report, requirement), test)
     return tests
 
 
@@ -94,8 +101,8 @@ def _drift(key: str, before: float, after: float, unit: str) -> Change | None:
 
 def diff_reports(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Change]:
     changes: list[Change] = []
-    verdicts_a = {r["id"]: r for r in a["requirements"]}
-    verdicts_b = {r["id"]: r for r in b["requirements"]}
+    verdicts_a = {r["id"] + _where(a, r): r for r in a["requirements"]}
+    verdicts_b = {r["id"] + _where(b, r): r for r in b["requirements"]}
     for rid in _ordered(verdicts_a, verdicts_b):
         before, after = verdicts_a.get(rid), verdicts_b.get(rid)
         old = before["verdict"] if before else "absent"

@@ -132,13 +132,15 @@ def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def format_rows(rows: Iterable[tuple[str, str, str]]) -> tuple[list[str], dict[str, int]]:
+def format_rows(
+    rows: Iterable[tuple[str, str, str]], id_width: int = 12
+) -> tuple[list[str], dict[str, int]]:
     """The requirement table (a heading, one line per (id, verdict, reason)) and the counts of
     each verdict in it."""
-    lines = [f"{'requirement':<12} {'verdict':<15} reason"]
+    lines = [f"{'requirement':<{id_width}} {'verdict':<15} reason"]
     counts = {str(v): 0 for v in Verdict}
     for rid, verdict, reason in rows:
-        lines.append(f"{rid:<12} {verdict:<15} {_shorten(reason, REASON_WIDTH)}")
+        lines.append(f"{rid:<{id_width}} {verdict:<15} {_shorten(reason, REASON_WIDTH)}")
         counts[verdict] = counts.get(verdict, 0) + 1
     return lines, counts
 

@@ -172,7 +172,8 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class PartResult:
-    """What the parent of a combined run knows about one class's child run."""
+    """What the parent of a combined run knows about one part's child run (one class, or one
+    unit: a profile of ``--profile A --profile B``, or one of ``--units N``)."""
 
     device_class: str
     run_id: str
@@ -181,3 +182,11 @@ class PartResult:
     exit_status: int | None = None
     #: Why the part is incomplete beyond what its own report says (None when nothing went wrong).
     problem: str | None = None
+    #: The part's stable name, its directory in the run directory ("" : the class's name, as in
+    #: a run of every class).
+    name: str = ""
+
+    @property
+    def part(self) -> str:
+        """The part's name: its directory in the combined run's directory."""
+        return self.name or self.device_class

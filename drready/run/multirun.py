@@ -1,5 +1,6 @@
-"""A run of several device classes: one child ``drready run --simulate CLASS`` per class, run in
-parallel, their output relayed in class order, and one combined report.
+"""A run of several parts: one child ``drready run`` per part (a device class, or a unit: a profile
+of ``--profile A --profile B``, or one of ``--units N``), run in parallel, their output relayed in
+part order, and one combined report.
 
 Interrupts: the first SIGINT, SIGTERM or SIGHUP is forwarded once to every child (each finishes
 the test in progress and its report); a second one kills them. Every wait is bounded.
@@ -34,10 +35,28 @@ KILL_WAIT_S = 5.0
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+#: At most this many parts' runs at once when a part tests an external device (each mostly waits
+#: on its device's real time); simulated parts run at most one per CPU (they compute).
+MAX_EXTERNAL_JOBS = 64
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """One part of a combined run: its stable name (its directory in the run directory) and its
+    checked options (its own run ID and report directory)."""
+
+    name: str
+    options: RunOptions
+    device_class: str
+    #: Whether it tests a built-in simulator (or an external device, which it mostly waits on).
+    simulated: bool = True
+
+
 @dataclass(eq=False)
 class _Part:
-    """One class's child run (``drready run --simulate CLASS``) in a combined run."""
+    """One part's child run (``drready run --simulate CLASS`` or ``--profile FILE``)."""
 
+    name: str
     device_class: str
     run_id: str
     command: list[str]
@@ -52,7 +71,7 @@ class _Part:
         problem = self.problem
         if problem is None and not self.finished:
             problem = "is still running" if self.started else "has not started yet"
-        return PartResult(self.device_class, self.run_id, self.exit_status, problem)
+        return PartResult(self.device_class, self.run_id, self.exit_status, problem, self.name)
 
 
 class _Relay:
@@ -201,9 +220,7 @@ async def _run_parts(
         if process.returncode == -signal.SIGINT:
             # Interrupted while Python started or exited, outside its pytest session: all it has
             # to say is Python's traceback.
-            part.errors[:] = [
-                f"drready: the {part.device_class} run was interrupted outside its session\n"
-            ]
+            part.errors[:] = [f"drready: the {part.name} run was interrupted outside its session\n"]
         if process.returncode is None:
             part.problem = part.problem or "could not be waited for"
 
@@ -235,31 +252,55 @@ def banner(title: str) -> str:
     return f" {title} ".center(width, "=") + "\n"
 
 
+def part_command(part: RunOptions, pytest_args: Sequence[str] = ()) -> list[str]:
+    """The child ``drready run`` of one part."""
+    command = [sys.executable, "-P", "-m", "drready.cli", "run"]
+    if part.simulate is not None:
+        command += ["--simulate", str(part.simulate)]
+    if part.profile_path is not None:
+        command += ["--profile", str(part.profile_path)]
+    if part.unit is not None:
+        command += ["--unit", str(part.unit)]
+    for name in part.faults:
+        command += ["--fault", name]
+    command += ["--report-dir", str(part.report_dir), "--run-id", part.run_id]
+    command += ["--interrupt-after-test"]
+    if part.time_scale != 1.0:
+        command += ["--time-scale", repr(part.time_scale)]
+    if part.impair is not None:
+        command += ["--impair", part.impair.to_cli() if part.impair.active else "none"]
+    if part.jcstar_list is not None:
+        command += ["--jcstar-list", str(part.jcstar_list)]
+    if pytest_args:
+        command += ["--", *pytest_args]
+    return command
+
+
+def part_jobs(specs: Sequence[PartSpec]) -> int:
+    """How many parts run at once: one per CPU while every part is simulated (they compute),
+    up to :data:`MAX_EXTERNAL_JOBS` when a part tests an external device (it waits on it)."""
+    cpus = os.cpu_count() or 1
+    external = not all(spec.simulated for spec in specs)
+    return max(1, min(len(specs), MAX_EXTERNAL_JOBS if external else cpus))
+
+
 def run_children(
-    options: Sequence[RunOptions],
+    specs: Sequence[PartSpec],
     pytest_args: Sequence[str] = (),
     on_change: Callable[[list[PartResult]], None] = lambda results: None,
+    *,
+    jobs: int | None = None,
 ) -> tuple[bool, list[PartResult]]:
-    """One child run per class's options (each names its class in ``simulate``, and its own run
-    ID and report directory), in parallel, their output relayed in order. ``on_change`` hears
-    where every part stands before they start and whenever one ends. Returns whether the run
-    was interrupted, and where every part ended. The caller has checked every option."""
+    """One child run per part, in parallel (``jobs`` at a time; default :func:`part_jobs`), their
+    output relayed in order. ``on_change`` hears where every part stands before they start and
+    whenever one ends. Returns whether the run was interrupted, and where every part ended. The
+    caller has checked every option."""
     parts: list[_Part] = []
-    for part in options:
-        if part.simulate is None:
-            raise ValueError(f"run {part.run_id}: a combined run tests built-in simulators only")
-        cls = str(part.simulate)
-        command = [sys.executable, "-P", "-m", "drready.cli", "run", "--simulate", cls]
-        command += ["--report-dir", str(part.report_dir), "--run-id", part.run_id]
-        command += ["--interrupt-after-test"]
-        if part.impair is not None:
-            command += ["--impair", part.impair.to_cli() if part.impair.active else "none"]
-        if part.jcstar_list is not None:
-            command += ["--jcstar-list", str(part.jcstar_list)]
-        if pytest_args:
-            command += ["--", *pytest_args]
-        heading = [banner(f"{cls}: {part.report_dir}")]
-        parts.append(_Part(cls, part.run_id, command, heading))
+    for spec in specs:
+        options = spec.options
+        heading = [banner(f"{spec.name}: {options.report_dir}")]
+        command = part_command(options, pytest_args)
+        parts.append(_Part(spec.name, spec.device_class, options.run_id, command, heading))
     if not parts:
         return False, []
 
@@ -267,6 +308,7 @@ def run_children(
         return [part.result() for part in parts]
 
     on_change(results())
-    jobs = max(1, min(len(parts), os.cpu_count() or 1))
+    if jobs is None:
+        jobs = part_jobs(specs)
     interrupted = asyncio.run(_run_parts(parts, jobs, _child_env(), lambda: on_change(results())))
     return interrupted, results()

@@ -61,6 +61,9 @@ class RunOptions:
     #: ``--jcstar-list``: IPA's list of JC-STAR compliant products, to check *-3.1 against
     #: (overrides the profile's ``[jcstar] list_file``).
     jcstar_list: Path | None = None
+    #: ``--unit K``: the simulated unit K (1, 2, ...) of a run of several units
+    #: (``drready run --units N``), with an identity of its own (:meth:`Profile.as_unit`).
+    unit: int | None = None
 
     def __post_init__(self) -> None:
         if self.simulate is not None and not isinstance(self.simulate, DeviceClass):
@@ -86,6 +89,7 @@ class RunOptions:
             "run_id": self.run_id,
             "impair": None if self.impair is None else self.impair.to_json(),
             "jcstar_list": None if self.jcstar_list is None else str(self.jcstar_list),
+            **({} if self.unit is None else {"unit": self.unit}),
         }
 
     @classmethod
@@ -103,6 +107,7 @@ class RunOptions:
             run_id=str(document["run_id"]),
             impair=None if impair is None else Impairment(**impair),
             jcstar_list=None if listed is None else Path(listed),
+            unit=document.get("unit"),
         )
 
 
@@ -133,8 +138,11 @@ def run_options(
     run_id: str | None,
     impair: str | None = None,
     jcstar_list: str | Path | None = None,
+    unit: int | None = None,
 ) -> RunOptions:
     """Options with the defaults filled in: a new run ID, ``reports/<run-id>``, scale 1."""
+    if unit is not None and unit < 1:
+        raise UsageError(f"--unit: expected a unit number >= 1, got {unit}")
     if time_scale is not None and not time_scale >= 1:
         raise UsageError(f"--time-scale: expected a number >= 1, got {time_scale}")
     run_id = run_id or new_run_id()
@@ -147,6 +155,7 @@ def run_options(
         run_id=run_id,
         impair=impairment_option(impair),
         jcstar_list=Path(jcstar_list) if jcstar_list else None,
+        unit=unit,
     )
 
 
@@ -194,6 +203,14 @@ def resolve_profile(options: RunOptions) -> Profile:
     else:
         device_class = options.simulate or DeviceClass.BATTERY
         profile = default_profile(device_class, fault_binding(options.faults))
+    if options.unit is not None:
+        if not profile.is_simulated:
+            raise UsageError(
+                f"{profile.source or '--units'}: several units of one profile are simulated "
+                "units (add --simulate CLASS); an external device is one unit: give one "
+                "--profile per device"
+            )
+        profile = profile.as_unit(options.unit)
     if options.impair is not None:
         impair = options.impair if options.impair.active else None
         profile = replace(profile, impair=impair)

@@ -3,6 +3,7 @@ its runtime on a memory network, and the named faults that bend it."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from collections.abc import Callable, Iterator
@@ -439,6 +440,8 @@ def test_fault_metadata_is_in_the_catalog(fault: Fault) -> None:
     }
     if fault.binding != "echonet":
         expected["binding"] = fault.binding
+    if fault.units > 1:
+        expected["units"] = fault.units
     assert data == expected
     assert data["device_class"] in set(DeviceClass)
     device_class = DeviceClass(fault.device_class)
@@ -596,9 +599,20 @@ def _soc_and_dischargeable(dut: DeviceUnderTest) -> object:
     return status.soc_pct, status.dischargeable_wh
 
 
+def _identification_number(dut: DeviceUnderTest) -> object:
+    return dut.identity().identification_number
+
+
+def _from(seed: bytes) -> str:
+    """0x83 as the reference battery derives it: 0xFE, its maker code, 13 bytes of the seed."""
+    return "FEFFFFFF" + hashlib.sha256(seed).digest()[:13].hex().upper()
+
+
 #: fault -> (probe, what the conforming simulator gives, what the faulty one gives)
 SYMPTOMS: dict[str, tuple[Probe, object, object]] = {
     "wrong_tid_node_profile": (_discovered, True, False),
+    # From the product code: the same in every unit of the model (seen across units only).
+    "shared_identity": (_identification_number, _from(b"SIM0000001"), _from(b"DRR-BAT-SIM")),
     "property_map_lists_unserved_epc": (_map_lists_unserved, False, True),
     "refuses_updates_during_dr": (_dr_update_accepted, True, False),
     "ignores_target_power": (_power_after(-500, 60), -500, -3000),

@@ -96,6 +96,26 @@ def _part_notices(
     return notices
 
 
+def _as_combined(
+    report: Mapping[str, Any], part: Mapping[str, Any], document: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """A part's report with the verdicts the combined report gives it: the checks across the
+    parts (*-ID's uniqueness across units) can fail what the part's own run passed."""
+    name = part.get("name")
+    mine = [r for r in report.get("requirements", []) if r.get("part") == name] if name else []
+    if not mine:  # a report written before parts had names
+        return document
+    return {**document, "requirements": mine, "summary": part.get("summary", {})}
+
+
+def _name_unit(view: DeviceView, part: Mapping[str, Any], report: Mapping[str, Any]) -> None:
+    """Several parts of one class (units): each page says which unit it is."""
+    name = part.get("name")
+    if name and len(report.get("parts", [])) > len(report.get("device_classes", [])):
+        view.name_ja = f"{view.name_ja} ({name})"
+        view.name_en = f"{view.name_en} ({name})"
+
+
 def _banner(report: Mapping[str, Any], devices: Sequence[DeviceView]) -> str:
     if report.get("faults") or not report.get("complete", False):
         return "宣言の根拠になりません / NOT A BASIS FOR A DECLARATION"
@@ -127,8 +147,9 @@ def build_view(run_dir: Path, *, base_href: str | None = None) -> DeclarationVie
             part_path = run_dir / relative
             document = load_json(part_path)
             directory = PurePosixPath(relative).parent
-            view = device_view(run_dir, document, directory)
+            view = device_view(run_dir, _as_combined(report, part, document), directory)
             view.notices[:0] = _part_notices(part, document, str(relative))
+            _name_unit(view, part, report)
             devices.append(view)
     else:
         devices.append(device_view(run_dir, report, PurePosixPath(".")))
