@@ -31,7 +31,9 @@ def _drready(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _run(run_dir: Path, *args: str) -> tuple[int, dict[str, Any], str]:
-    done = _drready("run", *args, "--report-dir", str(run_dir))
+    """``drready run ARGS --report-dir RUN_DIR``; pytest arguments after ``--`` stay last."""
+    cut = args.index("--") if "--" in args else len(args)
+    done = _drready("run", *args[:cut], "--report-dir", str(run_dir), *args[cut:])
     return done.returncode, load_report(run_dir / "report.json"), done.stdout + done.stderr
 
 
@@ -130,9 +132,78 @@ def test_shards_run_each_part_once(tmp_path: Path) -> None:
         )
         assert status == 0, output[-4000:]
         everything = ["battery-1", "battery-2", "battery-3"]
-        assert document["shard"] == {"index": index, "count": 2, "parts": everything}
+        assert document["shard"] == {
+            "index": index,
+            "count": 2,
+            "parts": everything,
+            "classes": dict.fromkeys(everything, "battery"),
+        }
         names = [p["name"] for p in document["parts"]]
         assert sorted(p.name for p in run_dir.iterdir() if p.is_dir()) == names
         shares.append(names)
         assert _drready("verify", str(run_dir)).returncode == 0
     assert shares == [["battery-1", "battery-3"], ["battery-2"]]
+
+
+def test_shards_made_apart_then_merged_give_the_plain_runs_verdicts(tmp_path: Path) -> None:
+    """The issue's round trip: ``--shard 1/2`` and ``2/2`` (no common --run-id), merged, give a
+    plain run's verdicts, and the merged run verifies."""
+    status, plain, output = _run(tmp_path / "plain", "--", "-k", "identity or discovery")
+    assert status == 0, output[-4000:]
+    shards = []
+    for index in (1, 2):
+        run_dir = tmp_path / f"shard-{index}"
+        status, _, output = _run(
+            run_dir, "--shard", f"{index}/2", "--", "-k", "identity or discovery"
+        )
+        assert status == 0, output[-4000:]
+        shards.append(str(run_dir))
+    merged = tmp_path / "merged"
+    done = _drready("merge", *shards, "--report-dir", str(merged))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    document = load_report(merged / "report.json")
+    assert _verdicts(document) == _verdicts(plain)
+    assert _drready("verify", str(merged)).returncode == 0
+
+
+def test_a_shared_identity_split_over_shards_still_fails_star_id_once_merged(
+    tmp_path: Path,
+) -> None:
+    """Each shard alone holds one unit and sees no clash; the merge compares the units of the
+    whole run, fails exactly BAT-ID, and exits 1. With a shard left out, the missing unit's
+    requirements are not tested (its class recorded by the shards), and the merge exits 1."""
+    shards = []
+    for index in (1, 2):
+        run_dir = tmp_path / f"shard-{index}"
+        status, document, output = _run(
+            run_dir,
+            "--simulate",
+            "battery",
+            "--units",
+            "2",
+            "--fault",
+            "shared_identity",
+            "--shard",
+            f"{index}/2",
+            "--",
+            "-k",
+            "identity",
+        )
+        assert status == 0, output[-4000:]
+        assert not _failed(document)
+        shards.append(str(run_dir))
+    merged = tmp_path / "merged"
+    done = _drready("merge", *shards, "--report-dir", str(merged))
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    document = load_report(merged / "report.json")
+    assert _failed(document) == {"BAT-ID"}
+    assert document["exit_status"] == 1
+    assert _drready("verify", str(merged)).returncode == 0
+
+    alone = tmp_path / "alone"
+    done = _drready("merge", shards[0], "--report-dir", str(alone))
+    assert done.returncode == 1
+    assert "battery-2" in done.stderr
+    document = load_report(alone / "report.json")
+    missing = [r for r in document["requirements"] if r["part"] == "battery-2"]
+    assert missing and {r["verdict"] for r in missing} == {"not-tested"}
