@@ -63,6 +63,11 @@ def _load_part(run_dir: Path, part: PartResult) -> tuple[dict[str, Any] | None, 
     return document, None
 
 
+#: ``drready run``'s exit status when interrupted (drready.cli.status.EXIT_INTERRUPTED; the CLI
+#: sits above this layer).
+_EXIT_INTERRUPTED = 130
+
+
 def _missing_requirements(part: PartResult, why: str) -> list[dict[str, Any]]:
     reason = f"the {part.part} run {why}"
     return [
@@ -158,6 +163,8 @@ def build_combined(
         document, why = _load_part(run_dir, part)
         problem = part.problem
         if document is None:
+            if problem is None and part.exit_status == _EXIT_INTERRUPTED:
+                why = "was interrupted before it wrote a report"
             problem = problem or why
             mine = _missing_requirements(part, problem or "left no report")
         else:

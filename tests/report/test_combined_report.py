@@ -199,8 +199,13 @@ def test_an_interrupt_leaves_an_incomplete_valid_combined_report(
     assert first["report"] == "battery/report.json"  # what the battery finished is kept
     assert _report(run_dir / "battery" / "report.json")["complete"] is False
     for part in document["parts"]:
-        if part["report"] is None:  # never started: its requirements are still listed
-            assert part["problem"] == "did not start: the run was interrupted"
+        # Never started, or started but interrupted before its session wrote a report (parts
+        # run one per CPU, so which it is depends on timing): its requirements are still listed.
+        if part["report"] is None:
+            assert part["problem"] in (
+                "did not start: the run was interrupted",
+                "was interrupted before it wrote a report",
+            ), part
     assert "DRready requirements" in rest
     assert _processes_naming(run_id) == []  # no child outlives the run
 
