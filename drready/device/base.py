@@ -231,6 +231,13 @@ class DeviceUnderTest:
         restart (a battery's operation mode); None where it has not."""
         return None
 
+    def settle_own_state(self) -> str | None:
+        """Put the device in its own state (no DR active) and return it, as :meth:`own_state`
+        reads it: a test that compares it across a restart starts from there. A device that
+        cannot be brought there makes the test :class:`Inconclusive` (the class's facade says
+        why and which requirement's failure caused it)."""
+        return self.own_state()
+
     def appendix_release(self) -> str | None:
         return self._run(self.binding.appendix_release())
 

@@ -98,6 +98,12 @@ class BatteryDUT(DeviceUnderTest):
         """The operation mode: what a restart must bring the device back to (no DR active)."""
         return self.read_mode()
 
+    def settle_own_state(self) -> str | None:
+        """Any DR released and the device in its normal own mode, read back (:meth:`prepare`:
+        :class:`Inconclusive`, caused by BAT-2.6, if it will not leave a DR); then the mode."""
+        self.prepare()
+        return self.own_state()
+
     def read_ratings(self) -> tuple[float, float]:
         """(max charge W, max discharge W) as the device reports them."""
         return self._run(self.binding.read_ratings())

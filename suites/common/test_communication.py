@@ -49,8 +49,10 @@ def test_identity_stable_across_restart(dut: DeviceUnderTest) -> None:
     # An external device is restarted by the operator (or the profile's power switch); with
     # nobody to ask the facade says "not exercised", and an unanswered or failed step leaves
     # the test inconclusive, never passed.
+    # Start with no DR active (a DR left by another test would not survive the power cycle,
+    # and the comparison below would blame the restart for it).
+    state_before = dut.settle_own_state()
     before = dut.identity()
-    state_before = dut.own_state()
     dut.restart()
     after = dut.identity()
     assert after == before, f"identity before restart {before}, after restart {after}"

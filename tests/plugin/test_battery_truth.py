@@ -148,7 +148,7 @@ def test_a_self_consuming_battery_passes_whenever_the_run_starts(
             ("--profile", "fixtures/profiles/battery-lab.toml", "--clock", "2027-04-01T12:00"),
             "only a simulated run",
         ),
-        (("--clock", "2027-04-01T12:00"), "one class's run"),
+        (("--clock", "2027-04-01T12:00"), "one part's run"),
     ],
 )
 def test_clock_is_refused_in_one_line_where_it_cannot_apply(
