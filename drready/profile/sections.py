@@ -220,6 +220,8 @@ class OpenAdrSettings:
     """The harness as an OpenADR 3 DR servicer (VTN) the device polls (binding "openadr3")."""
 
     ven: str = "simulator"  # or "external": a real VEN connects to the harness
+    #: The OpenADR 3 release whose official schemas the servicer validates against.
+    version: str = "3.1.0"
     bind: str = "127.0.0.1"
     port: int = 0
     tls: bool = True
