@@ -28,7 +28,9 @@ import time. The derivation is mechanical:
   strings for enumerated values). The enumerations' ``oneOf: [number, integer, ...]`` (any
   value of CONTROL_SETPOINT, BASELINE, ...) would refuse every integer, which matches both
   branches; it is read as the ``anyOf`` it means, as the OpenAPI valuesMap writes it.
-  One enumerated type stays unsatisfiable: ``CURVE`` (event payload) wants its values to be
+  The program-attributes file defines one value (``COUNTRY``: a string) where the others define
+  the ``values`` array; such a definition holds each value. One enumerated type stays
+  unsatisfiable: ``CURVE`` (event payload) wants its values to be
   arrays of points, which the OpenAPI valuesMap's ``values`` items cannot be. drready never
   sends it, and a VEN never sends event payloads, so it is left as the documents say.
 """
@@ -166,6 +168,10 @@ def _grouped_values(definitions: Mapping[str, Any], where: str) -> dict[str, Any
     for name, definition in sorted(definitions.items()):
         values = convert(definition, f"{where}.{name}")
         values.pop("description", None)
+        if values.get("type") != "array":
+            # The program attributes define one value (type: string, boolean), the other files
+            # the whole ``values`` array: a definition of one value holds each of them.
+            values = {"items": values}
         key = json.dumps(values, sort_keys=True)
         groups.setdefault(key, ([], values))[0].append(name)
     clauses: list[dict[str, Any]] = []
@@ -185,7 +191,7 @@ def _checked_map(values_check: str) -> dict[str, Any]:
 
 
 def _interval_with(defs: dict[str, Any], payload: str) -> dict[str, Any]:
-    interval = copy.deepcopy(defs["interval"])
+    interval: dict[str, Any] = copy.deepcopy(defs["interval"])
     interval["properties"]["payloads"]["items"] = {"$ref": f"#/$defs/{payload}"}
     return interval
 
@@ -292,7 +298,7 @@ def transcode(directory: Path) -> dict[str, Any]:
     }
 
     def load(path: Path) -> Any:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
 
     stems = sorted([*ENUMERATIONS, *OPEN_ENUMERATIONS])
     return {

@@ -104,6 +104,7 @@ _PATTERN_MEANING = {
 }
 _DURATION_MEANING = "an ISO 8601 duration, e.g. PT30M"
 
+
 class OpenAdrError(Exception):
     """Base of the OpenADR 3 servicer and VEN errors."""
 

@@ -20,8 +20,9 @@ Program and events
 Event payloads (harness -> device)
     :data:`SETPOINT` (battery, ``DRREADY_POWER_SETPOINT``): one value, kW, + consumption
     (charging), - discharging (the specification's ``DISPATCH_SETPOINT`` is the same figure with
-    ``minimum: 0`` in its enumeration, so it cannot ask for a discharge); the event's ``intervalPeriod`` gives the start and the duration (``P9999Y``:
-    until further notice). When the duration ends the device returns to its own mode by itself.
+    ``minimum: 0`` in its enumeration, so it cannot ask for a discharge); the event's
+    ``intervalPeriod`` gives the start and the duration (``P9999Y``: until further notice).
+    When the duration ends the device returns to its own mode by itself.
     :data:`START_TIME` (water heaters): one value, ``"HH:MM"`` on the device's local clock (the
     schema holds it to that pattern); the plan it sets stays when the event is deleted.
     :data:`BACKUP_RESERVE` (battery): one value, percent of capacity; a setting, not a DR (the

@@ -179,10 +179,14 @@ class RestApi:
         return response
 
     async def _auth_server(self, request: web.Request) -> web.StreamResponse:
-        return json_response({"tokenURL": f"{self._base_url()}/auth/token"})
+        answer = {"tokenURL": f"{self._base_url()}/auth/token"}
+        self._store.check_ours("authServerInfo", answer)
+        return json_response(answer)
 
     async def _notifiers(self, request: web.Request, client_id: str) -> web.StreamResponse:
-        return json_response({"WEBHOOK": True})
+        answer = {"WEBHOOK": True}
+        self._store.check_ours("notifiersResponse", answer)
+        return json_response(answer)
 
     async def _bl_only(self, request: web.Request, client_id: str) -> web.StreamResponse:
         """Writes of programs and events are business logic's (scopes write_programs and
