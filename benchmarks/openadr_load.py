@@ -49,8 +49,8 @@ if str(REPO) not in sys.path:
 from drready.evidence import EvidenceLog  # noqa: E402
 from drready.openadr.server import Servicer  # noqa: E402
 from drready.openadr.validation import (  # noqa: E402
-    DISPATCH_SETPOINT,
     DR_POSSIBLE_ENERGY,
+    POWER_SETPOINT,
     STORAGE_CHARGE_LEVEL,
     UNITS_KW,
 )
@@ -130,7 +130,7 @@ async def _serve(
             program["id"],
             start=datetime.now(UTC),
             duration_s=None,
-            payload_type=DISPATCH_SETPOINT,
+            payload_type=POWER_SETPOINT,
             values=[-1.5],
             units=UNITS_KW,
         )

@@ -177,7 +177,12 @@ class OpenAdrProbes:
     async def _redirect(self) -> ProbeResult:
         host = self.servicer.address[0]
         other = Servicer(
-            self.link.evidence, clients={}, ssl_context=self.normal_context, host=host, port=0
+            self.link.evidence,
+            clients={},
+            ssl_context=self.normal_context,
+            host=host,
+            port=0,
+            spec_version=self.servicer.spec_version,
         )
         await other.start()
         began = now_epoch()

@@ -1,13 +1,12 @@
 """OpenADR 3 documents: the JSON Schemas both sides are held to, and the payload names drready uses.
 
-The schemas (``drready/openadr/schemas/openadr3.<object>.schema.json``, JSON Schema 2020-12) follow
-OpenADR 3.1.0 (the OpenAPI ``openadr3.yaml``, ``Definition.md`` and its ``enumerations/``). Each
-object file holds the served form at its root and the client's request form in ``$defs``; the
-names used here are the specification's component names (``event``, ``eventRequest``, ...).
-Documents may carry properties the specification does not name (Definition.md, "Model
-Extension"), so unknown properties are accepted; everything the specification does name is held
-to its type, pattern and required fields, and enumerated payload types to the kind of values their
-enumeration defines.
+The schemas are the official ones: :mod:`drready.openadr.openapi` derives them from the OpenAPI
+document and enumerations of each supported release (``drready/openadr/spec/<version>/``,
+shipped verbatim with their Apache-2.0 ``LICENSE`` and ``NOTICE``), once per process; each
+(release, schema name) gets one compiled validator, reused for every document. Schema names are
+the specification's component names: ``eventRequest`` is what a client sends, ``event`` what a
+VTN serves (see :data:`SCHEMA_NAMES`). Documents may carry properties the specification does
+not name (the OpenAPI document closes no object; Definition.md, "Model Extension").
 
 Payload types (Definition.md, "Enumerations", and its "Private Strings": parties may agree on
 names of their own, which VTNs pass through untouched). Private names here start with
@@ -19,33 +18,42 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from functools import cache, lru_cache
 from importlib.resources import files
 from typing import Any
 
 # The stubs (types-jsonschema) may or may not be installed; either way these lines are clean.
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+from jsonschema import FormatChecker  # type: ignore[import-untyped, unused-ignore]
+from jsonschema.validators import validator_for  # type: ignore[import-untyped, unused-ignore]
 from referencing import Registry, Resource  # type: ignore[import-not-found, unused-ignore]
 
-#: Where the schema files' ``$id`` live (never fetched: every file is in the package).
-SCHEMA_BASE = "https://drready.invalid/schemas/"
-#: The specification release the schemas and the servicer follow.
-SPEC_VERSION = "3.1.0"
+from drready.openadr.openapi import derive
+
+#: The releases whose schemas drready ships (a profile's ``openadr3.version`` picks one).
+SPEC_VERSIONS = ("3.1.0", "3.1.1")
+#: The release a profile gets unless it says otherwise.
+DEFAULT_VERSION = "3.1.0"
 
 # -- payload types -------------------------------------------------------------------------------
 #: Event payload: a power setpoint. Definition.md: "The absolute amount of consumption by a
-#: resource", units from the eventPayloadDescriptor. drready sends it in ``KW`` (Table 9 has no W)
-#: signed as consumption: + charges a battery, - discharges it. The enumerations file gives it
-#: ``minimum: 0``, which would leave no way to ask for a discharge; that bound is not enforced here.
+#: resource", units from the eventPayloadDescriptor; its enumeration has ``minimum: 0``, so it
+#: cannot ask a battery to discharge.
 DISPATCH_SETPOINT = "DISPATCH_SETPOINT"
+#: Event payload (private): a signed power setpoint, ``KW``, + consumption (charging a battery),
+#: - discharging it. What drready's servicer sends (:data:`drready.openadr.vocab.SETPOINT`).
+POWER_SETPOINT = "DRREADY_POWER_SETPOINT"
 #: Event payload (private): when a water heater is to start heating, one time of day ``"HH:MM"`` on
 #: the device's own local clock (the clock its heating plan runs on, whose UTC offset the servicer
 #: need not know). The interval's own start is when the request applies.
 HEATING_START_TIME = "DRREADY_HEATING_START_TIME"
 #: Report payloads (Definition.md, report enumerations): energy used over an interval (KWH) and
-#: real power over it (KW).
+#: real power over it (KW), both ``minimum: 0``.
 USAGE = "USAGE"
 DEMAND = "DEMAND"
+#: Report payload (private): real power over the interval, ``KW``, + consumption, - export (a
+#: discharging battery). What drready's VEN reports (:data:`drready.openadr.vocab.DEMAND`).
+NET_DEMAND = "DRREADY_NET_DEMAND"
 #: Storage state of charge, 0.0 (empty) to 1.0 (full), units ``PERCENT`` (Definition.md, Table 9
 #: represents percentages as 0.0-1.0; the enumerations file bounds it so).
 STORAGE_CHARGE_LEVEL = "STORAGE_CHARGE_LEVEL"
@@ -60,38 +68,41 @@ UNITS_KW = "KW"
 UNITS_KWH = "KWH"
 UNITS_PERCENT = "PERCENT"
 
-#: Schema name -> (file's object name, pointer inside the file).
-_SCHEMAS: dict[str, tuple[str, str]] = {
-    "program": ("program", ""),
-    "programRequest": ("program", "/$defs/programRequest"),
-    "event": ("event", ""),
-    "eventRequest": ("event", "/$defs/eventRequest"),
-    "report": ("report", ""),
-    "reportRequest": ("report", "/$defs/reportRequest"),
-    "subscription": ("subscription", ""),
-    "subscriptionRequest": ("subscription", "/$defs/subscriptionRequest"),
-    "ven": ("ven", ""),
-    "venRequest": ("ven", "/$defs/venRequest"),
-    "notification": ("notification", ""),
-    "token": ("token", ""),
-    "clientCredentialRequest": ("token", "/$defs/clientCredentialRequest"),
-    "authError": ("token", "/$defs/authError"),
-    "problem": ("problem", ""),
-    "valuesMap": ("common", "/$defs/valuesMap"),
-    "reportPayloadDescriptor": ("common", "/$defs/reportPayloadDescriptor"),
+#: Schema name -> the component (``$defs`` entry) of the derived document. The names are the
+#: specification's, except ``token`` (its clientCredentialResponse) and the parts a report is
+#: checked in (``reportPayload``: a valuesMap with the report enumerations applied).
+_SCHEMAS: dict[str, str] = {
+    "program": "program",
+    "programRequest": "programRequest",
+    "event": "event",
+    "eventRequest": "eventRequest",
+    "report": "report",
+    "reportRequest": "reportRequest",
+    "subscription": "subscription",
+    "subscriptionRequest": "subscriptionRequest",
+    "ven": "ven",
+    "venRequest": "venRequest",
+    "resource": "resource",
+    "resourceRequest": "resourceRequest",
+    "notification": "notification",
+    "token": "clientCredentialResponse",
+    "clientCredentialRequest": "clientCredentialRequest",
+    "authError": "authError",
+    "authServerInfo": "authServerInfo",
+    "notifiersResponse": "notifiersResponse",
+    "problem": "problem",
+    "valuesMap": "valuesMap",
+    "eventPayload": "eventPayload",
+    "reportPayload": "reportPayload",
+    "reportPayloadDescriptor": "reportPayloadDescriptor",
 }
 SCHEMA_NAMES = tuple(_SCHEMAS)
-_FILES = (
-    "common",
-    "program",
-    "event",
-    "report",
-    "subscription",
-    "ven",
-    "notification",
-    "token",
-    "problem",
-)
+
+#: What a pattern stands for, for a reader (the schema's own text is the regular expression).
+_PATTERN_MEANING = {
+    "^[a-zA-Z0-9_-]*$": "a URL-safe object ID (letters, digits, '_' and '-')",
+}
+_DURATION_MEANING = "an ISO 8601 duration, e.g. PT30M"
 
 
 class OpenAdrError(Exception):
@@ -109,42 +120,88 @@ class SchemaViolation(OpenAdrError, ValueError):
         super().__init__(f"not a valid OpenADR 3 {schema}: {shown}")
 
 
-def schema_file_name(object_name: str) -> str:
-    return f"openadr3.{object_name}.schema.json"
+def check_version(version: str) -> str:
+    """``version`` if drready ships its schemas; else KeyError naming the ones it has."""
+    if version not in SPEC_VERSIONS:
+        raise KeyError(
+            f"no OpenADR 3 schemas for release {version!r}; known: {', '.join(SPEC_VERSIONS)}"
+        )
+    return version
 
 
 @cache
-def load_schema(object_name: str) -> dict[str, Any]:
-    """The parsed schema file of one object (``event``, ``common``, ...)."""
-    if object_name not in _FILES:
-        raise KeyError(f"no OpenADR 3 schema file for {object_name!r}")
+def spec(version: str) -> dict[str, Any]:
+    """The transcoded specification files of one release (``spec/<version>/spec.json``)."""
     text = (
         files("drready.openadr")
-        .joinpath("schemas", schema_file_name(object_name))
+        .joinpath("spec", check_version(version), "spec.json")
         .read_text("utf-8")
     )
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
 @cache
-def _registry() -> Any:
-    resources = [
-        (SCHEMA_BASE + schema_file_name(name), Resource.from_contents(load_schema(name)))
-        for name in _FILES
-    ]
-    return Registry().with_resources(resources)
+def schema_document(version: str = DEFAULT_VERSION) -> dict[str, Any]:
+    """The JSON Schema document derived from one release (every schema in its ``$defs``)."""
+    return derive(spec(version), version)
+
+
+# RFC 3339 section 5.6 date-time (offset required). intervalPeriod's own description lets
+# "0001-01-01" and "0001-01-01T00:00:00" stand for "now" (User Guide), so those two pass too.
+_DATE_TIME = re.compile(
+    r"^(?:[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]"
+    r":(?:[0-5][0-9]|60)(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+    r"|0001-01-01(?:T00:00:00)?)$"
+)
+# RFC 3986 section 4.3 absolute URI (with a fragment allowed): a scheme, then only the
+# characters a URI may hold, percent-escapes well formed.
+_URI = re.compile(
+    r"^[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]|%[0-9A-Fa-f]{2})*$"
+)
+
+
+def _date_time(instance: object) -> bool:
+    if not isinstance(instance, str):
+        return True
+    if not _DATE_TIME.match(instance):
+        return False
+    if instance.startswith("0001-01-01") and len(instance) <= 19:
+        return True
+    try:  # the calendar: 2027-02-30 matches the pattern
+        datetime.fromisoformat(instance[:10])
+    except ValueError:
+        return False
+    return True
+
+
+def _uri(instance: object) -> bool:
+    return not isinstance(instance, str) or bool(_URI.match(instance))
+
+
+#: The formats the document uses, checked the same whatever optional packages are installed
+#: (jsonschema's own checkers for these need rfc3339-validator and rfc3987).
+FORMATS = FormatChecker(formats=())
+FORMATS.checks("date-time")(_date_time)
+FORMATS.checks("uri")(_uri)
 
 
 @cache
-def validator(name: str) -> Any:
-    """The (cached) Draft 2020-12 validator of one schema name (see :data:`SCHEMA_NAMES`)."""
+def _registry(version: str) -> tuple[Any, str]:
+    derived = schema_document(version)
+    return Registry().with_resource(derived["$id"], Resource.from_contents(derived)), derived["$id"]
+
+
+@cache
+def validator(name: str, version: str = DEFAULT_VERSION) -> Any:
+    """The (cached, compiled once) validator of one schema name of one release."""
     try:
-        object_name, pointer = _SCHEMAS[name]
+        component = _SCHEMAS[name]
     except KeyError:
         raise KeyError(f"unknown OpenADR 3 schema {name!r}; known: {', '.join(_SCHEMAS)}") from None
-    ref = SCHEMA_BASE + schema_file_name(object_name) + ("#" + pointer if pointer else "")
-    return Draft202012Validator({"$ref": ref}, registry=_registry())
+    registry, base = _registry(check_version(version))
+    cls = validator_for(schema_document(version))
+    return cls({"$ref": f"{base}#/$defs/{component}"}, registry=registry, format_checker=FORMATS)
 
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -199,22 +256,24 @@ def _item_lists(
             if not isinstance(payloads, list) or not payloads:
                 return None
             path = ("resources", r, "intervals", i, "payloads")
-            found.append((path, payloads, "valuesMap", [dict(_STUB_PAYLOAD)]))
+            found.append((path, payloads, "reportPayload", [dict(_STUB_PAYLOAD)]))
     return found
 
 
 @lru_cache(maxsize=8192)
-def _item_errors(schema: str, text: str) -> tuple[tuple[tuple[Any, ...], str, Any], ...]:
+def _item_errors(
+    schema: str, version: str, text: str
+) -> tuple[tuple[tuple[Any, ...], str, Any], ...]:
     """One item's errors as (path, message, error), cached by the item's JSON text: a VEN
     sends the same payloads (a mode, a rating) and descriptors report after report."""
     return tuple(
         (tuple(leaf.absolute_path), leaf.message, leaf)
-        for error in validator(schema).iter_errors(json.loads(text))
+        for error in validator(schema, version).iter_errors(json.loads(text))
         for leaf in (_leaves(error) if error.validator in ("anyOf", "oneOf") else [error])
     )
 
 
-def errors(name: str, document: Any) -> list[str]:
+def errors(name: str, document: Any, version: str = DEFAULT_VERSION) -> list[str]:
     """Every reason ``document`` is not a valid ``name``, one line each (empty when valid).
 
     A report is checked in parts with the same outcome: its skeleton (each payload list cut
@@ -229,26 +288,31 @@ def errors(name: str, document: Any) -> list[str]:
             for part in path:
                 target = target[part]
             target[:] = stub
-        found = _errors(name, skeleton)
+        found = _errors(name, skeleton, version)
         for path, items, schema, _stub in lists:
             for k, item in enumerate(items):
                 text = json.dumps(item, sort_keys=True)
-                for where, message, leaf in _item_errors(schema, text):
+                for where, message, leaf in _item_errors(schema, version, text):
                     found.append(_line((*path, k, *where), message, leaf))
         return sorted(dict.fromkeys(found))
-    return _errors(name, document)
+    return _errors(name, document, version)
 
 
 def _line(path: Any, message: str, leaf: Any) -> str:
     if leaf.validator == "pattern" and isinstance(leaf.schema, dict):
         # The regular expression says less to a reader than what it stands for.
-        message = f"{leaf.instance!r} is not {leaf.schema.get('title', message)}"
+        pattern = leaf.schema.get("pattern", "")
+        meaning = _PATTERN_MEANING.get(pattern) or (
+            _DURATION_MEANING if "P(?=" in pattern else None
+        )
+        if meaning:
+            message = f"{leaf.instance!r} is not {meaning}"
     return f"{_where(path)}: {message}"
 
 
-def _errors(name: str, document: Any) -> list[str]:
+def _errors(name: str, document: Any, version: str) -> list[str]:
     found: list[str] = []
-    for error in validator(name).iter_errors(document):
+    for error in validator(name, version).iter_errors(document):
         for leaf in _leaves(error) if error.validator in ("anyOf", "oneOf") else [error]:
             line = _line(leaf.absolute_path, leaf.message, leaf)
             if line not in found:
@@ -256,12 +320,12 @@ def _errors(name: str, document: Any) -> list[str]:
     return sorted(found)
 
 
-def validate(name: str, document: Any) -> None:
+def validate(name: str, document: Any, version: str = DEFAULT_VERSION) -> None:
     """Raise :class:`SchemaViolation` unless ``document`` is a valid ``name``."""
-    found = errors(name, document)
+    found = errors(name, document, version)
     if found:
         raise SchemaViolation(name, document, found)
 
 
-def is_valid(name: str, document: Any) -> bool:
-    return bool(validator(name).is_valid(document))
+def is_valid(name: str, document: Any, version: str = DEFAULT_VERSION) -> bool:
+    return bool(validator(name, version).is_valid(document))

@@ -18,9 +18,11 @@ Program and events
     a report sampled after it asked.
 
 Event payloads (harness -> device)
-    :data:`SETPOINT` (battery, ``DISPATCH_SETPOINT``): one value, kW, + consumption (charging),
-    - discharging; the event's ``intervalPeriod`` gives the start and the duration (``P9999Y``:
-    until further notice). When the duration ends the device returns to its own mode by itself.
+    :data:`SETPOINT` (battery, ``DRREADY_POWER_SETPOINT``): one value, kW, + consumption
+    (charging), - discharging (the specification's ``DISPATCH_SETPOINT`` is the same figure with
+    ``minimum: 0`` in its enumeration, so it cannot ask for a discharge); the event's
+    ``intervalPeriod`` gives the start and the duration (``P9999Y``: until further notice).
+    When the duration ends the device returns to its own mode by itself.
     :data:`START_TIME` (water heaters): one value, ``"HH:MM"`` on the device's local clock (the
     schema holds it to that pattern); the plan it sets stays when the event is deleted.
     :data:`BACKUP_RESERVE` (battery): one value, percent of capacity; a setting, not a DR (the
@@ -29,7 +31,8 @@ Event payloads (harness -> device)
     loss (the VEN's polls failing) longer than the device's declared timeout.
 
 Report payloads (device -> harness), one interval per report
-    battery: :data:`DEMAND` kW (+ charging), :data:`CHARGE_LEVEL` 0..1, :data:`CHARGEABLE` and
+    battery: :data:`DEMAND` kW (+ charging, - discharging: private, since the specification's
+    ``DEMAND`` has ``minimum: 0``), :data:`CHARGE_LEVEL` 0..1, :data:`CHARGEABLE` and
     :data:`DISCHARGEABLE` kWh, :data:`CHARGED` and :data:`DISCHARGED` kWh (cumulative),
     :data:`MAX_CHARGE` and :data:`MAX_DISCHARGE` kW, :data:`RESERVE` percent, :data:`MODE` and
     :data:`ACTUAL_MODE` (text), :data:`TARGET` kW (the setpoint in force, 0 when none);
@@ -57,12 +60,12 @@ RESOURCE_NAME: Final = "device"
 
 # -- event payloads -------------------------------------------------------------------------------
 TELEMETRY: Final = "DRREADY_TELEMETRY"
-SETPOINT: Final = "DISPATCH_SETPOINT"
+SETPOINT: Final = "DRREADY_POWER_SETPOINT"
 START_TIME: Final = "DRREADY_HEATING_START_TIME"
 BACKUP_RESERVE: Final = "DRREADY_BACKUP_RESERVE"
 
 # -- report payloads ------------------------------------------------------------------------------
-DEMAND: Final = "DEMAND"
+DEMAND: Final = "DRREADY_NET_DEMAND"
 CHARGE_LEVEL: Final = "STORAGE_CHARGE_LEVEL"
 MAX_CHARGE: Final = "STORAGE_MAX_CHARGE_POWER"
 MAX_DISCHARGE: Final = "STORAGE_MAX_DISCHARGE_POWER"

@@ -1,5 +1,6 @@
 """The sections of a device profile, each a frozen dataclass that validates itself against
-its part of the JSON Schema on construction."""
+its part of the JSON Schema on construction. It runs past ~500 lines as one module because the
+sections share their checks (hosts, floats, register points) and each is short."""
 
 from __future__ import annotations
 
@@ -220,6 +221,7 @@ class OpenAdrSettings:
     """The harness as an OpenADR 3 DR servicer (VTN) the device polls (binding "openadr3")."""
 
     ven: str = "simulator"  # or "external": a real VEN connects to the harness
+    version: str = "3.1.0"  # the OpenADR 3 release whose official schemas the servicer uses
     bind: str = "127.0.0.1"
     port: int = 0
     tls: bool = True

@@ -75,6 +75,7 @@ async def _start_servicer(
         host=settings.bind,
         port=settings.port,
         impairment=link_impairment(profile.impair, "openadr3"),
+        spec_version=settings.version,
     )
     if servicer.impairment is not None:
         note = f"HTTP link impaired: {servicer.impairment.impairment.describe()}"

@@ -79,6 +79,15 @@ def test_the_wheel_installs_nothing_at_the_top_but_drready(tmp_path: Path) -> No
         "drready/profile/profile.schema.json",
         "drready/report/report.schema.json",
         "drready/echonet/mra/COPYRIGHT.txt",
+        "drready/openadr/spec/LICENSE",
+        "drready/openadr/spec/NOTICE",
+        "drready/openadr/spec/SOURCE.md",
+        "drready/openadr/spec/3.1.0/openadr3.yaml",
+        "drready/openadr/spec/3.1.0/spec.json",
+        "drready/openadr/spec/3.1.0/enumerations/report-payloads.schema.yaml",
+        "drready/openadr/spec/3.1.1/openadr3.yaml",
+        "drready/openadr/spec/3.1.1/spec.json",
+        "drready/openadr/spec/3.1.1/enumerations/README.md",
     ):
         assert data in names
 

@@ -31,6 +31,7 @@ from drready.openadr.server import store as openadr_store
 from drready.openadr.validation import (
     DISPATCH_SETPOINT,
     DR_POSSIBLE_ENERGY,
+    POWER_SETPOINT,
     STORAGE_CHARGE_LEVEL,
     UNITS_KW,
     SchemaViolation,
@@ -91,7 +92,7 @@ async def published(servicer: Servicer, **kwargs: Any) -> tuple[dict[str, Any], 
         program["id"],
         start=START,
         duration_s=1800,
-        payload_type=DISPATCH_SETPOINT,
+        payload_type=POWER_SETPOINT,
         values=[-1.5],
         units=UNITS_KW,
         **kwargs,
@@ -210,7 +211,7 @@ async def test_programs_and_events(servicer: Servicer, ven: VenClient) -> None:
     assert [e["id"] for e in await ven.events(skip=1, limit=1)] == [second["id"]]
     fetched = await ven.event(event["id"])
     assert fetched == event
-    assert fetched["intervals"][0]["payloads"] == [{"type": "DISPATCH_SETPOINT", "values": [-1.5]}]
+    assert fetched["intervals"][0]["payloads"] == [{"type": POWER_SETPOINT, "values": [-1.5]}]
     assert fetched["intervalPeriod"] == {"start": "2027-04-01T12:00:00.000Z", "duration": "PT30M"}
     schemas.validate("event", fetched)
     schemas.validate("program", program)
@@ -403,7 +404,9 @@ async def test_malformed_documents_are_refused_and_recorded(
         ("eventRequest", {"programID": "p", "intervals": [{"id": 0, "payloads": [
             {"type": "SIMPLE", "values": [4]}]}]}),
         ("eventRequest", {"programID": "p", "intervals": [{"id": 0, "payloads": [
-            {"type": "DRREADY_HEATING_START_TIME", "values": ["2027-04-01T13:00:00+09:00"]}]}]}),
+            {"type": "PRICE", "values": [0.17, 0.18]}]}]}),  # the enumeration: one value
+        ("eventRequest", {"programID": "p", "intervals": [{"id": 0, "payloads": [
+            {"type": "DISPATCH_SETPOINT", "values": [-1.5]}]}]}),  # the enumeration: minimum 0
         ("reportRequest", {"eventID": "e", "clientName": "c", "resources": [
             {"resourceName": "r", "intervals": [{"id": 0, "payloads": [
                 {"type": "USAGE", "values": ["1.0"]}]}]}]}),
@@ -428,15 +431,17 @@ def test_schemas_reject(name: str, document: Any) -> None:
         ("eventRequest", {"programID": "p", "duration": "P1DT2H3M4.5S", "targets": None,
                           "eventName": None, "myPrivateObject": {"any": "thing"}}),
         ("eventRequest", {"programID": "p", "intervals": [{"id": 0, "payloads": [
-            {"type": "PRICE", "values": [0.17, 0.18, 0.2]},
-            {"type": "CURVE", "values": [{"x": 1, "y": 2.5}]},
+            {"type": "PRICE", "values": [0.17]},
+            {"type": "CONTROL_SETPOINT", "values": [3]},
+            {"type": "DRREADY_POWER_SETPOINT", "values": [-1.5]},
             {"type": "MY_PRIVATE", "values": ["x", True, 3]},
             {"type": "DRREADY_HEATING_START_TIME", "values": ["13:00"]}]}]}),
         ("reportRequest", {"eventID": "e", "clientName": "c", "resources": [
             {"resourceName": "AGGREGATED_REPORT", "intervals": [{"id": -1, "payloads": [
                 {"type": "STORAGE_CHARGE_LEVEL", "values": [0.5]},
                 {"type": "OPERATING_STATE", "values": ["RUNNING_CURTAILED"]},
-                {"type": "DEMAND", "values": [-1200]}]}]}]}),
+                {"type": "DEMAND", "values": [1200]},
+                {"type": "DRREADY_NET_DEMAND", "values": [-1200]}]}]}]}),
         ("venRequest", {"objectType": "VEN_VEN_REQUEST", "venName": "v", "attributes": None}),
         ("problem", {}),
     ],

@@ -140,7 +140,7 @@ class RestApi:
         except ValueError as exc:
             self._finding(request, schema, text, [f"$: not JSON ({exc})"])
             raise Problem(400, f"the body is not JSON: {exc}") from None
-        found = errors(schema, document)
+        found = errors(schema, document, self._store.spec_version)
         if found:
             self._finding(request, schema, document, found)
             raise Problem(
@@ -152,7 +152,7 @@ class RestApi:
     async def _token(self, request: web.Request) -> web.StreamResponse:
         """OAuth2 client credentials (RFC 6749 section 4.4), form body or HTTP Basic."""
         params = await credentials(request)
-        found = errors("clientCredentialRequest", params)
+        found = errors("clientCredentialRequest", params, self._store.spec_version)
         if found:
             raw = await request.read()
             shown = {k: ("[redacted]" if k == "client_secret" else v) for k, v in params.items()}
@@ -179,10 +179,14 @@ class RestApi:
         return response
 
     async def _auth_server(self, request: web.Request) -> web.StreamResponse:
-        return json_response({"tokenURL": f"{self._base_url()}/auth/token"})
+        answer = {"tokenURL": f"{self._base_url()}/auth/token"}
+        self._store.check_ours("authServerInfo", answer)
+        return json_response(answer)
 
     async def _notifiers(self, request: web.Request, client_id: str) -> web.StreamResponse:
-        return json_response({"WEBHOOK": True})
+        answer = {"WEBHOOK": True}
+        self._store.check_ours("notifiersResponse", answer)
+        return json_response(answer)
 
     async def _bl_only(self, request: web.Request, client_id: str) -> web.StreamResponse:
         """Writes of programs and events are business logic's (scopes write_programs and

@@ -40,7 +40,7 @@ from drready.openadr.server.records import (
 from drready.openadr.server.store import ObjectStore
 from drready.openadr.server.times import aware, iso_duration, now_epoch, rfc3339
 from drready.openadr.server.tokens import Tokens
-from drready.openadr.validation import validate
+from drready.openadr.validation import DEFAULT_VERSION, check_version, validate
 
 T = TypeVar("T")
 
@@ -79,8 +79,11 @@ class Servicer:
         retry_after_s: int = 60,
         shutdown_timeout_s: float = 5.0,
         impairment: LinkImpairment | None = None,
+        spec_version: str = DEFAULT_VERSION,
     ) -> None:
         self.evidence = evidence
+        #: The OpenADR 3 release whose official schemas both directions are validated against.
+        self.spec_version = check_version(spec_version)
         #: What the link does to each exchange (:mod:`drready.openadr.server.impair`).
         self.impairment = impairment
         self._ssl_context = ssl_context
@@ -103,7 +106,7 @@ class Servicer:
         self._outage_changed = _Waiters()
         self._arrivals = _Waiters()
         self._last_request: dict[str, float] = {}
-        self._store = ObjectStore(evidence, host, self.errors)
+        self._store = ObjectStore(evidence, host, self.errors, self.spec_version)
         self._tokens = Tokens(clients, token_ttl_s)
         self._notifier = Notifier(
             evidence, self._store, self.errors, timeout_s=notify_timeout_s, verify=notify_ssl
@@ -271,7 +274,7 @@ class Servicer:
             request["intervalPeriod"] = dict(interval_period)
         if attributes:
             request["attributes"] = [dict(a) for a in attributes]
-        validate("programRequest", request)
+        validate("programRequest", request, self.spec_version)
         program = self._store.stored("PROGRAM", "program", request)
         self._store.programs[program["id"]] = program
         await self._notifier.notify("PROGRAM", "CREATE", program)
@@ -359,7 +362,7 @@ class Servicer:
 
     async def publish_event_document(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Publish an eventRequest document as it is (several intervals, descriptors ...)."""
-        validate("eventRequest", request)
+        validate("eventRequest", request, self.spec_version)
         self._store.known(self._store.programs, request["programID"], "program")
         event = self._store.stored("EVENT", "event", request)
         self._store.events[event["id"]] = event
@@ -370,7 +373,7 @@ class Servicer:
         """Replace an event's content (an eventRequest, e.g. from :meth:`event_request`)."""
         events = self._store.events
         self._store.known(events, event_id, "event")
-        validate("eventRequest", request)
+        validate("eventRequest", request, self.spec_version)
         self._store.known(self._store.programs, request["programID"], "program")
         old = events[event_id]
         event = self._store.stored("EVENT", "event", request, keep=old)

@@ -15,7 +15,7 @@ from drready.evidence.http import CHANNEL
 from drready.openadr.server.problem import Problem
 from drready.openadr.server.records import ReportRecord, ServicerError
 from drready.openadr.server.times import event_end, now_epoch, rfc3339
-from drready.openadr.validation import errors
+from drready.openadr.validation import DEFAULT_VERSION, errors
 
 #: Objects a VEN writes: only their owner (the clientID of the token) may read them (Definition.md,
 #: "Object Privacy") or hear of them.
@@ -40,8 +40,16 @@ OBJECT_TYPE = {
 class ObjectStore:
     """The objects of one servicer, by collection and id, in insertion order."""
 
-    def __init__(self, evidence: EvidenceSink, host: str, bugs: list[Exception]) -> None:
+    def __init__(
+        self,
+        evidence: EvidenceSink,
+        host: str,
+        bugs: list[Exception],
+        spec_version: str = DEFAULT_VERSION,
+    ) -> None:
         self._evidence = evidence
+        #: The OpenADR 3 release both directions are validated against.
+        self.spec_version = spec_version
         self._host = host
         self._bugs = bugs
         self.programs: dict[str, dict[str, Any]] = {}
@@ -99,7 +107,7 @@ class ObjectStore:
 
     def check_ours(self, schema: str, document: Any) -> None:
         """A document of ours that its schema rejects is a bug: recorded, logged, raised."""
-        found = errors(schema, document)
+        found = errors(schema, document, self.spec_version)
         if found:
             bug = ServicerError(f"the servicer built an invalid {schema}: {'; '.join(found)}")
             self._bugs.append(bug)
