@@ -232,6 +232,7 @@ class BatteryDUT(DeviceUnderTest):
             self.profile.tolerances,
             self.max_gap_s,
             meter.allowed_w if meter is not None else None,
+            self.time_scale,
         )
         for disagreement in judged.disagreements:
             self._note(f"witnesses disagree: {disagreement.summary}")

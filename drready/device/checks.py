@@ -203,6 +203,10 @@ COUNTER_STEP_WH = 2.0
 COUNTER_SERIES_WINDOW_S = 120.0
 #: A witness is out of step when it disagrees in more than this share of the windows judged.
 DISAGREEING_SHARE = 1 / 3
+#: Device seconds between a sample's power reading and its meter reading beyond which the two
+#: are not compared: an exchange takes milliseconds, a lost attempt and its retry a timeout,
+#: and a ramp moves the power by hundreds of watts in that time.
+MAX_PAIR_LAG_S = 1.0
 
 _DIRECTIONS = {"charging": 1, "rapidCharging": 1, "discharging": -1}
 
@@ -329,6 +333,7 @@ def execution(
     tolerances: Tolerances,
     max_gap_s: float,
     meter_allowed_w: Callable[[float], float] | None = None,
+    time_scale: float = 1.0,
 ) -> Execution:
     """Judge what flowed from every witness the readings carry.
 
@@ -355,7 +360,15 @@ def execution(
     if has_meter and windows:
         meter_allowed = meter_allowed_w or tolerances.power_allowed_w
         off = []
-        for window in windows:
+        for whole in windows:
+            # Only the pairs read at nearly one instant: a pair torn by a lost exchange
+            # differs by the ramp between its two readings, not by a fault (the same rule as
+            # the meter test's).
+            window = [
+                s for s in whole if (s.status.meter_lag_s or 0.0) * time_scale <= MAX_PAIR_LAG_S
+            ]
+            if len(window) < 2 or window[-1].elapsed_s <= window[0].elapsed_s:
+                continue
             reported, measured = _power_mean_w(window, power), _power_mean_w(window, metered)
             if abs(reported - measured) > meter_allowed(measured):
                 off.append((window, reported, measured))

@@ -170,8 +170,9 @@ def test_golden_simulator_passes_every_requirement(
         assert verdicts[rid] == "not-tested"
     for requirement in golden.report["requirements"]:
         assert requirement["reason"], requirement["id"]
-    # Battery: 4 h of DR scenarios; water heaters: two days and more, across midnight.
-    least = 4 * 3600 if device_class == "battery" else 48 * 3600
+    # Water heaters: two days and more, across midnight. The battery suite overlaps waits that
+    # do not depend on each other (`drready plan`): about 3.3 h of device time (it was 4.6 h).
+    least = 3 * 3600 if device_class == "battery" else 48 * 3600
     assert golden.report["device_time"]["covered_s"] >= least
 
 
