@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -84,3 +85,15 @@ def load_report(path: Path) -> dict[str, Any]:
     document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     validate_report(document)
     return document
+
+
+def report_time(value: object) -> datetime | None:
+    """A time stamp of a report (``started_at``, ``device_time.start``, ...) as an aware
+    datetime, a stamp without an offset read as UTC; None when it is absent or not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

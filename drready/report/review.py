@@ -39,7 +39,7 @@ from drready.bundle import (
 )
 from drready.jcstar import JcStarList, declared_in, load_list
 from drready.report.declaration.model import VERDICT_LABELS
-from drready.report.json_report import write_atomic
+from drready.report.json_report import report_time, write_atomic
 
 REVIEW_JSON = "review.json"
 REVIEW_HTML = "review.html"
@@ -257,13 +257,8 @@ def _jcstar_list(path: Path) -> JcStarList:
 
 def _run_day(report: Mapping[str, Any]) -> date | None:
     """The day a run started, on this machine's calendar as the run's own *-3.1 check uses."""
-    started = report.get("started_at")
-    if not isinstance(started, str):
-        return None
-    try:
-        return datetime.fromisoformat(started).astimezone().date()
-    except ValueError:
-        return None
+    moment = report_time(report.get("started_at"))
+    return None if moment is None else moment.astimezone().date()
 
 
 def _part_reports(run_dir: Path, report: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:

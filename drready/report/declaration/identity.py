@@ -5,23 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from drready.report.declaration.model import JST, IdentityRow, Jcstar
+from drready.report.json_report import report_time
 
 
 def _run_date(report: Mapping[str, Any]) -> date | None:
-    started = report.get("started_at")
-    if not isinstance(started, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(started)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(JST).date()
+    moment = report_time(report.get("started_at"))
+    return None if moment is None else moment.astimezone(JST).date()
 
 
 # -- one device -----------------------------------------------------------------------------------

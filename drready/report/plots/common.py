@@ -11,8 +11,10 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from typing import TYPE_CHECKING, Any
+
+from drready.report.json_report import report_time
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -90,15 +92,9 @@ class DeviceTime:
         """From a report's ``device_time`` and ``profile.time_scale``; None when the report
         has no start (an older or broken one)."""
         device_time = report.get("device_time") or {}
-        started = device_time.get("start")
-        if not isinstance(started, str):
+        moment = report_time(device_time.get("start"))
+        if moment is None:
             return None
-        try:
-            moment = datetime.fromisoformat(started)
-        except ValueError:
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
         scale = as_number((report.get("profile") or {}).get("time_scale")) or 1.0
         covered = as_number(device_time.get("covered_s"))
         return cls(moment.timestamp(), scale if scale > 0 else 1.0, covered)
