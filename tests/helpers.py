@@ -135,3 +135,16 @@ def drready_run(
         text=True,
         timeout=timeout_s,
     )
+
+
+def drready_run_ok(report_dir: Path, *args: str, timeout_s: float = 240.0) -> Path:
+    """``drready run --report-dir REPORT_DIR [args]``, which must exit 0 (its output's tail in
+    the assertion otherwise); the run directory."""
+    result = subprocess.run(
+        [sys.executable, "-m", "drready.cli", "run", "--report-dir", str(report_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return report_dir

@@ -11,7 +11,6 @@ import hashlib
 import json
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -43,6 +42,7 @@ from drready.evidence.redact import (
     redact_http_message,
     redact_text,
 )
+from tests.helpers import drready_run_ok
 
 #: Its fixtures run whole suites as processes: not in the fast part (-m "not slow").
 pytestmark = pytest.mark.slow
@@ -65,20 +65,10 @@ BEARER = "Bearer abcdefghijklmnopqrstuvwxyz0123456789"
 PASSWORD = "hunter2-correct-horse"
 
 
-def _drready_run(report_dir: Path, *args: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "drready.cli", "run", "--report-dir", str(report_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-
-
 @pytest.fixture(scope="module")
 def battery_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir = tmp_path_factory.mktemp("battery") / "run"
-    _drready_run(run_dir, "--simulate", "battery")
+    drready_run_ok(run_dir, "--simulate", "battery")
     write_bundle(run_dir, local_address=LOCAL)
     return run_dir
 
@@ -94,7 +84,7 @@ def bundle(battery_run: Path, tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def combined_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir = tmp_path_factory.mktemp("combined") / "run"
-    _drready_run(run_dir, "--", "-k", "identity")
+    drready_run_ok(run_dir, "--", "-k", "identity")
     for part in ("battery", "heatpump", "hybrid"):
         write_bundle(run_dir / part, local_address=LOCAL)
     write_combined_manifest(run_dir)

@@ -5,34 +5,22 @@ them; keys are generated here, none is committed."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import drready_run_ok
 from tests.sign.keyfiles import Keys
-
-
-def drready_run(report_dir: Path, *args: str) -> Path:
-    result = subprocess.run(
-        [sys.executable, "-m", "drready.cli", "run", "--report-dir", str(report_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return report_dir
 
 
 @pytest.fixture(scope="session")
 def battery_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return drready_run(tmp_path_factory.mktemp("battery") / "run", "--simulate", "battery")
+    return drready_run_ok(tmp_path_factory.mktemp("battery") / "run", "--simulate", "battery")
 
 
 @pytest.fixture(scope="session")
 def combined_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return drready_run(tmp_path_factory.mktemp("combined") / "run", "--", "-k", "identity")
+    return drready_run_ok(tmp_path_factory.mktemp("combined") / "run", "--", "-k", "identity")
 
 
 @pytest.fixture
