@@ -219,10 +219,16 @@ def har_entries(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def build_har(records: Sequence[Mapping[str, Any]], *, run_id: str = "") -> str:
     """``http.har``: HAR 1.2 of the evidence's HTTP exchanges (an empty log when there are none)."""
+    return har_text(har_entries(records), run_id=run_id)
+
+
+def har_text(entries: list[dict[str, Any]], *, run_id: str = "") -> str:
+    """``http.har`` of entries :func:`har_entries` built (a writer that also counts them builds
+    them once)."""
     log: dict[str, Any] = {
         "version": "1.2",
         "creator": {"name": "drready", "version": __version__},
-        "entries": har_entries(records),
+        "entries": entries,
         "comment": f"HTTP exchanges of drready run {run_id}, rebuilt from evidence.jsonl; "
         "credentials redacted"
         if run_id

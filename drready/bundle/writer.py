@@ -10,7 +10,7 @@ from typing import Any
 from drready import __version__
 from drready.bundle.chain import Evidence, check_head, load_evidence
 from drready.bundle.derived import build_measurements, build_profile
-from drready.bundle.har import build_har, har_entries
+from drready.bundle.har import har_entries, har_text
 from drready.bundle.layout import (
     BUNDLE_FORMAT,
     BUNDLE_FORMAT_VERSION,
@@ -64,8 +64,13 @@ def run_manifest(
     local: tuple[str, int],
     added_after_run: Mapping[str, str],
     written_at: str,
+    har_count: int | None = None,
 ) -> dict[str, Any]:
+    """``har_count``: how many entries ``http.har`` holds, when the caller built them already
+    (counting them again costs as much as building the HAR)."""
     records = evidence.records
+    if har_count is None:
+        har_count = len(har_entries(records))
     return {
         "format": BUNDLE_FORMAT,
         "format_version": BUNDLE_FORMAT_VERSION,
@@ -89,7 +94,7 @@ def run_manifest(
             "local_address": format_address(local),
             "packets": len(echonet_datagrams(records)),
         },
-        "http": {"file": HAR, "entries": len(har_entries(records))},
+        "http": {"file": HAR, "entries": har_count},
         "measurements": {
             "file": MEASUREMENTS,
             "records": sum(1 for r in records if r["kind"] == "measurement"),
@@ -126,9 +131,13 @@ def write_bundle(run_dir: Path, *, local_address: tuple[str, int] | None) -> Pat
             raise BundleError(f"{run_dir / EVIDENCE}: {mismatch}")
     records = evidence.records
     run_id = str(report.get("run_id") or "")
+    entries = har_entries(records)
+    har_count = len(entries)
+    har = har_text(entries, run_id=run_id).encode("utf-8")
+    del entries  # the largest structure of a long server-topology run: gone before the scans
     outputs: dict[str, bytes] = {
         TRACE: build_trace(records, local, run_id=run_id),
-        HAR: build_har(records, run_id=run_id).encode("utf-8"),
+        HAR: har,
         MEASUREMENTS: build_measurements(records).encode("utf-8"),
         PROFILE: build_profile(report).encode("utf-8"),
     }
@@ -149,7 +158,7 @@ def write_bundle(run_dir: Path, *, local_address: tuple[str, int] | None) -> Pat
         )
     for name, data in outputs.items():
         write_bytes_atomic(run_dir / name, data)
-    manifest = run_manifest(run_dir, report, evidence, local, {}, now_text())
+    manifest = run_manifest(run_dir, report, evidence, local, {}, now_text(), har_count)
     path = run_dir / MANIFEST
     write_atomic(path, seal(manifest))
     return path
