@@ -10,7 +10,7 @@ from typing import Any
 from drready import __version__
 from drready.bundle.chain import Evidence, check_head, load_evidence
 from drready.bundle.derived import build_measurements, build_profile
-from drready.bundle.har import har_entries, har_text
+from drready.bundle.har import har_bytes, har_entries
 from drready.bundle.layout import (
     BUNDLE_FORMAT,
     BUNDLE_FORMAT_VERSION,
@@ -131,10 +131,7 @@ def write_bundle(run_dir: Path, *, local_address: tuple[str, int] | None) -> Pat
             raise BundleError(f"{run_dir / EVIDENCE}: {mismatch}")
     records = evidence.records
     run_id = str(report.get("run_id") or "")
-    entries = har_entries(records)
-    har_count = len(entries)
-    har = har_text(entries, run_id=run_id).encode("utf-8")
-    del entries  # the largest structure of a long server-topology run: gone before the scans
+    har, har_count = har_bytes(records, run_id=run_id)
     outputs: dict[str, bytes] = {
         TRACE: build_trace(records, local, run_id=run_id),
         HAR: har,
