@@ -24,7 +24,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -163,6 +163,57 @@ def _where(text: str, offset: int) -> str:
     return f"line {line} column {column}"
 
 
+#: Patterns whose every match starts at most ``reach`` characters before one of their words
+#: (every key of _PAIR holds one of its words within its first 8 characters: "refresh_token";
+#: a word cannot reach back over the non-word character each match starts after): scanning a
+#: big file, they are tried only there, which finds exactly what ``finditer`` finds, in a
+#: fraction of the time (a bundle scans tens of megabytes).
+_NEAR: dict[re.Pattern[str], tuple[tuple[str, ...], int]] = {
+    _PAIR: (("pass", "pwd", "secret", "token", "api", "private_key"), 8),
+    _BEARER: (("bearer",), 0),
+    _BASIC: (("basic",), 0),
+}
+
+
+def _word_starts(text: str, words: tuple[str, ...]) -> list[int]:
+    """Every position where one of ``words`` starts, in any case (overlaps included)."""
+    if text.isascii():  # lower() keeps every position: plain substring searches
+        lower = text.lower()
+        starts: set[int] = set()
+        for word in words:
+            at = lower.find(word)
+            while at >= 0:
+                starts.add(at)
+                at = lower.find(word, at + 1)
+        return sorted(starts)
+    # Other text may change length in lower() or case-fold into these words ("paſs"): the
+    # regular expression engine's own case-insensitive search, one word at a time.
+    found = {
+        hit.start()
+        for word in words
+        for hit in re.finditer(f"(?={re.escape(word)})", text, re.IGNORECASE)
+    }
+    return sorted(found)
+
+
+def _matches(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)``: the same matches (non-overlapping, left to right)."""
+    near = _NEAR.get(pattern)
+    if near is None:
+        yield from pattern.finditer(text)
+        return
+    words, reach = near
+    end = 0
+    for hit in _word_starts(text, words):
+        for start in range(max(end, hit - reach), hit + 1):
+            # match() at a position still sees the text before it (lookbehind, \b).
+            found = pattern.match(text, start)
+            if found is not None:
+                yield found
+                end = found.end()
+                break
+
+
 def find_secrets(text: str) -> list[str]:
     """Where ``text`` holds something that looks like a credential: ``"Bearer token at line 3
     column 17"``, in order of position. The secret itself is never quoted."""
@@ -170,11 +221,11 @@ def find_secrets(text: str) -> list[str]:
     lower = text.lower()
     for kind, pattern, words in _PATTERNS:
         if any(word in lower for word in words):
-            found.extend((m.start(), kind) for m in pattern.finditer(text))
+            found.extend((m.start(), kind) for m in _matches(pattern, text))
     if "basic" in lower:
         found.extend(
             (m.start(), "HTTP Basic credentials")
-            for m in _BASIC.finditer(text)
+            for m in _matches(_BASIC, text)
             if _is_basic_credential(m.group(2))
         )
     found.sort()
