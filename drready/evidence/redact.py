@@ -93,7 +93,21 @@ def redact(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Values with nothing to redact in them, told by their exact type before any isinstance check
+#: (a Mapping check goes through the ABC machinery, and a log walks every number it records).
+_PLAIN_TYPES = frozenset({int, float, bool, type(None)})
+
+
 def _redact_value(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        return _redact_string(value)
+    if kind is dict:
+        return redact(value)
+    if kind is list:
+        return [_redact_value(v) for v in value]
+    if kind in _PLAIN_TYPES:
+        return value
     if isinstance(value, str):
         return _redact_string(value)
     if isinstance(value, Mapping):
@@ -243,7 +257,20 @@ _TRIGGERS = frozenset({word for _kind, _pattern, words in _PATTERNS for word in 
 _TRIGGER = re.compile("|".join(re.escape(word) for word in sorted(_TRIGGERS)), re.IGNORECASE)
 
 
+#: Strings up to this long are redacted through a cache: a log records the same few hundred
+#: names, units and types tens of thousands of times, and one regular-expression scan costs
+#: more than the rest of the walk.
+_CACHED_LENGTH = 128
+
+
 def _redact_string(text: str) -> str:
+    if len(text) <= _CACHED_LENGTH:
+        return _redact_short(text)
+    return redact_text(text) if _TRIGGER.search(text) else text
+
+
+@lru_cache(maxsize=8192)
+def _redact_short(text: str) -> str:
     return redact_text(text) if _TRIGGER.search(text) else text
 
 
