@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -193,7 +193,7 @@ def _har_entry(request: _HttpMessage | None, response: _HttpMessage | None) -> d
 
 
 def _paired(
-    records: Sequence[Mapping[str, Any]],
+    records: Iterable[Mapping[str, Any]],
 ) -> Iterator[tuple[int, _HttpMessage | None, _HttpMessage | None]]:
     """(seq, request, response) of each HAR entry, in the order they complete."""
     pending: dict[str, list[_HttpMessage]] = {}
@@ -247,7 +247,7 @@ _SLOT = "\x00drready-har-entries\x00"
 _ENTRY_INDENT = "\n      "
 
 
-def har_bytes(records: Sequence[Mapping[str, Any]], *, run_id: str = "") -> tuple[bytes, int]:
+def har_bytes(records: Iterable[Mapping[str, Any]], *, run_id: str = "") -> tuple[bytes, int]:
     """``http.har`` as :func:`build_har` writes it, byte for byte, and its number of entries.
 
     Each entry is encoded as soon as it is paired, so a long server-topology run never holds

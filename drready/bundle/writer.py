@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,28 @@ def _scan_evidence(records: Sequence[Mapping[str, Any]]) -> list[str]:
                 f"{EVIDENCE}: record {record['seq']} data: {hit}" for hit in find_secrets(text)
             )
     return hits
+
+
+#: How an HTTP message's line starts its kind and channel (the log writes fields in one order).
+_HTTP_MESSAGE = (b'"kind":"tx","channel":"http",', b'"kind":"rx","channel":"http",')
+
+
+def _http_message(line: bytes) -> bool:
+    """Whether an evidence line is an HTTP message (what the HAR is built from)."""
+    head = line[: line.find(b'"peer":')]
+    return any(marker in head for marker in _HTTP_MESSAGE)
+
+
+def _http_messages(path: Path, hits: list[str]) -> Iterator[dict[str, Any]]:
+    """The HTTP messages of an evidence file whose chain was walked, one at a time, each scanned
+    for credentials in its raw data on the way (into ``hits``)."""
+    with path.open("rb") as handle:
+        for line in handle:
+            line = line.rstrip(b"\n")
+            if _http_message(line):
+                record = json.loads(line)
+                hits.extend(_scan_evidence([record]))
+                yield record
 
 
 def _local(local_address: tuple[str, int] | None) -> tuple[str, int]:
@@ -119,7 +142,9 @@ def write_bundle(run_dir: Path, *, local_address: tuple[str, int] | None) -> Pat
     if "parts" in report:
         raise BundleError(f"{run_dir}: a combined run; use write_combined_manifest")
     local = _local(local_address)
-    evidence = load_evidence(run_dir / EVIDENCE)
+    # The HTTP messages, the bulk of a server-topology run, are streamed into the HAR below,
+    # not held as objects: every record is still parsed and its chain link checked here.
+    evidence = load_evidence(run_dir / EVIDENCE, keep=lambda line: not _http_message(line))
     if evidence.problem is not None:
         raise BundleError(f"{run_dir / EVIDENCE}: {evidence.problem}")
     reported = report.get("evidence") or {}
@@ -131,7 +156,8 @@ def write_bundle(run_dir: Path, *, local_address: tuple[str, int] | None) -> Pat
             raise BundleError(f"{run_dir / EVIDENCE}: {mismatch}")
     records = evidence.records
     run_id = str(report.get("run_id") or "")
-    har, har_count = har_bytes(records, run_id=run_id)
+    hits: list[str] = []
+    har, har_count = har_bytes(_http_messages(run_dir / EVIDENCE, hits), run_id=run_id)
     outputs: dict[str, bytes] = {
         TRACE: build_trace(records, local, run_id=run_id),
         HAR: har,
@@ -141,7 +167,6 @@ def write_bundle(run_dir: Path, *, local_address: tuple[str, int] | None) -> Pat
     modbus = build_modbus_trace(records, run_id=run_id)
     if modbus is not None:
         outputs[MODBUS_TRACE] = modbus
-    hits: list[str] = []
     for name, data in outputs.items():
         hits += scan(name, as_text(data))
     for relative, path in walk(run_dir):
