@@ -189,16 +189,29 @@ _NEAR: dict[re.Pattern[str], tuple[tuple[str, ...], int]] = {
 }
 
 
+#: A text is lowered this many characters at a time, each piece overlapping the next by
+#: :data:`_OVERLAP` (longer than any word looked for): a bundle scans files of tens of megabytes,
+#: and a lowered copy of a whole one was the bundle's peak memory.
+_PIECE = 1 << 20
+_OVERLAP = 64
+
+
+def _lowered(text: str) -> Iterator[tuple[int, str]]:
+    """(offset in ``text``, the lowered piece of ``text`` that starts there)."""
+    for start in range(0, max(len(text), 1), _PIECE):
+        yield start, text[start : start + _PIECE + _OVERLAP].lower()
+
+
 def _word_starts(text: str, words: tuple[str, ...]) -> list[int]:
     """Every position where one of ``words`` starts, in any case (overlaps included)."""
     if text.isascii():  # lower() keeps every position: plain substring searches
-        lower = text.lower()
         starts: set[int] = set()
-        for word in words:
-            at = lower.find(word)
-            while at >= 0:
-                starts.add(at)
-                at = lower.find(word, at + 1)
+        for offset, lower in _lowered(text):
+            for word in words:
+                at = lower.find(word)
+                while at >= 0:
+                    starts.add(offset + at)
+                    at = lower.find(word, at + 1)
         return sorted(starts)
     # Other text may change length in lower() or case-fold into these words ("paſs"): the
     # regular expression engine's own case-insensitive search, one word at a time.
@@ -232,11 +245,11 @@ def find_secrets(text: str) -> list[str]:
     """Where ``text`` holds something that looks like a credential: ``"Bearer token at line 3
     column 17"``, in order of position. The secret itself is never quoted."""
     found: list[tuple[int, str]] = []
-    lower = text.lower()
+    present = {word for _offset, lower in _lowered(text) for word in _TRIGGERS if word in lower}
     for kind, pattern, words in _PATTERNS:
-        if any(word in lower for word in words):
+        if any(word in present for word in words):
             found.extend((m.start(), kind) for m in _matches(pattern, text))
-    if "basic" in lower:
+    if "basic" in present:
         found.extend(
             (m.start(), "HTTP Basic credentials")
             for m in _matches(_BASIC, text)

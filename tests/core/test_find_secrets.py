@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from drready.evidence.redact import _BASIC, _PATTERNS, _matches, find_secrets
+from drready.evidence.redact import _BASIC, _PATTERNS, _PIECE, _matches, find_secrets
 
 PIECES = [
     *"abcdeiknoprstwyABP_-=:'\" \n;&,}{[]",
@@ -66,4 +66,16 @@ def test_it_still_finds_credentials() -> None:
         "credential pair at line 1 column 3",
         "HTTP credential header at line 2 column 1",
         "Bearer token at line 2 column 16",
+    ]
+
+
+@pytest.mark.parametrize("filler", ["x", "\u00e9"])
+@pytest.mark.parametrize("back", [1, 3, 6, 40])
+def test_a_credential_across_the_pieces_a_big_text_is_lowered_in_is_found(
+    filler: str, back: int
+) -> None:
+    text = filler * (_PIECE - back) + ' Authorization: Bearer abcdefghijkl "PASSWORD": "hunter2"'
+    assert [hit.split(" at ")[0] for hit in find_secrets(text)] == [
+        "Bearer token",
+        "credential pair",
     ]
