@@ -55,6 +55,8 @@ SOFTWARE = f"drready reference VEN {__version__}"
 MEMORY = 4096
 #: The waits before each resend of a report that got no answer (bounded: then it is dropped).
 REPORT_BACKOFF_S = (1.0, 2.0, 4.0)
+#: The least a VEN keeps an idle connection to the servicer open (aiohttp's client default).
+KEEPALIVE_S = 75.0
 
 
 @dataclass
@@ -213,7 +215,8 @@ class ReferenceVen:
 
     # -- HTTP ------------------------------------------------------------------------------------
     def _new_client(self, base_url: str) -> VenClient:
-        ca = self.config.ca_pem
+        config = self.config
+        ca = config.ca_pem
         behaviour = self.behaviour
         context = (
             insecure_client_context(
@@ -232,6 +235,9 @@ class ReferenceVen:
             ssl=context,
             timeout_s=self.config.request_timeout_s,
             follow_redirects=behaviour.follow_redirects,
+            # Idle between two of its own requests, never longer than the longer interval:
+            # the connection stays up across it (the servicer keeps idle connections ~1 h).
+            keepalive_s=max(KEEPALIVE_S, 2 * max(config.poll_interval_s, config.report_interval_s)),
         )
 
     async def _drop_clients(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,33 +18,40 @@ class Evidence:
     problem: str | None = None  # the first break of the chain, without the file name
     head: str = GENESIS
     present: bool = True
+    #: Records walked (intact), kept in ``records`` or not (see :func:`load_evidence`'s ``keep``).
+    walked: int = 0
 
     @property
     def count(self) -> int:
-        return len(self.records)
+        return self.walked
 
 
-def load_evidence(path: Path) -> Evidence:
-    """Read the log and walk its chain: the records, the head and the first break if any."""
+def _parsed(line: bytes) -> dict[str, Any] | str:
+    """A line as a record's JSON object, or what is wrong with it."""
+    try:
+        raw = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        return "not UTF-8 text"
+    except ValueError:
+        return "not valid JSON"
+    return raw if isinstance(raw, dict) else "not a JSON object"
+
+
+def load_evidence(path: Path, keep: Callable[[bytes], bool] | None = None) -> Evidence:
+    """Read the log and walk its chain: the records, the head and the first break if any.
+
+    ``keep`` chooses, by its line, which intact records ``records`` holds (None: all): a caller
+    that streams the bulk of a long log (the bundle's HTTP exchanges) does not hold it as
+    objects. Every record is parsed and checked either way, one line at a time.
+    """
     if not path.is_file():
         return Evidence(present=False)
-    data = path.read_bytes()
-    lines = data.split(b"\n")
+    lines = path.read_bytes().split(b"\n")
     last = lines.pop()  # b"" when the file ends with a newline, as the log writes it
-    parsed: list[dict[str, Any] | str] = []
-    for line in lines:
-        try:
-            raw = json.loads(line.decode("utf-8"))
-        except UnicodeDecodeError:
-            parsed.append("not UTF-8 text")
-            continue
-        except ValueError:
-            parsed.append("not valid JSON")
-            continue
-        parsed.append(raw if isinstance(raw, dict) else "not a JSON object")
     evidence = Evidence()
     previous = GENESIS
-    for index, raw in enumerate(parsed):
+    for index, line in enumerate(lines):
+        raw = _parsed(line)
         line_no = index + 1
         where = f"record {index} (line {line_no})"
         if isinstance(raw, str):
@@ -51,7 +59,7 @@ def load_evidence(path: Path) -> Evidence:
             return evidence
         seq = raw.get("seq")
         if seq != index:
-            following = parsed[index + 1] if index + 1 < len(parsed) else None
+            following = _parsed(lines[index + 1]) if index + 1 < len(lines) else None
             if isinstance(following, dict) and following.get("seq") == index + 1:
                 evidence.problem = f"{where} altered: its seq is {seq!r}"
             elif isinstance(seq, int) and not isinstance(seq, bool) and seq > index:
@@ -84,9 +92,11 @@ def load_evidence(path: Path) -> Evidence:
             evidence.problem = f"{where} altered: not in the canonical form the log writes"
             return evidence
         previous = sha256_hex(lines[index])
-        evidence.records.append(raw)
+        evidence.walked += 1
+        if keep is None or keep(line):
+            evidence.records.append(raw)
     if last:
-        n = len(parsed)
+        n = len(lines)
         evidence.problem = f"record {n} (line {n + 1}) altered: the line has no newline at its end"
     evidence.head = previous
     return evidence

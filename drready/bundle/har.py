@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -192,10 +192,11 @@ def _har_entry(request: _HttpMessage | None, response: _HttpMessage | None) -> d
     return entry
 
 
-def har_entries(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The HAR entries of the evidence's HTTP exchanges, credentials redacted."""
+def _paired(
+    records: Iterable[Mapping[str, Any]],
+) -> Iterator[tuple[int, _HttpMessage | None, _HttpMessage | None]]:
+    """(seq, request, response) of each HAR entry, in the order they complete."""
     pending: dict[str, list[_HttpMessage]] = {}
-    entries: list[tuple[int, dict[str, Any]]] = []
     for record in records:
         if record["channel"] != "http" or record["kind"] not in ("tx", "rx"):
             continue
@@ -209,23 +210,65 @@ def har_entries(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         request = next((m for m in waiting if m.record["kind"] != record["kind"]), None)
         if request is not None:
             waiting.remove(request)
-        entry = _har_entry(request, message)
-        entries.append(((request or message).record["seq"], entry))
+        yield (request or message).record["seq"], request, message
     for waiting in pending.values():
-        entries.extend((m.record["seq"], _har_entry(m, None)) for m in waiting)
+        for message in waiting:
+            yield message.record["seq"], message, None
+
+
+def har_entries(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The HAR entries of the evidence's HTTP exchanges, credentials redacted."""
+    entries = [(seq, _har_entry(request, response)) for seq, request, response in _paired(records)]
     entries.sort(key=lambda item: item[0])
     return [entry for _seq, entry in entries]
 
 
-def build_har(records: Sequence[Mapping[str, Any]], *, run_id: str = "") -> str:
-    """``http.har``: HAR 1.2 of the evidence's HTTP exchanges (an empty log when there are none)."""
-    log: dict[str, Any] = {
+def _log(entries: list[Any], run_id: str) -> dict[str, Any]:
+    return {
         "version": "1.2",
         "creator": {"name": "drready", "version": __version__},
-        "entries": har_entries(records),
+        "entries": entries,
         "comment": f"HTTP exchanges of drready run {run_id}, rebuilt from evidence.jsonl; "
         "credentials redacted"
         if run_id
         else "HTTP exchanges rebuilt from evidence.jsonl; credentials redacted",
     }
+
+
+def build_har(records: Sequence[Mapping[str, Any]], *, run_id: str = "") -> str:
+    """``http.har``: HAR 1.2 of the evidence's HTTP exchanges (an empty log when there are none)."""
+    log = _log(har_entries(records), run_id)
     return json.dumps({"log": log}, ensure_ascii=False, indent=2) + "\n"
+
+
+#: Where the entries go in the HAR's skeleton (a string no JSON encoder writes by itself).
+_SLOT = "\x00drready-har-entries\x00"
+#: The indentation of an entry in ``{"log": {"entries": [...]}}`` at ``indent=2``.
+_ENTRY_INDENT = "\n      "
+
+
+def har_bytes(records: Iterable[Mapping[str, Any]], *, run_id: str = "") -> tuple[bytes, int]:
+    """``http.har`` as :func:`build_har` writes it, byte for byte, and its number of entries.
+
+    Each entry is encoded as soon as it is paired, so a long server-topology run never holds
+    every entry as objects and the whole document as one string at once (the bundle's peak
+    memory was there)."""
+    encoded: list[tuple[int, bytes]] = []
+    for seq, request, response in _paired(records):
+        text = json.dumps(_har_entry(request, response), ensure_ascii=False, indent=2)
+        encoded.append((seq, text.replace("\n", _ENTRY_INDENT).encode("utf-8")))
+    encoded.sort(key=lambda item: item[0])
+    count = len(encoded)
+    if not encoded:
+        return build_har([], run_id=run_id).encode("utf-8"), 0
+    skeleton = json.dumps({"log": _log([_SLOT], run_id)}, ensure_ascii=False, indent=2) + "\n"
+    slot = json.dumps(_SLOT, ensure_ascii=False).encode("utf-8")
+    head, _, tail = skeleton.encode("utf-8").partition(slot)
+    parts = [head]
+    for index, (_seq, data) in enumerate(encoded):
+        if index:
+            parts.append(b"," + _ENTRY_INDENT.encode())
+        parts.append(data)
+        encoded[index] = (0, b"")  # released as it is copied into the parts
+    parts.append(tail)
+    return b"".join(parts), count

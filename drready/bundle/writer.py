@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from drready import __version__
 from drready.bundle.chain import Evidence, check_head, load_evidence
 from drready.bundle.derived import build_measurements, build_profile
-from drready.bundle.har import build_har, har_entries
+from drready.bundle.har import har_bytes, har_entries
 from drready.bundle.layout import (
     BUNDLE_FORMAT,
     BUNDLE_FORMAT_VERSION,
@@ -50,6 +51,28 @@ def _scan_evidence(records: Sequence[Mapping[str, Any]]) -> list[str]:
     return hits
 
 
+#: How an HTTP message's line starts its kind and channel (the log writes fields in one order).
+_HTTP_MESSAGE = (b'"kind":"tx","channel":"http",', b'"kind":"rx","channel":"http",')
+
+
+def _http_message(line: bytes) -> bool:
+    """Whether an evidence line is an HTTP message (what the HAR is built from)."""
+    head = line[: line.find(b'"peer":')]
+    return any(marker in head for marker in _HTTP_MESSAGE)
+
+
+def _http_messages(path: Path, hits: list[str]) -> Iterator[dict[str, Any]]:
+    """The HTTP messages of an evidence file whose chain was walked, one at a time, each scanned
+    for credentials in its raw data on the way (into ``hits``)."""
+    with path.open("rb") as handle:
+        for line in handle:
+            line = line.rstrip(b"\n")
+            if _http_message(line):
+                record = json.loads(line)
+                hits.extend(_scan_evidence([record]))
+                yield record
+
+
 def _local(local_address: tuple[str, int] | None) -> tuple[str, int]:
     if local_address is None:
         return DEFAULT_LOCAL_ADDRESS
@@ -64,8 +87,13 @@ def run_manifest(
     local: tuple[str, int],
     added_after_run: Mapping[str, str],
     written_at: str,
+    har_count: int | None = None,
 ) -> dict[str, Any]:
+    """``har_count``: how many entries ``http.har`` holds, when the caller built them already
+    (counting them again costs as much as building the HAR)."""
     records = evidence.records
+    if har_count is None:
+        har_count = len(har_entries(records))
     return {
         "format": BUNDLE_FORMAT,
         "format_version": BUNDLE_FORMAT_VERSION,
@@ -89,7 +117,7 @@ def run_manifest(
             "local_address": format_address(local),
             "packets": len(echonet_datagrams(records)),
         },
-        "http": {"file": HAR, "entries": len(har_entries(records))},
+        "http": {"file": HAR, "entries": har_count},
         "measurements": {
             "file": MEASUREMENTS,
             "records": sum(1 for r in records if r["kind"] == "measurement"),
@@ -114,7 +142,9 @@ def write_bundle(run_dir: Path, *, local_address: tuple[str, int] | None) -> Pat
     if "parts" in report:
         raise BundleError(f"{run_dir}: a combined run; use write_combined_manifest")
     local = _local(local_address)
-    evidence = load_evidence(run_dir / EVIDENCE)
+    # The HTTP messages, the bulk of a server-topology run, are streamed into the HAR below,
+    # not held as objects: every record is still parsed and its chain link checked here.
+    evidence = load_evidence(run_dir / EVIDENCE, keep=lambda line: not _http_message(line))
     if evidence.problem is not None:
         raise BundleError(f"{run_dir / EVIDENCE}: {evidence.problem}")
     reported = report.get("evidence") or {}
@@ -126,16 +156,17 @@ def write_bundle(run_dir: Path, *, local_address: tuple[str, int] | None) -> Pat
             raise BundleError(f"{run_dir / EVIDENCE}: {mismatch}")
     records = evidence.records
     run_id = str(report.get("run_id") or "")
+    hits: list[str] = []
+    har, har_count = har_bytes(_http_messages(run_dir / EVIDENCE, hits), run_id=run_id)
     outputs: dict[str, bytes] = {
         TRACE: build_trace(records, local, run_id=run_id),
-        HAR: build_har(records, run_id=run_id).encode("utf-8"),
+        HAR: har,
         MEASUREMENTS: build_measurements(records).encode("utf-8"),
         PROFILE: build_profile(report).encode("utf-8"),
     }
     modbus = build_modbus_trace(records, run_id=run_id)
     if modbus is not None:
         outputs[MODBUS_TRACE] = modbus
-    hits: list[str] = []
     for name, data in outputs.items():
         hits += scan(name, as_text(data))
     for relative, path in walk(run_dir):
@@ -149,7 +180,7 @@ def write_bundle(run_dir: Path, *, local_address: tuple[str, int] | None) -> Pat
         )
     for name, data in outputs.items():
         write_bytes_atomic(run_dir / name, data)
-    manifest = run_manifest(run_dir, report, evidence, local, {}, now_text())
+    manifest = run_manifest(run_dir, report, evidence, local, {}, now_text(), har_count)
     path = run_dir / MANIFEST
     write_atomic(path, seal(manifest))
     return path

@@ -41,7 +41,10 @@ def _body(body: bytes | str | None, content_type: str) -> Any:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     if "json" in content_type.lower():
         try:
-            return json.loads(redact_body(text, content_type))
+            # Parsed once: EvidenceLog.add redacts the parsed document field by field, which is
+            # what redact_body would have done to it (a second parse and walk cost as much as
+            # the rest of the exchange).
+            return json.loads(text)
         except ValueError:
             pass  # not JSON after all: kept as text, which is what the peer sent
     if len(text) > MAX_BODY:

@@ -118,8 +118,11 @@ class VenClient:
         evidence: EvidenceSink | None = None,
         timeout_s: float = 10.0,
         follow_redirects: bool = False,
+        keepalive_s: float = 75.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: How long an idle connection is kept for the next request.
+        self.keepalive_s = keepalive_s
         self.client_id = client_id
         self._client_secret = client_secret
         if ssl is True:
@@ -149,10 +152,12 @@ class VenClient:
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
-            # One connection per VEN, kept alive between polls, as a device would.
-            # Kept alive as long as aiohttp's server keeps an idle connection (75 s), so a VEN
-            # polling every minute does not pay a TLS handshake per poll.
-            connector = aiohttp.TCPConnector(limit=1, ssl=self._ssl, keepalive_timeout=75.0)
+            # One connection per VEN, kept alive between polls, as a device would, for
+            # ``keepalive_s`` (a VEN that polls every few minutes passes more than its interval,
+            # so it does not pay a TLS handshake per poll).
+            connector = aiohttp.TCPConnector(
+                limit=1, ssl=self._ssl, keepalive_timeout=self.keepalive_s
+            )
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 

@@ -164,6 +164,7 @@ def _open_simulated(
         owned = opening.enter_context(ExitStack())
         tls = _tls(settings, clock)
         servicer, link = runner.run(_start_servicer(profile, settings, evidence, tls))
+        owned.callback(servicer.forget)  # once closed (callbacks run last first)
         owned.callback(run_on(runner, servicer.close))
         ven = backend().openadr_ven(
             VenSpec(

@@ -64,6 +64,12 @@ def open_webapi(
     return _open_real(profile, settings, evidence_path, clock or RealClock())
 
 
+def _keepalive_s(profile: Profile) -> float:
+    """Keep the connection to the cloud across two reads a poll interval apart (a water heater
+    is read every 5 minutes): a TLS handshake per read cost more than the read."""
+    return max(120.0, 2 * profile.timings.poll_interval_s)
+
+
 def _open_simulated(
     profile: Profile,
     settings: WebApiSettings,
@@ -107,6 +113,7 @@ def _open_simulated(
             timeout_s=settings.request_timeout_s,
             attempts=attempts_under(profile.impair, 1),
             impairment=link_impairment(profile.impair, "webapi"),
+            keepalive_s=_keepalive_s(profile),
         )
         plain = [cloud.plain_url] if cloud.plain_url else []
         binding = _binding(profile, client, device_id, runner, plain)
@@ -142,6 +149,7 @@ def _open_real(
                 timeout_s=settings.request_timeout_s,
                 attempts=attempts_under(profile.impair, 1),
                 impairment=link_impairment(profile.impair, "webapi"),
+                keepalive_s=_keepalive_s(profile),
             )
         except ValueError as exc:
             raise _error(f"webapi.base_url: {exc}") from None

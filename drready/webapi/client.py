@@ -81,7 +81,8 @@ _TOKEN_MARGIN_S: Final = 30.0
 #: Most device-list pages followed (at 100 devices a page, far more than one home has).
 _MAX_PAGES: Final = 100
 _JSON: Final = "application/json"
-#: How long an idle connection to the cloud is kept (aiohttp's server keeps one 75 s).
+#: The least an idle connection to the cloud is kept (a session passes more for a longer poll
+#: interval; aiohttp's server keeps an idle one about an hour).
 _KEEPALIVE_S: Final = 120.0
 
 
@@ -139,6 +140,7 @@ class WebApiClient:
         local_addr: tuple[str, int] | None = None,
         attempts: int = 1,
         impairment: LinkImpairment | None = None,
+        keepalive_s: float = _KEEPALIVE_S,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
@@ -169,6 +171,8 @@ class WebApiClient:
         #: How often a request with no answer is sent (see the module docs).
         self.attempts = attempts
         self.impairment = impairment
+        #: How long an idle connection to the cloud is kept for the next request.
+        self.keepalive_s = keepalive_s
         self._impaired_link: ImpairedExchanges | None = None
         if impairment is not None:
             ImpairedExchanges(impairment, evidence, timeout_s).note(
@@ -182,9 +186,10 @@ class WebApiClient:
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             # Keep a connection to the cloud open between reads a poll interval apart (a water
-            # heater is read once a minute): a new TLS handshake per read is slow for nothing.
+            # heater is read every few minutes): a new TLS handshake per read is slow for
+            # nothing.
             connector = aiohttp.TCPConnector(
-                local_addr=self.local_addr, keepalive_timeout=_KEEPALIVE_S
+                local_addr=self.local_addr, keepalive_timeout=self.keepalive_s
             )
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout_s)

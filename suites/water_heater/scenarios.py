@@ -275,6 +275,17 @@ class ShiftRun:
         return (self.start_s - self.requested_at) % DAY_S
 
     @property
+    def start_in_window_s(self) -> float:
+        """Device seconds from the start of the sampling window (where the samples' elapsed_s
+        count from) to the start time. Not :attr:`ahead_s`: the reads between the request and
+        the first sample (the acknowledgement, the plan) take a report interval each over the
+        server topology, minutes for a device that reports every few minutes."""
+        if not self.samples:
+            return self.ahead_s
+        first = self.samples[0]
+        return (self.start_s - (first.tod_s - first.elapsed_s)) % DAY_S
+
+    @property
     def across(self) -> list[HeaterSample]:
         """Every reading, from before the request to after the DR heating's end."""
         return ([self.before] if self.before is not None else []) + self.samples
@@ -329,7 +340,7 @@ def check_shift(dut: WaterHeaterDUT, run: ShiftRun) -> None:
     )
     judgement = judge_start(
         run.samples,
-        start_s=run.ahead_s,
+        start_s=run.start_in_window_s,
         tolerance_s=tolerance,
         night=spec.night_heating_s,
         ratings=ratings_of(dut),

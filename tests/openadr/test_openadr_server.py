@@ -639,3 +639,22 @@ async def test_wait_for_report_and_poll(servicer: Servicer, ven: VenClient) -> N
         await servicer.wait_for_report(lambda r: True, timeout_s=0.05)
     with pytest.raises(ServicerTimeout):
         await servicer.wait_for_poll("ven-b", mark, timeout_s=0.05)
+
+
+async def test_a_closed_servicer_forgets_its_records(servicer: Servicer, ven: VenClient) -> None:
+    """Once the run is over the session lets it drop what it kept for the verdicts (the evidence
+    holds every exchange), so the bundle written next has the memory; not while it serves."""
+    _, event = await published(servicer)
+    await ven.post_report(soc_report(event["id"], 0.5))
+    assert servicer.reports() and servicer.requests and servicer.events()
+    with pytest.raises(ServicerError, match="close the servicer"):
+        servicer.forget()
+    await servicer.close()
+    servicer.forget()
+    assert (servicer.reports(), servicer.requests, servicer.events(), servicer.vens()) == (
+        [],
+        [],
+        [],
+        [],
+    )
+    assert servicer.report_count() == 0

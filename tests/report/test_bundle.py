@@ -32,6 +32,8 @@ from drready.bundle import (
     write_combined_manifest,
     write_manifest,
 )
+from drready.bundle.chain import load_evidence
+from drready.bundle.har import har_bytes, har_entries
 from drready.bundle.pcapng import INBOUND, OUTBOUND, parse_udp, read_pcapng, udp_packet
 from drready.evidence import GENESIS, EvidenceLog
 from drready.evidence.redact import (
@@ -601,6 +603,31 @@ def test_the_har_redacts_what_the_evidence_did_not(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match=r"evidence\.jsonl: record 1 data: "):
         write_bundle(run_dir, local_address=LOCAL)
     assert sorted(p.name for p in run_dir.iterdir()) == ["evidence.jsonl", "report.json"]
+
+
+@pytest.mark.parametrize("redacted", [True, False])
+def test_the_streamed_har_is_the_har_byte_for_byte(tmp_path: Path, redacted: bool) -> None:
+    """The bundle writes http.har entry by entry (its peak memory was the whole document at
+    once): the same bytes as build_har, the same entries as har_entries."""
+    records = _records(_http_run(tmp_path, redacted=redacted))
+    data, count = har_bytes(records, run_id="run-1")
+    assert data == build_har(records, run_id="run-1").encode("utf-8")
+    assert count == len(har_entries(records)) > 0
+    assert json.loads(data)["log"]["entries"] == har_entries(records)
+    assert har_bytes([], run_id="x") == (build_har([], run_id="x").encode("utf-8"), 0)
+
+
+def test_evidence_loaded_without_its_http_messages_still_walks_every_record(
+    tmp_path: Path,
+) -> None:
+    """The bundle streams the HTTP messages instead of holding them: the chain is walked, the
+    count and head are the whole log's, only the records kept differ."""
+    path = _http_run(tmp_path, redacted=True) / "evidence.jsonl"
+    whole = load_evidence(path)
+    lean = load_evidence(path, keep=lambda line: b'"channel":"http"' not in line)
+    assert (lean.count, lean.head, lean.problem) == (whole.count, whole.head, None)
+    assert lean.records == [r for r in whole.records if r["channel"] != "http"]
+    assert len(lean.records) < lean.count
 
 
 def test_a_profile_password_comes_out_redacted_and_a_report_holding_it_is_refused(

@@ -35,6 +35,7 @@ from drready.openadr.server.records import (
     Outage,
     ReportRecord,
     RequestRecord,
+    ServicerError,
     ServicerTimeout,
 )
 from drready.openadr.server.store import ObjectStore
@@ -187,6 +188,17 @@ class Servicer:
         await runner.cleanup()
         await self._notifier.drain()  # spawned by requests that were still being answered
         await self._notifier.close()
+
+    def forget(self) -> None:
+        """Drop what it kept for the verdicts (requests, reports, objects, deliveries) once the
+        run is over and it is closed: the evidence holds every exchange, and the bundle written
+        next needs the memory (a water heater's days of reports are tens of megabytes)."""
+        if self._runner is not None:
+            raise ServicerError("close the servicer before it forgets its records")
+        self.requests.clear()
+        self.link_drops.clear()
+        self._store.clear()
+        self._notifier.deliveries.clear()
 
     @property
     def address(self) -> tuple[str, int]:

@@ -63,6 +63,12 @@ class ObjectStore:
         self.granted: dict[str, set[str]] = {}
         self._serial = 0
 
+    def clear(self) -> None:
+        """Forget every object and report (the servicer is done)."""
+        for kind in KINDS:
+            self.table(kind).clear()
+        self.report_log.clear()
+
     def table(self, kind: str) -> dict[str, dict[str, Any]]:
         """The collection ``kind`` ("programs", "events", ...)."""
         tables = {
