@@ -171,3 +171,21 @@ def test_a_seeded_run_writes_its_seed_and_start_into_the_report(tmp_path: Path) 
     assert document["start"] == json.loads(json.dumps(drawn.to_json()))
     started = datetime.fromisoformat(document["device_time"]["start"])
     assert abs((started - drawn.clock_start).total_seconds()) < 60
+
+
+def test_every_part_of_a_combined_run_is_given_the_seed(tmp_path: Path) -> None:
+    from drready.report.combined import build_combined
+    from drready.run.ledger import PartResult
+    from drready.run.multirun import part_command
+
+    options = RunOptions(None, DeviceClass.HYBRID, (), tmp_path / "hybrid", 1.0, "r-hybrid", seed=9)
+    command = part_command(options)
+    assert command[command.index("--seed") + 1] == "9"
+    assert "--seed" not in part_command(replace(options, seed=None))
+    assert RunOptions.from_json(options.to_json()) == options
+    part = PartResult("hybrid", "r-hybrid", None, "has not started yet", "hybrid")
+    combined = build_combined(
+        "r", tmp_path, [part], started_at=0.0, finished_at=None, exit_status=None, seed=9
+    )
+    assert combined["seed"] == 9
+    jsonschema.validate(combined, report_schema())
