@@ -157,7 +157,7 @@ def table(runs: Sequence[SeedRun]) -> list[str]:
             lines.append(f"  seed {run.seed} {run.target}: {run.problem}")
         if run.false_fails or run.problem:
             lines.append(f"    start {json.dumps(run.start)}")
-            lines.append(f"    repeat: python3 {run.command} --report-dir DIR")
+            lines.append(f"    repeat: python3 {run.command}")
     return lines
 
 
