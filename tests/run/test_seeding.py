@@ -189,3 +189,15 @@ def test_every_part_of_a_combined_run_is_given_the_seed(tmp_path: Path) -> None:
     )
     assert combined["seed"] == 9
     jsonschema.validate(combined, report_schema())
+
+
+def test_a_shift_is_judged_on_the_samples_clock_not_the_requests() -> None:
+    import inspect
+
+    from drready.suites.water_heater import scenarios
+
+    # Requested at 12:00 for 13:00; the request and the reads after it took 2 min (over a
+    # server, a poll and a report interval), so sampling began at 12:02: the start is 58 min in.
+    run = scenarios.ShiftRun(12 * 3600.0, 13 * 3600.0, 13 * 3600.0, [], None, None, 120.0)
+    assert run.ahead_s == 3600.0 and run.start_elapsed_s == 3480.0
+    assert "start_s=run.start_elapsed_s" in inspect.getsource(scenarios.check_shift)
