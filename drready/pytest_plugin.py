@@ -30,6 +30,7 @@ from drready.run.options import (
     resolve_profile,
     run_options,
 )
+from drready.run.seeding import seeded_start
 from drready.run.session import open_dut
 
 #: The run's recorder, in the config's stash (absent when the run names no device).
@@ -110,6 +111,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="simulated runs: where virtual time starts, in Japan time (UTC+9, the reference "
         "devices' local time) unless an offset is given (default: 2027-04-01T09:00)",
     )
+    group.addoption(
+        "--seed",
+        dest="drready_seed",
+        type=int,
+        metavar="N",
+        help="simulated runs: start the simulators from a state drawn from N (state of charge, "
+        "time of day, tank temperature, meter noise, reply latency) within the profile's "
+        "[simulation] ranges; without it, their fixed start",
+    )
     parser.addini("drready_profile", "default device profile (TOML)", default="")
     parser.addini("drready_report_dir", "default report directory", default="")
 
@@ -125,6 +135,7 @@ def _options(config: pytest.Config) -> RunOptions:
         impair=config.getoption("drready_impair"),
         jcstar_list=config.getoption("drready_jcstar_list"),
         unit=config.getoption("drready_unit"),
+        seed=config.getoption("drready_seed"),
     )
 
 
@@ -297,14 +308,18 @@ def dut(request: pytest.FixtureRequest, drready_profile: Profile) -> Iterator[De
     """The device under test, open for the whole session."""
     recorder = request.config.stash[RECORDER_KEY]
     clock_text = request.config.getoption("drready_clock")
+    seed = recorder.options.seed
+    seeded = seeded_start(drready_profile, seed) if seed is not None else None
+    clock_start = seeded.clock_start if seeded is not None else None
+    if clock_text:  # --clock is where time starts, seed or not
+        clock_start = simulated_start(clock_text, drready_profile)
     try:
         device = open_dut(
             drready_profile,
             faults=recorder.options.faults,
             evidence_path=recorder.options.report_dir / "evidence.jsonl",
-            clock=(
-                VirtualClock(simulated_start(clock_text, drready_profile)) if clock_text else None
-            ),
+            clock=VirtualClock(clock_start) if clock_start is not None else None,
+            start=seeded.state if seeded is not None else None,
         )
     except SessionError as exc:
         pytest.fail(f"cannot open the device under test: {exc}", pytrace=False)

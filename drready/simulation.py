@@ -41,6 +41,7 @@ __all__ = [
     "RunningSimulator",
     "SimulatorBackend",
     "StandInSimulator",
+    "StartState",
     "SunSpecBatterySimulator",
     "SunSpecSpec",
     "UnknownFaultError",
@@ -132,6 +133,42 @@ class WaterHeaterFigures:
 
 
 @dataclass(frozen=True)
+class StartState:
+    """Where a seeded run's simulators start (``drready run --seed N``), drawn by the run layer
+    within the profile's ``[simulation]`` ranges. The default is the reference devices' fixed
+    start: every run without a seed starts from it."""
+
+    #: The battery's state of charge (%); None: the reference battery's own (50 %).
+    soc_pct: float | None = None
+    #: A water heater's mean tank temperature (°C): its stored heat above the cold inlet;
+    #: None: the reference heater's own start (the night heating done, the morning draw-off
+    #: taken).
+    tank_temp_c: float | None = None
+    #: The independent meter's noise: each reading is off by a uniform error within ± this (W).
+    meter_noise_w: float = 0.0
+    #: How long an ECHONET Lite node (or a SunSpec server) takes to answer a request (s).
+    reply_latency_s: float = 0.0
+    #: How long a maker's cloud takes to answer an HTTP request (s).
+    http_latency_s: float = 0.0
+    #: Seeds the simulators' own draws (the meter's noise), so a seeded run repeats exactly.
+    noise_seed: int = 0
+
+    @property
+    def fixed(self) -> bool:
+        """Whether this is the reference devices' fixed start (no seed)."""
+        return self == StartState()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "soc_pct": self.soc_pct,
+            "tank_temp_c": self.tank_temp_c,
+            "meter_noise_w": self.meter_noise_w,
+            "reply_latency_ms": round(self.reply_latency_s * 1000.0, 3),
+            "http_latency_ms": round(self.http_latency_s * 1000.0, 3),
+        }
+
+
+@dataclass(frozen=True)
 class DeviceSpec:
     """An ECHONET Lite reference device: its class and, optionally, the device a profile
     declares (figures, identity, EPC mapping), with the named faults it must carry."""
@@ -157,6 +194,8 @@ class DeviceSpec:
     #: The port the device sends its responses to (None: the request's source port; 3610:
     #: the ECHONET Lite port, as many stacks do whatever port the request came from).
     reply_port: int | None = None
+    #: Where its state starts (``--seed``); the default is the reference device's fixed start.
+    start: StartState = field(default_factory=StartState)
 
     def __post_init__(self) -> None:
         # A profile's "battery" becomes the member, so simulators compare members.
@@ -176,6 +215,8 @@ class SunSpecSpec:
     sunspec_marker: bool = True
     #: Unit id of the independent meter on the same server (None: no meter).
     meter_unit: int | None = None
+    #: Where its state starts (``--seed``); the default is the reference device's fixed start.
+    start: StartState = field(default_factory=StartState)
 
 
 @dataclass(frozen=True)

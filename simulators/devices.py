@@ -4,6 +4,7 @@ applied when the device starts."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta, timezone
 
 from drready.simulators.battery import BatteryConfig
@@ -14,22 +15,28 @@ from drready.simulators.water_heater import WaterHeaterConfig
 from drready.simulators.water_heater_runtime import SimulatedWaterHeater
 
 from drready.model import DeviceClass
-from drready.simulation import BatteryRatings, DeviceIdentity, DeviceSpec
+from drready.simulation import BatteryRatings, DeviceIdentity, DeviceSpec, StartState
 
 __all__ = ["battery_params", "build_device", "heater_config"]
 
 
-def battery_params(ratings: BatteryRatings | None) -> BatteryParams:
-    """The reference battery's physics, sized by the declared ratings."""
-    if ratings is None:
-        return BatteryParams()
-    return BatteryParams(
-        capacity_wh=ratings.capacity_wh,
-        max_charge_w=ratings.max_charge_w,
-        max_discharge_w=ratings.max_discharge_w,
-        min_charge_w=ratings.min_charge_w,
-        min_discharge_w=ratings.min_discharge_w,
-    )
+def battery_params(
+    ratings: BatteryRatings | None, start: StartState | None = None
+) -> BatteryParams:
+    """The reference battery's physics, sized by the declared ratings, starting at the seeded
+    state of charge when ``start`` gives one."""
+    params = BatteryParams()
+    if ratings is not None:
+        params = BatteryParams(
+            capacity_wh=ratings.capacity_wh,
+            max_charge_w=ratings.max_charge_w,
+            max_discharge_w=ratings.max_discharge_w,
+            min_charge_w=ratings.min_charge_w,
+            min_discharge_w=ratings.min_discharge_w,
+        )
+    if start is not None and start.soc_pct is not None:
+        params = replace(params, initial_soc_pct=start.soc_pct)
+    return params
 
 
 def _identity(config: BatteryConfig | WaterHeaterConfig, identity: DeviceIdentity) -> None:
@@ -45,7 +52,7 @@ def _identity(config: BatteryConfig | WaterHeaterConfig, identity: DeviceIdentit
 def battery_config(spec: DeviceSpec) -> BatteryConfig:
     """The battery the spec declares, its own mode "auto" doing self-consumption for a house
     (:class:`~drready.simulators.battery_household.Household`), as home batteries do."""
-    config = BatteryConfig(params=battery_params(spec.ratings), household=Household())
+    config = BatteryConfig(params=battery_params(spec.ratings, spec.start), household=Household())
     if spec.comms_loss_timeout_s is not None:
         config.comms_loss_timeout_s = spec.comms_loss_timeout_s
     if spec.mapping is not None:
@@ -70,6 +77,7 @@ def heater_config(spec: DeviceSpec) -> WaterHeaterConfig:
         config.night_heating = figures.night_heating_s
         if figures.tank_litres is not None:
             config.tank_litres = figures.tank_litres
+    config.initial_tank_temp_c = spec.start.tank_temp_c
     if spec.mapping is not None:
         config.mapping = dict(spec.mapping)
     _identity(config, spec.identity)
@@ -91,6 +99,7 @@ def build_device(spec: DeviceSpec, open_endpoint: EndpointFactory) -> SimulatedN
     spec says."""
     node = _build_device(spec, open_endpoint)
     node.reply_port = spec.reply_port
+    node.reply_delay_s = spec.start.reply_latency_s
     return node
 
 
@@ -108,6 +117,8 @@ def _build_device(spec: DeviceSpec, open_endpoint: EndpointFactory) -> Simulated
                 meter_unit=spec.meter_unit,
                 time_scale=spec.time_scale,
                 start_time=start,
+                meter_noise_w=spec.start.meter_noise_w,
+                noise_seed=spec.start.noise_seed,
             )
         return SimulatedBattery(
             open_endpoint, config, spec.faults, time_scale=spec.time_scale, start_time=start

@@ -152,6 +152,8 @@ class MakerCloudConfig:
     malformed_documents: frozenset[str] = frozenset()
     #: Longest wait for a device behind the cloud.
     device_timeout_s: float = 10.0
+    #: How long each answer takes (a seeded run's HTTP latency, s); 0, at once.
+    latency_s: float = 0.0
 
     def __post_init__(self) -> None:
         unknown = set(self.malformed_documents) - set(MALFORMATIONS)
@@ -363,6 +365,8 @@ class MakerCloud:
     async def _guard(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[Any]]
     ) -> Any:
+        if self.config.latency_s > 0:
+            await asyncio.sleep(self.config.latency_s)
         try:
             return await self._guarded(request, handler)
         except web.HTTPException:

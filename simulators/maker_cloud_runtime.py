@@ -40,7 +40,11 @@ class SimulatedMakerCloud:
             spec.device, request_timeout_s=spec.request_timeout_s, retries=spec.retries
         )
         #: What faults bend, before :meth:`start`.
-        self.config = MakerCloudConfig(client_id=spec.client_id, client_secret=spec.client_secret)
+        self.config = MakerCloudConfig(
+            client_id=spec.client_id,
+            client_secret=spec.client_secret,
+            latency_s=spec.device.start.http_latency_s,
+        )
         self._cloud: MakerCloud | None = None
         for name in spec.faults:
             fault = get_fault(name)

@@ -29,11 +29,15 @@ class MeteredBattery(SimulatedBattery):
         meter_unit: int,
         time_scale: float = 1.0,
         start_time: float | None = None,
+        meter_noise_w: float = 0.0,
+        noise_seed: int = 0,
     ) -> None:
         super().__init__(
             open_endpoint, config, faults, time_scale=time_scale, start_time=start_time
         )
         self.meter_unit = meter_unit
+        self.meter_noise_w = meter_noise_w
+        self.noise_seed = noise_seed
         self.meter: SimulatedMeter | None = None
 
     @property
@@ -43,10 +47,12 @@ class MeteredBattery(SimulatedBattery):
     async def start(self) -> Self:
         await super().start()
         if self.meter is None:
-            config = SunSpecMeterConfig(unit_id=self.meter_unit)
-            self.meter = await SimulatedMeter(
-                NULLMODEM_HOST, 0, SunSpecMeterDevice(config, self.device)
-            ).start()
+            config = SunSpecMeterConfig(
+                unit_id=self.meter_unit, noise_w=self.meter_noise_w, noise_seed=self.noise_seed
+            )
+            meter = SimulatedMeter(NULLMODEM_HOST, 0, SunSpecMeterDevice(config, self.device))
+            meter.reply_latency_s = self.reply_delay_s
+            self.meter = await meter.start()
         return self
 
     def check(self) -> None:

@@ -46,10 +46,11 @@ class ReferenceBackend:
         from drready.simulators.battery_household import Household
         from drready.simulators.devices import battery_params
         from drready.simulators.sunspec_battery import SunSpecBatteryConfig
+        from drready.simulators.sunspec_meter import SunSpecMeterConfig
         from drready.simulators.sunspec_runtime import SimulatedSunSpecBattery
 
         config = SunSpecBatteryConfig(
-            params=battery_params(spec.ratings),
+            params=battery_params(spec.ratings, spec.start),
             household=Household(),  # own mode "auto": self-consumption, as in every run
             unit_id=spec.unit_id,
             storage_model=spec.storage_model,
@@ -61,7 +62,25 @@ class ReferenceBackend:
             config.serial_number = spec.identity.serial_number
         if spec.identity.product_code:
             config.model_name = spec.identity.product_code
-        return SimulatedSunSpecBattery(host, port, config, spec.faults, meter_unit=spec.meter_unit)
+        meter_config = None
+        if spec.meter_unit is not None:
+            meter_config = SunSpecMeterConfig(
+                serial_number=f"{config.serial_number}-M"[:32],
+                base_address=config.base_address,
+                unit_id=spec.meter_unit,
+                noise_w=spec.start.meter_noise_w,
+                noise_seed=spec.start.noise_seed,
+            )
+        battery = SimulatedSunSpecBattery(
+            host,
+            port,
+            config,
+            spec.faults,
+            meter_unit=spec.meter_unit,
+            meter_config=meter_config,
+        )
+        battery.reply_latency_s = spec.start.reply_latency_s
+        return battery
 
     def openadr_ven(self, spec: VenSpec) -> SimulatedVen:
         from drready.simulators.ven_runtime import SimulatedVen

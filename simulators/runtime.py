@@ -59,6 +59,9 @@ class SimulatedNode:
         #: Where responses go: None, the request's source port; a port number, that port of the
         #: requester's host (3610 is a common and conforming habit: the ECHONET Lite port).
         self.reply_port: int | None = None
+        #: How long the node takes to answer a request (a seeded run's reply latency, in device
+        #: time); 0, at once.
+        self.reply_delay_s = 0.0
         self.response_filters: list[ResponseFilter] = []
         self._endpoint: DatagramEndpoint | None = None
         self._announced: dict[int, bytes | None] = {}
@@ -172,13 +175,26 @@ class SimulatedNode:
         if changed:
             responses = self._commit(responses)
         destination = source if self.reply_port is None else (source[0], self.reply_port)
+        replies: list[bytes] = []
         for response in responses:
             filtered: Frame | None = response
             for keep in self.response_filters:
                 filtered = keep(filtered) if filtered is not None else None
-            if filtered is not None and self._endpoint is not None:
-                self._endpoint.send(filtered.encode(), destination)
+            if filtered is not None:
+                replies.append(filtered.encode())
+        if self.reply_delay_s > 0 and self._loop is not None and replies:
+            # The request took effect now; only its answer is late, as a busy node's is.
+            self._loop.call_later(
+                self.reply_delay_s / self.time_scale, self._send_all, replies, destination
+            )
+        else:
+            self._send_all(replies, destination)
         self._after_request(changed)
+
+    def _send_all(self, replies: Sequence[bytes], destination: Address) -> None:
+        if self._endpoint is not None:
+            for reply in replies:
+                self._endpoint.send(reply, destination)
 
     @staticmethod
     def _refuse(response: Frame) -> Frame:

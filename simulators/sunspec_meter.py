@@ -32,6 +32,7 @@ with exception 2.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -67,6 +68,11 @@ class SunSpecMeterConfig:
     frequency_hz: float = 50.0
     import_start_wh: float = 1000.0
     export_start_wh: float = 1000.0
+    #: Each reading of ``W`` is off by a uniform error within ± this (W): a real meter's noise
+    #: (a seeded run's; 0, the exact power).
+    noise_w: float = 0.0
+    #: Seeds the noise, so a seeded run reads the same values again.
+    noise_seed: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= self.unit_id <= 247:
@@ -90,10 +96,14 @@ class SunSpecMeterDevice:
         self.config = config
         self.battery = battery
         self.image = RegisterImage(config.base_address, [MODELS[1], MODELS[203]])
+        self._noise = random.Random(config.noise_seed)
 
     def power_w(self) -> float:
-        """The true power, meter sign (+ import, charging)."""
-        return METER_W_SIGN * self.battery.true_power_w()
+        """The true power, meter sign (+ import, charging), with the meter's noise."""
+        true_w = METER_W_SIGN * self.battery.true_power_w()
+        if self.config.noise_w <= 0:
+            return true_w
+        return true_w + self._noise.uniform(-self.config.noise_w, self.config.noise_w)
 
     def registers(self) -> list[int]:
         c = self.config

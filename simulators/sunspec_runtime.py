@@ -58,9 +58,10 @@ class _Unit(Protocol):
 _Serve = Callable[[int, int, int, int, list[int], list[int] | list[bool] | None], ExcCodes | None]
 
 
-def _sim_unit(unit: int, base: int, size: int, serve: _Serve) -> SimDevice:
+def _sim_unit(unit: int, base: int, size: int, serve: _Serve, latency_s: float = 0.0) -> SimDevice:
     """A pymodbus unit of ``size`` registers from ``base`` whose every request ``serve`` answers
-    (function code, start address, address, count, registers, values written)."""
+    (function code, start address, address, count, registers, values written), ``latency_s``
+    after it arrived (a seeded run's reply latency)."""
 
     async def action(
         function_code: int,
@@ -70,6 +71,8 @@ def _sim_unit(unit: int, base: int, size: int, serve: _Serve) -> SimDevice:
         registers: list[int],
         set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
+        if latency_s > 0:
+            await asyncio.sleep(latency_s)
         return serve(function_code, start_address, address, count, registers, set_values)
 
     return SimDevice(
@@ -151,6 +154,8 @@ class SimulatedMeter:
         self.address: tuple[str, int] = (host, port)
         self._server: ModbusTcpServer | None = None
         self._errors: list[BaseException] = []
+        #: How long each request waits for its answer (a seeded run's reply latency).
+        self.reply_latency_s = 0.0
 
     def _serve(
         self,
@@ -172,7 +177,9 @@ class SimulatedMeter:
     async def start(self) -> Self:
         config = self.meter.config
         size = len(self.meter.registers())
-        unit = _sim_unit(config.unit_id, config.base_address, size, self._serve)
+        unit = _sim_unit(
+            config.unit_id, config.base_address, size, self._serve, self.reply_latency_s
+        )
         self._server, self.address = await _listen(self.host, self.port, [unit])
         return self
 
@@ -233,6 +240,8 @@ class SimulatedSunSpecBattery:
         self._timer: asyncio.TimerHandle | None = None
         self._errors: list[BaseException] = []
         self.requests = 0
+        #: How long each request waits for its answer (a seeded run's reply latency).
+        self.reply_latency_s = 0.0
 
     # -- life cycle --------------------------------------------------------------------------
     @property
@@ -309,7 +318,8 @@ class SimulatedSunSpecBattery:
     # -- serving -----------------------------------------------------------------------------
     def _sim_device(self, unit: int, base: int, device: _Unit) -> SimDevice:
         size = len(device.registers()) if self._loop is not None else 1
-        return _sim_unit(unit, base, size, functools.partial(self._serve, device))
+        serve = functools.partial(self._serve, device)
+        return _sim_unit(unit, base, size, serve, self.reply_latency_s)
 
     def _serve(
         self,

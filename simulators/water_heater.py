@@ -124,6 +124,9 @@ class WaterHeaterConfig:
     boot_count: int = 0
     #: Heat in the tank at start, as a share of the day's heat demand (None: the model's 0.85).
     initial_fill: float | None = None
+    #: Mean tank temperature at start (°C), its stored heat above the cold inlet (a seeded
+    #: run's); it takes precedence over ``initial_fill``.
+    initial_tank_temp_c: float | None = None
 
     @classmethod
     def for_class(cls, device_class: str) -> WaterHeaterConfig:
@@ -203,6 +206,9 @@ class WaterHeaterDevice:
         initial = None
         if config.initial_fill is not None:
             initial = config.initial_fill * self.params.daily_demand_wh
+        if config.initial_tank_temp_c is not None:
+            litres = self.params.tank_litres
+            initial = litres * WATER_WH_PER_L_K * max(0.0, config.initial_tank_temp_c - INLET_C)
         self.model = WaterHeaterModel(self.params, now(), initial)
         self.installation_location = b"\x00"
         self.auto_heating = "auto"

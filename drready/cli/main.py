@@ -108,6 +108,14 @@ def _parser() -> argparse.ArgumentParser:
         "local time) unless an offset is given; the default is 2027-04-01T09:00",
     )
     run.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="simulated runs: start the simulators from a state drawn from N (state of charge, "
+        "time of day, tank temperature, meter noise, reply latency) within the profile's "
+        "[simulation] ranges; each part draws its own; without it, their fixed start",
+    )
+    run.add_argument(
         "--no-operator",
         action="store_true",
         help="ask no operator at the terminal: steps that need a person (restart an external "

@@ -84,6 +84,7 @@ def _checked_options(
         impair=impairment_option(args.impair),
         jcstar_list=args.jcstar_list,
         unit=unit,
+        seed=args.seed,
     )
     effective = resolve_profile(options)
     check_run(options, effective)
@@ -217,6 +218,8 @@ def _run_one(args: argparse.Namespace, simulate: DeviceClass | None) -> int:
         argv += ["--time-scale", str(args.time_scale)]
     if args.clock:
         argv += ["--clock", args.clock]
+    if args.seed is not None:
+        argv += ["--seed", str(args.seed)]
     if args.impair is not None:
         argv += ["--impair", args.impair]
     if args.no_operator:
@@ -334,6 +337,7 @@ def _run_combined(
             finished_at=finished,
             exit_status=exit_status,
             shard=shard_document,
+            seed=args.seed,
         )
 
     # Parts run in parallel and cannot share one terminal: a person is never asked during a

@@ -48,6 +48,7 @@ from drready.profile.sections import (
     WaterHeaterSpec,
     WebApiSettings,
 )
+from drready.profile.simulation_section import SimulationRanges
 
 __all__ = [
     "BATTERY_MAPPING_DEFAULTS",
@@ -71,6 +72,7 @@ __all__ = [
     "ProfileError",
     "ProtocolInfo",
     "Ratings",
+    "SimulationRanges",
     "Timings",
     "Tolerances",
     "WaterHeaterSpec",

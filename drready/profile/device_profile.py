@@ -36,6 +36,7 @@ from drready.profile.sections import (
     WaterHeaterSpec,
     WebApiSettings,
 )
+from drready.profile.simulation_section import SimulationRanges
 
 SCHEMA_VERSION = 1
 
@@ -67,6 +68,9 @@ class Profile:
     webapi: WebApiSettings | None = None
     #: What the harness does to its own links ([impair], or ``drready run --impair``).
     impair: Impairment | None = None
+    #: The ranges a seeded run draws the simulators' start from ([simulation]); None: the
+    #: defaults of :class:`SimulationRanges`.
+    simulation: SimulationRanges | None = None
     #: How operator steps are carried out ([operator]); None: a person at the terminal.
     operator: OperatorSettings | None = None
     # How many times faster than real time the device's clock runs (on_device_clock): reports
@@ -200,6 +204,8 @@ class Profile:
             doc["webapi"] = self.webapi.to_json()
         if self.impair is not None:
             doc["impair"] = self.impair.to_json()
+        if self.simulation is not None:
+            doc["simulation"] = self.simulation.to_json()
         if self.operator is not None:
             doc["operator"] = self.operator.to_json()
         doc["timings"] = self.timings.to_json()

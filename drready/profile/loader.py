@@ -34,6 +34,7 @@ from drready.profile.sections import (
     WaterHeaterSpec,
     WebApiSettings,
 )
+from drready.profile.simulation_section import SimulationRanges
 
 _TOML_POSITION = re.compile(r"\s*\((at line \d+, column \d+|at end of document)\)$")
 
@@ -60,6 +61,7 @@ def _profile_from_document(doc: Mapping[str, Any], source: Path | None) -> Profi
         webapi=WebApiSettings(**doc["webapi"]) if "webapi" in doc else None,
         impair=Impairment(**doc["impair"]) if "impair" in doc else None,
         operator=OperatorSettings(**doc["operator"]) if "operator" in doc else None,
+        simulation=SimulationRanges(**doc["simulation"]) if "simulation" in doc else None,
     )
 
 

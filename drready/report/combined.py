@@ -135,6 +135,9 @@ def _part_entry(
         "profile": document.get("profile"),
         "device": document.get("device", {}),
     }
+    for key in ("seed", "start"):
+        if key in document:
+            entry[key] = document[key]
     if "device_time" in document:
         entry["device_time"] = document["device_time"]
     if "evidence" in document:
@@ -152,6 +155,7 @@ def build_combined(
     exit_status: int | None,
     version: str = __version__,
     shard: Mapping[str, Any] | None = None,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """The combined document, from the parts' reports as they are on disk now. ``shard``: this
     run is one share of a run's parts (``{"index": K, "count": N, "parts": [every name]}``)."""
@@ -201,6 +205,8 @@ def build_combined(
         "summary": _counts(requirements),
         "parts": entries,
     }
+    if seed is not None:
+        combined["seed"] = seed
     if shard is not None:
         combined["shard"] = dict(shard)
     return combined

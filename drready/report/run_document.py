@@ -22,6 +22,7 @@ from drready.report.json_report import REPORT_SCHEMA_VERSION
 from drready.report.verdicts import RequirementVerdict, Verdict, fold, jcstar_check, summary
 from drready.run.ledger import RunRecord
 from drready.run.options import suites_dir
+from drready.run.seeding import seeded_start
 
 #: Terminal width of the reason column in the summary table.
 REASON_WIDTH = 90
@@ -98,6 +99,10 @@ def build_document(
         if check is not None:
             extra["jcstar_list"]["check"] = {"passed": check.passed, "cause": check.cause}
         digests["jcstar_list"] = listed.sha256
+    seed = record.options.seed
+    if seed is not None and profile.is_simulated:
+        extra["seed"] = seed
+        extra["start"] = seeded_start(profile, seed).to_json()
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "harness": {"name": "drready", "version": version},
@@ -116,10 +121,10 @@ def build_document(
         "binding": binding,
         "simulated": profile.is_simulated,
         "faults": list(record.options.faults),
+        **extra,
         "profile": profile_json,
         "device": dict(record.device_info),
         "policy_notes": notes,
-        **extra,
         "requirements": [v.to_json() for v in verdicts],
         "summary": summary(verdicts),
         "evidence": evidence,

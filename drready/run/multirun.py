@@ -271,6 +271,8 @@ def part_command(part: RunOptions, pytest_args: Sequence[str] = ()) -> list[str]
         command += ["--impair", part.impair.to_cli() if part.impair.active else "none"]
     if part.jcstar_list is not None:
         command += ["--jcstar-list", str(part.jcstar_list)]
+    if part.seed is not None:
+        command += ["--seed", str(part.seed)]
     if pytest_args:
         command += ["--", *pytest_args]
     return command

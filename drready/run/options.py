@@ -64,6 +64,9 @@ class RunOptions:
     #: ``--unit K``: the simulated unit K (1, 2, ...) of a run of several units
     #: (``drready run --units N``), with an identity of its own (:meth:`Profile.as_unit`).
     unit: int | None = None
+    #: ``--seed N``: the simulators start from a state drawn from N (:mod:`drready.run.seeding`);
+    #: None, their fixed start.
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         if self.simulate is not None and not isinstance(self.simulate, DeviceClass):
@@ -90,6 +93,7 @@ class RunOptions:
             "impair": None if self.impair is None else self.impair.to_json(),
             "jcstar_list": None if self.jcstar_list is None else str(self.jcstar_list),
             **({} if self.unit is None else {"unit": self.unit}),
+            **({} if self.seed is None else {"seed": self.seed}),
         }
 
     @classmethod
@@ -108,6 +112,7 @@ class RunOptions:
             impair=None if impair is None else Impairment(**impair),
             jcstar_list=None if listed is None else Path(listed),
             unit=document.get("unit"),
+            seed=document.get("seed"),
         )
 
 
@@ -139,6 +144,7 @@ def run_options(
     impair: str | None = None,
     jcstar_list: str | Path | None = None,
     unit: int | None = None,
+    seed: int | None = None,
 ) -> RunOptions:
     """Options with the defaults filled in: a new run ID, ``reports/<run-id>``, scale 1."""
     if unit is not None and unit < 1:
@@ -156,6 +162,7 @@ def run_options(
         impair=impairment_option(impair),
         jcstar_list=Path(jcstar_list) if jcstar_list else None,
         unit=unit,
+        seed=seed,
     )
 
 
@@ -304,6 +311,12 @@ def check_run(options: RunOptions, profile: Profile) -> None:
             )
     if options.faults and not profile.is_simulated:
         raise UsageError("--fault needs the built-in simulator, not an external device")
+    if options.seed is not None:
+        if not profile.is_simulated:
+            raise UsageError("--seed: only a simulated run has a starting state to vary")
+        from drready.run.seeding import check_ranges  # seeding imports this module's layer
+
+        check_ranges(profile)
     settings = profile.echonet
     if (
         binding == Binding.ECHONET

@@ -39,7 +39,7 @@ from drready.model import Binding, DeviceClass
 from drready.profile import Profile
 from drready.run.options import echonet_local_address
 from drready.run.session_specs import device_spec, identity, ratings
-from drready.simulation import SunSpecSpec, backend
+from drready.simulation import StartState, SunSpecSpec, backend
 
 #: In-memory addresses of a simulated run: the harness (gateway) and the device.
 GATEWAY_HOST = "127.0.0.1"
@@ -59,7 +59,11 @@ def open_dut(
     faults: Sequence[str] = (),
     evidence_path: Path | None = None,
     clock: Clock | None = None,
+    start: StartState | None = None,
 ) -> DeviceUnderTest:
+    """The device under test the profile describes. ``start``: where a seeded run's simulators
+    start (:mod:`drready.run.seeding`); None, their fixed start."""
+    start = start or StartState()
     topology = profile.device.topology
     if not profile.device.supports(topology):
         raise SessionError(
@@ -75,11 +79,11 @@ def open_dut(
         # Imported here: a gateway run need not load aiohttp and the servicer (~0.2 s).
         from drready.run.session_openadr import open_openadr
 
-        return open_openadr(profile, faults, evidence_path, clock)
+        return open_openadr(profile, faults, evidence_path, clock, start)
     if profile.device.binding == Binding.WEBAPI:
         from drready.run.session_webapi import open_webapi
 
-        return open_webapi(profile, faults, evidence_path, clock)
+        return open_webapi(profile, faults, evidence_path, clock, start)
     meter = profile.meter
     if meter is not None and meter.address == "simulator" and not profile.is_simulated:
         raise SessionError(
@@ -87,11 +91,11 @@ def open_dut(
             "meter's address for a real device"
         )
     if profile.device.binding == Binding.MODBUS:
-        return _open_modbus(profile, faults, evidence_path, clock)
+        return _open_modbus(profile, faults, evidence_path, clock, start)
     if profile.echonet is None:
         raise SessionError("the ECHONET Lite binding needs an [echonet] table")
     if profile.is_simulated:
-        return _open_simulated(profile, faults, evidence_path, clock or VirtualClock())
+        return _open_simulated(profile, faults, evidence_path, clock or VirtualClock(), start)
     return _open_real(profile, evidence_path, clock or RealClock())
 
 
@@ -132,7 +136,11 @@ def _binding(
 
 
 def _open_simulated(
-    profile: Profile, faults: Sequence[str], evidence_path: Path | None, clock: Clock
+    profile: Profile,
+    faults: Sequence[str],
+    evidence_path: Path | None,
+    clock: Clock,
+    start: StartState,
 ) -> DeviceUnderTest:
     """The profile's reference device in-process (virtual time, an in-memory network), the
     harness's gateway in front of it, and the simulated lab meter beside a battery that
@@ -151,7 +159,7 @@ def _open_simulated(
 
         battery = profile.device.device_class == DeviceClass.BATTERY
         meter_unit = profile.meter.unit_id if battery and profile.meter is not None else None
-        spec = device_spec(profile, faults, meter_unit=meter_unit)
+        spec = device_spec(profile, faults, meter_unit=meter_unit, start=start)
         simulator = backend().echonet_device(spec, open_sim_endpoint)
         link = ImpairedLink(profile.impair, evidence)  # the harness's side of the wire
         # Created before the simulator starts, so its boot announcement is judged too; what the
@@ -189,7 +197,11 @@ def _open_simulated(
 
 
 def _open_modbus(
-    profile: Profile, faults: Sequence[str], evidence_path: Path | None, clock: Clock | None
+    profile: Profile,
+    faults: Sequence[str],
+    evidence_path: Path | None,
+    clock: Clock | None,
+    start: StartState,
 ) -> DeviceUnderTest:
     """A SunSpec battery over Modbus TCP, with the independent meter when one is declared: the
     built-in simulator in-process (pymodbus's null modem, virtual time), or a real device."""
@@ -216,6 +228,7 @@ def _open_modbus(
                 storage_model=settings.storage_model or 802,
                 sunspec_marker=settings.sunspec,
                 meter_unit=meter.unit_id if meter is not None else None,
+                start=start,
             )
             simulator = backend().sunspec_battery(spec, NULLMODEM_HOST, 0)
             opening.callback(simulator.close)

@@ -34,7 +34,7 @@ from drready.openadr.server import Servicer, ServicerTimeout
 from drready.openadr.tls import RunTls, thawed
 from drready.profile import OpenAdrSettings, Profile
 from drready.run.session_specs import VenSession, device_spec, run_on
-from drready.simulation import VenSpec, backend, get_fault
+from drready.simulation import StartState, VenSpec, backend, get_fault
 
 #: Where a real VEN finds the CA it must trust, next to the evidence file.
 CA_FILE_NAME = "openadr3-ca.pem"
@@ -43,13 +43,19 @@ EXTERNAL_REGISTRATION_S = 120.0
 
 
 def open_openadr(
-    profile: Profile, faults: Sequence[str], evidence_path: Path | None, clock: Clock | None
+    profile: Profile,
+    faults: Sequence[str],
+    evidence_path: Path | None,
+    clock: Clock | None,
+    start: StartState | None = None,
 ) -> DeviceUnderTest:
     settings = profile.openadr3
     if settings is None:
         raise SessionError("the OpenADR 3 binding needs an [openadr3] table in the profile")
     if profile.is_simulated:
-        return _open_simulated(profile, settings, faults, evidence_path, clock or VirtualClock())
+        return _open_simulated(
+            profile, settings, faults, evidence_path, clock or VirtualClock(), start
+        )
     return _open_external(profile, settings, evidence_path, clock or RealClock())
 
 
@@ -146,6 +152,7 @@ def _open_simulated(
     faults: Sequence[str],
     evidence_path: Path | None,
     clock: Clock,
+    start: StartState | None = None,
 ) -> DeviceUnderTest:
     chosen = [get_fault(name) for name in faults]
     device_faults = [f.name for f in chosen if f.binding is Binding.ECHONET]
@@ -168,7 +175,7 @@ def _open_simulated(
         owned.callback(run_on(runner, servicer.close))
         ven = backend().openadr_ven(
             VenSpec(
-                device=device_spec(profile, device_faults),
+                device=device_spec(profile, device_faults, start=start),
                 base_url=servicer.base_url,
                 client_id=settings.client_id,
                 client_secret=settings.client_secret,

@@ -17,6 +17,7 @@ from drready.simulation import (
     DeviceSpec,
     MakerCloudSimulator,
     StandInSimulator,
+    StartState,
     VenSimulator,
     WaterHeaterFigures,
 )
@@ -56,7 +57,11 @@ def identity(profile: Profile) -> DeviceIdentity:
 
 
 def device_spec(
-    profile: Profile, faults: Sequence[str], *, meter_unit: int | None = None
+    profile: Profile,
+    faults: Sequence[str],
+    *,
+    meter_unit: int | None = None,
+    start: StartState | None = None,
 ) -> DeviceSpec:
     """The reference device becomes the device the profile declares: its ratings or published
     figures, identity, own mode, comms-loss timeout and EPC mapping."""
@@ -90,6 +95,7 @@ def device_spec(
         mapping=dict(profile.mapping),
         meter_unit=meter_unit,
         reply_port=profile.echonet.reply_port if profile.echonet is not None else None,
+        start=start or StartState(),
     )
 
 

@@ -35,7 +35,7 @@ from drready.impairment import attempts_under, link_impairment
 from drready.model import Binding, DeviceClass
 from drready.profile import Profile, WebApiSettings
 from drready.run.session_specs import MakerCloudSession, device_spec, run_on
-from drready.simulation import MakerCloudSpec, backend, get_fault
+from drready.simulation import MakerCloudSpec, StartState, backend, get_fault
 from drready.webapi.client import (
     SchemaViolation,
     WebApiClient,
@@ -52,7 +52,11 @@ def _error(text: str) -> Exception:
 
 
 def open_webapi(
-    profile: Profile, faults: Sequence[str], evidence_path: Path | None, clock: Clock | None
+    profile: Profile,
+    faults: Sequence[str],
+    evidence_path: Path | None,
+    clock: Clock | None,
+    start: StartState | None = None,
 ) -> DeviceUnderTest:
     settings = profile.webapi
     if settings is None:
@@ -60,7 +64,9 @@ def open_webapi(
     if profile.device.device_class != DeviceClass.BATTERY and profile.water_heater is None:
         raise _error("a water heater needs a [water_heater] table in the profile")
     if profile.is_simulated:
-        return _open_simulated(profile, settings, faults, evidence_path, clock or VirtualClock())
+        return _open_simulated(
+            profile, settings, faults, evidence_path, clock or VirtualClock(), start
+        )
     return _open_real(profile, settings, evidence_path, clock or RealClock())
 
 
@@ -76,6 +82,7 @@ def _open_simulated(
     faults: Sequence[str],
     evidence_path: Path | None,
     clock: Clock,
+    start: StartState | None = None,
 ) -> DeviceUnderTest:
     echonet = profile.echonet
     if echonet is None:
@@ -93,7 +100,7 @@ def _open_simulated(
         device_id = settings.device_id or f"{load_class(code).short_name}-1"
         cloud = backend().maker_cloud(
             MakerCloudSpec(
-                device=device_spec(profile, device_faults),
+                device=device_spec(profile, device_faults, start=start),
                 device_id=device_id,
                 client_id=settings.client_id,
                 client_secret=settings.client_secret,

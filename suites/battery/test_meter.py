@@ -5,10 +5,16 @@ The two witnesses are compared only where they were read at nearly one instant: 
 a reading taken seconds after the other (a lost attempt, a timeout and a retry between them)
 differs by the ramp, not by a fault. Such a pair is a gap, noted in the evidence; when too few
 comparable pairs remain, the test is inconclusive (the exchanges failed, cause *-1.1), never a
-fail.
+fail. Even read back to back, the two readings are an exchange apart (a device or meter that
+takes a few hundred milliseconds to answer is ordinary), and a ramp moves the power by tens of
+watts in that time: a reading the meter's neighbouring readings do not bracket within its
+accuracy was taken while the power moved, and is not compared either. A device that lies about
+its power lies when it holds it too.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 from drready.suites.battery.helpers import OWN_WINDOW_S, plan_power
@@ -52,6 +58,23 @@ def comparable(
     return kept, torn
 
 
+def moving(samples: list[Sample], allowed_w: Callable[[float], float]) -> list[Sample]:
+    """The samples taken while the power moved: the meter's reading before or after differs
+    from this one's by more than the meter's accuracy."""
+    found: list[Sample] = []
+    for index, sample in enumerate(samples):
+        measured = sample.status.meter_power_w
+        if measured is None:
+            continue
+        neighbours = samples[max(0, index - 1) : index] + samples[index + 1 : index + 2]
+        for other in neighbours:
+            theirs = other.status.meter_power_w
+            if theirs is not None and abs(theirs - measured) > allowed_w(measured):
+                found.append(sample)
+                break
+    return found
+
+
 def meter_duration_s(profile: Profile) -> float:
     """Nothing without a meter (the test is skipped); else the own mode watched, the DR."""
     return 0.0 if profile.meter is None else OWN_WINDOW_S + WINDOW_S
@@ -79,6 +102,14 @@ def test_reported_power_matches_the_independent_meter(dut: BatteryDUT, test_powe
             f"(more than {MAX_PAIR_LAG_S:.0f} s: an exchange was lost between them): a gap, "
             "not compared"
         )
+    ramping = {id(sample) for sample in moving(samples, meter.allowed_w)}
+    for sample in kept:
+        if id(sample) in ramping:
+            dut.note(
+                f"at +{sample.elapsed_s:.0f} s the power was moving (the meter's readings "
+                "around it differ by more than its accuracy): not compared"
+            )
+    kept = [sample for sample in kept if id(sample) not in ramping]
     expected = max(1, round(WINDOW_S / timings.poll_interval_s) + 1)
     if len(kept) < MIN_COMPARABLE_SHARE * expected:
         raise Inconclusive(

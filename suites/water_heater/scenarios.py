@@ -268,6 +268,10 @@ class ShiftRun:
     dr_possible_wh: float | None  # the amount reported right after the request
     #: The reading taken just before the request (elapsed < 0), None if that poll was lost.
     before: HeaterSample | None = None
+    #: Device seconds from the request to the first of ``samples``' clock (elapsed 0): the
+    #: request, and the plan and amount read after it, take time (over a server, a poll or a
+    #: report interval each).
+    lag_s: float = 0.0
 
     @property
     def ahead_s(self) -> float:
@@ -275,15 +279,9 @@ class ShiftRun:
         return (self.start_s - self.requested_at) % DAY_S
 
     @property
-    def start_in_window_s(self) -> float:
-        """Device seconds from the start of the sampling window (where the samples' elapsed_s
-        count from) to the start time. Not :attr:`ahead_s`: the reads between the request and
-        the first sample (the acknowledgement, the plan) take a report interval each over the
-        server topology, minutes for a device that reports every few minutes."""
-        if not self.samples:
-            return self.ahead_s
-        first = self.samples[0]
-        return (self.start_s - (first.tod_s - first.elapsed_s)) % DAY_S
+    def start_elapsed_s(self) -> float:
+        """Where the start time falls on ``samples``' clock."""
+        return self.ahead_s - self.lag_s
 
     @property
     def across(self) -> list[HeaterSample]:
@@ -325,7 +323,8 @@ def run_shift(
     sampling_at = dut.elapsed_s()
     samples = dut.sample_heater(max(ahead + watch_after_start_s(dut), watch_s or 0.0))
     first = replace(before[0], elapsed_s=before_at - sampling_at) if before else None
-    return ShiftRun(request_at, start_s, planned, samples, amount, first)
+    lag_s = sampling_at - before_at
+    return ShiftRun(request_at, start_s, planned, samples, amount, first, lag_s)
 
 
 def check_shift(dut: WaterHeaterDUT, run: ShiftRun) -> None:
@@ -340,7 +339,7 @@ def check_shift(dut: WaterHeaterDUT, run: ShiftRun) -> None:
     )
     judgement = judge_start(
         run.samples,
-        start_s=run.start_in_window_s,
+        start_s=run.start_elapsed_s,
         tolerance_s=tolerance,
         night=spec.night_heating_s,
         ratings=ratings_of(dut),

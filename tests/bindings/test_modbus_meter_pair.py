@@ -144,3 +144,35 @@ def test_only_pairs_read_close_together_are_compared() -> None:
     kept, torn = comparable(samples, time_scale=10.0)
     assert [s.elapsed_s for s in kept] == [0, 20]
     assert MAX_PAIR_LAG_S < TIMEOUT_S
+
+
+def _metered(elapsed_s: float, reported_w: float, metered_w: float) -> Sample:
+    status = Status(
+        power_w=reported_w,
+        mode="discharging",
+        actual_mode="discharging",
+        soc_pct=50.0,
+        chargeable_wh=0.0,
+        dischargeable_wh=0.0,
+        charged_wh=None,
+        discharged_wh=None,
+        reserve_pct=20.0,
+        meter_power_w=metered_w,
+    )
+    return Sample(elapsed_s=elapsed_s, time=elapsed_s, status=status)
+
+
+def test_a_reading_taken_while_the_power_moved_is_not_compared_but_a_steady_lie_is() -> None:
+    from drready.suites.battery.test_meter import moving
+
+    def accuracy(reading_w: float) -> float:
+        return 20.0
+
+    # Rest, then a ramp to -1500 W at 100 W/s polled every 10 s (+20 s is mid-ramp), then
+    # held: the readings on either side of a move are left out, the held ones compared.
+    powers = [0, 0, -960, -1500, -1500, -1500]
+    ramp = [_metered(10 * k, w - 40 * (w == -960), w) for k, w in enumerate(powers)]
+    assert moving(ramp, accuracy) == ramp[1:4]
+    # A device that says -1500 W while nothing flows: the meter holds, every reading compared.
+    lying = [_metered(10 * k, -1500, 0) for k in range(6)]
+    assert moving(lying, accuracy) == []

@@ -25,13 +25,13 @@ def _run() -> ShiftRun:
         elapsed = tick * STEP_S
         tod = WINDOW_S + elapsed
         samples.append(HeaterSample(elapsed, tod, HEATING if tod >= START_S else IDLE))
-    return ShiftRun(REQUEST_S, START_S, START_S, samples, None)
+    return ShiftRun(REQUEST_S, START_S, START_S, samples, None, None, WINDOW_S - REQUEST_S)
 
 
 def test_the_start_is_placed_in_the_window_not_after_the_request() -> None:
     run = _run()
     assert run.ahead_s == START_S - REQUEST_S
-    assert run.start_in_window_s == START_S - WINDOW_S
+    assert run.start_elapsed_s == START_S - WINDOW_S
     ratings = HeaterRatings(
         rated_w=1300.0,
         interval_s=STEP_S,
@@ -40,7 +40,7 @@ def test_the_start_is_placed_in_the_window_not_after_the_request() -> None:
     )
     night = (23 * 3600.0, 7 * 3600.0)
     on_time = judge_start(
-        run.samples, start_s=run.start_in_window_s, tolerance_s=300.0, night=night, ratings=ratings
+        run.samples, start_s=run.start_elapsed_s, tolerance_s=300.0, night=night, ratings=ratings
     )
     assert on_time.outcome == "pass", on_time.text()
     # Judged from the request, the heating at 13:00 would look 10 minutes early: the false fail
