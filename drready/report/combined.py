@@ -4,9 +4,12 @@ Such a run is one child run per part (``drready run --simulate CLASS`` or ``--pr
 each writing its own ``report.json``, ``junit.xml`` and ``evidence.jsonl`` in ``RUN_DIR/<part>/``
 (the part's ``name``: its class, or a unit's name). The combined ``RUN_DIR/report.json`` has
 ``device_class: null``, the classes in ``device_classes`` (each once), one entry per part in
-``parts`` (its ``name``, where its report is, whether it finished, its exit status and summary),
-every requirement of every part in catalog order (each tagged with its ``part``), and the summary
-over all of them. A part whose run left no report (interrupted before it started, killed) still
+``parts`` (its ``name``, its ``unit``, where its report is, whether it finished, its exit status
+and summary), every requirement of every unit in catalog order, and the summary over them. The
+parts of one unit are bindings of one device design (``battery``, ``battery-openadr3``...): each
+requirement of the unit is one verdict folded over them (:mod:`drready.report.folding`), tagged
+with its ``unit`` and listing each part's own verdict in ``bindings``; a unit of one part also
+keeps its ``part``. A part whose run left no report (interrupted before it started, killed) still
 has all its requirements, each ``not-tested`` with the reason. *-ID's uniqueness across the units
 is checked here (:mod:`drready.report.units`). A shard of a run (``drready run --shard K/N``) says
 so in ``shard``: ``index`` K, ``count`` N and the names of all the run's ``parts``.
@@ -24,6 +27,7 @@ import jsonschema
 
 from drready import __version__
 from drready.catalog import for_class, ids
+from drready.report.folding import fold_units
 from drready.report.json_report import REPORT_SCHEMA_VERSION, load_report
 from drready.report.run_document import format_counts, format_rows
 from drready.report.units import check_unique_identities
@@ -94,6 +98,7 @@ def _part_entry(
     if document is None:
         return {
             "name": name,
+            "unit": part.unit_name,
             "device_class": cls,
             "run_id": part.run_id,
             "report": None,
@@ -113,6 +118,7 @@ def _part_entry(
         }
     entry = {
         "name": name,
+        "unit": part.unit_name,
         "device_class": cls,
         "run_id": document["run_id"],
         "report": f"{name}/report.json",
@@ -170,6 +176,7 @@ def build_combined(
     check_unique_identities(entries, requirements)
     for entry in entries:  # the part's counts after the checks across parts
         entry["summary"] = _counts(r for r in requirements if r["part"] == entry["name"])
+    requirements = fold_units(entries, requirements)
     order = {rid: index for index, rid in enumerate(ids())}
     requirements.sort(key=lambda r: order.get(r["id"], len(order)))
     combined: dict[str, Any] = {
