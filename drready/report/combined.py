@@ -36,6 +36,7 @@ from drready.run.ledger import PartResult
 
 __all__ = [
     "PartResult",
+    "bindings_text",
     "build_combined",
     "format_combined",
     "format_parts",
@@ -223,7 +224,8 @@ def format_parts(document: dict[str, Any]) -> list[str]:
         exit_text = f"exit {status if status is not None else '-'}"
         where = part["report"] or "no report"
         name = part.get("name") or part["device_class"]
-        line = f"{name:<9} {state:<10} {exit_text:<8}  {where}: "
+        width = max([9, *(len(str(p.get("name") or "")) for p in document["parts"])])
+        line = f"{name:<{width}} {state:<10} {exit_text:<8}  {where}: "
         line += _counts_text(part["summary"])
         if part.get("problem"):
             line += f" ({part['problem']})"
@@ -231,15 +233,41 @@ def format_parts(document: dict[str, Any]) -> list[str]:
     return lines
 
 
+#: How the bindings column abbreviates each part's verdict.
+_SHORT = {
+    "pass": "pass",
+    "fail": "FAIL",
+    "inconclusive": "INCONCL",
+    "not-applicable": "n/a",
+    "not-tested": "-",
+    "declared": "decl",
+}
+
+
+def bindings_text(requirement: dict[str, Any]) -> str:
+    """Which bindings exercised a requirement, each with its own outcome (``echonet:pass
+    openadr3:-``: ``-`` not tested over it, ``n/a`` not applicable)."""
+    return " ".join(
+        f"{b['binding']}:{_SHORT.get(b['verdict'], b['verdict'])}"
+        for b in requirement.get("bindings", [])
+    )
+
+
 def format_combined(document: dict[str, Any]) -> list[str]:
-    """The requirement table of every part, then one line per part."""
-    # Several parts of one class (units): each row says whose it is.
-    several = len(document["parts"]) > len(document["device_classes"])
+    """The requirement table of every unit (with a bindings column when a unit was tested over
+    several), then one line per part."""
+    requirements = document["requirements"]
+    # Several units of one class: each row says whose it is.
+    units = {r.get("unit") or r.get("part") for r in requirements}
+    several = len(units) > len(document["device_classes"])
 
     def label(requirement: dict[str, Any]) -> str:
-        part = requirement.get("part")
-        return f"{requirement['id']} {part}" if several and part else str(requirement["id"])
+        unit = requirement.get("unit") or requirement.get("part")
+        return f"{requirement['id']} {unit}" if several and unit else str(requirement["id"])
 
-    rows = [(label(r), r["verdict"], r["reason"]) for r in document["requirements"]]
-    table, counts = format_rows(rows, max([12, *(len(row[0]) for row in rows)]))
+    rows = [(label(r), r["verdict"], r["reason"]) for r in requirements]
+    column = None
+    if any(len(r.get("bindings", [])) > 1 for r in requirements):
+        column = [bindings_text(r) for r in requirements]
+    table, counts = format_rows(rows, max([12, *(len(row[0]) for row in rows)]), column)
     return [*table, *format_parts(document), *format_counts(counts)]
