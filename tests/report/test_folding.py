@@ -179,7 +179,7 @@ def test_star_id_compares_units_never_the_bindings_of_one_unit(tmp_path: Path) -
         ("battery-1", "BAT-ID"): "pass",
         ("battery-2", "BAT-ID"): "pass",
     }
-    star_id = [r for r in document["requirements"] if r["id"] == "BAT-ID"][0]
+    star_id = next(r for r in document["requirements"] if r["id"] == "BAT-ID")
     messages = {t["message"] for t in star_id["tests"]}
     assert any("unique across the 2 units" in m for m in messages)
     assert [p["unit"] for p in document["parts"]] == ["battery-1"] * 2 + ["battery-2"] * 2
