@@ -19,6 +19,7 @@ from drready import __version__
 from drready.clock import VirtualClock, real_now
 from drready.device import DeviceUnderTest
 from drready.errors import SessionError, UsageError
+from drready.model import Binding
 from drready.operator import OPERATOR_STEPS
 from drready.profile import DEVICE_CLASSES, Profile
 from drready.recorder import INCONCLUSIVE, RunRecorder, unknown_requirements
@@ -105,6 +106,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="simulated unit K of a run of several units: the simulator's own identity",
     )
     group.addoption(
+        "--binding",
+        dest="drready_binding",
+        metavar="NAME",
+        choices=[str(binding) for binding in Binding],
+        help="with --simulate: the built-in simulator over this binding (echonet, modbus, "
+        "openadr3, webapi); with --profile: the binding the profile must declare",
+    )
+    group.addoption(
         "--clock",
         dest="drready_clock",
         metavar="YYYY-MM-DDTHH:MM",
@@ -136,6 +145,7 @@ def _options(config: pytest.Config) -> RunOptions:
         jcstar_list=config.getoption("drready_jcstar_list"),
         unit=config.getoption("drready_unit"),
         seed=config.getoption("drready_seed"),
+        binding=config.getoption("drready_binding"),
     )
 
 

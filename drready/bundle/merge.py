@@ -70,6 +70,8 @@ class Shard:
     parts: tuple[str, ...] | None
     #: Each part's device class, by name (absent from shards made before it was recorded).
     classes: Mapping[str, str] = field(default_factory=dict)
+    #: Each part's unit, by name (absent from shards made before it was recorded).
+    units: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -163,13 +165,14 @@ def _shard(path: Path, document: dict[str, Any]) -> Shard | None:
         parts = shard.get("parts")
         names = None if parts is None else tuple(str(p) for p in parts)
         classes = {str(k): str(v) for k, v in (shard.get("classes") or {}).items()}
+        units = {str(k): str(v) for k, v in (shard.get("units") or {}).items()}
     except (KeyError, TypeError, ValueError, AttributeError):
         raise UsageError(
             f"merge: {path / REPORT}: field shard: expected {{index, count, parts}}, got {shard!r}"
         ) from None
     if not 1 <= index <= count:
         raise UsageError(f"merge: {path / REPORT}: field shard: {index}/{count} is not a shard")
-    return Shard(index, count, names, classes)
+    return Shard(index, count, names, classes, units)
 
 
 def _refuse_if_altered(path: Path, part_names: Sequence[str], combined: bool) -> str:
@@ -203,12 +206,14 @@ def read_input(path: Path) -> MergeInput:
     if "parts" in document:
         for entry in document["parts"]:
             name = _part_name(entry)
+            unit = str(entry.get("unit") or "")
             result = PartResult(
                 entry["device_class"],
                 entry["run_id"],
                 entry.get("exit_status"),
                 entry["problem"],
                 name,
+                "" if unit == name else unit,
             )
             parts.append(_part(path, path / name, name, result, document))
     else:
@@ -364,11 +369,17 @@ def merge_runs(
     names = _order(list(held), whole)
     missing = tuple(name for name in names if name not in held)
     classes = {k: v for i in inputs if i.shard is not None for k, v in i.shard.classes.items()}
+    units = {k: v for i in inputs if i.shard is not None for k, v in i.shard.units.items()}
     results = [
         held[name].result
         if name in held
         else PartResult(
-            _missing_class(name, classes), f"{run_id}-{name.replace('/', '-')}", None, MISSING, name
+            _missing_class(name, classes),
+            f"{run_id}-{name.replace('/', '-')}",
+            None,
+            MISSING,
+            name,
+            "" if units.get(name, name) == name else units[name],
         )
         for name in names
     ]

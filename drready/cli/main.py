@@ -67,6 +67,14 @@ def _parser() -> argparse.ArgumentParser:
         help="with --simulate: N simulated units of the class, each its own identity",
     )
     run.add_argument(
+        "--binding",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this binding (repeatable): echonet, openadr3, webapi or modbus; a run of "
+        "every class tests each class over every binding its reference design has",
+    )
+    run.add_argument(
         "--shard",
         metavar="K/N",
         help="run only the K-th of N shares of the run's parts (for a CI job matrix)",

@@ -1,12 +1,19 @@
 """``drready run``: one run as a pytest session, or a combined run of several parts in parallel
-(every class; several units, ``--profile A --profile B`` or ``--units N``; a ``--shard K/N`` of
-them), each part a child ``drready run`` in ``RUN/<part>/``.
+(every class over every binding its reference design has; several units, ``--profile A
+--profile B`` or ``--units N``; a ``--shard K/N`` of them), each part a child ``drready run`` in
+``RUN/<part>/``.
 
-Part names: a class's own name in a run of every class; a profile's file stem (lower case,
-anything but letters, digits, ``.``, ``_`` and ``-`` made ``-``; ``-2``, ``-3``... added when two
-are alike); ``<class or stem>-<k>`` for unit k of ``--units N``. ``--shard K/N`` sorts the part
-names and keeps every N-th, starting with the K-th (round robin, so that each share gets some of
-each class).
+Units and parts: a unit is one device: a class's reference design, unit k of ``--units N``, or a
+profile. A simulated unit is tested over each of its bindings (``--binding NAME`` narrows them;
+``--simulate CLASS`` alone tests ECHONET Lite only), one part per binding; the combined report
+folds the parts of one unit together.
+
+Unit names: a class's own name; a profile's file stem (lower case, anything but letters, digits,
+``.``, ``_`` and ``-`` made ``-``; ``-2``, ``-3``... added when two are alike); ``<class or
+stem>-<k>`` for unit k of ``--units N``. Part names: the unit's name over ECHONET Lite (or a
+profile's unit), ``<unit>-<binding>`` over another binding (``battery-openadr3``). ``--shard K/N``
+sorts the part names and keeps every N-th, starting with the K-th (round robin, so that each
+share gets some of each class and binding).
 """
 
 from __future__ import annotations
@@ -24,11 +31,12 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from drready.cli.status import EXIT_INTERRUPTED, EXIT_NOT_CONFORMANT, EXIT_USAGE
-from drready.errors import UsageError
-from drready.model import DeviceClass
+from drready.errors import ProfileError, UsageError
+from drready.model import Binding, DeviceClass
 from drready.report.verdicts import Verdict
 from drready.run.options import (
     RunOptions,
+    binding_option,
     check_run,
     fault_class,
     impairment_option,
@@ -53,14 +61,52 @@ MAX_UNITS = 64
 _SHARD = re.compile(r"([0-9]+)/([0-9]+)")
 
 
+#: The bindings of a combined run, in the order its parts are listed.
+BINDING_ORDER = (Binding.ECHONET, Binding.OPENADR3, Binding.WEBAPI, Binding.MODBUS)
+#: How long a simulated part takes, relatively (the longest start first): the server
+#: topology's parts exercise more than the gateway's, the hybrid more than the others.
+_BINDING_WEIGHT = {Binding.OPENADR3: 4.0, Binding.WEBAPI: 3.0, Binding.MODBUS: 2.0}
+_CLASS_WEIGHT = {DeviceClass.HYBRID: 0.3, DeviceClass.HEATPUMP: 0.2}
+
+
 @dataclass(frozen=True)
 class _Planned:
-    """A part before its options are checked: its name, and what its run tests."""
+    """A part before its options are checked: its name, what its run tests, and its unit."""
 
     name: str
     simulate: DeviceClass | None
     profile: Path | None
     unit: int | None
+    binding: Binding | None = None
+    unit_name: str = ""
+
+    @property
+    def weight(self) -> float:
+        binding = _BINDING_WEIGHT.get(self.binding or Binding.ECHONET, 1.0)
+        return binding + _CLASS_WEIGHT.get(self.simulate or DeviceClass.BATTERY, 0.0)
+
+
+def class_bindings(device_class: DeviceClass) -> list[Binding]:
+    """The bindings the reference design of a class has (a built-in profile each), in
+    :data:`BINDING_ORDER`."""
+    from drready.profile import default_profile
+
+    bindings = []
+    for binding in BINDING_ORDER:
+        try:
+            default_profile(device_class, binding)
+        except ProfileError:
+            continue
+        bindings.append(binding)
+    return bindings
+
+
+def _bindings(args: argparse.Namespace) -> list[Binding] | None:
+    """``--binding`` (each once, in :data:`BINDING_ORDER`), or None when not given."""
+    if not args.binding:
+        return None
+    chosen = {binding_option(text) for text in args.binding}
+    return [binding for binding in BINDING_ORDER if binding in chosen]
 
 
 def _checked_options(
@@ -71,6 +117,7 @@ def _checked_options(
     *,
     profile: Path | None = None,
     unit: int | None = None,
+    binding: Binding | None = None,
 ) -> tuple[RunOptions, Profile]:
     """The options of one part's run (and its effective profile), refused here, in one line,
     before pytest starts."""
@@ -85,6 +132,7 @@ def _checked_options(
         jcstar_list=args.jcstar_list,
         unit=unit,
         seed=args.seed,
+        binding=binding,
     )
     effective = resolve_profile(options)
     check_run(options, effective)
@@ -136,10 +184,19 @@ def shard_names(names: Sequence[str], index: int, count: int) -> list[str]:
 
 def _plan(args: argparse.Namespace, simulate: DeviceClass | None, units: int) -> list[_Planned]:
     """The parts of a combined run, named (see the module's docstring)."""
+    from drready.profile import load_profile
+
     profiles: list[Path] = list(args.profile)
-    bases: list[tuple[str, DeviceClass | None, Path | None]]
+    chosen = _bindings(args)
+    bases: list[tuple[str, DeviceClass | None, Path | None, list[Binding | None]]] = []
     if profiles:
-        bases = [(_slug(path.stem), simulate, path) for path in profiles]
+        for file in profiles:
+            declared = Binding(load_profile(file).device.binding)
+            if chosen is None or declared in chosen:
+                bases.append((_slug(file.stem), simulate, file, [None]))
+        if not bases:
+            wanted = ", ".join(str(b) for b in chosen or ())
+            raise UsageError(f"--binding {wanted}: no --profile declares it (device.binding)")
     else:
         if simulate is not None:
             classes: Sequence[str] = [str(simulate)]
@@ -149,14 +206,38 @@ def _plan(args: argparse.Namespace, simulate: DeviceClass | None, units: int) ->
             classes = args.combined_classes
         if not classes:
             raise UsageError("run: no device class to test")
-        bases = [(str(cls), DeviceClass(cls), None) for cls in classes]
-    names = _unique([name for name, _, _ in bases])
+        for cls in classes:
+            if args.fault:
+                # A fault belongs to one binding's simulator: the run uses that one.
+                have: list[Binding | None] = list(chosen) if chosen else [None]
+            elif chosen is None and simulate is not None:
+                have = [Binding.ECHONET]  # --simulate CLASS alone: the gateway, as ever
+            else:
+                own = class_bindings(DeviceClass(cls))
+                have = [b for b in own if chosen is None or b in chosen]
+            if have:
+                bases.append((str(cls), DeviceClass(cls), None, have))
+        if not bases:
+            wanted = ", ".join(str(b) for b in chosen or ())
+            has = "; ".join(
+                f"{cls} has {', '.join(str(b) for b in class_bindings(DeviceClass(cls)))}"
+                for cls in classes
+            )
+            raise UsageError(f"--binding {wanted}: no class of this run has it ({has})")
+    names = _unique([name for name, _, _, _ in bases])
     planned: list[_Planned] = []
-    for name, (_, cls, path) in zip(names, bases, strict=True):
-        if units == 1:
-            planned.append(_Planned(name, cls, path, args.unit))
-        else:
-            planned += [_Planned(f"{name}-{k}", cls, path, k) for k in range(1, units + 1)]
+    for base_name, (_, device_class, path, bindings) in zip(names, bases, strict=True):
+        numbered = (
+            [(base_name, args.unit)]
+            if units == 1
+            else [(f"{base_name}-{k}", k) for k in range(1, units + 1)]
+        )
+        for unit_name, unit in numbered:
+            for binding in bindings:
+                suffix = "" if binding in (None, Binding.ECHONET) else f"-{binding}"
+                planned.append(
+                    _Planned(f"{unit_name}{suffix}", device_class, path, unit, binding, unit_name)
+                )
     return planned
 
 
@@ -177,15 +258,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     shard = shard_option(args.shard)
     if len(args.profile) > 1 or units > 1 or shard is not None:
         return _run_combined(args, _plan(args, simulate, units), shard)
-    if args.profile or simulate:
-        return _run_one(args, simulate)
-    if args.fault:
-        # A fault belongs to one class's simulator: test that class alone.
-        return _run_one(args, fault_class(args.fault))
+    if args.profile or simulate or args.fault:
+        planned = _plan(args, simulate, 1)
+        if len(planned) > 1:  # --simulate CLASS --binding A --binding B
+            return _run_combined(args, planned, None)
+        # One part, in this process (a fault belongs to one class's simulator: that class).
+        return _run_one(args, planned[0].simulate, planned[0].binding)
     return _run_combined(args, _plan(args, None, 1), None)
 
 
-def _run_one(args: argparse.Namespace, simulate: DeviceClass | None) -> int:
+def _run_one(
+    args: argparse.Namespace, simulate: DeviceClass | None, binding: Binding | None = None
+) -> int:
     """One device class, in this process: one pytest session."""
     import pytest
 
@@ -193,7 +277,7 @@ def _run_one(args: argparse.Namespace, simulate: DeviceClass | None) -> int:
     report_dir = args.report_dir or Path("reports") / run_id
     profile = args.profile[0] if args.profile else None
     options, _ = _checked_options(
-        args, simulate, run_id, report_dir, profile=profile, unit=args.unit
+        args, simulate, run_id, report_dir, profile=profile, unit=args.unit, binding=binding
     )
     argv = [
         str(suites_dir()),
@@ -210,6 +294,8 @@ def _run_one(args: argparse.Namespace, simulate: DeviceClass | None) -> int:
         argv += ["--profile", str(profile)]
     if args.unit is not None:
         argv += ["--unit", str(args.unit)]
+    if binding is not None:
+        argv += ["--binding", str(binding)]
     if options.simulate:
         argv += ["--simulate", str(options.simulate)]
     for name in args.fault:
@@ -301,9 +387,19 @@ def _run_combined(
             run_dir / part.name,
             profile=part.profile,
             unit=part.unit,
+            binding=part.binding,
         )
         cls = str(profile.device.device_class)
-        specs.append(PartSpec(part.name, options, cls, profile.is_simulated))
+        specs.append(
+            PartSpec(
+                part.name,
+                options,
+                cls,
+                profile.is_simulated,
+                unit=part.unit_name if part.unit_name != part.name else "",
+                weight=part.weight,
+            )
+        )
     names = [spec.name for spec in specs]
     shard_document: dict[str, Any] | None = None
     if shard is not None:
@@ -321,6 +417,7 @@ def _run_combined(
             "count": count,
             "parts": list(names),
             "classes": {spec.name: spec.device_class for spec in specs},
+            "units": {spec.name: spec.unit or spec.name for spec in specs},
         }
         specs = [spec for spec in specs if spec.name in chosen]
     clock = RealClock()

@@ -4,9 +4,12 @@ Such a run is one child run per part (``drready run --simulate CLASS`` or ``--pr
 each writing its own ``report.json``, ``junit.xml`` and ``evidence.jsonl`` in ``RUN_DIR/<part>/``
 (the part's ``name``: its class, or a unit's name). The combined ``RUN_DIR/report.json`` has
 ``device_class: null``, the classes in ``device_classes`` (each once), one entry per part in
-``parts`` (its ``name``, where its report is, whether it finished, its exit status and summary),
-every requirement of every part in catalog order (each tagged with its ``part``), and the summary
-over all of them. A part whose run left no report (interrupted before it started, killed) still
+``parts`` (its ``name``, its ``unit``, where its report is, whether it finished, its exit status
+and summary), every requirement of every unit in catalog order, and the summary over them. The
+parts of one unit are bindings of one device design (``battery``, ``battery-openadr3``...): each
+requirement of the unit is one verdict folded over them (:mod:`drready.report.folding`), tagged
+with its ``unit`` and listing each part's own verdict in ``bindings``; a unit of one part also
+keeps its ``part``. A part whose run left no report (interrupted before it started, killed) still
 has all its requirements, each ``not-tested`` with the reason. *-ID's uniqueness across the units
 is checked here (:mod:`drready.report.units`). A shard of a run (``drready run --shard K/N``) says
 so in ``shard``: ``index`` K, ``count`` N and the names of all the run's ``parts``.
@@ -24,6 +27,7 @@ import jsonschema
 
 from drready import __version__
 from drready.catalog import for_class, ids
+from drready.report.folding import fold_units
 from drready.report.json_report import REPORT_SCHEMA_VERSION, load_report
 from drready.report.run_document import format_counts, format_rows
 from drready.report.units import check_unique_identities
@@ -32,6 +36,7 @@ from drready.run.ledger import PartResult
 
 __all__ = [
     "PartResult",
+    "bindings_text",
     "build_combined",
     "format_combined",
     "format_parts",
@@ -99,6 +104,7 @@ def _part_entry(
     if document is None:
         return {
             "name": name,
+            "unit": part.unit_name,
             "device_class": cls,
             "run_id": part.run_id,
             "report": None,
@@ -118,6 +124,7 @@ def _part_entry(
         }
     entry = {
         "name": name,
+        "unit": part.unit_name,
         "device_class": cls,
         "run_id": document["run_id"],
         "report": f"{name}/report.json",
@@ -181,6 +188,7 @@ def build_combined(
     check_unique_identities(entries, requirements)
     for entry in entries:  # the part's counts after the checks across parts
         entry["summary"] = _counts(r for r in requirements if r["part"] == entry["name"])
+    requirements = fold_units(entries, requirements)
     order = {rid: index for index, rid in enumerate(ids())}
     requirements.sort(key=lambda r: order.get(r["id"], len(order)))
     combined: dict[str, Any] = {
@@ -229,7 +237,8 @@ def format_parts(document: dict[str, Any]) -> list[str]:
         exit_text = f"exit {status if status is not None else '-'}"
         where = part["report"] or "no report"
         name = part.get("name") or part["device_class"]
-        line = f"{name:<9} {state:<10} {exit_text:<8}  {where}: "
+        width = max([9, *(len(str(p.get("name") or "")) for p in document["parts"])])
+        line = f"{name:<{width}} {state:<10} {exit_text:<8}  {where}: "
         line += _counts_text(part["summary"])
         if part.get("problem"):
             line += f" ({part['problem']})"
@@ -237,15 +246,41 @@ def format_parts(document: dict[str, Any]) -> list[str]:
     return lines
 
 
+#: How the bindings column abbreviates each part's verdict.
+_SHORT = {
+    "pass": "pass",
+    "fail": "FAIL",
+    "inconclusive": "INCONCL",
+    "not-applicable": "n/a",
+    "not-tested": "-",
+    "declared": "decl",
+}
+
+
+def bindings_text(requirement: dict[str, Any]) -> str:
+    """Which bindings exercised a requirement, each with its own outcome (``echonet:pass
+    openadr3:-``: ``-`` not tested over it, ``n/a`` not applicable)."""
+    return " ".join(
+        f"{b['binding']}:{_SHORT.get(b['verdict'], b['verdict'])}"
+        for b in requirement.get("bindings", [])
+    )
+
+
 def format_combined(document: dict[str, Any]) -> list[str]:
-    """The requirement table of every part, then one line per part."""
-    # Several parts of one class (units): each row says whose it is.
-    several = len(document["parts"]) > len(document["device_classes"])
+    """The requirement table of every unit (with a bindings column when a unit was tested over
+    several), then one line per part."""
+    requirements = document["requirements"]
+    # Several units of one class: each row says whose it is.
+    units = {r.get("unit") or r.get("part") for r in requirements}
+    several = len(units) > len(document["device_classes"])
 
     def label(requirement: dict[str, Any]) -> str:
-        part = requirement.get("part")
-        return f"{requirement['id']} {part}" if several and part else str(requirement["id"])
+        unit = requirement.get("unit") or requirement.get("part")
+        return f"{requirement['id']} {unit}" if several and unit else str(requirement["id"])
 
-    rows = [(label(r), r["verdict"], r["reason"]) for r in document["requirements"]]
-    table, counts = format_rows(rows, max([12, *(len(row[0]) for row in rows)]))
+    rows = [(label(r), r["verdict"], r["reason"]) for r in requirements]
+    column = None
+    if any(len(r.get("bindings", [])) > 1 for r in requirements):
+        column = [bindings_text(r) for r in requirements]
+    table, counts = format_rows(rows, max([12, *(len(row[0]) for row in rows)]), column)
     return [*table, *format_parts(document), *format_counts(counts)]

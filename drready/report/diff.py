@@ -68,15 +68,20 @@ def _load(run_dir: Path) -> dict[str, Any]:
 def _where(report: Mapping[str, Any], requirement: Mapping[str, Any]) -> str:
     """In a run of several units of one class, whose requirement (" [unit]"); else nothing, so
     that a run of every class compares with one made before parts had names."""
-    units = len(report.get("parts", [])) > len(report.get("device_classes", []))
-    return f" [{requirement['part']}]" if units and requirement.get("part") else ""
+    requirements = report.get("requirements", [])
+    names = {r.get("unit") or r.get("part") for r in requirements}
+    units = len(names) > len(report.get("device_classes", []))
+    unit = requirement.get("unit") or requirement.get("part")
+    return f" [{unit}]" if units and unit else ""
 
 
 def _tests(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     tests: dict[str, dict[str, Any]] = {}
     for requirement in report["requirements"]:
         for test in requirement["tests"]:
-            tests.setdefault(test["nodeid"] + _where(report, requirement), test)
+            # A requirement folded over a unit's bindings has each test once per part.
+            over = f" ({test['part']})" if test.get("part") else ""
+            tests.setdefault(test["nodeid"] + over + _where(report, requirement), test)
     return tests
 
 

@@ -138,14 +138,26 @@ def _shorten(text: str, width: int) -> str:
 
 
 def format_rows(
-    rows: Iterable[tuple[str, str, str]], id_width: int = 12
+    rows: Iterable[tuple[str, str, str]],
+    id_width: int = 12,
+    bindings: Sequence[str] | None = None,
 ) -> tuple[list[str], dict[str, int]]:
     """The requirement table (a heading, one line per (id, verdict, reason)) and the counts of
-    each verdict in it."""
-    lines = [f"{'requirement':<{id_width}} {'verdict':<15} reason"]
+    each verdict in it. ``bindings``: a column after the verdict, one text per row (which
+    bindings exercised it, each with its outcome)."""
+    rows = list(rows)
+    if bindings is None:
+        lines = [f"{'requirement':<{id_width}} {'verdict':<15} reason"]
+        texts = [""] * len(rows)
+        reason_width = REASON_WIDTH
+    else:
+        width = max([8, *(len(text) for text in bindings)])
+        lines = [f"{'requirement':<{id_width}} {'verdict':<15} {'bindings':<{width}} reason"]
+        texts = [f"{text:<{width}} " for text in bindings]
+        reason_width = max(30, REASON_WIDTH - width)
     counts = {str(v): 0 for v in Verdict}
-    for rid, verdict, reason in rows:
-        lines.append(f"{rid:<{id_width}} {verdict:<15} {_shorten(reason, REASON_WIDTH)}")
+    for (rid, verdict, reason), text in zip(rows, texts, strict=True):
+        lines.append(f"{rid:<{id_width}} {verdict:<15} {text}{_shorten(reason, reason_width)}")
         counts[verdict] = counts.get(verdict, 0) + 1
     return lines, counts
 

@@ -12,8 +12,11 @@ checked. It compares what each part's report says the device reported (``device.
 Two units that share one fail the *-ID of each of their classes in the combined report, with a
 reason naming the units and the shared value and a failed test entry
 (:data:`UNIQUENESS_NODEID`); units that share none get a passed entry. With fewer than two units
-whose identity was read, nothing is added. :func:`~drready.report.combined.build_combined` calls
-:func:`check_unique_identities`, so a merge of shards gets the check across all of them.
+whose identity was read, nothing is added. A unit tested over several bindings (parts with one
+``unit``) is one device: its parts' identities are that one unit's, never compared with each
+other (each binding may report it differently); every part of it gets the entry.
+:func:`~drready.report.combined.build_combined` calls :func:`check_unique_identities`, so a merge
+of shards gets the check across all of them.
 """
 
 from __future__ import annotations
@@ -46,7 +49,11 @@ def _scope(field: str, identity: Mapping[str, Any], part: Mapping[str, Any]) -> 
         return (str(identity.get("manufacturer_code")), str(identity.get("product_code")))
     if field == "device_id":
         webapi = (part.get("profile") or {}).get("webapi") or {}
-        return (str(webapi.get("base_url")),)
+        base_url = str(webapi.get("base_url"))
+        if base_url == "simulator":
+            # Each simulated unit has a cloud of its own: its device IDs name its devices only.
+            return (base_url, str(part.get("unit") or part.get("name")))
+        return (base_url,)
     return ()
 
 
@@ -68,11 +75,14 @@ def check_unique_identities(
     *-ID of every unit that shares an identity with another; ``parts`` are the combined
     report's part entries."""
     identities: dict[str, Mapping[str, Any]] = {}
+    unit_of: dict[str, str] = {}
     for part in parts:
         identity = (part.get("device") or {}).get("identity")
         if isinstance(identity, Mapping) and _id_requirement(part) is not None:
             identities[str(part["name"])] = identity
-    if len(identities) < 2:
+            unit_of[str(part["name"])] = str(part.get("unit") or part["name"])
+    units_read = list(dict.fromkeys(unit_of.values()))
+    if len(units_read) < 2:
         return
     by_name = {str(part["name"]): part for part in parts}
     holders: dict[tuple[str, tuple[str, ...], str], list[str]] = {}
@@ -81,7 +91,9 @@ def check_unique_identities(
             value = identity.get(field)
             if value:
                 key = (field, _scope(field, identity, by_name[name]), str(value))
-                holders.setdefault(key, []).append(name)
+                unit = unit_of[name]
+                if unit not in holders.setdefault(key, []):
+                    holders[key].append(unit)
     shared: dict[str, list[str]] = {}
     labels = dict(_FIELDS)
     for (field, _, value), units in holders.items():
@@ -99,14 +111,14 @@ def check_unique_identities(
         for requirement in requirements:
             if requirement.get("part") != name or requirement["id"] != rid:
                 continue
-            problems = shared.get(name)
+            problems = shared.get(unit_of[name])
             if problems:
                 message = "; ".join(problems)
                 requirement["verdict"] = str(Verdict.FAIL)
                 requirement["reason"] = f"not unique across the units of this run: {message}"
                 outcome = TestOutcome(UNIQUENESS_NODEID, "failed", message, (rid,))
             elif requirement["verdict"] in _DECIDED:
-                message = f"unique across the {len(identities)} units of this run: " + ", ".join(
+                message = f"unique across the {len(units_read)} units of this run: " + ", ".join(
                     compared
                 )
                 outcome = TestOutcome(UNIQUENESS_NODEID, "passed", message, (rid,))

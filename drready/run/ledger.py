@@ -185,8 +185,17 @@ class PartResult:
     #: The part's stable name, its directory in the run directory ("" : the class's name, as in
     #: a run of every class).
     name: str = ""
+    #: The unit (device) the part tests ("": the part is a unit of its own). Parts of one unit
+    #: are bindings of one device design: the combined report folds their verdicts together.
+    unit: str = ""
 
     @property
     def part(self) -> str:
         """The part's name: its directory in the combined run's directory."""
         return self.name or self.device_class
+
+    @property
+    def unit_name(self) -> str:
+        """The name of the unit the part tests: its own name unless it is one of several
+        bindings of a unit."""
+        return self.unit or self.part

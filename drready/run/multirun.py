@@ -50,6 +50,12 @@ class PartSpec:
     device_class: str
     #: Whether it tests a built-in simulator (or an external device, which it mostly waits on).
     simulated: bool = True
+    #: The unit (device) it tests: the parts of one unit are bindings of one device design and
+    #: their verdicts fold together in the combined report ("": the part is a unit of its own).
+    unit: str = ""
+    #: How long it is expected to take, relative to the others: the longest start first, so
+    #: that the parts overlap well on few cores (its place in the output stays its own).
+    weight: float = 0.0
 
 
 @dataclass(eq=False)
@@ -60,6 +66,7 @@ class _Part:
     device_class: str
     run_id: str
     command: list[str]
+    unit: str = ""
     pending: list[str] = field(default_factory=list)  # its output, waiting for its turn
     errors: list[str] = field(default_factory=list)  # its stderr, shown when it has ended
     started: bool = False
@@ -71,7 +78,9 @@ class _Part:
         problem = self.problem
         if problem is None and not self.finished:
             problem = "is still running" if self.started else "has not started yet"
-        return PartResult(self.device_class, self.run_id, self.exit_status, problem, self.name)
+        return PartResult(
+            self.device_class, self.run_id, self.exit_status, problem, self.name, self.unit
+        )
 
 
 class _Relay:
@@ -133,9 +142,14 @@ def _exit_status(returncode: int | None) -> int | None:
 
 
 async def _run_parts(
-    parts: Sequence[_Part], jobs: int, env: dict[str, str], on_end: Callable[[], None]
+    parts: Sequence[_Part],
+    jobs: int,
+    env: dict[str, str],
+    on_end: Callable[[], None],
+    start_order: Sequence[int] | None = None,
 ) -> bool:
-    """Run the parts, ``jobs`` at a time, until each has ended; True if interrupted.
+    """Run the parts, ``jobs`` at a time (starting them in ``start_order``, indices into
+    ``parts``; default their order), until each has ended; True if interrupted.
 
     The first SIGINT, SIGTERM or SIGHUP interrupts every running child (with SIGINT: pytest then
     finishes its report as incomplete) and starts no more; a second one kills them. Every wait is
@@ -228,7 +242,9 @@ async def _run_parts(
         loop.add_signal_handler(signum, interrupt)
     try:
         slots = asyncio.Semaphore(jobs)
-        await asyncio.gather(*(run(part, slots) for part in parts))
+        order = range(len(parts)) if start_order is None else start_order
+        # The semaphore wakes its waiters first come, first served: they start in this order.
+        await asyncio.gather(*(run(parts[index], slots) for index in order))
     finally:
         for signum in _STOP_SIGNALS:
             loop.remove_signal_handler(signum)
@@ -261,6 +277,8 @@ def part_command(part: RunOptions, pytest_args: Sequence[str] = ()) -> list[str]
         command += ["--profile", str(part.profile_path)]
     if part.unit is not None:
         command += ["--unit", str(part.unit)]
+    if part.binding is not None:
+        command += ["--binding", str(part.binding)]
     for name in part.faults:
         command += ["--fault", name]
     command += ["--report-dir", str(part.report_dir), "--run-id", part.run_id]
@@ -302,7 +320,9 @@ def run_children(
         options = spec.options
         heading = [banner(f"{spec.name}: {options.report_dir}")]
         command = part_command(options, pytest_args)
-        parts.append(_Part(spec.name, spec.device_class, options.run_id, command, heading))
+        parts.append(
+            _Part(spec.name, spec.device_class, options.run_id, command, spec.unit, heading)
+        )
     if not parts:
         return False, []
 
@@ -312,5 +332,9 @@ def run_children(
     on_change(results())
     if jobs is None:
         jobs = part_jobs(specs)
-    interrupted = asyncio.run(_run_parts(parts, jobs, _child_env(), lambda: on_change(results())))
+    # The longest first (a stable sort: equal weights keep the run's order).
+    order = sorted(range(len(specs)), key=lambda index: -specs[index].weight)
+    interrupted = asyncio.run(
+        _run_parts(parts, jobs, _child_env(), lambda: on_change(results()), order)
+    )
     return interrupted, results()

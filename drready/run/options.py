@@ -29,6 +29,7 @@ from drready.simulation import UnknownFaultError, faults, get_fault
 
 __all__ = [
     "RunOptions",
+    "binding_option",
     "check_run",
     "echonet_local_address",
     "fault_binding",
@@ -67,10 +68,16 @@ class RunOptions:
     #: ``--seed N``: the simulators start from a state drawn from N (:mod:`drready.run.seeding`);
     #: None, their fixed start.
     seed: int | None = None
+    #: ``--binding NAME``: the built-in simulator's binding (its built-in profile
+    #: ``CLASS-BINDING``); with a profile file, the binding it must declare. ``None``: the
+    #: profile's own, or the one a fault selects (:func:`fault_binding`).
+    binding: Binding | None = None
 
     def __post_init__(self) -> None:
         if self.simulate is not None and not isinstance(self.simulate, DeviceClass):
             object.__setattr__(self, "simulate", DeviceClass(self.simulate))
+        if self.binding is not None and not isinstance(self.binding, Binding):
+            object.__setattr__(self, "binding", Binding(self.binding))
         object.__setattr__(self, "faults", tuple(self.faults))
 
     @property
@@ -94,6 +101,7 @@ class RunOptions:
             "jcstar_list": None if self.jcstar_list is None else str(self.jcstar_list),
             **({} if self.unit is None else {"unit": self.unit}),
             **({} if self.seed is None else {"seed": self.seed}),
+            **({} if self.binding is None else {"binding": str(self.binding)}),
         }
 
     @classmethod
@@ -102,6 +110,7 @@ class RunOptions:
         simulate = document.get("simulate")
         impair = document.get("impair")
         listed = document.get("jcstar_list")
+        binding = document.get("binding")
         return cls(
             profile_path=None if profile_path is None else Path(profile_path),
             simulate=None if simulate is None else DeviceClass(simulate),
@@ -113,6 +122,7 @@ class RunOptions:
             jcstar_list=None if listed is None else Path(listed),
             unit=document.get("unit"),
             seed=document.get("seed"),
+            binding=None if binding is None else Binding(binding),
         )
 
 
@@ -145,6 +155,7 @@ def run_options(
     jcstar_list: str | Path | None = None,
     unit: int | None = None,
     seed: int | None = None,
+    binding: str | None = None,
 ) -> RunOptions:
     """Options with the defaults filled in: a new run ID, ``reports/<run-id>``, scale 1."""
     if unit is not None and unit < 1:
@@ -163,7 +174,20 @@ def run_options(
         jcstar_list=Path(jcstar_list) if jcstar_list else None,
         unit=unit,
         seed=seed,
+        binding=binding_option(binding),
     )
+
+
+def binding_option(text: str | None) -> Binding | None:
+    """The value of ``--binding`` (None when not given), refused in one line naming the values
+    it expects."""
+    if text is None:
+        return None
+    try:
+        return Binding(text)
+    except ValueError:
+        expected = ", ".join(str(b) for b in Binding)
+        raise UsageError(f"--binding: expected one of {expected}, got {text!r}") from None
 
 
 def jcstar_list(options: RunOptions, profile: Profile) -> JcStarList | None:
@@ -207,9 +231,17 @@ def resolve_profile(options: RunOptions) -> Profile:
                     got=profile.device.device_class,
                 )
             profile = profile.simulated()
+        if options.binding is not None and Binding(profile.device.binding) != options.binding:
+            raise ProfileError(
+                "device.binding",
+                f"'{options.binding}' to match --binding",
+                path=options.profile_path,
+                got=str(profile.device.binding),
+            )
     else:
         device_class = options.simulate or DeviceClass.BATTERY
-        profile = default_profile(device_class, fault_binding(options.faults))
+        binding = options.binding or fault_binding(options.faults)
+        profile = default_profile(device_class, binding)
     if options.unit is not None:
         if not profile.is_simulated:
             raise UsageError(

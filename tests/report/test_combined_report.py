@@ -1,8 +1,10 @@
 """A run of every class: one child run per class, one combined report, and interrupts.
 
 ``drready run`` without --simulate, --profile or --fault tests every class against its built-in
-simulator. ``main(..., combined_classes=...)`` narrows the classes, so the orchestration is also
-tested on the battery alone.
+simulator over every binding its reference design has. The orchestration is tested here on the
+gateway parts (``--binding echonet``: one part per class, today's gateway run), and
+``main(..., combined_classes=...)`` narrows the classes, so it is also tested on the battery
+alone; the whole plain run is tested last.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ NARROWED = (
 
 
 def _command(classes: tuple[str, ...] | None, *args: str) -> list[str]:
+    if args and args[0] == "run":
+        args = ("run", "--binding", "echonet", *args[1:])  # the gateway part of each class
     if classes is None:
         return [sys.executable, "-m", "drready.cli", *args]
     return [sys.executable, "-c", NARROWED, ",".join(classes), *args]
@@ -346,3 +350,43 @@ def test_report_of_a_combined_run_names_what_is_missing(
     assert "(did not start: the run was interrupted)" in out
     assert "\nHY-2.1       not-tested      the hybrid run did not start" in out
     assert json.loads((battery_part / "report.json").read_text(encoding="utf-8"))["parts"]
+
+
+# -- every class over every binding ---------------------------------------------------------------
+
+#: Bound on the whole plain run (every class over every binding): generous, for loaded machines.
+FULL_RUN_TIMEOUT_S = 900
+
+
+def test_the_plain_run_tests_every_requirement_over_every_binding(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "drready.cli", "run", "--report-dir", str(run_dir)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=FULL_RUN_TIMEOUT_S)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    document = _report(run_dir / "report.json")
+    assert [p["name"] for p in document["parts"]] == [
+        "battery",
+        "battery-openadr3",
+        "battery-webapi",
+        "battery-modbus",
+        "heatpump",
+        "heatpump-openadr3",
+        "heatpump-webapi",
+        "hybrid",
+        "hybrid-openadr3",
+        "hybrid-webapi",
+    ]
+    assert [r["id"] for r in document["requirements"]] == list(ids())  # one per requirement
+    verdicts = {r["id"]: r["verdict"] for r in document["requirements"]}
+    assert set(verdicts.values()) <= {"pass", "declared"}, verdicts
+    assert document["summary"]["not-tested"] == 0
+    for requirement in document["requirements"]:
+        assert "no independent meter" not in requirement["reason"], requirement
+    bat_3_2 = next(r for r in document["requirements"] if r["id"] == "BAT-3.2")
+    assert {b["binding"]: b["verdict"] for b in bat_3_2["bindings"]} == {
+        "echonet": "not-tested",
+        "openadr3": "pass",
+        "webapi": "pass",
+        "modbus": "not-tested",
+    }
+    assert "echonet:- openadr3:pass webapi:pass modbus:-" in done.stdout

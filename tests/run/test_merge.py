@@ -38,6 +38,8 @@ CLASSES = ("battery", "heatpump")
 
 
 def _drready(*args: str, classes: tuple[str, ...] = CLASSES) -> subprocess.CompletedProcess[str]:
+    if args and args[0] == "run":
+        args = ("run", "--binding", "echonet", *args[1:])  # each class's gateway part
     command = [sys.executable, "-c", NARROWED, ",".join(classes), *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
 

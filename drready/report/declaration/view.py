@@ -103,15 +103,48 @@ def _as_combined(
     parts (*-ID's uniqueness across units) can fail what the part's own run passed."""
     name = part.get("name")
     mine = [r for r in report.get("requirements", []) if r.get("part") == name] if name else []
+    if not mine and name:
+        # A unit tested over several bindings: its requirements are folded over its parts,
+        # each part's own verdict (after the checks across units) in ``bindings``.
+        own = {r.get("id"): r for r in document.get("requirements", [])}
+        for requirement in report.get("requirements", []):
+            for entry in requirement.get("bindings", []):
+                if entry.get("part") == name and requirement.get("id") in own:
+                    mine.append(
+                        {
+                            **own[requirement["id"]],
+                            "verdict": entry.get("verdict"),
+                            "reason": entry.get("reason", own[requirement["id"]].get("reason")),
+                        }
+                    )
     if not mine:  # a report written before parts had names
         return document
     return {**document, "requirements": mine, "summary": part.get("summary", {})}
+
+
+def _unit_bindings(part: Mapping[str, Any], report: Mapping[str, Any]) -> Field | None:
+    """A unit tested over several bindings: which, on each of its pages."""
+    unit = part.get("unit")
+    siblings = [p for p in report.get("parts", []) if unit and p.get("unit") == unit]
+    if len(siblings) < 2:
+        return None
+    names = []
+    for sibling in siblings:
+        device = ((sibling.get("profile") or {}).get("device")) or {}
+        binding = sibling.get("binding") or device.get("binding") or "echonet"
+        names.append(f"{sibling.get('name')}: {binding}")
+    return Field(
+        "この機器で試験した接続方式 (判定は統合)",
+        "Bindings this device was tested over (verdicts folded in the run's summary)",
+        "; ".join(names),
+    )
 
 
 def _name_unit(view: DeviceView, part: Mapping[str, Any], report: Mapping[str, Any]) -> None:
     """Several parts of one class (units): each page says which unit it is."""
     name = part.get("name")
     if name and len(report.get("parts", [])) > len(report.get("device_classes", [])):
+        # Several units, or one unit over several bindings: the part's name says which.
         view.name_ja = f"{view.name_ja} ({name})"
         view.name_en = f"{view.name_en} ({name})"
 
@@ -150,6 +183,9 @@ def build_view(run_dir: Path, *, base_href: str | None = None) -> DeclarationVie
             view = device_view(run_dir, _as_combined(report, part, document), directory)
             view.notices[:0] = _part_notices(part, document, str(relative))
             _name_unit(view, part, report)
+            tested = _unit_bindings(part, report)
+            if tested is not None:
+                view.conditions.insert(0, tested)
             devices.append(view)
     else:
         devices.append(device_view(run_dir, report, PurePosixPath(".")))
