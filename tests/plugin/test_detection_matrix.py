@@ -216,8 +216,14 @@ def _print_times(
     """Where the matrix's time went: the whole, the server-topology rows and the rest, the
     slowest rows."""
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None:
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
         return
+    with capture.global_and_fixture_disabled():
+        _write_times(reporter, ended, wall_s, warm_cpu_s)
+
+
+def _write_times(reporter: Any, ended: dict[str, Ended], wall_s: float, warm_cpu_s: float) -> None:
     server = [e for e in ended.values() if _server_row(e.name)]
     other = [e for e in ended.values() if not _server_row(e.name)]
     reporter.write_line("")
