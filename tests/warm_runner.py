@@ -165,7 +165,7 @@ def warm_up() -> None:
     _import_all("drready", skip=("drready.suites", "drready.report.declaration"))
     backend()
     suites = suites_dir()
-    argv = [str(suites), "-p", "no:cacheprovider", "--collect-only", "-q"]
+    argv = [str(suites), "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--collect-only"]
     with _quiet():
         pytest.main([*argv, "--rootdir", str(suites.parent)])
     gc.collect()
