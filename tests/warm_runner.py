@@ -11,8 +11,10 @@ decided in the warm process: each child opens its own simulator, event loop, pyt
 report and bundle.
 
 Forking is safe because the warm process has no thread but the main one and no event loop when it
-forks (checked before every fork); each child runs in its own process group, so a run that starts
-runs of its own (``--units N``) is stopped whole when it overruns its bound.
+forks (checked before every fork). A child past its bound gets SIGTERM, which a run takes as
+Ctrl-C (it finishes its report as incomplete and stops the runs it started, ``--units N``), then
+SIGKILL; the runner and its children share a process group, which goes whole when the runner
+overruns the bound on all of them or its caller stops.
 """
 
 from __future__ import annotations
@@ -106,8 +108,12 @@ def run_jobs(
         try:
             runner.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            os.killpg(runner.pid, signal.SIGKILL)
-            runner.wait(timeout=TERM_GRACE_S)
+            pass
+        finally:  # overrun, or the caller stopped (a test's timeout): nothing is left running
+            if runner.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(runner.pid, signal.SIGKILL)
+                runner.wait(timeout=TERM_GRACE_S)
     ended: dict[str, Ended] = {}
     warm_cpu_s = 0.0
     if results.exists():
@@ -178,7 +184,6 @@ def _child(job: dict[str, Any], cwd: str) -> None:
     """In the forked child: the command line, as ``python -m drready.cli`` runs it."""
     code = EXIT_CRASHED
     try:
-        os.setpgid(0, 0)
         for signum in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -274,12 +279,12 @@ def serve(request: dict[str, Any]) -> None:
                     child.terminated = True
                     child.deadline = now + TERM_GRACE_S
                     with contextlib.suppress(ProcessLookupError):
-                        os.killpg(child.pid, signal.SIGTERM)
+                        os.kill(child.pid, signal.SIGTERM)
                 elif not child.killed:
                     child.killed = True
                     child.deadline = now + TERM_GRACE_S
                     with contextlib.suppress(ProcessLookupError):
-                        os.killpg(child.pid, signal.SIGKILL)
+                        os.kill(child.pid, signal.SIGKILL)
 
 
 def _main(argv: Sequence[str]) -> int:
