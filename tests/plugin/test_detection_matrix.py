@@ -5,8 +5,8 @@ A test that cannot fail is a defect; this is where each conformance test is show
 
 Its second axis is a lossy link (``drready run --impair``, :mod:`drready.impairment`): every
 named fault again, under 5 % loss and 1 % duplication with a seed of its own, must fail exactly
-the same requirements; and the golden runs, under many seeds, must fail nothing (no ``fail``
-verdict at all), and over ECHONET Lite leave nothing inconclusive either.
+the same requirements; and the golden runs, under a few seeds each, must fail nothing (no
+``fail`` verdict at all), and over ECHONET Lite leave nothing inconclusive either.
 
 Every row is a ``drready run`` command line, run by :mod:`tests.warm_runner`: one warm process
 imports drready, pytest, the simulators and the suites once, then forks a child per row that calls
