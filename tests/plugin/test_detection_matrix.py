@@ -239,19 +239,29 @@ def _print_times(
         _write_times(reporter, ended, wall_s, warm_cpu_s)
 
 
+def _binding(row: str) -> str:
+    """The binding a row runs over: echonet, modbus, openadr3 or webapi."""
+    name = row.partition(IMPAIRED)[0]
+    if not name.startswith(GOLDEN):
+        return str(FAULTS[name].binding)
+    variant = name.removeprefix(GOLDEN)
+    if variant in MODBUS_PROFILES:
+        return "modbus"
+    return variant.split("-")[1] if variant in SERVER_PROFILES else "echonet"
+
+
 def _write_times(reporter: Any, ended: dict[str, Ended], wall_s: float, warm_cpu_s: float) -> None:
-    server = [e for e in ended.values() if _server_row(e.name)]
-    other = [e for e in ended.values() if not _server_row(e.name)]
     reporter.write_line("")
     reporter.write_line(
         f"detection matrix: {len(ended)} rows in {wall_s:.1f} s wall, {WORKERS} workers; CPU "
         f"{sum(e.cpu_s for e in ended.values()) + warm_cpu_s:.1f} s (warm-up {warm_cpu_s:.1f} s)"
     )
-    for label, rows in (("server-topology", server), ("gateway and Modbus", other)):
+    for binding in ("echonet", "modbus", *SHAPES):
+        rows = [e for e in ended.values() if _binding(e.name) == binding]
         if rows:
             cpu_s = sum(e.cpu_s for e in rows)
             reporter.write_line(
-                f"  {label} rows: {len(rows)}, CPU {cpu_s:.1f} s "
+                f"  {binding} rows: {len(rows)}, CPU {cpu_s:.1f} s "
                 f"({cpu_s / len(rows):.2f} s a row), wall {sum(e.wall_s for e in rows):.1f} s"
             )
     for end in sorted(ended.values(), key=lambda e: -e.wall_s)[:5]:
