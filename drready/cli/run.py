@@ -283,6 +283,10 @@ def _run_one(
         str(suites_dir()),
         "-p",
         "no:cacheprovider",
+        # Hypothesis's plugin imports all of Hypothesis (its modules assert-rewritten, ~0.8 s of
+        # CPU without cached bytecode) to end the session's summary; the suites use none of it.
+        "-p",
+        "no:hypothesispytest",
         "--run-id",
         run_id,
         "--report-dir",

@@ -15,6 +15,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
@@ -40,8 +41,19 @@ def _validator() -> Validator:
     return validator
 
 
+@cache
+def _compiled() -> jsonschema_rs.Validator:
+    # The same schema, compiled: it tells a valid report from an invalid one about a thousand
+    # times faster (microseconds, not the ~14 ms of a gateway run's report; a run writes its
+    # report after every test). Formats are annotations here, as they are for the validator above.
+    return jsonschema_rs.validator_for(report_schema(), validate_formats=False)
+
+
 def validate_report(document: dict[str, Any]) -> None:
     """Raise jsonschema.ValidationError if the document does not follow the report schema."""
+    if _compiled().is_valid(document):
+        return
+    # jsonschema decides, and says why in the words (and the error type) every caller expects.
     error = best_match(_validator().iter_errors(document))
     if error is not None:
         raise error

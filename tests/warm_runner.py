@@ -1,0 +1,298 @@
+"""Many ``drready run`` command lines, fast, each through the command's own code path.
+
+A fresh ``python -m drready.cli run ...`` spends about a second (more without cached bytecode)
+starting Python, importing drready, pytest, its plugins, the simulators and the suites (rewriting
+their asserts), before the suite runs for about as long. The detection matrix runs hundreds of
+them. Here one warm process (``python -m tests.warm_runner``) pays for that once: it imports
+everything, collects the suites once (so their modules are imported and rewritten as a run would),
+then forks a child per command line, which calls :func:`drready.cli.main.main` with that command
+line's arguments, exactly as ``python -m drready.cli`` does, and exits with its status. Nothing is
+decided in the warm process: each child opens its own simulator, event loop, pytest session,
+report and bundle.
+
+Forking is safe because the warm process has no thread but the main one and no event loop when it
+forks (checked before every fork). A child past its bound gets SIGTERM, which a run takes as
+Ctrl-C (it finishes its report as incomplete and stops the runs it started, ``--units N``), then
+SIGKILL; the runner and its children share a process group, which goes whole when the runner
+overruns the bound on all of them or its caller stops.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import gc
+import importlib
+import json
+import os
+import pkgutil
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_ROOT = Path(__file__).resolve().parents[1]
+#: After a run's bound, SIGTERM (the run finishes its report as incomplete); then this long until
+#: SIGKILL.
+TERM_GRACE_S = 15.0
+#: Exit status of a child whose call ended in an exception no command catches.
+EXIT_CRASHED = 70
+
+
+@dataclass(frozen=True)
+class Job:
+    """One command line: ``argv`` as given to ``drready`` (``["run", "--simulate", ...]``); its
+    output goes to ``<log>.out`` and ``<log>.err``."""
+
+    name: str
+    argv: tuple[str, ...]
+    log: Path
+
+
+@dataclass(frozen=True)
+class Ended:
+    """How one command line ended: its exit status (None if it had to be killed), wall and CPU
+    time (user + system, its own runs included), and what went wrong, if anything did."""
+
+    name: str
+    exit_status: int | None
+    wall_s: float
+    cpu_s: float
+    problem: str | None
+
+    def stderr(self, log: Path) -> str:
+        path = log.with_suffix(log.suffix + ".err")
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+
+def run_jobs(
+    jobs: Sequence[Job], *, workers: int, job_timeout_s: float, timeout_s: float, work_dir: Path
+) -> tuple[dict[str, Ended], float]:
+    """Run every job in one warm runner, ``workers`` at a time; each is stopped after
+    ``job_timeout_s`` and the whole after ``timeout_s``. Returns how each ended (a job that did
+    not end is missing) and the runner's own warm-up CPU seconds."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    request = work_dir / "jobs.json"
+    results = work_dir / "ended.jsonl"
+    results.unlink(missing_ok=True)
+    request.write_text(
+        json.dumps(
+            {
+                "workers": workers,
+                "job_timeout_s": job_timeout_s,
+                "cwd": os.getcwd(),
+                "results": str(results),
+                "jobs": [{"name": j.name, "argv": list(j.argv), "log": str(j.log)} for j in jobs],
+            }
+        ),
+        encoding="utf-8",
+    )
+    log = work_dir / "runner.log"
+    with log.open("wb") as output:
+        # A process group of its own: on timeout, the runner and every run it forked go at once.
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "tests.warm_runner", str(request)],
+            cwd=_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+        )
+        try:
+            runner.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            pass
+        finally:  # overrun, or the caller stopped (a test's timeout): nothing is left running
+            if runner.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(runner.pid, signal.SIGKILL)
+                runner.wait(timeout=TERM_GRACE_S)
+    ended: dict[str, Ended] = {}
+    warm_cpu_s = 0.0
+    if results.exists():
+        for line in results.read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            if item.get("warm_cpu_s") is not None:
+                warm_cpu_s = float(item["warm_cpu_s"])
+            else:
+                ended[item["name"]] = Ended(**item)
+    if runner.returncode != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise RuntimeError(f"the warm runner exited with {runner.returncode}: {tail}")
+    return ended, warm_cpu_s
+
+
+# -- the runner process ---------------------------------------------------------------------------
+
+
+def _import_all(package: str, skip: Sequence[str] = ()) -> None:
+    """Import a package's modules, as some run would (lazy imports included)."""
+    root = importlib.import_module(package)
+    for module in pkgutil.walk_packages(root.__path__, f"{package}."):
+        if not any(module.name == s or module.name.startswith(f"{s}.") for s in skip):
+            importlib.import_module(module.name)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """fd 1 and 2 to /dev/null for a while (a collection's output is nobody's)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, null):
+            os.close(fd)
+
+
+def warm_up() -> None:
+    """Import what a run imports, and collect the suites once, as a run collects them."""
+    import pytest
+
+    from drready.run.options import suites_dir
+    from drready.simulation import backend
+
+    # The declaration (plots, HTML, PDF) is never drawn by `drready run`; the rest is.
+    _import_all("drready", skip=("drready.suites", "drready.report.declaration"))
+    backend()
+    suites = suites_dir()
+    argv = [str(suites), "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--collect-only"]
+    with _quiet():
+        pytest.main([*argv, "--rootdir", str(suites.parent)])
+    gc.collect()
+    # What the warm process holds is never garbage in a child: the children's collections skip
+    # it, and leave its pages shared.
+    gc.freeze()
+
+
+def _child(job: dict[str, Any], cwd: str) -> None:
+    """In the forked child: the command line, as ``python -m drready.cli`` runs it."""
+    code = EXIT_CRASHED
+    try:
+        for signum in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        log = job["log"]
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+        stdin = os.open(os.devnull, os.O_RDONLY)
+        out = os.open(f"{log}.out", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        err = os.open(f"{log}.err", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        for fd, target in ((stdin, 0), (out, 1), (err, 2)):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.chdir(cwd)
+        from drready.cli.main import main
+
+        try:
+            code = main(job["argv"])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        atexit._run_exitfuncs()
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+@dataclass
+class _Running:
+    job: dict[str, Any]
+    pid: int
+    pidfd: int
+    started: float
+    deadline: float
+    terminated: bool = False
+    killed: bool = False
+
+
+def _fork(job: dict[str, Any], cwd: str, job_timeout_s: float) -> _Running:
+    if threading.active_count() != 1:
+        raise RuntimeError(f"cannot fork safely: {threading.enumerate()}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        _child(job, cwd)
+    return _Running(job, pid, os.pidfd_open(pid), started, started + job_timeout_s)
+
+
+def serve(request: dict[str, Any]) -> None:
+    workers = int(request["workers"])
+    job_timeout_s = float(request["job_timeout_s"])
+    cwd = str(request["cwd"])
+    pending = list(reversed(request["jobs"]))
+    running: dict[int, _Running] = {}
+    with open(request["results"], "a", encoding="utf-8") as results:
+        usage = os.times()
+        results.write(json.dumps({"warm_cpu_s": usage.user + usage.system}) + "\n")
+        results.flush()
+        while pending or running:
+            while pending and len(running) < workers:
+                child = _fork(pending.pop(), cwd, job_timeout_s)
+                running[child.pidfd] = child
+            now = time.monotonic()
+            wait_s = max(0.0, min(r.deadline for r in running.values()) - now)
+            ready, _, _ = select.select(list(running), [], [], wait_s)
+            for pidfd in ready:
+                child = running.pop(pidfd)
+                _, status, rusage = os.wait4(child.pid, 0)
+                os.close(pidfd)
+                exit_status = os.waitstatus_to_exitcode(status)
+                problem = None
+                if child.killed:
+                    problem = f"killed: still running {TERM_GRACE_S:g} s after SIGTERM"
+                elif child.terminated:
+                    problem = f"did not end within {job_timeout_s:g} s and was stopped"
+                line = {
+                    "name": child.job["name"],
+                    "exit_status": None if child.killed else exit_status,
+                    "wall_s": round(time.monotonic() - child.started, 3),
+                    "cpu_s": round(rusage.ru_utime + rusage.ru_stime, 3),
+                    "problem": problem,
+                }
+                results.write(json.dumps(line) + "\n")
+                results.flush()
+            now = time.monotonic()
+            for child in running.values():
+                if now < child.deadline:
+                    continue
+                if not child.terminated:
+                    child.terminated = True
+                    child.deadline = now + TERM_GRACE_S
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(child.pid, signal.SIGTERM)
+                elif not child.killed:
+                    child.killed = True
+                    child.deadline = now + TERM_GRACE_S
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(child.pid, signal.SIGKILL)
+
+
+def _main(argv: Sequence[str]) -> int:
+    request = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    warm_up()
+    serve(request)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
