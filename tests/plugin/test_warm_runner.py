@@ -18,7 +18,16 @@ def test_each_job_runs_its_command_line_and_a_job_past_its_bound_is_stopped(
         Job("unknown", ("run", "--fault", "no_such_fault"), tmp_path / "logs" / "unknown"),
         Job(
             "overrun",
-            ("run", "--simulate", "battery", "--report-dir", str(report_dir)),
+            # The longest part of a plain run (seconds, where the others may take under one).
+            (
+                "run",
+                "--simulate",
+                "hybrid",
+                "--binding",
+                "openadr3",
+                "--report-dir",
+                str(report_dir),
+            ),
             tmp_path / "logs" / "overrun",
         ),
     ]
