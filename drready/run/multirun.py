@@ -132,7 +132,7 @@ class _Child:
         if hasattr(os, "waitid"):
             # Wait for its end without reaping it: until it is reaped, its process ID cannot be
             # reused, so a signal sent meanwhile cannot reach another process.
-            with suppress(ChildProcessError):
+            with suppress(OSError):  # then wait4 below waits (and reaps) at once
                 os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
         with self._lock:
             try:
