@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """drready benchmarks: measured figures with their targets. Reports; never asserts.
 
-    python3 benchmarks/run.py [--seconds N] [--load-seconds N] [--fleet-count N] [--json]
+    python3 benchmarks/run.py [--seconds N] [--load-seconds N] [--fleet-count N]
+                              [--matrix [--matrix-rows REGEX]] [--seeds N] [--json]
 
 1. the battery suite against the built-in simulator in virtual time (a pytest subprocess): wall
    time, simulated time covered, requirements passed; then the heat-pump and hybrid suites;
@@ -10,13 +11,21 @@
 4. the same Get loop through pychonet, an independent HEMS controller library;
 5. (2) as a share of (3);
 6. peak RSS of this process and of the suite subprocess;
-7. plain `drready run` (all three classes, one combined report): wall time and device time;
+7. plain `drready run` (every class over every binding, 10 parts, one combined report): wall
+   time and device time;
 8. the OpenADR 3 servicer under load: 500 VENs polling every second over TLS on loopback
    (benchmarks/openadr_load.py in a subprocess): poll latency p99 and lost reports;
 9. a fleet of 1,000 simulated batteries in one process (benchmarks/fleet.py in a subprocess):
-   devices answering, memory per device, Get round trips per second across the fleet.
+   devices answering, memory per device, Get round trips per second across the fleet;
+10. each part of the plain run of 7, from that run itself (the combined report's parts[].usage,
+   measured as the run reaped each part's child): wall time, device time, CPU time, peak RSS;
+11. with --matrix: the detection matrix's wall time, as CI runs it (pytest in a subprocess);
+12. with --seeds N: the golden simulators of every class and binding over seeds 1 to N
+   (benchmarks/seeds.py): runs and false fails.
 
 See benchmarks/README.md for what each figure means. Exit status is 0 even when a target is missed.
+One script past ~500 lines: each figure's measurement sits next to its formatting, and it runs from
+a checkout as a plain file (benchmarks/ is not a package).
 """
 
 from __future__ import annotations
@@ -25,9 +34,11 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import importlib.util
 import json
 import os
 import platform
+import re
 import resource
 import selectors
 import socket
@@ -75,7 +86,14 @@ SUITE_WALL_TARGET_S = 5.0
 SUITE_SIMULATED_TARGET_S = 3 * 3600.0
 #: Water heaters: two days of device time or more, including a night.
 HEATER_SIMULATED_TARGET_S = 48 * 3600.0
-ALL_WALL_TARGET_S = 10.0
+#: The plain run (every class over every binding, 10 parts) on 2 idle cores: at most 15 s, 10 s
+#: the goal.
+ALL_WALL_TARGET_S = 15.0
+ALL_WALL_GOAL_S = 10.0
+#: Each server-topology part of the plain run (OpenADR 3, Web API), from spawn to exit.
+PART_SERVER_WALL_TARGET_S = 5.0
+#: Every part's peak RSS.
+PART_RSS_TARGET_MB = 150.0
 ALL_SIMULATED_TARGET_S = 24 * 3600.0
 CLASSES = ("battery", "heatpump", "hybrid")
 RATIO_TARGET = 0.50
@@ -150,7 +168,7 @@ def run_suite(device_class: str = "battery") -> dict[str, Any]:
     return out
 
 
-# -- 7. plain `drready run`: every class, one report -------------------------------------------
+# -- 7 and 10. plain `drready run`: every class over every binding, one combined report ----------
 def run_all() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="drready-bench-all-") as tmp:
         command = [sys.executable, "-m", "drready.cli", "run", "--report-dir", tmp]
@@ -163,22 +181,58 @@ def run_all() -> dict[str, Any]:
             "wall_s": time.perf_counter() - start,
             "exit_status": proc.returncode,
         }
-        covered: dict[str, float] = {}
-        for device_class in CLASSES:
-            path = Path(tmp) / device_class / "report.json"
-            if path.exists():
-                report = json.loads(path.read_text(encoding="utf-8"))
-                covered[device_class] = float(report["device_time"]["covered_s"])
-        combined = Path(tmp) / "report.json"
-        if not combined.exists() or len(covered) != len(CLASSES):
+        combined_path = Path(tmp) / "report.json"
+        if not combined_path.exists():
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
-            out["error"] = "reports missing; last output: " + " | ".join(tail)
+            out["error"] = "no combined report; last output: " + " | ".join(tail)
             return out
-        report = json.loads(combined.read_text(encoding="utf-8"))
-    out["covered_s"] = covered
-    out["requirements"] = len(report["requirements"])
-    out["summary"] = report.get("summary", {})
+        combined = json.loads(combined_path.read_text(encoding="utf-8"))
+        own: dict[str, dict[str, Any]] = {}
+        for entry in combined.get("parts", []):
+            path = Path(tmp) / str(entry.get("report") or "-")
+            if entry.get("report") and path.is_file():
+                own[entry["name"]] = json.loads(path.read_text(encoding="utf-8"))
+    out.update(plain_run(combined, own))
     return out
+
+
+def plain_run(combined: dict[str, Any], own: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The figures of a plain run from its combined report and its parts' own reports (by part
+    name): per part its device time (``device_time.covered_s`` of its report), its wall time,
+    CPU time and peak RSS (``parts[].usage``, which the run measured as it reaped each part's
+    child)."""
+    parts: list[dict[str, Any]] = []
+    for entry in combined.get("parts", []):
+        name = entry.get("name") or entry["device_class"]
+        report = own.get(name, {})
+        device_time = report.get("device_time") or entry.get("device_time") or {}
+        covered = device_time.get("covered_s")
+        usage = entry.get("usage") or {}
+        parts.append(
+            {
+                "name": name,
+                "device_class": entry["device_class"],
+                "topology": entry.get("topology"),
+                "binding": entry.get("binding"),
+                "exit_status": entry.get("exit_status"),
+                "complete": entry.get("complete"),
+                "covered_s": float(covered) if covered is not None else None,
+                "wall_s": usage.get("wall_s"),
+                "cpu_s": usage.get("cpu_s"),
+                "peak_rss_mb": usage.get("peak_rss_mb"),
+            }
+        )
+    covered_by_class: dict[str, float] = {}
+    for part in parts:
+        if part["covered_s"] is not None:
+            cls = part["device_class"]
+            covered_by_class[cls] = covered_by_class.get(cls, 0.0) + part["covered_s"]
+    return {
+        "covered_s": covered_by_class,
+        "requirements": len(combined.get("requirements", [])),
+        "summary": combined.get("summary", {}),
+        "parts": parts,
+    }
 
 
 # -- network helpers ---------------------------------------------------------------------------
@@ -482,22 +536,24 @@ def _all_figures(everything: dict[str, Any]) -> list[Figure]:
     covered: dict[str, float] = everything.get("covered_s", {})
     total = sum(covered.values()) if covered else None
     summary = everything.get("summary", {})
+    parts = everything.get("parts", [])
     ok = everything.get("exit_status") == 0
     return [
         Figure(
             "all_wall_s",
-            "7  plain `drready run`, all three classes, wall",
+            f"7  plain `drready run`, {len(parts) or 'all'} parts (every class and binding), wall",
             wall,
             "s",
-            f"<= {ALL_WALL_TARGET_S:g} s",
+            f"<= {ALL_WALL_TARGET_S:g} s (target {ALL_WALL_GOAL_S:g} s)",
             _judge(wall, lambda v: v <= ALL_WALL_TARGET_S) if ok else "MISS",
             everything.get("error")
             or f"{everything.get('requirements', 0)} requirements: "
-            + ", ".join(f"{k} {v}" for k, v in summary.items() if v),
+            + ", ".join(f"{k} {v}" for k, v in summary.items() if v)
+            + f"; exit {everything.get('exit_status')}; 2 idle cores for the target",
         ),
         Figure(
             "all_simulated_s",
-            "   device time covered, all classes together",
+            "   device time covered, all parts together",
             total,
             "s",
             f">= {ALL_SIMULATED_TARGET_S / 3600:g} h",
@@ -505,6 +561,65 @@ def _all_figures(everything: dict[str, Any]) -> list[Figure]:
             ", ".join(f"{k} {v / 3600:.1f} h" for k, v in covered.items()),
         ),
     ]
+
+
+def _part_figures(everything: dict[str, Any]) -> list[Figure]:
+    """10: each part of the plain run of 7, from that run itself: wall time (spawn to exit),
+    device time and CPU time in the note, then peak RSS."""
+    parts: list[dict[str, Any]] = everything.get("parts", [])
+    if not parts:
+        return [
+            Figure(
+                "part_wall_s",
+                "10 plain run, each part: wall time and peak RSS",
+                None,
+                "s",
+                "-",
+                "n/a",
+                everything.get("error", "the combined report lists no parts"),
+            )
+        ]
+    out: list[Figure] = []
+    for index, part in enumerate(parts):
+        name = part["name"]
+        server = part.get("topology") == "server"
+        wall, rss, covered = part.get("wall_s"), part.get("peak_rss_mb"), part.get("covered_s")
+        unmeasured = "not measured: the combined report has no parts[].usage"
+        note = [f"device time {covered / 3600:.1f} h" if covered is not None else "no device time"]
+        if part.get("cpu_s") is not None:
+            note.append(f"CPU {part['cpu_s']:.1f} s")
+        note.append(str(part.get("binding") or "no binding"))
+        if part.get("exit_status") != 0:
+            note.append(f"exit {part.get('exit_status')}")
+        ok = part.get("exit_status") == 0
+        if server:
+            result = _judge(wall, lambda v: v <= PART_SERVER_WALL_TARGET_S) if ok else "MISS"
+        else:
+            result = ("info" if ok else "MISS") if wall is not None else "n/a"
+        prefix = "10" if index == 0 else "  "
+        out.append(
+            Figure(
+                f"part_{name}_wall_s",
+                f"{prefix} plain run part {name}, wall",
+                wall,
+                "s",
+                f"<= {PART_SERVER_WALL_TARGET_S:g} s" if server else "-",
+                result,
+                ", ".join(note) if wall is not None else unmeasured,
+            )
+        )
+        out.append(
+            Figure(
+                f"part_{name}_rss_mb",
+                f"   plain run part {name}, peak RSS",
+                rss,
+                "MB",
+                f"< {PART_RSS_TARGET_MB:g} MB",
+                _judge(rss, lambda v: v < PART_RSS_TARGET_MB),
+                f"{rss:.1f} MB (ru_maxrss, os.wait4)" if rss is not None else unmeasured,
+            )
+        )
+    return out
 
 
 LOAD_P99_TARGET_MS = 100.0
@@ -611,6 +726,173 @@ def _fleet_figures(fleet: dict[str, Any]) -> list[Figure]:
             "info",
             "info" if load else "n/a",
             f"window {load.get('window')}, {load.get('lost', 0)} lost" if load else "",
+        ),
+    ]
+
+
+# -- 11. the detection matrix -------------------------------------------------------------------
+MATRIX_TARGET_S = 180.0
+#: Bound on the whole matrix here (its own bound is 40 minutes, for loaded machines).
+MATRIX_TIMEOUT_S = 3600.0
+MATRIX_TEST = "tests/plugin/test_detection_matrix.py"
+MATRIX_COMMAND = ("-m", "pytest", "-q", "-p", "no:randomly", MATRIX_TEST)
+#: The line the matrix's fixture prints (tests/plugin/test_detection_matrix.py, _write_times).
+_MATRIX_TIMES = re.compile(
+    r"detection matrix: (?P<rows>\d+) rows in (?P<wall>[\d.]+) s wall, (?P<workers>\d+) "
+    r"workers; CPU (?P<cpu>[\d.]+) s"
+)
+_PYTEST_COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed|deselected)")
+_PYTEST_SUMMARY = re.compile(r"\bin [\d.]+s\b")
+
+
+def run_matrix(rows: str | None = None) -> dict[str, Any]:
+    """The detection matrix as CI runs it (pytest in a subprocess), timed from spawn to exit;
+    ``rows``: only the rows whose name matches (DRREADY_MATRIX_ROWS)."""
+    env = dict(os.environ)
+    if rows:
+        env["DRREADY_MATRIX_ROWS"] = rows
+    command = [sys.executable, *MATRIX_COMMAND]
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=MATRIX_TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"the matrix did not finish within {MATRIX_TIMEOUT_S:g} s", "rows": rows}
+    out: dict[str, Any] = {
+        "wall_s": time.perf_counter() - start,
+        "exit_status": proc.returncode,
+        "rows": rows,
+    }
+    out.update(parse_matrix(proc.stdout))
+    if "counts" not in out:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+        out["error"] = "no pytest summary; last output: " + " | ".join(tail)
+    return out
+
+
+def parse_matrix(text: str) -> dict[str, Any]:
+    """The matrix fixture's times line and pytest's closing counts, from the run's output."""
+    out: dict[str, Any] = {}
+    times = _MATRIX_TIMES.search(text)
+    if times is not None:
+        out["matrix_rows"] = int(times["rows"])
+        out["rows_wall_s"] = float(times["wall"])
+        out["workers"] = int(times["workers"])
+        out["cpu_s"] = float(times["cpu"])
+    summary = [line for line in text.splitlines() if _PYTEST_SUMMARY.search(line)]
+    if summary:
+        counts = {kind: int(n) for n, kind in _PYTEST_COUNT.findall(summary[-1])}
+        if "error" in counts:
+            counts["errors"] = counts.pop("error")
+        out["counts"] = counts
+    return out
+
+
+def _matrix_figures(matrix: dict[str, Any] | None) -> list[Figure]:
+    label = "11 detection matrix (pytest), wall"
+    target = f"<= {MATRIX_TARGET_S / 60:g} min"
+    if matrix is None:
+        how = f"not run: add --matrix (about 10+ min; `python3 {' '.join(MATRIX_COMMAND)}`)"
+        return [Figure("matrix_wall_s", label, None, "s", target, "n/a", how)]
+    wall = matrix.get("wall_s")
+    counts: dict[str, int] = matrix.get("counts", {})
+    note: list[str] = []
+    if "rows_wall_s" in matrix:
+        note.append(
+            f"{matrix['matrix_rows']} rows in {matrix['rows_wall_s']:.1f} s, "
+            f"CPU {matrix['cpu_s']:.1f} s, {matrix['workers']} workers"
+        )
+    if counts:
+        note.append("pytest: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    if matrix.get("rows"):
+        note.append(f"ONLY the rows matching {matrix['rows']!r}")
+    ok = matrix.get("exit_status") == 0 and not counts.get("failed") and not counts.get("errors")
+    if matrix.get("rows"):
+        result = ("info" if ok else "MISS") if wall is not None else "n/a"
+    else:
+        result = _judge(wall, lambda v: v <= MATRIX_TARGET_S) if ok else "MISS"
+    return [
+        Figure(
+            "matrix_wall_s",
+            label,
+            wall,
+            "s",
+            target,
+            result,
+            matrix.get("error") or "; ".join(note),
+        )
+    ]
+
+
+# -- 12. seeded starts -----------------------------------------------------------------------------
+def _seeds_module() -> Any:
+    """benchmarks/seeds.py, loaded from its file (benchmarks/ is not a package)."""
+    path = Path(__file__).resolve().parent / "seeds.py"
+    spec = importlib.util.spec_from_file_location("drready_benchmark_seeds", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_seeds(count: int, jobs: int | None = None) -> dict[str, Any]:
+    """The golden simulators of every class and binding over seeds 1 to ``count``
+    (benchmarks/seeds.py's sweep)."""
+    seeds = _seeds_module()
+    chosen = seeds.targets()
+    start = time.perf_counter()
+    runs = seeds.sweep(chosen, range(1, count + 1), jobs=jobs)
+    return {
+        "seeds": count,
+        "targets": [target.name for target in chosen],
+        "wall_s": time.perf_counter() - start,
+        "runs": [asdict(run) for run in runs],
+        "table": seeds.table(runs),
+    }
+
+
+#: How many false fails 12 names in its note.
+_SHOWN_FALSE_FAILS = 3
+
+
+def _seeds_figures(swept: dict[str, Any] | None) -> list[Figure]:
+    label = "12 seeded starts, golden simulators: runs"
+    if swept is None:
+        note = "not run: add --seeds N (10 class/bindings a seed, about a minute a seed)"
+        return [Figure("seeds_runs", label, None, "runs", "-", "n/a", note)]
+    runs: list[dict[str, Any]] = swept.get("runs", [])
+    bad = [run for run in runs if run.get("false_fails")]
+    problems = [run for run in runs if run.get("problem")]
+    shown = [
+        f"seed {run['seed']} {run['target']}: {rid} {verdict}"
+        for run in bad
+        for rid, verdict, _ in run["false_fails"]
+    ]
+    more = len(shown) - _SHOWN_FALSE_FAILS
+    note = "; ".join(shown[:_SHOWN_FALSE_FAILS]) + (f"; and {more} more" if more > 0 else "")
+    if problems:
+        note = f"{len(problems)} run(s) ended without a verdict; " + note
+    return [
+        Figure(
+            "seeds_runs",
+            label,
+            float(len(runs)),
+            "runs",
+            "-",
+            "info",
+            f"seeds 1-{swept.get('seeds')} x {len(swept.get('targets', []))} class/bindings "
+            f"in {swept.get('wall_s', 0):.0f} s wall",
+        ),
+        Figure(
+            "seeds_false_fails",
+            "   runs with a false fail (fail or inconclusive)",
+            float(len(bad)),
+            "runs",
+            "0",
+            "PASS" if not bad and not problems else "MISS",
+            note.strip("; ") or "none",
         ),
     ]
 
@@ -770,6 +1052,7 @@ def figures(
     )
     if everything is not None:
         out += _all_figures(everything)
+        out += _part_figures(everything)
     return out
 
 
@@ -778,6 +1061,8 @@ def _fmt(value: float | None, unit: str) -> str:
         return "-"
     if unit == "/s":
         return f"{value:,.0f} /s" if value >= 100 else f"{value:.1f} /s"
+    if unit == "runs":
+        return f"{value:,.0f} run" + ("" if value == 1 else "s")
     if unit.startswith("of "):
         return f"{value:.0f} {unit}"
     return f"{value:,.2f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
@@ -822,10 +1107,33 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="devices in the fleet benchmark (default 1000; 0 skips it)",
     )
+    parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help="also time the detection matrix as CI runs it (about 10+ minutes today)",
+    )
+    parser.add_argument(
+        "--matrix-rows",
+        metavar="REGEX",
+        help="with --matrix: only the rows whose name matches (DRREADY_MATRIX_ROWS); not the "
+        "whole matrix, so its time is not judged",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also sweep the golden simulators of every class and binding over seeds 1 to N "
+        "(benchmarks/seeds.py; default 0: not run)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     if args.seconds <= 0:
         parser.error("--seconds must be > 0")
+    if args.seeds < 0:
+        parser.error("--seeds must be >= 0")
+    if args.matrix_rows and not args.matrix:
+        parser.error("--matrix-rows: give it with --matrix")
     info = machine()  # first: the load average before this run adds to it
     started = time.perf_counter()
     # The suite runs first and is this process's only child, so RUSAGE_CHILDREN is its peak.
@@ -844,6 +1152,11 @@ def main(argv: list[str] | None = None) -> int:
     fleet = run_fleet(args.fleet_count, args.seconds) if args.fleet_count > 0 else {}
     if fleet:
         figs += _fleet_figures(fleet)
+    # The long ones last, on a machine the figures above no longer load.
+    matrix = run_matrix(args.matrix_rows) if args.matrix else None
+    figs += _matrix_figures(matrix)
+    swept = run_seeds(args.seeds) if args.seeds > 0 else None
+    figs += _seeds_figures(swept)
     total = time.perf_counter() - started
     if args.json:
         document = {
@@ -858,11 +1171,16 @@ def main(argv: list[str] | None = None) -> int:
                 "network": net,
                 "load": load,
                 "fleet": fleet,
+                "matrix": matrix,
+                "seeds": swept,
             },
         }
         print(json.dumps(document, indent=2))
     else:
         print_table(figs, info, args.seconds, total)
+        if swept is not None:
+            print()
+            print("\n".join(swept["table"]))
     return 0
 
 

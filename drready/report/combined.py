@@ -1,18 +1,19 @@
 """The combined report of a run of several parts (device classes, or units).
 
-Such a run is one child run per part (``drready run --simulate CLASS`` or ``--profile FILE``),
-each writing its own ``report.json``, ``junit.xml`` and ``evidence.jsonl`` in ``RUN_DIR/<part>/``
-(the part's ``name``: its class, or a unit's name). The combined ``RUN_DIR/report.json`` has
+Such a run is one child run per part (``drready run --simulate CLASS`` or ``--profile FILE``), each
+writing its own ``report.json``, ``junit.xml`` and ``evidence.jsonl`` in ``RUN_DIR/<part>/`` (the
+part's ``name``: its class, or a unit's name). The combined ``RUN_DIR/report.json`` has
 ``device_class: null``, the classes in ``device_classes`` (each once), one entry per part in
-``parts`` (its ``name``, its ``unit``, where its report is, whether it finished, its exit status
-and summary), every requirement of every unit in catalog order, and the summary over them. The
-parts of one unit are bindings of one device design (``battery``, ``battery-openadr3``...): each
-requirement of the unit is one verdict folded over them (:mod:`drready.report.folding`), tagged
-with its ``unit`` and listing each part's own verdict in ``bindings``; a unit of one part also
-keeps its ``part``. A part whose run left no report (interrupted before it started, killed) still
-has all its requirements, each ``not-tested`` with the reason. *-ID's uniqueness across the units
-is checked here (:mod:`drready.report.units`). A shard of a run (``drready run --shard K/N``) says
-so in ``shard``: ``index`` K, ``count`` N and the names of all the run's ``parts``.
+``parts`` (its ``name``, its ``unit``, where its report is, whether it finished, its exit status and
+summary, and in ``usage`` what its child process cost: wall time, CPU time, peak RSS), every
+requirement of every unit in catalog order, and the summary over them. The parts of one unit are
+bindings of one device design (``battery``, ``battery-openadr3``...): each requirement of the unit
+is one verdict folded over them (:mod:`drready.report.folding`), tagged with its ``unit`` and
+listing each part's own verdict in ``bindings``; a unit of one part also keeps its ``part``. A part
+whose run left no report (interrupted before it started, killed) still has all its requirements,
+each ``not-tested`` with the reason. *-ID's uniqueness across the units is checked here
+(:mod:`drready.report.units`). A shard of a run (``drready run --shard K/N``) says so in ``shard``:
+``index`` K, ``count`` N and the names of all the run's ``parts``.
 """
 
 from __future__ import annotations
@@ -95,6 +96,11 @@ def _prefixed(directory: str, evidence: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _usage(part: PartResult) -> dict[str, Any]:
+    """The part's ``usage`` (what its child process cost), when the parent measured it."""
+    return {} if part.usage is None else {"usage": part.usage.to_json()}
+
+
 def _part_entry(
     run_dir: Path, part: PartResult, document: dict[str, Any] | None, problem: str | None
 ) -> dict[str, Any]:
@@ -121,6 +127,7 @@ def _part_entry(
             "faults": [],
             "profile": None,
             "device": {},
+            **_usage(part),
         }
     entry = {
         "name": name,
@@ -141,6 +148,7 @@ def _part_entry(
         "faults": document.get("faults", []),
         "profile": document.get("profile"),
         "device": document.get("device", {}),
+        **_usage(part),
     }
     for key in ("seed", "start"):
         if key in document:

@@ -5,7 +5,7 @@ Nothing here needs pytest: the plugin and the command line are thin front ends o
 
 from __future__ import annotations
 
-from drready.run.ledger import OUTCOMES, PartResult, RunContext, RunRecord, TestOutcome
+from drready.run.ledger import OUTCOMES, PartResult, PartUsage, RunContext, RunRecord, TestOutcome
 from drready.run.options import (
     RunOptions,
     check_run,
@@ -22,6 +22,7 @@ __all__ = [
     "OUTCOMES",
     "FindingsFiler",
     "PartResult",
+    "PartUsage",
     "RunContext",
     "RunOptions",
     "RunRecord",

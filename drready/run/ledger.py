@@ -24,6 +24,7 @@ __all__ = [
     "OUTCOMES",
     "SESSION_NODEID",
     "PartResult",
+    "PartUsage",
     "RunContext",
     "RunRecord",
     "TestOutcome",
@@ -171,6 +172,26 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class PartUsage:
+    """What one part's child process cost, as the parent of the combined run measured it: from
+    its spawn to its end, and its resource usage as the kernel handed it over when it was reaped
+    (``os.wait4``)."""
+
+    wall_s: float
+    #: User plus system CPU time of the child (and of any children it waited for).
+    cpu_s: float
+    #: Its peak resident set (``ru_maxrss``), MB = 10**6 bytes.
+    peak_rss_mb: float
+
+    def to_json(self) -> dict[str, float]:
+        return {
+            "wall_s": round(self.wall_s, 3),
+            "cpu_s": round(self.cpu_s, 3),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+        }
+
+
+@dataclass(frozen=True)
 class PartResult:
     """What the parent of a combined run knows about one part's child run (one class, or one
     unit: a profile of ``--profile A --profile B``, or one of ``--units N``)."""
@@ -188,6 +209,9 @@ class PartResult:
     #: The unit (device) the part tests ("": the part is a unit of its own). Parts of one unit
     #: are bindings of one device design: the combined report folds their verdicts together.
     unit: str = ""
+    #: What its child process cost (None while it runs, or when it never started or could not be
+    #: waited for).
+    usage: PartUsage | None = None
 
     @property
     def part(self) -> str:

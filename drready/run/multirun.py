@@ -13,13 +13,16 @@ import codecs
 import os
 import shutil
 import signal
+import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TextIO
+from typing import IO, TYPE_CHECKING, TextIO
 
-from drready.run.ledger import PartResult
+from drready.run.ledger import PartResult, PartUsage
 
 if TYPE_CHECKING:
     from drready.run.options import RunOptions
@@ -73,14 +76,115 @@ class _Part:
     finished: bool = False
     exit_status: int | None = None
     problem: str | None = None
+    usage: PartUsage | None = None
 
     def result(self) -> PartResult:
         problem = self.problem
         if problem is None and not self.finished:
             problem = "is still running" if self.started else "has not started yet"
         return PartResult(
-            self.device_class, self.run_id, self.exit_status, problem, self.name, self.unit
+            self.device_class,
+            self.run_id,
+            self.exit_status,
+            problem,
+            self.name,
+            self.unit,
+            self.usage,
         )
+
+
+def _rss_mb(maxrss: int) -> float:
+    # ru_maxrss is in KiB on Linux and in bytes on macOS.
+    return maxrss * (1 if sys.platform == "darwin" else 1024) / 1e6
+
+
+class _Child:
+    """A part's child process, its output read through the event loop and its end awaited by
+    ``os.wait4`` in a thread of its own, so that what it cost (peak RSS, CPU time) is known:
+    asyncio's own subprocesses are reaped by its child watcher, which drops that."""
+
+    def __init__(self, command: Sequence[str], env: dict[str, str]) -> None:
+        self._started_s = time.monotonic()
+        self._popen = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            # Its own process group: Ctrl-C at the terminal reaches this process only, which
+            # forwards it exactly once (pytest must not be interrupted again while it finishes
+            # its report).
+            process_group=0,
+        )
+        self.pid = self._popen.pid
+        self.returncode: int | None = None
+        self.usage: PartUsage | None = None
+        self._lock = threading.Lock()
+        self._reaped = False
+        loop = asyncio.get_running_loop()
+        self._ended: asyncio.Future[None] = loop.create_future()
+        self._transports: list[asyncio.BaseTransport] = []
+        threading.Thread(
+            target=self._reap, args=(loop,), name=f"drready-wait-{self.pid}", daemon=True
+        ).start()
+
+    def _reap(self, loop: asyncio.AbstractEventLoop) -> None:
+        if hasattr(os, "waitid"):
+            # Wait for its end without reaping it: until it is reaped, its process ID cannot be
+            # reused, so a signal sent meanwhile cannot reach another process.
+            with suppress(OSError):  # then wait4 below waits (and reaps) at once
+                os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
+        with self._lock:
+            try:
+                _, status, usage = os.wait4(self.pid, 0)
+            except ChildProcessError:
+                return  # reaped by someone else: its end stays unknown
+            finally:
+                self._reaped = True
+        wall_s = time.monotonic() - self._started_s
+        self._popen.returncode = returncode = os.waitstatus_to_exitcode(status)
+        measured = PartUsage(wall_s, usage.ru_utime + usage.ru_stime, _rss_mb(usage.ru_maxrss))
+        with suppress(RuntimeError):  # the event loop has closed: nobody waits any more
+            loop.call_soon_threadsafe(self._end, returncode, measured)
+
+    def _end(self, returncode: int, usage: PartUsage) -> None:
+        self.returncode, self.usage = returncode, usage
+        if not self._ended.done():
+            self._ended.set_result(None)
+
+    async def wait(self) -> int | None:
+        await asyncio.shield(self._ended)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        with self._lock:
+            if not self._reaped:
+                with suppress(ProcessLookupError):
+                    os.kill(self.pid, signum)
+
+    async def reader(self, pipe: IO[bytes] | None) -> asyncio.StreamReader | None:
+        if pipe is None:
+            return None
+        loop = asyncio.get_running_loop()
+        stream = asyncio.StreamReader()
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(stream), pipe
+        )
+        self._transports.append(transport)
+        return stream
+
+    @property
+    def stdout(self) -> IO[bytes] | None:
+        return self._popen.stdout
+
+    @property
+    def stderr(self) -> IO[bytes] | None:
+        return self._popen.stderr
+
+    def close(self) -> None:
+        """Stop reading its output (a pipe at its end is closed already)."""
+        for transport in self._transports:
+            transport.close()
 
 
 class _Relay:
@@ -129,9 +233,8 @@ async def _pump(stream: asyncio.StreamReader | None, sink: Callable[[str], None]
     sink(decoder.decode(b"", final=True))
 
 
-def _send(process: asyncio.subprocess.Process, signum: int) -> None:
-    with suppress(ProcessLookupError):
-        process.send_signal(signum)
+def _send(process: _Child, signum: int) -> None:
+    process.send_signal(signum)
 
 
 def _exit_status(returncode: int | None) -> int | None:
@@ -158,7 +261,7 @@ async def _run_parts(
     loop = asyncio.get_running_loop()
     relay = _Relay(parts)
     stop = asyncio.Event()
-    running: set[asyncio.subprocess.Process] = set()
+    running: set[_Child] = set()
     signals = 0
 
     def interrupt() -> None:
@@ -168,7 +271,7 @@ async def _run_parts(
         for process in running:
             _send(process, signal.SIGINT if signals == 1 else signal.SIGKILL)
 
-    async def wait(part: _Part, process: asyncio.subprocess.Process) -> None:
+    async def wait(part: _Part, process: _Child) -> None:
         ended = asyncio.ensure_future(process.wait())
         stopping = asyncio.ensure_future(stop.wait())
         try:
@@ -201,17 +304,7 @@ async def _run_parts(
 
     async def run_child(part: _Part) -> None:
         try:
-            process = await asyncio.create_subprocess_exec(
-                *part.command,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=env,
-                # Its own process group: Ctrl-C at the terminal reaches this process only, which
-                # forwards it exactly once (pytest must not be interrupted again while it
-                # finishes its report).
-                process_group=0,
-            )
+            process = _Child(part.command, env)
         except OSError as exc:
             part.problem = f"could not start: {exc}"
             return
@@ -219,18 +312,23 @@ async def _run_parts(
         running.add(process)
         if stop.is_set():  # interrupted while it was being started
             _send(process, signal.SIGINT)
-        readers = [
-            asyncio.ensure_future(_pump(process.stdout, lambda text: relay.out(part, text))),
-            asyncio.ensure_future(_pump(process.stderr, part.errors.append)),
-        ]
         try:
-            await wait(part, process)
+            out, err = await process.reader(process.stdout), await process.reader(process.stderr)
+            readers = [
+                asyncio.ensure_future(_pump(out, lambda text: relay.out(part, text))),
+                asyncio.ensure_future(_pump(err, part.errors.append)),
+            ]
+            try:
+                await wait(part, process)
+            finally:
+                running.discard(process)
+            _, unread = await asyncio.wait(readers, timeout=KILL_WAIT_S)
+            for reader in unread:
+                reader.cancel()
         finally:
-            running.discard(process)
-        _, unread = await asyncio.wait(readers, timeout=KILL_WAIT_S)
-        for reader in unread:
-            reader.cancel()
+            process.close()
         part.exit_status = _exit_status(process.returncode)
+        part.usage = process.usage
         if process.returncode == -signal.SIGINT:
             # Interrupted while Python started or exited, outside its pytest session: all it has
             # to say is Python's traceback.

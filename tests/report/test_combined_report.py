@@ -104,6 +104,9 @@ def test_each_class_keeps_its_own_report(every_class: tuple[Path, str, str, int]
         assert [r["id"] for r in own["requirements"]] == [r.id for r in for_class(cls)]
         assert (run_dir / cls / "junit.xml").is_file()
         assert (run_dir / cls / "evidence.jsonl").stat().st_size > 0
+        usage = part["usage"]  # what its child process cost, as the parent reaped it
+        assert usage["cpu_s"] > 0 and 0 < usage["wall_s"] < RUN_TIMEOUT_S, usage
+        assert 20 < usage["peak_rss_mb"] < 1000, usage
 
 
 def test_output_comes_class_by_class_then_one_table(
