@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import secrets
 import selectors
 import signal
@@ -11,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: Every battery requirement a gateway-topology run exercises; a conforming device passes each.
 GATEWAY_BATTERY_REQUIREMENTS = (
@@ -148,3 +150,32 @@ def drready_run_ok(report_dir: Path, *args: str, timeout_s: float = 240.0) -> Pa
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return report_dir
+
+
+def json_paths(node: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    yield path
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from json_paths(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from json_paths(value, (*path, index))
+
+
+def mutants(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The document with one value replaced by one of another type, or one key removed."""
+    for path in list(json_paths(document))[1:]:
+        for value in (None, 3, -1.5, "x", [], {}, True):
+            mutant = copy.deepcopy(document)
+            parent = mutant
+            for step in path[:-1]:
+                parent = parent[step]
+            parent[path[-1]] = value
+            yield mutant
+        if isinstance(path[-1], str):
+            mutant = copy.deepcopy(document)
+            parent = mutant
+            for step in path[:-1]:
+                parent = parent[step]
+            del parent[path[-1]]
+            yield mutant

@@ -22,6 +22,7 @@ from drready.openadr import openapi
 from drready.openadr import validation as schemas
 from drready.openadr.server import Servicer
 from drready.openadr.ven import VenClient, VenError
+from tests.helpers import mutants
 
 VERSIONS = schemas.SPEC_VERSIONS
 SPEC = openapi.spec_directory()
@@ -217,6 +218,22 @@ def test_valid_accepted_and_invalid_refused(
 ) -> None:
     assert schemas.errors(name, valid, version) == []
     assert schemas.errors(name, invalid, version)
+
+
+@pytest.mark.parametrize("name", sorted({name for name, _valid, _invalid in CASES}))
+def test_the_compiled_schemas_agree_with_jsonschema_on_every_mutant(name: str) -> None:
+    """The fast path (jsonschema-rs) only ever answers "valid"; it must never pass what the
+    reference validator refuses, nor refuse what it passes (that would cost only time)."""
+    refused = 0
+    for _name, valid, invalid in (case for case in CASES if case[0] == name):
+        for document in (valid, invalid, *mutants(valid)):
+            reference = not list(schemas.validator(name).iter_errors(document))
+            assert schemas._compiled(name, schemas.DEFAULT_VERSION).is_valid(document) == (
+                reference
+            ), document
+            assert (schemas.errors(name, document) == []) == reference, document
+            refused += not reference
+    assert refused > 0
 
 
 def test_every_schema_name_has_a_case() -> None:

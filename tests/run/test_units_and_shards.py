@@ -38,7 +38,8 @@ def _run(run_dir: Path, *args: str) -> tuple[int, dict[str, Any], str]:
 
 
 def _verdicts(document: dict[str, Any]) -> dict[tuple[str, str], str]:
-    return {(r["part"], r["id"]): r["verdict"] for r in document["requirements"]}
+    """Each unit's verdict per requirement (a unit's parts are folded into one)."""
+    return {(r["unit"], r["id"]): r["verdict"] for r in document["requirements"]}
 
 
 def _failed(document: dict[str, Any]) -> set[str]:
@@ -137,6 +138,7 @@ def test_shards_run_each_part_once(tmp_path: Path) -> None:
             "count": 2,
             "parts": everything,
             "classes": dict.fromkeys(everything, "battery"),
+            "units": {name: name for name in everything},
         }
         names = [p["name"] for p in document["parts"]]
         assert sorted(p.name for p in run_dir.iterdir() if p.is_dir()) == names
@@ -205,5 +207,5 @@ def test_a_shared_identity_split_over_shards_still_fails_star_id_once_merged(
     assert done.returncode == 1
     assert "battery-2" in done.stderr
     document = load_report(alone / "report.json")
-    missing = [r for r in document["requirements"] if r["part"] == "battery-2"]
+    missing = [r for r in document["requirements"] if r["unit"] == "battery-2"]
     assert missing and {r["verdict"] for r in missing} == {"not-tested"}
