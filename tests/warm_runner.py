@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import gc
-import importlib
 import json
 import os
-import pkgutil
 import select
 import signal
 import subprocess
@@ -33,7 +30,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,54 +127,6 @@ def run_jobs(
 
 
 # -- the runner process ---------------------------------------------------------------------------
-
-
-def _import_all(package: str, skip: Sequence[str] = ()) -> None:
-    """Import a package's modules, as some run would (lazy imports included)."""
-    root = importlib.import_module(package)
-    for module in pkgutil.walk_packages(root.__path__, f"{package}."):
-        if not any(module.name == s or module.name.startswith(f"{s}.") for s in skip):
-            importlib.import_module(module.name)
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """fd 1 and 2 to /dev/null for a while (a collection's output is nobody's)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 1)
-        os.dup2(null, 2)
-        yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (*saved, null):
-            os.close(fd)
-
-
-def warm_up() -> None:
-    """Import what a run imports, and collect the suites once, as a run collects them."""
-    import pytest
-
-    from drready.run.options import suites_dir
-    from drready.simulation import backend
-
-    # The declaration (plots, HTML, PDF) is never drawn by `drready run`; the rest is.
-    _import_all("drready", skip=("drready.suites", "drready.report.declaration"))
-    backend()
-    suites = suites_dir()
-    argv = [str(suites), "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--collect-only"]
-    with _quiet():
-        pytest.main([*argv, "--rootdir", str(suites.parent)])
-    gc.collect()
-    # What the warm process holds is never garbage in a child: the children's collections skip
-    # it, and leave its pages shared.
-    gc.freeze()
 
 
 def _child(job: dict[str, Any], cwd: str) -> None:
@@ -289,6 +238,8 @@ def serve(request: dict[str, Any]) -> None:
 
 def _main(argv: Sequence[str]) -> int:
     request = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    from drready.cli.warm import warm_up
+
     warm_up()
     serve(request)
     return 0

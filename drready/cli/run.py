@@ -444,8 +444,13 @@ def _run_combined(
     # Parts run in parallel and cannot share one terminal: a person is never asked during a
     # combined run (a profile's [operator] power switch still restarts its device).
     pytest_args = ["--no-operator", *args.pytest_args]
+    from drready.cli.warm import warm_up
+
     interrupted, results = run_children(
-        specs, pytest_args, lambda now: write_report(report_path, document(now))
+        specs,
+        pytest_args,
+        lambda now: write_report(report_path, document(now)),
+        warm_up=warm_up,
     )
     status = _combined_exit(interrupted, results, document(results))
     final = document(results, status)

@@ -13,15 +13,13 @@ import codecs
 import os
 import shutil
 import signal
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from drready.run.children import ForkedChild, PlainChild
+from drready.run.forkserver import ForkServer, unavailable
 from drready.run.ledger import PartResult, PartUsage
 
 if TYPE_CHECKING:
@@ -93,100 +91,6 @@ class _Part:
         )
 
 
-def _rss_mb(maxrss: int) -> float:
-    # ru_maxrss is in KiB on Linux and in bytes on macOS.
-    return maxrss * (1 if sys.platform == "darwin" else 1024) / 1e6
-
-
-class _Child:
-    """A part's child process, its output read through the event loop and its end awaited by
-    ``os.wait4`` in a thread of its own, so that what it cost (peak RSS, CPU time) is known:
-    asyncio's own subprocesses are reaped by its child watcher, which drops that."""
-
-    def __init__(self, command: Sequence[str], env: dict[str, str]) -> None:
-        self._started_s = time.monotonic()
-        self._popen = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            # Its own process group: Ctrl-C at the terminal reaches this process only, which
-            # forwards it exactly once (pytest must not be interrupted again while it finishes
-            # its report).
-            process_group=0,
-        )
-        self.pid = self._popen.pid
-        self.returncode: int | None = None
-        self.usage: PartUsage | None = None
-        self._lock = threading.Lock()
-        self._reaped = False
-        loop = asyncio.get_running_loop()
-        self._ended: asyncio.Future[None] = loop.create_future()
-        self._transports: list[asyncio.BaseTransport] = []
-        threading.Thread(
-            target=self._reap, args=(loop,), name=f"drready-wait-{self.pid}", daemon=True
-        ).start()
-
-    def _reap(self, loop: asyncio.AbstractEventLoop) -> None:
-        if hasattr(os, "waitid"):
-            # Wait for its end without reaping it: until it is reaped, its process ID cannot be
-            # reused, so a signal sent meanwhile cannot reach another process.
-            with suppress(OSError):  # then wait4 below waits (and reaps) at once
-                os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
-        with self._lock:
-            try:
-                _, status, usage = os.wait4(self.pid, 0)
-            except ChildProcessError:
-                return  # reaped by someone else: its end stays unknown
-            finally:
-                self._reaped = True
-        wall_s = time.monotonic() - self._started_s
-        self._popen.returncode = returncode = os.waitstatus_to_exitcode(status)
-        measured = PartUsage(wall_s, usage.ru_utime + usage.ru_stime, _rss_mb(usage.ru_maxrss))
-        with suppress(RuntimeError):  # the event loop has closed: nobody waits any more
-            loop.call_soon_threadsafe(self._end, returncode, measured)
-
-    def _end(self, returncode: int, usage: PartUsage) -> None:
-        self.returncode, self.usage = returncode, usage
-        if not self._ended.done():
-            self._ended.set_result(None)
-
-    async def wait(self) -> int | None:
-        await asyncio.shield(self._ended)
-        return self.returncode
-
-    def send_signal(self, signum: int) -> None:
-        with self._lock:
-            if not self._reaped:
-                with suppress(ProcessLookupError):
-                    os.kill(self.pid, signum)
-
-    async def reader(self, pipe: IO[bytes] | None) -> asyncio.StreamReader | None:
-        if pipe is None:
-            return None
-        loop = asyncio.get_running_loop()
-        stream = asyncio.StreamReader()
-        transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(stream), pipe
-        )
-        self._transports.append(transport)
-        return stream
-
-    @property
-    def stdout(self) -> IO[bytes] | None:
-        return self._popen.stdout
-
-    @property
-    def stderr(self) -> IO[bytes] | None:
-        return self._popen.stderr
-
-    def close(self) -> None:
-        """Stop reading its output (a pipe at its end is closed already)."""
-        for transport in self._transports:
-            transport.close()
-
-
 class _Relay:
     """The children's output, in class order, never interleaved: the first class that has not
     ended speaks live; the others' output waits until every class before them has ended."""
@@ -233,7 +137,7 @@ async def _pump(stream: asyncio.StreamReader | None, sink: Callable[[str], None]
     sink(decoder.decode(b"", final=True))
 
 
-def _send(process: _Child, signum: int) -> None:
+def _send(process: PlainChild | ForkedChild, signum: int) -> None:
     process.send_signal(signum)
 
 
@@ -250,6 +154,7 @@ async def _run_parts(
     env: dict[str, str],
     on_end: Callable[[], None],
     start_order: Sequence[int] | None = None,
+    server: ForkServer | None = None,
 ) -> bool:
     """Run the parts, ``jobs`` at a time (starting them in ``start_order``, indices into
     ``parts``; default their order), until each has ended; True if interrupted.
@@ -257,11 +162,14 @@ async def _run_parts(
     The first SIGINT, SIGTERM or SIGHUP interrupts every running child (with SIGINT: pytest then
     finishes its report as incomplete) and starts no more; a second one kills them. Every wait is
     bounded.
+
+    With a fork ``server``, one slot is its warm-up's until it is ready; the parts started
+    meanwhile, or when it is not, are plain processes.
     """
     loop = asyncio.get_running_loop()
     relay = _Relay(parts)
     stop = asyncio.Event()
-    running: set[_Child] = set()
+    running: set[PlainChild | ForkedChild] = set()
     signals = 0
 
     def interrupt() -> None:
@@ -271,7 +179,7 @@ async def _run_parts(
         for process in running:
             _send(process, signal.SIGINT if signals == 1 else signal.SIGKILL)
 
-    async def wait(part: _Part, process: _Child) -> None:
+    async def wait(part: _Part, process: PlainChild | ForkedChild) -> None:
         ended = asyncio.ensure_future(process.wait())
         stopping = asyncio.ensure_future(stop.wait())
         try:
@@ -302,9 +210,21 @@ async def _run_parts(
         relay.ended(part)
         on_end()
 
+    async def warm_up(slots: asyncio.Semaphore) -> None:
+        assert server is not None
+        async with slots:
+            await server.ready()
+
     async def run_child(part: _Part) -> None:
+        process: PlainChild | ForkedChild
         try:
-            process = _Child(part.command, env)
+            if server is not None and server.is_ready:
+                try:
+                    process = await ForkedChild.start(server, part.command, env)
+                except OSError:  # the server has gone: a plain process, as without one
+                    process = PlainChild(part.command, env)
+            else:
+                process = PlainChild(part.command, env)
         except OSError as exc:
             part.problem = f"could not start: {exc}"
             return
@@ -342,7 +262,8 @@ async def _run_parts(
         slots = asyncio.Semaphore(jobs)
         order = range(len(parts)) if start_order is None else start_order
         # The semaphore wakes its waiters first come, first served: they start in this order.
-        await asyncio.gather(*(run(parts[index], slots) for index in order))
+        warming = [] if server is None else [warm_up(slots)]
+        await asyncio.gather(*warming, *(run(parts[index], slots) for index in order))
     finally:
         for signum in _STOP_SIGNALS:
             loop.remove_signal_handler(signum)
@@ -408,11 +329,16 @@ def run_children(
     on_change: Callable[[list[PartResult]], None] = lambda results: None,
     *,
     jobs: int | None = None,
+    warm_up: Callable[[], None] | None = None,
 ) -> tuple[bool, list[PartResult]]:
     """One child run per part, in parallel (``jobs`` at a time; default :func:`part_jobs`), their
     output relayed in order. ``on_change`` hears where every part stands before they start and
     whenever one ends. Returns whether the run was interrupted, and where every part ended. The
-    caller has checked every option."""
+    caller has checked every option.
+
+    Given ``warm_up`` (the command layer's) and more parts than run at once, the parts are
+    forked by a fork server (:mod:`drready.run.forkserver`) once it has run ``warm_up``, each
+    running its command line as ``python -m drready.cli`` does."""
     parts: list[_Part] = []
     for spec in specs:
         options = spec.options
@@ -432,7 +358,20 @@ def run_children(
         jobs = part_jobs(specs)
     # The longest first (a stable sort: equal weights keep the run's order).
     order = sorted(range(len(specs)), key=lambda index: -specs[index].weight)
-    interrupted = asyncio.run(
-        _run_parts(parts, jobs, _child_env(), lambda: on_change(results()), order)
-    )
+    server = None
+    if warm_up is not None and len(parts) > jobs and unavailable() is None:
+        server = ForkServer.start(warm_up)
+
+    async def run_all() -> bool:
+        if server is not None:
+            server.attach()
+        try:
+            return await _run_parts(
+                parts, jobs, _child_env(), lambda: on_change(results()), order, server
+            )
+        finally:
+            if server is not None:
+                server.close()
+
+    interrupted = asyncio.run(run_all())
     return interrupted, results()

@@ -14,8 +14,9 @@ import pytest
 
 from drready.report.combined import build_combined
 from drready.report.json_report import validate_report
+from drready.run.children import rss_mb as _rss_mb
 from drready.run.ledger import PartResult, PartUsage
-from drready.run.multirun import _Part, _rss_mb, _run_parts
+from drready.run.multirun import _Part, _run_parts
 
 #: A child that holds ``sys.argv[1]`` MB, touched page by page, for ``sys.argv[2]`` seconds of
 #: CPU, then says so and exits with ``sys.argv[3]``.

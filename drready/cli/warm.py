@@ -1,0 +1,61 @@
+"""What a run imports and collects, done once in a warm process that then forks the runs (the
+combined run's fork server, :mod:`drready.run.forkserver`; the detection matrix's warm runner)."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib
+import os
+import pkgutil
+import sys
+from collections.abc import Iterator, Sequence
+
+
+def import_all(package: str, skip: Sequence[str] = ()) -> None:
+    """Import a package's modules, as some run would (lazy imports included)."""
+    root = importlib.import_module(package)
+    for module in pkgutil.walk_packages(root.__path__, f"{package}."):
+        if not any(module.name == s or module.name.startswith(f"{s}.") for s in skip):
+            importlib.import_module(module.name)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """fd 1 and 2 to /dev/null for a while (a collection's output is nobody's)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, null):
+            os.close(fd)
+
+
+def warm_up() -> None:
+    """Import what a run imports, and collect the suites once, as a run collects them (their
+    modules imported and assert-rewritten)."""
+    import pytest
+
+    from drready.run.options import suites_dir
+    from drready.simulation import backend
+
+    # The declaration (plots, HTML, PDF) is never drawn by `drready run`; the rest is.
+    import_all("drready", skip=("drready.suites", "drready.report.declaration"))
+    backend()
+    suites = suites_dir()
+    argv = [str(suites), "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--collect-only"]
+    with quiet():
+        pytest.main([*argv, "--rootdir", str(suites.parent)])
+    gc.collect()
+    # What the warm process holds is never garbage in a child: the children's collections skip
+    # it, and leave its pages shared.
+    gc.freeze()
