@@ -15,9 +15,10 @@ Every error is one line naming the model, the point and the value.
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from drready.modbus.errors import SunSpecDecodeError, SunSpecEncodeError
 from drready.modbus.sunspec import Model, Point, PointType
@@ -338,6 +339,100 @@ class ModelBlock:
         return ModelBlock(self.model, registers)
 
 
+_Encoder = Callable[[Mapping[str, Value | None]], list[int]]
+
+
+def _point_encoder(model: Model, point: Point) -> _Encoder:
+    """The registers of ``point`` from a :func:`build_block` mapping: a quick path for a whole
+    number in range (scaled or not), anything else through :func:`_encode_given`, which gives
+    the same registers or the same error."""
+    name = point.name
+    if point.type not in _INTEGER or point.type is PointType.PAD:
+        return functools.partial(_encode_given, model, point)
+    signed, bits, not_implemented = _INTEGER[point.type]
+    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    if point.type is PointType.SUNSSF:
+        low, high = SF_MIN, SF_MAX
+    mask = (1 << bits) - 1
+    size = point.size
+    sf_name = point.sf if _scaled_point(point) else ""
+
+    def encode(values: Mapping[str, Value | None]) -> list[int]:
+        raw = values.get(name)
+        if sf_name and raw is not None:
+            sf = values.get(sf_name)
+            if type(sf) is not int or not isinstance(raw, int | float) or isinstance(raw, bool):
+                return _encode_given(model, point, values)
+            raw = unscale(model, point, raw, sf)
+        if type(raw) is not int or not low <= raw <= high:
+            return _encode_given(model, point, values)
+        word = raw & mask
+        if word == not_implemented:
+            return _encode_given(model, point, values)
+        if size == 1:
+            return [word]
+        if size == 2:
+            return [word >> 16, word & 0xFFFF]
+        return _split(word, size)
+
+    return encode
+
+
+class _BlockPlan:
+    """What :func:`build_block` needs of a model, worked out once: where each point starts in
+    the block (and, one past the last, where the block ends), the block with every point "not
+    implemented", each point's encoder, and which points each scale factor scales. The
+    simulators build blocks on every read, so this is on their hot path."""
+
+    __slots__ = ("encoders", "index", "model", "scaled_by", "starts", "template")
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.index = {point.name: i for i, point in enumerate(model.points)}
+        self.encoders = [_point_encoder(model, point) for point in model.points]
+        self.starts: list[int] = []
+        template: list[int] = []
+        scaled_by: dict[str, list[int]] = {}
+        for i, point in enumerate(model.points):
+            self.starts.append(len(template))
+            if point.name == "ID":
+                template.append(model.id)
+            elif point.name == "L":
+                template.append(model.length)
+            else:
+                template.extend(encode_raw(model, point, None))
+            if _scaled_point(point):
+                scaled_by.setdefault(point.sf, []).append(i)
+        self.starts.append(len(template))
+        self.template = tuple(template)
+        self.scaled_by = scaled_by
+
+
+# Keyed by id(): Model holds a dict, so it is not hashable; the model itself is kept alongside so
+# its id cannot be reused while the entry lives.
+_PLANS: dict[int, _BlockPlan] = {}
+
+
+def _plan(model: Model) -> _BlockPlan:
+    plan = _PLANS.get(id(model))
+    if plan is None or plan.model is not model:
+        plan = _PLANS[id(model)] = _BlockPlan(model)
+    return plan
+
+
+def _encode_given(model: Model, point: Point, values: Mapping[str, Value | None]) -> list[int]:
+    """The registers of one point of :func:`build_block` (its value and scale factor taken from
+    ``values``)."""
+    if not _scaled_point(point):
+        return encode_raw(model, point, values.get(point.name))
+    sf = values.get(point.sf)
+    if sf is not None and (isinstance(sf, bool) or not isinstance(sf, int)):
+        raise SunSpecEncodeError(
+            f"model {model.id} point {point.sf}: scale factor {sf!r} is not an integer"
+        )
+    return encode_point(model, point, values.get(point.name), sf)
+
+
 def build_block(
     model: Model, values: Mapping[str, Value | None], *, length: int | None = None
 ) -> list[int]:
@@ -348,26 +443,37 @@ def build_block(
     allows a shorter block of an older revision of the model.
     """
     length = model.length if length is None else length
-    registers: list[int] = []
-    for point in model.points:
-        if point.name in values and point.offset + point.size > length + 2:
-            raise SunSpecEncodeError(f"model {model.id} point {point.name} lies beyond L {length}")
-    for point in model.points:
-        if point.name == "ID":
-            regs = [model.id]
-        elif point.name == "L":
-            regs = [length]
-        elif not _scaled_point(point):
-            regs = encode_raw(model, point, values.get(point.name))
-        else:
-            sf = values.get(point.sf)
-            if sf is not None and (isinstance(sf, bool) or not isinstance(sf, int)):
+    plan = _plan(model)
+    points = model.points
+    index = plan.index
+    # Only the given points differ from the "not implemented" template, and the points scaled by
+    # a given scale factor that is not an integer (their check refuses it). They are encoded in
+    # the model's order so the first error is the one a point-by-point build would raise.
+    chosen: list[int] = []
+    unknown: list[str] = []
+    for name, value in values.items():
+        i = index.get(name)
+        if i is None:
+            unknown.append(name)
+            continue
+        chosen.append(i)
+        if value is not None and type(value) is not int:
+            chosen.extend(plan.scaled_by.get(name, ()))
+    chosen.sort()
+    if length + 2 < len(plan.template):
+        for i in chosen:
+            point = points[i]
+            if point.name in values and point.offset + point.size > length + 2:
                 raise SunSpecEncodeError(
-                    f"model {model.id} point {point.sf}: scale factor {sf!r} is not an integer"
+                    f"model {model.id} point {point.name} lies beyond L {length}"
                 )
-            regs = encode_point(model, point, values.get(point.name), sf)
-        registers.extend(regs)
-    unknown = sorted(set(values) - {p.name for p in model.points})
+    registers = list(plan.template)
+    registers[plan.starts[index["L"]]] = length
+    starts = plan.starts
+    encoders = plan.encoders
+    for i in chosen:
+        if points[i].name not in ("ID", "L"):
+            registers[starts[i] : starts[i + 1]] = encoders[i](values)
     if unknown:
-        raise SunSpecEncodeError(f"model {model.id} has no point {unknown[0]!r}")
+        raise SunSpecEncodeError(f"model {model.id} has no point {sorted(unknown)[0]!r}")
     return registers[: length + 2]
