@@ -27,7 +27,7 @@ commit 7abdf8982d5364f8ae916deee18aac86c11be36d):
 
 What the device does (the harness's reading of BAT-2.x over SunSpec):
 
-- Reads: every read recomputes the whole image from the physics advanced to now.
+- Reads: every read recomputes the models it touches from the physics advanced to now.
 - Model 802: ``WHRtg``, ``WChaRteMax``, ``WDisChaRteMax`` are the ratings; ``SoC`` (0.1 %); the
   backup reserve is ``SoCRsvMin`` (RW, %WHRtg, 0.1 % steps, 0..100; discharge stops there);
   ``SoCMax``/``SoCMin`` are 100/0; ``ChaSt`` CHARGING/DISCHARGING while power flows, else FULL,
@@ -101,6 +101,7 @@ __all__ = [
     "SunSpecBatteryDevice",
     "SunSpecBehaviour",
     "check_common_strings",
+    "common_block",
     "fit_sf",
     "on_grid",
 ]
@@ -164,6 +165,39 @@ class RegisterImage:
             registers.extend(block)
         registers.extend((END_MODEL_ID, 0))
         return registers
+
+    def assemble_part(
+        self,
+        marker: Sequence[int],
+        builders: Mapping[int, Callable[[], Sequence[int]]],
+        offset: int,
+        count: int,
+    ) -> tuple[int, list[int]]:
+        """The registers of the parts (marker, model blocks, end model) that overlap registers
+        ``offset`` .. ``offset + count - 1`` (counted from ``base``), and the offset of the first
+        of them. Only the blocks of those models are built: a read of one model need not compute
+        the others."""
+        end = offset + count
+        first: int | None = None
+        registers: list[int] = []
+        if offset < 2 and end > 0:
+            first = 0
+            registers.extend(marker)
+        for m in self.models:
+            start = self.addresses[m.id] - self.base
+            if start < end and start + m.block_size > offset:
+                block = builders[m.id]()
+                if len(block) != m.block_size:  # pragma: no cover - build_block gives whole blocks
+                    raise AssertionError(f"model {m.id}: {len(block)} registers")
+                if first is None:
+                    first = start
+                registers.extend(block)
+        end_start = self.end_address - self.base
+        if end_start < end and end_start + 2 > offset:
+            if first is None:
+                first = end_start
+            registers.extend((END_MODEL_ID, 0))
+        return (offset if first is None else first), registers
 
     def split_write(
         self, address: int, values: Sequence[int]
@@ -239,6 +273,15 @@ class SunSpecBatteryConfig:
         check_common_strings(self.manufacturer, self.model_name, self.serial_number, self.version)
 
 
+def common_block(
+    manufacturer: str, model_name: str, version: str, serial: str, unit: int
+) -> list[int]:
+    """Model 1 of a device: its identity and its unit ID (``DA``)."""
+    return build_block(
+        MODELS[1], {"Mn": manufacturer, "Md": model_name, "Vr": version, "SN": serial, "DA": unit}
+    )
+
+
 def check_common_strings(manufacturer: str, model_name: str, serial: str, version: str) -> None:
     """Model 1 strings: Mn, Md and SN hold 1..32 bytes of UTF-8, Vr 1..16, no NUL."""
     for name, text, room in (
@@ -280,6 +323,8 @@ class SunSpecBatteryDevice:
         self.image = RegisterImage(config.base_address, [MODELS[m] for m in chain])
         self.reserve_pct = config.params.reserve_pct
         self.log: list[str] = []
+        #: Model 1 changes only with the configuration: built once per identity.
+        self._common_block: tuple[tuple[str, str, str, str, int], tuple[int, ...]] | None = None
         self._boot()
 
     def _boot(self) -> None:
@@ -347,15 +392,25 @@ class SunSpecBatteryDevice:
     # -- the image ----------------------------------------------------------------------------
     def registers(self) -> list[int]:
         """The whole register image from ``base_address``, computed for now."""
+        return self.registers_part(0, self.image.size)[1]
+
+    def registers_part(self, offset: int, count: int) -> tuple[int, list[int]]:
+        """The image's parts covering registers ``offset`` .. ``offset + count - 1`` (from
+        ``base_address``), computed for now, and the offset where they start: only the models
+        a request touches are built."""
         self.advance()
         announced = self.behaviour.serve_suns_marker and self.config.sunspec_marker
         marker = SUNS_REGISTERS if announced else (0, 0)
-        blocks = {1: self._common(), 704: self._controls()}
+        return self.image.assemble_part(marker, self._builders, offset, count)
+
+    @property
+    def _builders(self) -> dict[int, Callable[[], list[int]]]:
+        builders = {1: self._common, 704: self._controls}
         if self.config.storage_model == 802:
-            blocks[802] = self._battery()
+            builders[802] = self._battery
         else:
-            blocks |= {101: self._inverter(), 124: self._storage()}
-        return self.image.assemble(marker, blocks)
+            builders |= {101: self._inverter, 124: self._storage}
+        return builders
 
     def heard(self) -> None:
         """The controller sent a request (any): it is alive."""
@@ -363,16 +418,10 @@ class SunSpecBatteryDevice:
 
     def _common(self) -> list[int]:
         c = self.config
-        return build_block(
-            MODELS[1],
-            {
-                "Mn": c.manufacturer,
-                "Md": c.model_name,
-                "Vr": c.version,
-                "SN": c.serial_number,
-                "DA": c.unit_id,
-            },
-        )
+        key = (c.manufacturer, c.model_name, c.version, c.serial_number, c.unit_id)
+        if self._common_block is None or self._common_block[0] != key:
+            self._common_block = (key, tuple(common_block(*key)))
+        return list(self._common_block[1])
 
     def _hb(self) -> int:
         return int(max(0.0, self._now() - self.booted_at)) % _HB_MODULUS

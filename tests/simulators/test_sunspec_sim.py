@@ -311,10 +311,10 @@ async def test_close_is_idempotent_and_check_reraises() -> None:
     try:
         await client.connect()
 
-        def broken() -> list[int]:
+        def broken(offset: int, count: int) -> tuple[int, list[int]]:
             raise ZeroDivisionError("inside the image")
 
-        sim.device.registers = broken  # type: ignore[method-assign]
+        sim.device.registers_part = broken  # type: ignore[method-assign]
         response = await client.read_holding_registers(BASE, count=2, device_id=1)
         assert response.isError() and response.exception_code == 4
         with pytest.raises(SimulatorError, match="inside the image"):
