@@ -48,7 +48,7 @@ from drready.modbus.errors import (
     SunSpecDecodeError,
     SunSpecNotFound,
 )
-from drready.modbus.registers import ModelBlock, Value
+from drready.modbus.registers import ModelBlock, Value, encode_updates, needs_scale_factor
 from drready.modbus.sunspec import (
     BASE_ADDRESSES,
     END_MODEL_ID,
@@ -445,13 +445,19 @@ class SunSpecClient:
     async def write_points(self, model_id: int, values: Mapping[str, Value | None]) -> None:
         """Write points, scaled with the scale factors the device reports now.
 
+        The model is read first only when a point has a scale factor: unscaled points (the
+        controller heartbeat, an enable) are encoded from the definition and the discovered L.
         Adjacent points go in one Write Multiple Registers request, in address order.
         """
         if not values:
             return
-        block = await self.read_model(model_id)
-        encoded = block.encode_updates(values)
-        found = await self.find(model_id)
+        definition = model(model_id)
+        if any(needs_scale_factor(definition, name) for name in values):
+            encoded = (await self.read_model(model_id)).encode_updates(values)
+            found = await self.find(model_id)
+        else:
+            found = await self.find(model_id)
+            encoded = encode_updates(definition, found.length, values, lambda name: 0)
         self.evidence.add(
             "note",
             CHANNEL,
@@ -460,8 +466,8 @@ class SunSpecClient:
             values={"model": model_id, "points": dict(values)},
         )
         runs: list[tuple[int, list[int]]] = []
-        for name in sorted(encoded, key=lambda n: block.model.point(n).offset):
-            offset = block.model.point(name).offset
+        for name in sorted(encoded, key=lambda n: definition.point(n).offset):
+            offset = definition.point(name).offset
             if runs and runs[-1][0] + len(runs[-1][1]) == offset:
                 runs[-1][1].extend(encoded[name])
             else:

@@ -33,6 +33,8 @@ __all__ = [
     "decode_raw",
     "encode_point",
     "encode_raw",
+    "encode_updates",
+    "needs_scale_factor",
     "scale",
     "unscale",
 ]
@@ -230,6 +232,37 @@ def encode_point(model: Model, point: Point, value: Value | None, sf: int | None
     return encode_raw(model, point, unscale(model, point, value, sf))
 
 
+def needs_scale_factor(model: Model, name: str) -> bool:
+    """Whether writing point ``name`` needs the scale factor the device reports."""
+    return _scaled_point(model.point(name))
+
+
+def encode_updates(
+    model: Model,
+    length: int,
+    updates: Mapping[str, Value | None],
+    scale_factor: Callable[[str], int | None],
+) -> dict[str, list[int]]:
+    """The registers of each updated point of a block of L ``length``, scaled with
+    ``scale_factor(name)`` (0 for an unscaled point, None if not implemented).
+
+    Refuses read-only points, and points beyond ``length``.
+    """
+    out: dict[str, list[int]] = {}
+    for name, value in updates.items():
+        point = model.point(name)
+        if not point.writable:
+            raise SunSpecEncodeError(
+                f"model {model.id} point {name} is read-only; cannot write {value!r}"
+            )
+        if point.offset + point.size > length + 2:
+            raise SunSpecEncodeError(
+                f"model {model.id} point {name} is beyond the device's L {length}"
+            )
+        out[name] = encode_point(model, point, value, scale_factor(name))
+    return out
+
+
 class ModelBlock:
     """A read-only view of one model's block of registers: ID, L, then L registers.
 
@@ -316,19 +349,7 @@ class ModelBlock:
 
         Refuses read-only points, and points beyond this block's length.
         """
-        out: dict[str, list[int]] = {}
-        for name, value in updates.items():
-            point = self.model.point(name)
-            if not point.writable:
-                raise SunSpecEncodeError(
-                    f"model {self.model.id} point {name} is read-only; cannot write {value!r}"
-                )
-            if point.offset + point.size > len(self.registers):
-                raise SunSpecEncodeError(
-                    f"model {self.model.id} point {name} is beyond the device's L {self.length}"
-                )
-            out[name] = encode_point(self.model, point, value, self.scale_factor(name))
-        return out
+        return encode_updates(self.model, self.length, updates, self.scale_factor)
 
     def updated(self, updates: Mapping[str, Value | None]) -> ModelBlock:
         """A new block with the updates applied (read-only points refused as in a write)."""

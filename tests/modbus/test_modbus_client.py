@@ -253,6 +253,28 @@ async def test_exception_response_names_the_code(tmp_path: Path) -> None:
     ]
 
 
+async def test_unscaled_points_are_written_without_reading_the_model(tmp_path: Path) -> None:
+    log = _log(tmp_path)
+    async with (
+        serve({40000: image()}) as port,
+        SunSpecClient("127.0.0.1", port, evidence=log) as client,
+    ):
+        await client.discover()
+        await client.write_points(802, {"CtrlHb": 7})  # a heartbeat: no scale factor
+        await client.write_points(704, {"WSetEna": 1, "WSet": -1500})  # WSet needs WSet_SF
+        assert await client.read_points(802, ["CtrlHb"]) == {"CtrlHb": 7}
+        assert (await client.read_model(704)).raw("WSet") == -150
+    records = _verify(log, tmp_path)
+    discovered = next(i for i, r in enumerate(records) if r["summary"].startswith("SunSpec base"))
+    sent = [r["summary"] for r in records[discovered:] if r["kind"] == "tx"]
+    assert sent[:4] == [
+        "WRITE 40089 [1 regs] unit 1",
+        "READ 40134+67 unit 1",
+        "WRITE 40156 [1 regs] unit 1",
+        "WRITE 40158 [2 regs] unit 1",
+    ]
+
+
 async def test_model_not_on_device_and_read_only_point(tmp_path: Path) -> None:
     log = _log(tmp_path)
     async with (
