@@ -35,6 +35,7 @@ __all__ = [
     "encode_raw",
     "encode_updates",
     "needs_scale_factor",
+    "points_end",
     "scale",
     "unscale",
 ]
@@ -230,6 +231,19 @@ def encode_point(model: Model, point: Point, value: Value | None, sf: int | None
     if isinstance(value, str):
         raise SunSpecEncodeError(f"{_where(model, point)}: {value!r} is not a number")
     return encode_raw(model, point, unscale(model, point, value, sf))
+
+
+def points_end(model: Model, names: Iterable[str]) -> int:
+    """How many registers of the block, from its ID, hold the named points and their scale
+    factors (at least ID and L)."""
+    end = 2
+    for name in names:
+        point = model.point(name)
+        end = max(end, point.offset + point.size)
+        if _scaled_point(point):
+            scale_factor = model.point(point.sf)
+            end = max(end, scale_factor.offset + scale_factor.size)
+    return end
 
 
 def needs_scale_factor(model: Model, name: str) -> bool:
