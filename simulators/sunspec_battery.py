@@ -88,7 +88,14 @@ from drready.simulators.battery_household import HOUR_S, Household, self_consump
 from drready.simulators.battery_model import BatteryModel, BatteryParams
 
 from drready.modbus.errors import SunSpecDecodeError
-from drready.modbus.registers import Value, build_block, decode_raw, encode_raw, scale
+from drready.modbus.registers import (
+    BlockTemplate,
+    Value,
+    build_block,
+    decode_raw,
+    encode_raw,
+    scale,
+)
 from drready.modbus.sunspec import END_MODEL_ID, MODELS, SUNS_REGISTERS, Model, Point
 
 __all__ = [
@@ -100,6 +107,7 @@ __all__ = [
     "SunSpecBatteryConfig",
     "SunSpecBatteryDevice",
     "SunSpecBehaviour",
+    "Templates",
     "check_common_strings",
     "common_block",
     "fit_sf",
@@ -138,6 +146,23 @@ def on_grid(value: float, sf: int) -> int | float:
         return int(round(value / step)) * step  # noqa: RUF046 - round() of a float is an int
     divisor: int = 10**-sf
     return round(value * divisor) / divisor
+
+
+class Templates:
+    """A :class:`BlockTemplate` per model, made again when its fixed points change: the ratings
+    and scale factors are encoded once, the measurements on every read."""
+
+    def __init__(self) -> None:
+        self._made: dict[int, tuple[dict[str, Value | None], BlockTemplate]] = {}
+
+    def build(
+        self, model_id: int, fixed: dict[str, Value | None], values: dict[str, Value | None]
+    ) -> list[int]:
+        """What ``build_block(MODELS[model_id], {**fixed, **values})`` gives."""
+        made = self._made.get(model_id)
+        if made is None or made[0] != fixed:
+            made = self._made[model_id] = (fixed, BlockTemplate(MODELS[model_id], fixed))
+        return made[1].build(values)
 
 
 class RegisterImage:
@@ -325,6 +350,7 @@ class SunSpecBatteryDevice:
         self.log: list[str] = []
         #: Model 1 changes only with the configuration: built once per identity.
         self._common_block: tuple[tuple[str, str, str, str, int], tuple[int, ...]] | None = None
+        self._templates = Templates()
         self._boot()
 
     def _boot(self) -> None:
@@ -456,31 +482,21 @@ class SunSpecBatteryDevice:
         w_sf = self._power_sf()
         reported_w = on_grid(self.reported_power_w(), w_sf)
         amps = on_grid(reported_w / NOMINAL_DC_V, -1)
-        values: dict[str, Value | None] = {
+        fixed: dict[str, Value | None] = {
             "AHRtg": on_grid(ah, ah_sf),
             "WHRtg": on_grid(p.capacity_wh, wh_sf),
             "WChaRteMax": on_grid(p.max_charge_w, rate_sf),
             "WDisChaRteMax": on_grid(p.max_discharge_w, rate_sf),
             "SoCMax": 100,
             "SoCMin": 0,
-            "SoCRsvMin": on_grid(self.reserve_pct, -1),
-            "SoC": on_grid(min(100.0, max(0.0, m.soc_pct)), -1),
-            "ChaSt": self._charge_status(),
             "LocRemCtl": 0,  # REMOTE
-            "Hb": self._hb(),
-            "CtrlHb": self.ctrl_hb,
             "AlmRst": 0,
             "Typ": 4,  # LITHIUM_ION
-            "State": self._state(),
             "Evt1": 0,
             "Evt2": 0,
             "EvtVnd1": 0,
             "EvtVnd2": 0,
             "V": NOMINAL_DC_V,
-            "A": amps,
-            "W": reported_w,
-            "SetOp": self.set_op,
-            "SetInvState": self.set_inv_state,
             "AHRtg_SF": ah_sf,
             "WHRtg_SF": wh_sf,
             "WChaDisChaMax_SF": rate_sf,
@@ -491,7 +507,19 @@ class SunSpecBatteryDevice:
             "AMax_SF": 0,
             "W_SF": w_sf,
         }
-        block = build_block(MODELS[802], values)
+        values: dict[str, Value | None] = {
+            "SoCRsvMin": on_grid(self.reserve_pct, -1),
+            "SoC": on_grid(min(100.0, max(0.0, m.soc_pct)), -1),
+            "ChaSt": self._charge_status(),
+            "Hb": self._hb(),
+            "CtrlHb": self.ctrl_hb,
+            "State": self._state(),
+            "A": amps,
+            "W": reported_w,
+            "SetOp": self.set_op,
+            "SetInvState": self.set_inv_state,
+        }
+        block = self._templates.build(802, fixed, values)
         if self.behaviour.w_sf_error:
             point = MODELS[802].point("W_SF")
             block[point.offset] = encode_raw(MODELS[802], point, w_sf + self.behaviour.w_sf_error)[
@@ -504,48 +532,48 @@ class SunSpecBatteryDevice:
         p = self.config.params
         m = self.model
         rate_sf = fit_sf(p.max_charge_w, 65534)
-        return build_block(
-            MODELS[124],
-            {
-                "WChaMax": on_grid(p.max_charge_w, rate_sf),
-                "WChaGra": 100,
-                "WDisChaGra": 100,
-                "StorCtl_Mod": 0,
-                "MinRsvPct": on_grid(self.reserve_pct, -1),
-                "ChaState": on_grid(min(100.0, max(0.0, m.soc_pct)), -1),
-                "ChaSt": self._charge_status(),
-                "WChaMax_SF": rate_sf,
-                "WChaDisChaGra_SF": 0,
-                "MinRsvPct_SF": -1,
-                "ChaState_SF": -1,
-            },
-        )
+        fixed: dict[str, Value | None] = {
+            "WChaMax": on_grid(p.max_charge_w, rate_sf),
+            "WChaGra": 100,
+            "WDisChaGra": 100,
+            "StorCtl_Mod": 0,
+            "WChaMax_SF": rate_sf,
+            "WChaDisChaGra_SF": 0,
+            "MinRsvPct_SF": -1,
+            "ChaState_SF": -1,
+        }
+        values: dict[str, Value | None] = {
+            "MinRsvPct": on_grid(self.reserve_pct, -1),
+            "ChaState": on_grid(min(100.0, max(0.0, m.soc_pct)), -1),
+            "ChaSt": self._charge_status(),
+        }
+        return self._templates.build(124, fixed, values)
 
     def _inverter(self) -> list[int]:
         """Model 101: the AC power (+ output, i.e. discharging) and the mandatory readings."""
         w_sf = self._power_sf()
         reported_w = on_grid(self.reported_power_w(), w_sf)
-        block = build_block(
-            MODELS[101],
-            {
-                "A": on_grid(abs(reported_w) / AC_V, -1),
-                "AphA": on_grid(abs(reported_w) / AC_V, -1),
-                "A_SF": -1,
-                "PhVphA": AC_V,
-                "V_SF": 0,
-                "W": reported_w,
-                "W_SF": w_sf,
-                "Hz": 500,
-                "Hz_SF": -1,
-                "WH": None,
-                "WH_SF": 0,
-                "TmpCab": 250,
-                "Tmp_SF": -1,
-                "St": 4 if reported_w else 8,  # MPPT (running) / STANDBY
-                "Evt1": 0,
-                "Evt2": 0,
-            },
-        )
+        fixed: dict[str, Value | None] = {
+            "A_SF": -1,
+            "PhVphA": AC_V,
+            "V_SF": 0,
+            "W_SF": w_sf,
+            "Hz": 500,
+            "Hz_SF": -1,
+            "WH": None,
+            "WH_SF": 0,
+            "TmpCab": 250,
+            "Tmp_SF": -1,
+            "Evt1": 0,
+            "Evt2": 0,
+        }
+        values: dict[str, Value | None] = {
+            "A": on_grid(abs(reported_w) / AC_V, -1),
+            "AphA": on_grid(abs(reported_w) / AC_V, -1),
+            "W": reported_w,
+            "St": 4 if reported_w else 8,  # MPPT (running) / STANDBY
+        }
+        block = self._templates.build(101, fixed, values)
         if self.behaviour.w_sf_error:
             point = MODELS[101].point("W_SF")
             block[point.offset] = encode_raw(MODELS[101], point, w_sf + self.behaviour.w_sf_error)[
@@ -560,19 +588,16 @@ class SunSpecBatteryDevice:
         return max(0, math.ceil(dr.ends_at - self._now() - 1e-9))
 
     def _controls(self) -> list[int]:
-        return build_block(
-            MODELS[704],
-            {
-                "WSetEna": self.wset_ena,
-                "WSetMod": self.wset_mod,
-                "WSet": on_grid(self.wset_w, 0),
-                "WSetRvrt": on_grid(self.wset_rvrt_w, 0),
-                "WSetEnaRvrt": self.wset_ena_rvrt,
-                "WSetRvrtTms": self.wset_rvrt_tms,
-                "WSetRvrtRem": self.reversion_remaining_s(),
-                "WSet_SF": 0,
-            },
-        )
+        values: dict[str, Value | None] = {
+            "WSetEna": self.wset_ena,
+            "WSetMod": self.wset_mod,
+            "WSet": on_grid(self.wset_w, 0),
+            "WSetRvrt": on_grid(self.wset_rvrt_w, 0),
+            "WSetEnaRvrt": self.wset_ena_rvrt,
+            "WSetRvrtTms": self.wset_rvrt_tms,
+            "WSetRvrtRem": self.reversion_remaining_s(),
+        }
+        return self._templates.build(704, {"WSet_SF": 0}, values)
 
     # -- writes ------------------------------------------------------------------------------
     _WRITABLE: Mapping[int, frozenset[str]] = {

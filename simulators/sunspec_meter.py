@@ -42,13 +42,14 @@ from drready.simulators.sunspec_battery import (
     ILLEGAL_ADDRESS,
     ILLEGAL_VALUE,
     RegisterImage,
+    Templates,
     check_common_strings,
     common_block,
     fit_sf,
     on_grid,
 )
 
-from drready.modbus.registers import Value, build_block
+from drready.modbus.registers import Value
 from drready.modbus.sunspec import MODELS, SUNS_REGISTERS
 
 __all__ = ["METER_W_SIGN", "SunSpecMeterConfig", "SunSpecMeterDevice"]
@@ -100,6 +101,7 @@ class SunSpecMeterDevice:
         self._noise = random.Random(config.noise_seed)
         #: Model 1 changes only with the configuration: built once per identity.
         self._common_block: tuple[tuple[str, str, str, str, int], tuple[int, ...]] | None = None
+        self._templates = Templates()
 
     def power_w(self) -> float:
         """The true power, meter sign (+ import, charging), with the meter's noise."""
@@ -133,24 +135,26 @@ class SunSpecMeterDevice:
         w_sf = fit_sf(max(params.max_charge_w, params.max_discharge_w) * 3.2, 32767)
         watts = on_grid(self.power_w(), w_sf)
         amps = on_grid(watts / c.voltage_v, -2)
-        values: dict[str, Value | None] = {
-            "A": amps,
-            "AphA": amps,
+        fixed: dict[str, Value | None] = {
             "A_SF": -2,
             "PhV": on_grid(c.voltage_v, -1),
             "PhVphA": on_grid(c.voltage_v, -1),
             "V_SF": -1,
             "Hz": on_grid(c.frequency_hz, -2),
             "Hz_SF": -2,
-            "W": watts,
-            "WphA": watts,
             "W_SF": w_sf,
-            "TotWhExp": math.floor(c.export_start_wh + model.discharged_wh) & 0xFFFFFFFF,
-            "TotWhImp": math.floor(c.import_start_wh + model.charged_wh) & 0xFFFFFFFF,
             "TotWh_SF": 0,
             "Evt": 0,
         }
-        return build_block(MODELS[203], values)
+        values: dict[str, Value | None] = {
+            "A": amps,
+            "AphA": amps,
+            "W": watts,
+            "WphA": watts,
+            "TotWhExp": math.floor(c.export_start_wh + model.discharged_wh) & 0xFFFFFFFF,
+            "TotWhImp": math.floor(c.import_start_wh + model.charged_wh) & 0xFFFFFFFF,
+        }
+        return self._templates.build(203, fixed, values)
 
     def write(self, address: int, values: Sequence[int]) -> int | None:
         split = self.image.split_write(address, values)

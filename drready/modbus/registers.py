@@ -26,6 +26,7 @@ from drready.modbus.sunspec import Model, Point, PointType
 __all__ = [
     "SF_MAX",
     "SF_MIN",
+    "BlockTemplate",
     "ModelBlock",
     "Raw",
     "Value",
@@ -277,6 +278,25 @@ def encode_updates(
     return out
 
 
+# (id(model), size) -> (model, the first point a block of that size ends inside); keyed by id()
+# as _PLANS is, the model kept so its id cannot be reused.
+_CUTS: dict[tuple[int, int], tuple[Model, str | None]] = {}
+
+
+def _point_cut(model: Model, size: int) -> str | None:
+    """The first point a block of ``size`` registers ends inside, None if it ends between two
+    (worked out once per model and size: a client builds a block on every read)."""
+    known = _CUTS.get((id(model), size))
+    if known is not None and known[0] is model:
+        return known[1]
+    cut = next(
+        (p.name for p in model.points if p.offset < size < p.offset + p.size),
+        None,
+    )
+    _CUTS[(id(model), size)] = (model, cut)
+    return cut
+
+
 class ModelBlock:
     """A read-only view of one model's block of registers: ID, L, then L registers.
 
@@ -292,7 +312,7 @@ class ModelBlock:
         self.registers = tuple(registers)
         if len(self.registers) < 2:
             raise SunSpecDecodeError(f"model {model.id}: block of {len(self.registers)} registers")
-        if any(not 0 <= r <= 0xFFFF for r in self.registers):
+        if min(self.registers) < 0 or max(self.registers) > 0xFFFF:
             raise SunSpecDecodeError(f"model {model.id}: a register outside 0..0xFFFF")
         model_id, length = self.registers[0], self.registers[1]
         if model_id != model.id:
@@ -302,11 +322,9 @@ class ModelBlock:
                 f"model {model.id}: L is {length} but the block has {len(self.registers) - 2} "
                 "register(s) after ID and L"
             )
-        for point in model.points:
-            if point.offset < len(self.registers) < point.offset + point.size:
-                raise SunSpecDecodeError(
-                    f"model {model.id}: L {length} ends inside point {point.name}"
-                )
+        cut = _point_cut(model, len(self.registers))
+        if cut is not None:
+            raise SunSpecDecodeError(f"model {model.id}: L {length} ends inside point {cut}")
 
     @property
     def length(self) -> int:
@@ -512,3 +530,41 @@ def build_block(
     if unknown:
         raise SunSpecEncodeError(f"model {model.id} has no point {sorted(unknown)[0]!r}")
     return registers[: length + 2]
+
+
+class BlockTemplate:
+    """A block of ``model`` whose ``fixed`` points are encoded once: :meth:`build` encodes only
+    the points it is given, and returns what ``build_block(model, {**fixed, **values})`` does
+    (the same registers, the same first error). A simulator's ratings and scale factors stay
+    while its measurements change on every read."""
+
+    __slots__ = ("_block", "_fixed", "_plan", "model")
+
+    def __init__(self, model: Model, fixed: Mapping[str, Value | None]) -> None:
+        self.model = model
+        self._fixed = dict(fixed)
+        self._plan = _plan(model)
+        self._block = tuple(build_block(model, self._fixed))
+
+    def build(self, values: Mapping[str, Value | None]) -> list[int]:
+        plan = self._plan
+        merged = {**self._fixed, **values}
+        # A given scale factor re-scales fixed points, a given ID or L or an unknown point is
+        # build_block's to handle: the whole block, the plain way.
+        if any(
+            name in self._fixed
+            or name in plan.scaled_by
+            or name in ("ID", "L")
+            or name not in plan.index
+            for name in values
+        ):
+            return build_block(self.model, merged)
+        registers = list(self._block)
+        starts, encoders, index = plan.starts, plan.encoders, plan.index
+        try:
+            for name in values:
+                i = index[name]
+                registers[starts[i] : starts[i + 1]] = encoders[i](merged)
+        except (SunSpecEncodeError, SunSpecDecodeError):
+            return build_block(self.model, merged)  # raises the first error, in model order
+        return registers

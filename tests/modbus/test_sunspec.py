@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from drready.modbus.errors import SunSpecDecodeError, SunSpecEncodeError
 from drready.modbus.registers import (
+    BlockTemplate,
     ModelBlock,
     build_block,
     decode_raw,
@@ -413,7 +414,7 @@ def _outcome(
         return (type(exc).__name__, str(exc))
 
 
-def test_build_block_matches_a_point_by_point_build() -> None:
+def test_build_block_and_templates_match_a_point_by_point_build() -> None:
     rng = random.Random(13)
     good: dict[PointType, list[int | float | str | None]] = {
         PointType.STRING: ["drready", "x" * 32, None],
@@ -422,7 +423,7 @@ def test_build_block_matches_a_point_by_point_build() -> None:
     }
     bad: list[int | float | str | None] = ["x", 1.5, True, 11, 12.3, -5, 70000, 0x8000, "", 1e-12]
     scaled: list[int | float | str | None] = [0, 1, 20, 100, 0.5, 1.25, 0.1, 40000.0, None]
-    errors = 0
+    errors = templates = 0
     for _ in range(3000):
         m = rng.choice(list(MODELS.values()))
         values: dict[str, int | float | str | None] = {}
@@ -441,4 +442,13 @@ def test_build_block_matches_a_point_by_point_build() -> None:
         expected = _outcome(_reference_block, m, values)
         assert _outcome(build_block, m, values) == expected, (m.id, values)
         errors += isinstance(expected, tuple)
+        # The same block from a template: some points fixed (a valid set), the rest given.
+        fixed = {k: v for k, v in values.items() if rng.random() < 0.5}
+        if isinstance(_outcome(_reference_block, m, fixed), list):
+            given = {k: v for k, v in values.items() if k not in fixed or rng.random() < 0.02}
+            assert _outcome(
+                lambda _m, v, f=fixed: BlockTemplate(_m, f).build(v), m, given
+            ) == _outcome(_reference_block, m, {**fixed, **given}), (m.id, fixed, given)
+            templates += 1
     assert 300 < errors < 2700  # both the quick path and the refusals were exercised
+    assert templates > 300
