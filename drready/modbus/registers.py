@@ -11,6 +11,10 @@ encoded always gives the value back. Scale factors must be in −10..10.
 Scaled values are ``int`` when the scale factor is zero or positive and ``float`` when negative;
 encoding refuses a value that is not a whole number of the point's step (no silent rounding).
 Every error is one line naming the model, the point and the value.
+
+One idea past ~500 lines: the one codec, whose quick paths for the simulators (a per-model plan
+in :func:`build_block`, :class:`BlockTemplate`) must give exactly what the plain encoders give,
+so they sit next to them.
 """
 
 from __future__ import annotations
