@@ -27,7 +27,7 @@ commit 7abdf8982d5364f8ae916deee18aac86c11be36d):
 
 What the device does (the harness's reading of BAT-2.x over SunSpec):
 
-- Reads: every read recomputes the whole image from the physics advanced to now.
+- Reads: every read recomputes the models it touches from the physics advanced to now.
 - Model 802: ``WHRtg``, ``WChaRteMax``, ``WDisChaRteMax`` are the ratings; ``SoC`` (0.1 %); the
   backup reserve is ``SoCRsvMin`` (RW, %WHRtg, 0.1 % steps, 0..100; discharge stops there);
   ``SoCMax``/``SoCMin`` are 100/0; ``ChaSt`` CHARGING/DISCHARGING while power flows, else FULL,
@@ -88,7 +88,14 @@ from drready.simulators.battery_household import HOUR_S, Household, self_consump
 from drready.simulators.battery_model import BatteryModel, BatteryParams
 
 from drready.modbus.errors import SunSpecDecodeError
-from drready.modbus.registers import Value, build_block, decode_raw, encode_raw, scale
+from drready.modbus.registers import (
+    BlockTemplate,
+    Value,
+    build_block,
+    decode_raw,
+    encode_raw,
+    scale,
+)
 from drready.modbus.sunspec import END_MODEL_ID, MODELS, SUNS_REGISTERS, Model, Point
 
 __all__ = [
@@ -100,7 +107,9 @@ __all__ = [
     "SunSpecBatteryConfig",
     "SunSpecBatteryDevice",
     "SunSpecBehaviour",
+    "Templates",
     "check_common_strings",
+    "common_block",
     "fit_sf",
     "on_grid",
 ]
@@ -139,6 +148,23 @@ def on_grid(value: float, sf: int) -> int | float:
     return round(value * divisor) / divisor
 
 
+class Templates:
+    """A :class:`BlockTemplate` per model, made again when its fixed points change: the ratings
+    and scale factors are encoded once, the measurements on every read."""
+
+    def __init__(self) -> None:
+        self._made: dict[int, tuple[dict[str, Value | None], BlockTemplate]] = {}
+
+    def build(
+        self, model_id: int, fixed: dict[str, Value | None], values: dict[str, Value | None]
+    ) -> list[int]:
+        """What ``build_block(MODELS[model_id], {**fixed, **values})`` gives."""
+        made = self._made.get(model_id)
+        if made is None or made[0] != fixed:
+            made = self._made[model_id] = (fixed, BlockTemplate(MODELS[model_id], fixed))
+        return made[1].build(values)
+
+
 class RegisterImage:
     """Where each model sits: the marker at ``base``, the models in order, then the end model."""
 
@@ -164,6 +190,39 @@ class RegisterImage:
             registers.extend(block)
         registers.extend((END_MODEL_ID, 0))
         return registers
+
+    def assemble_part(
+        self,
+        marker: Sequence[int],
+        builders: Mapping[int, Callable[[], Sequence[int]]],
+        offset: int,
+        count: int,
+    ) -> tuple[int, list[int]]:
+        """The registers of the parts (marker, model blocks, end model) that overlap registers
+        ``offset`` .. ``offset + count - 1`` (counted from ``base``), and the offset of the first
+        of them. Only the blocks of those models are built: a read of one model need not compute
+        the others."""
+        end = offset + count
+        first: int | None = None
+        registers: list[int] = []
+        if offset < 2 and end > 0:
+            first = 0
+            registers.extend(marker)
+        for m in self.models:
+            start = self.addresses[m.id] - self.base
+            if start < end and start + m.block_size > offset:
+                block = builders[m.id]()
+                if len(block) != m.block_size:  # pragma: no cover - build_block gives whole blocks
+                    raise AssertionError(f"model {m.id}: {len(block)} registers")
+                if first is None:
+                    first = start
+                registers.extend(block)
+        end_start = self.end_address - self.base
+        if end_start < end and end_start + 2 > offset:
+            if first is None:
+                first = end_start
+            registers.extend((END_MODEL_ID, 0))
+        return (offset if first is None else first), registers
 
     def split_write(
         self, address: int, values: Sequence[int]
@@ -239,6 +298,15 @@ class SunSpecBatteryConfig:
         check_common_strings(self.manufacturer, self.model_name, self.serial_number, self.version)
 
 
+def common_block(
+    manufacturer: str, model_name: str, version: str, serial: str, unit: int
+) -> list[int]:
+    """Model 1 of a device: its identity and its unit ID (``DA``)."""
+    return build_block(
+        MODELS[1], {"Mn": manufacturer, "Md": model_name, "Vr": version, "SN": serial, "DA": unit}
+    )
+
+
 def check_common_strings(manufacturer: str, model_name: str, serial: str, version: str) -> None:
     """Model 1 strings: Mn, Md and SN hold 1..32 bytes of UTF-8, Vr 1..16, no NUL."""
     for name, text, room in (
@@ -280,6 +348,9 @@ class SunSpecBatteryDevice:
         self.image = RegisterImage(config.base_address, [MODELS[m] for m in chain])
         self.reserve_pct = config.params.reserve_pct
         self.log: list[str] = []
+        #: Model 1 changes only with the configuration: built once per identity.
+        self._common_block: tuple[tuple[str, str, str, str, int], tuple[int, ...]] | None = None
+        self._templates = Templates()
         self._boot()
 
     def _boot(self) -> None:
@@ -347,15 +418,25 @@ class SunSpecBatteryDevice:
     # -- the image ----------------------------------------------------------------------------
     def registers(self) -> list[int]:
         """The whole register image from ``base_address``, computed for now."""
+        return self.registers_part(0, self.image.size)[1]
+
+    def registers_part(self, offset: int, count: int) -> tuple[int, list[int]]:
+        """The image's parts covering registers ``offset`` .. ``offset + count - 1`` (from
+        ``base_address``), computed for now, and the offset where they start: only the models
+        a request touches are built."""
         self.advance()
         announced = self.behaviour.serve_suns_marker and self.config.sunspec_marker
         marker = SUNS_REGISTERS if announced else (0, 0)
-        blocks = {1: self._common(), 704: self._controls()}
+        return self.image.assemble_part(marker, self._builders, offset, count)
+
+    @property
+    def _builders(self) -> dict[int, Callable[[], list[int]]]:
+        builders = {1: self._common, 704: self._controls}
         if self.config.storage_model == 802:
-            blocks[802] = self._battery()
+            builders[802] = self._battery
         else:
-            blocks |= {101: self._inverter(), 124: self._storage()}
-        return self.image.assemble(marker, blocks)
+            builders |= {101: self._inverter, 124: self._storage}
+        return builders
 
     def heard(self) -> None:
         """The controller sent a request (any): it is alive."""
@@ -363,16 +444,10 @@ class SunSpecBatteryDevice:
 
     def _common(self) -> list[int]:
         c = self.config
-        return build_block(
-            MODELS[1],
-            {
-                "Mn": c.manufacturer,
-                "Md": c.model_name,
-                "Vr": c.version,
-                "SN": c.serial_number,
-                "DA": c.unit_id,
-            },
-        )
+        key = (c.manufacturer, c.model_name, c.version, c.serial_number, c.unit_id)
+        if self._common_block is None or self._common_block[0] != key:
+            self._common_block = (key, tuple(common_block(*key)))
+        return list(self._common_block[1])
 
     def _hb(self) -> int:
         return int(max(0.0, self._now() - self.booted_at)) % _HB_MODULUS
@@ -407,31 +482,21 @@ class SunSpecBatteryDevice:
         w_sf = self._power_sf()
         reported_w = on_grid(self.reported_power_w(), w_sf)
         amps = on_grid(reported_w / NOMINAL_DC_V, -1)
-        values: dict[str, Value | None] = {
+        fixed: dict[str, Value | None] = {
             "AHRtg": on_grid(ah, ah_sf),
             "WHRtg": on_grid(p.capacity_wh, wh_sf),
             "WChaRteMax": on_grid(p.max_charge_w, rate_sf),
             "WDisChaRteMax": on_grid(p.max_discharge_w, rate_sf),
             "SoCMax": 100,
             "SoCMin": 0,
-            "SoCRsvMin": on_grid(self.reserve_pct, -1),
-            "SoC": on_grid(min(100.0, max(0.0, m.soc_pct)), -1),
-            "ChaSt": self._charge_status(),
             "LocRemCtl": 0,  # REMOTE
-            "Hb": self._hb(),
-            "CtrlHb": self.ctrl_hb,
             "AlmRst": 0,
             "Typ": 4,  # LITHIUM_ION
-            "State": self._state(),
             "Evt1": 0,
             "Evt2": 0,
             "EvtVnd1": 0,
             "EvtVnd2": 0,
             "V": NOMINAL_DC_V,
-            "A": amps,
-            "W": reported_w,
-            "SetOp": self.set_op,
-            "SetInvState": self.set_inv_state,
             "AHRtg_SF": ah_sf,
             "WHRtg_SF": wh_sf,
             "WChaDisChaMax_SF": rate_sf,
@@ -442,7 +507,19 @@ class SunSpecBatteryDevice:
             "AMax_SF": 0,
             "W_SF": w_sf,
         }
-        block = build_block(MODELS[802], values)
+        values: dict[str, Value | None] = {
+            "SoCRsvMin": on_grid(self.reserve_pct, -1),
+            "SoC": on_grid(min(100.0, max(0.0, m.soc_pct)), -1),
+            "ChaSt": self._charge_status(),
+            "Hb": self._hb(),
+            "CtrlHb": self.ctrl_hb,
+            "State": self._state(),
+            "A": amps,
+            "W": reported_w,
+            "SetOp": self.set_op,
+            "SetInvState": self.set_inv_state,
+        }
+        block = self._templates.build(802, fixed, values)
         if self.behaviour.w_sf_error:
             point = MODELS[802].point("W_SF")
             block[point.offset] = encode_raw(MODELS[802], point, w_sf + self.behaviour.w_sf_error)[
@@ -455,48 +532,48 @@ class SunSpecBatteryDevice:
         p = self.config.params
         m = self.model
         rate_sf = fit_sf(p.max_charge_w, 65534)
-        return build_block(
-            MODELS[124],
-            {
-                "WChaMax": on_grid(p.max_charge_w, rate_sf),
-                "WChaGra": 100,
-                "WDisChaGra": 100,
-                "StorCtl_Mod": 0,
-                "MinRsvPct": on_grid(self.reserve_pct, -1),
-                "ChaState": on_grid(min(100.0, max(0.0, m.soc_pct)), -1),
-                "ChaSt": self._charge_status(),
-                "WChaMax_SF": rate_sf,
-                "WChaDisChaGra_SF": 0,
-                "MinRsvPct_SF": -1,
-                "ChaState_SF": -1,
-            },
-        )
+        fixed: dict[str, Value | None] = {
+            "WChaMax": on_grid(p.max_charge_w, rate_sf),
+            "WChaGra": 100,
+            "WDisChaGra": 100,
+            "StorCtl_Mod": 0,
+            "WChaMax_SF": rate_sf,
+            "WChaDisChaGra_SF": 0,
+            "MinRsvPct_SF": -1,
+            "ChaState_SF": -1,
+        }
+        values: dict[str, Value | None] = {
+            "MinRsvPct": on_grid(self.reserve_pct, -1),
+            "ChaState": on_grid(min(100.0, max(0.0, m.soc_pct)), -1),
+            "ChaSt": self._charge_status(),
+        }
+        return self._templates.build(124, fixed, values)
 
     def _inverter(self) -> list[int]:
         """Model 101: the AC power (+ output, i.e. discharging) and the mandatory readings."""
         w_sf = self._power_sf()
         reported_w = on_grid(self.reported_power_w(), w_sf)
-        block = build_block(
-            MODELS[101],
-            {
-                "A": on_grid(abs(reported_w) / AC_V, -1),
-                "AphA": on_grid(abs(reported_w) / AC_V, -1),
-                "A_SF": -1,
-                "PhVphA": AC_V,
-                "V_SF": 0,
-                "W": reported_w,
-                "W_SF": w_sf,
-                "Hz": 500,
-                "Hz_SF": -1,
-                "WH": None,
-                "WH_SF": 0,
-                "TmpCab": 250,
-                "Tmp_SF": -1,
-                "St": 4 if reported_w else 8,  # MPPT (running) / STANDBY
-                "Evt1": 0,
-                "Evt2": 0,
-            },
-        )
+        fixed: dict[str, Value | None] = {
+            "A_SF": -1,
+            "PhVphA": AC_V,
+            "V_SF": 0,
+            "W_SF": w_sf,
+            "Hz": 500,
+            "Hz_SF": -1,
+            "WH": None,
+            "WH_SF": 0,
+            "TmpCab": 250,
+            "Tmp_SF": -1,
+            "Evt1": 0,
+            "Evt2": 0,
+        }
+        values: dict[str, Value | None] = {
+            "A": on_grid(abs(reported_w) / AC_V, -1),
+            "AphA": on_grid(abs(reported_w) / AC_V, -1),
+            "W": reported_w,
+            "St": 4 if reported_w else 8,  # MPPT (running) / STANDBY
+        }
+        block = self._templates.build(101, fixed, values)
         if self.behaviour.w_sf_error:
             point = MODELS[101].point("W_SF")
             block[point.offset] = encode_raw(MODELS[101], point, w_sf + self.behaviour.w_sf_error)[
@@ -511,19 +588,16 @@ class SunSpecBatteryDevice:
         return max(0, math.ceil(dr.ends_at - self._now() - 1e-9))
 
     def _controls(self) -> list[int]:
-        return build_block(
-            MODELS[704],
-            {
-                "WSetEna": self.wset_ena,
-                "WSetMod": self.wset_mod,
-                "WSet": on_grid(self.wset_w, 0),
-                "WSetRvrt": on_grid(self.wset_rvrt_w, 0),
-                "WSetEnaRvrt": self.wset_ena_rvrt,
-                "WSetRvrtTms": self.wset_rvrt_tms,
-                "WSetRvrtRem": self.reversion_remaining_s(),
-                "WSet_SF": 0,
-            },
-        )
+        values: dict[str, Value | None] = {
+            "WSetEna": self.wset_ena,
+            "WSetMod": self.wset_mod,
+            "WSet": on_grid(self.wset_w, 0),
+            "WSetRvrt": on_grid(self.wset_rvrt_w, 0),
+            "WSetEnaRvrt": self.wset_ena_rvrt,
+            "WSetRvrtTms": self.wset_rvrt_tms,
+            "WSetRvrtRem": self.reversion_remaining_s(),
+        }
+        return self._templates.build(704, {"WSet_SF": 0}, values)
 
     # -- writes ------------------------------------------------------------------------------
     _WRITABLE: Mapping[int, frozenset[str]] = {

@@ -42,12 +42,14 @@ from drready.simulators.sunspec_battery import (
     ILLEGAL_ADDRESS,
     ILLEGAL_VALUE,
     RegisterImage,
+    Templates,
     check_common_strings,
+    common_block,
     fit_sf,
     on_grid,
 )
 
-from drready.modbus.registers import Value, build_block
+from drready.modbus.registers import Value
 from drready.modbus.sunspec import MODELS, SUNS_REGISTERS
 
 __all__ = ["METER_W_SIGN", "SunSpecMeterConfig", "SunSpecMeterDevice"]
@@ -97,6 +99,9 @@ class SunSpecMeterDevice:
         self.battery = battery
         self.image = RegisterImage(config.base_address, [MODELS[1], MODELS[203]])
         self._noise = random.Random(config.noise_seed)
+        #: Model 1 changes only with the configuration: built once per identity.
+        self._common_block: tuple[tuple[str, str, str, str, int], tuple[int, ...]] | None = None
+        self._templates = Templates()
 
     def power_w(self) -> float:
         """The true power, meter sign (+ import, charging), with the meter's noise."""
@@ -106,41 +111,50 @@ class SunSpecMeterDevice:
         return true_w + self._noise.uniform(-self.config.noise_w, self.config.noise_w)
 
     def registers(self) -> list[int]:
+        return self.registers_part(0, self.image.size)[1]
+
+    def registers_part(self, offset: int, count: int) -> tuple[int, list[int]]:
+        """The image's parts covering registers ``offset`` .. ``offset + count - 1``, computed
+        for now, and the offset where they start (as the battery's
+        :meth:`~drready.simulators.sunspec_battery.SunSpecBatteryDevice.registers_part`)."""
+        self.battery.advance()
+        builders = {1: self._common, 203: self._meter}
+        return self.image.assemble_part(SUNS_REGISTERS, builders, offset, count)
+
+    def _common(self) -> list[int]:
+        c = self.config
+        key = (c.manufacturer, c.model_name, c.version, c.serial_number, c.unit_id)
+        if self._common_block is None or self._common_block[0] != key:
+            self._common_block = (key, tuple(common_block(*key)))
+        return list(self._common_block[1])
+
+    def _meter(self) -> list[int]:
         c = self.config
         model = self.battery.advance()
         params = model.params
         w_sf = fit_sf(max(params.max_charge_w, params.max_discharge_w) * 3.2, 32767)
         watts = on_grid(self.power_w(), w_sf)
         amps = on_grid(watts / c.voltage_v, -2)
-        common = build_block(
-            MODELS[1],
-            {
-                "Mn": c.manufacturer,
-                "Md": c.model_name,
-                "Vr": c.version,
-                "SN": c.serial_number,
-                "DA": c.unit_id,
-            },
-        )
-        values: dict[str, Value | None] = {
-            "A": amps,
-            "AphA": amps,
+        fixed: dict[str, Value | None] = {
             "A_SF": -2,
             "PhV": on_grid(c.voltage_v, -1),
             "PhVphA": on_grid(c.voltage_v, -1),
             "V_SF": -1,
             "Hz": on_grid(c.frequency_hz, -2),
             "Hz_SF": -2,
-            "W": watts,
-            "WphA": watts,
             "W_SF": w_sf,
-            "TotWhExp": math.floor(c.export_start_wh + model.discharged_wh) & 0xFFFFFFFF,
-            "TotWhImp": math.floor(c.import_start_wh + model.charged_wh) & 0xFFFFFFFF,
             "TotWh_SF": 0,
             "Evt": 0,
         }
-        meter = build_block(MODELS[203], values)
-        return self.image.assemble(SUNS_REGISTERS, {1: common, 203: meter})
+        values: dict[str, Value | None] = {
+            "A": amps,
+            "AphA": amps,
+            "W": watts,
+            "WphA": watts,
+            "TotWhExp": math.floor(c.export_start_wh + model.discharged_wh) & 0xFFFFFFFF,
+            "TotWhImp": math.floor(c.import_start_wh + model.charged_wh) & 0xFFFFFFFF,
+        }
+        return self._templates.build(203, fixed, values)
 
     def write(self, address: int, values: Sequence[int]) -> int | None:
         split = self.image.split_write(address, values)

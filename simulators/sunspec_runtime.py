@@ -3,7 +3,7 @@
 Unit ``config.unit_id`` (1) is the battery (:mod:`drready.simulators.sunspec_battery`), unit
 ``meter_unit`` (2, None for no meter) the independent meter
 (:mod:`drready.simulators.sunspec_meter`). Each unit is a pymodbus ``SimDevice`` whose action
-recomputes the register image from the physics on every read and validates and applies every write
+recomputes the models a read touches from the physics and validates and applies every write
 (refusing it with an exception code).
 
 Two ways to listen, same code:
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sys
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -33,12 +34,24 @@ from drready.simulators.runtime import SimulatorError
 from drready.simulators.sunspec_battery import SunSpecBatteryConfig, SunSpecBatteryDevice
 from drready.simulators.sunspec_meter import SunSpecMeterConfig, SunSpecMeterDevice
 from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 from pymodbus.transport import NULLMODEM_HOST
 from pymodbus.transport.transport import NullModem
 
 from drready.model import Binding
+
+# The pymodbus.server package imports its HTTP simulator, which imports aiohttp if it can: 15 MB
+# of RSS and 0.15 s of CPU (aiohttp builds its SSL contexts on import) in a Modbus run that never
+# uses it. Unless something imported aiohttp already, it is hidden for this one import (pymodbus
+# goes without it: only its HTTP simulator, unused here, needs it), then visible again.
+if "aiohttp" in sys.modules:
+    from pymodbus.server import ModbusTcpServer
+else:
+    sys.modules["aiohttp"] = None  # type: ignore[assignment]  # None: "import aiohttp" fails
+    try:
+        from pymodbus.server import ModbusTcpServer
+    finally:
+        del sys.modules["aiohttp"]
 
 __all__ = ["NULLMODEM_HOST", "SimulatedMeter", "SimulatedSunSpecBattery"]
 
@@ -51,6 +64,8 @@ class _Unit(Protocol):
     """What the server needs of a unit: its image and its write handler."""
 
     def registers(self) -> list[int]: ...
+
+    def registers_part(self, offset: int, count: int) -> tuple[int, list[int]]: ...
 
     def write(self, address: int, values: Sequence[int]) -> int | None: ...
 
@@ -109,13 +124,16 @@ def _serve_unit(
     function_code: int,
     start_address: int,
     address: int,
+    count: int,
     registers: list[int],
     set_values: list[int] | list[bool] | None,
     *,
     after_write: Callable[[], None] | None = None,
 ) -> ExcCodes | None:
     """Answer one request to a unit: a write validated and applied by the device (refused with
-    its exception code), a read from the image computed for now."""
+    its exception code), a read from the image computed for now. Only the models the request
+    touches are computed (and stored): pymodbus answers from those registers alone."""
+    offset = address - start_address
     if set_values is not None and function_code in _WRITE_CODES:
         values = [int(v) for v in set_values]
         refused = device.write(address, values)
@@ -123,15 +141,14 @@ def _serve_unit(
             return ExcCodes(refused)
         if after_write is not None:
             after_write()
-        image = device.registers()
-        offset = address - start_address
+        first, part = device.registers_part(offset, len(values))
         # What pymodbus stores after this action: the image as the write left it.
-        cast(list[int], set_values)[:] = image[offset : offset + len(values)]
-        registers[: len(image)] = image
+        cast(list[int], set_values)[:] = part[offset - first : offset - first + len(values)]
+        registers[first : first + len(part)] = part
         return None
     if function_code in _READ_CODES or set_values is None:
-        image = device.registers()
-        registers[: len(image)] = image
+        first, part = device.registers_part(offset, count)
+        registers[first : first + len(part)] = part
         return None
     return ExcCodes.ILLEGAL_FUNCTION
 
@@ -168,7 +185,7 @@ class SimulatedMeter:
     ) -> ExcCodes | None:
         try:
             return _serve_unit(
-                self.meter, function_code, start_address, address, registers, set_values
+                self.meter, function_code, start_address, address, count, registers, set_values
             )
         except Exception as exc:  # re-raised by check(): never lost
             self._errors.append(exc)
@@ -340,6 +357,7 @@ class SimulatedSunSpecBattery:
                 function_code,
                 start_address,
                 address,
+                count,
                 registers,
                 set_values,
                 after_write=self._arm_timer,

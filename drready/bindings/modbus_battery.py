@@ -27,7 +27,7 @@ meter comparison judges only pairs read at nearly one instant.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from drready.bindings.base import ServerPathBinding
 from drready.bindings.types import (
@@ -318,26 +318,33 @@ class ModbusBatteryBinding:
             _number(values, "max_discharge_w", "ratings"),
         )
 
-    async def _power_and_meter(self) -> tuple[float, float, float | None, float | None]:
+    async def _power_and_meter(
+        self, along: Sequence[str] = ()
+    ) -> tuple[float, float, float | None, float | None, dict[str, Value | None]]:
         """The device's power (facade sign) and the meter's as one timed pair
-        (:meth:`Meter.read_pair`); without a meter, the power and when it was asked."""
+        (:meth:`Meter.read_pair`); without a meter, the power and when it was asked. The points
+        ``along`` that come in the same read as the power (one SunSpec model) are read with it,
+        so that a status costs one read of that model, not two."""
         await self._connected()
         points = await self.points()
+        with_power = points.read_along("power_w", along)
+        read: dict[str, Value | None] = {}
 
         async def read_power() -> float:
             # No heartbeat in between: a write there would part the two readings.
-            return -_number(await points.read(["power_w"]), "power_w", "status")
+            read.update(await points.read(["power_w", *with_power]))
+            return -_number(read, "power_w", "status")
 
         if self.meter is None:
             power_at = asyncio.get_running_loop().time()
-            return await read_power(), power_at, None, None
-        return await self.meter.read_pair(read_power)
+            return await read_power(), power_at, None, None, read
+        return (*await self.meter.read_pair(read_power), read)
 
     async def status(self) -> Status:
-        power_w, power_at, meter_w, meter_at = await self._power_and_meter()
-        battery = await self._read(
-            "soc_pct", "reserve_pct", "capacity_wh", "charged_wh", "discharged_wh"
-        )
+        quantities = ("soc_pct", "reserve_pct", "capacity_wh", "charged_wh", "discharged_wh")
+        power_w, power_at, meter_w, meter_at, read = await self._power_and_meter(quantities)
+        battery = {name: read[name] for name in quantities if name in read}
+        battery |= await self._read(*(name for name in quantities if name not in read))
         mode = await self.read_mode()
         soc = _number(battery, "soc_pct", "status")
         reserve = float(battery.get("reserve_pct") or 0.0)  # no reserve point: none kept

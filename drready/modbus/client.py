@@ -48,7 +48,13 @@ from drready.modbus.errors import (
     SunSpecDecodeError,
     SunSpecNotFound,
 )
-from drready.modbus.registers import ModelBlock, Value
+from drready.modbus.registers import (
+    ModelBlock,
+    Value,
+    encode_updates,
+    needs_scale_factor,
+    points_end,
+)
 from drready.modbus.sunspec import (
     BASE_ADDRESSES,
     END_MODEL_ID,
@@ -427,31 +433,51 @@ class SunSpecClient:
 
     async def read_model(self, model_id: int) -> ModelBlock:
         """The whole block of ``model_id`` (ID, L and L registers) in one go."""
-        definition = model(model_id)
         found = await self.find(model_id)
-        registers = await self.read_registers(found.address, found.length + 2)
-        if registers[0] != model_id or registers[1] != found.length:
+        return await self._read_block(model(model_id), found, found.length + 2)
+
+    async def _read_block(self, definition: Model, found: DiscoveredModel, size: int) -> ModelBlock:
+        """The first ``size`` registers of the block (ID and L included, checked against
+        discovery), as a block that ends there."""
+        registers = await self.read_registers(found.address, size)
+        if registers[0] != definition.id or registers[1] != found.length:
             raise SunSpecDecodeError(
-                f"{self.peer} unit {self.unit}: model {model_id} at {found.address} now reads "
-                f"ID {registers[0]} L {registers[1]}, discovered L {found.length}"
+                f"{self.peer} unit {self.unit}: model {definition.id} at {found.address} now "
+                f"reads ID {registers[0]} L {registers[1]}, discovered L {found.length}"
             )
-        return ModelBlock(definition, registers)
+        return ModelBlock(definition, [registers[0], size - 2, *registers[2:]])
 
     async def read_points(self, model_id: int, names: Iterable[str]) -> dict[str, Value | None]:
-        """Values of the named points, scale factors applied (None: not implemented)."""
-        block = await self.read_model(model_id)
-        return block.values(list(names))
+        """Values of the named points, scale factors applied (None: not implemented).
+
+        One read from the model's ID and L (checked against discovery) up to the last register
+        the points and their scale factors need, not the whole block: a meter's power is
+        registers 0..22 of the 107 of model 203.
+        """
+        definition = model(model_id)
+        wanted = list(names)
+        found = await self.find(model_id)
+        size = points_end(definition, wanted)
+        if size >= found.length + 2:
+            return (await self.read_model(model_id)).values(wanted)
+        return (await self._read_block(definition, found, size)).values(wanted)
 
     async def write_points(self, model_id: int, values: Mapping[str, Value | None]) -> None:
         """Write points, scaled with the scale factors the device reports now.
 
+        The model is read first only when a point has a scale factor: unscaled points (the
+        controller heartbeat, an enable) are encoded from the definition and the discovered L.
         Adjacent points go in one Write Multiple Registers request, in address order.
         """
         if not values:
             return
-        block = await self.read_model(model_id)
-        encoded = block.encode_updates(values)
-        found = await self.find(model_id)
+        definition = model(model_id)
+        if any(needs_scale_factor(definition, name) for name in values):
+            encoded = (await self.read_model(model_id)).encode_updates(values)
+            found = await self.find(model_id)
+        else:
+            found = await self.find(model_id)
+            encoded = encode_updates(definition, found.length, values, lambda name: 0)
         self.evidence.add(
             "note",
             CHANNEL,
@@ -460,8 +486,8 @@ class SunSpecClient:
             values={"model": model_id, "points": dict(values)},
         )
         runs: list[tuple[int, list[int]]] = []
-        for name in sorted(encoded, key=lambda n: block.model.point(n).offset):
-            offset = block.model.point(name).offset
+        for name in sorted(encoded, key=lambda n: definition.point(n).offset):
+            offset = definition.point(name).offset
             if runs and runs[-1][0] + len(runs[-1][1]) == offset:
                 runs[-1][1].extend(encoded[name])
             else:

@@ -173,6 +173,19 @@ class PointMap:
                 f"map it in the profile's [modbus.points.{name}]"
             ) from None
 
+    def read_along(self, name: str, others: Iterable[str]) -> list[str]:
+        """Those of ``others`` this map has that come in the same read as ``name``: points of
+        the same SunSpec model (one read of the model gives them all)."""
+        source = self.sources.get(name)
+        if not isinstance(source, SunSpecRef):
+            return []
+        return [
+            other
+            for other in others
+            if isinstance(along := self.sources.get(other), SunSpecRef)
+            and along.model == source.model
+        ]
+
     def describe(self, name: str) -> str:
         source = self.source(name)
         if isinstance(source, SunSpecRef):

@@ -29,12 +29,17 @@ class FakePoints:
     """The device's registers: power ramps by 100 W a second of loop time. The first ``lost``
     power reads take a timeout more after the value is read (a scale factor read retried)."""
 
-    def __init__(self, lost: int = 0) -> None:
+    def __init__(self, lost: int = 0, one_model: bool = False) -> None:
         self.reads: list[list[str]] = []
         self.lost = lost
+        #: The battery's quantities come in the power's read (a SunSpec model), not on their own.
+        self.one_model = one_model
 
     def has(self, name: str) -> bool:
         return name != "heartbeat"
+
+    def read_along(self, name: str, others: Iterable[str]) -> list[str]:
+        return [o for o in others if self.has(o)] if self.one_model else []
 
     async def read(self, names: Iterable[str]) -> dict[str, Value | None]:
         wanted = list(names)
@@ -74,9 +79,11 @@ class SlowMeter(Meter):
         return 100.0 * asyncio.get_running_loop().time()
 
 
-def _status(lost: int, device_lost: int = 0) -> tuple[Status, SlowMeter, FakePoints]:
+def _status(
+    lost: int, device_lost: int = 0, one_model: bool = False
+) -> tuple[Status, SlowMeter, FakePoints]:
     meter = SlowMeter(lost)
-    points = FakePoints(device_lost)
+    points = FakePoints(device_lost, one_model)
     binding = ModbusBatteryBinding(FakeClient(), meter, sunspec=False)  # type: ignore[arg-type]
     binding._points = points  # type: ignore[assignment]
     runner = LoopRunner(VirtualClock())
@@ -93,6 +100,16 @@ def test_power_and_meter_are_read_back_to_back_and_timed() -> None:
     assert status.power_read_at is not None and status.meter_read_at is not None
     assert status.meter_lag_s == pytest.approx(0.0, abs=1e-6)
     assert status.meter_power_w == pytest.approx(status.power_w, abs=1.0)
+
+
+def test_quantities_of_the_powers_model_come_in_the_power_read() -> None:
+    status, meter, points = _status(lost=0, one_model=True)
+    quantities = ["soc_pct", "reserve_pct", "capacity_wh", "charged_wh", "discharged_wh"]
+    assert points.reads[0] == ["power_w", *quantities]
+    assert not any(name in read for read in points.reads[1:] for name in quantities)
+    assert meter.reads == 1 and status.meter_lag_s == pytest.approx(0.0, abs=1e-6)
+    assert (status.soc_pct, status.reserve_pct) == (50.0, 10.0)
+    assert status.chargeable_wh == pytest.approx(5000.0)
 
 
 def test_a_pair_torn_by_a_lost_attempt_is_read_again() -> None:

@@ -17,12 +17,13 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimAction, SimData, SimDevice
 
 from drready.evidence import EvidenceLog, verify_chain
-from drready.modbus.client import SunSpecClient
+from drready.modbus.client import DiscoveredModel, SunSpecClient
 from drready.modbus.errors import (
     ModbusConnectError,
     ModbusExceptionResponse,
     ModbusTimeout,
     SunSpecChainError,
+    SunSpecDecodeError,
     SunSpecNotFound,
 )
 from drready.modbus.registers import Value, build_block
@@ -250,6 +251,57 @@ async def test_exception_response_names_the_code(tmp_path: Path) -> None:
     rx = [r for r in records if r["kind"] == "rx" and "WRITE" in r["summary"]]
     assert [r["summary"] for r in rx] == [
         "WRITE 40156 [1 regs] unit 1 -> exception 0x03 ILLEGAL DATA VALUE"
+    ]
+
+
+async def test_points_are_read_up_to_the_last_register_they_need(tmp_path: Path) -> None:
+    log = _log(tmp_path)
+    async with (
+        serve({40000: image()}) as port,
+        SunSpecClient("127.0.0.1", port, evidence=log) as client,
+    ):
+        assert await client.read_points(203, ["W"]) == {"W": 2800}  # W 18..19, W_SF 22
+        assert await client.read_points(203, ["Hz", "TotWhExp"]) == {
+            "Hz": 50.01,
+            "TotWhExp": 1234000,
+        }
+        assert await client.read_points(802, ["SoC"]) == {"SoC": 55.5}  # SoC_SF is at 56
+        with pytest.raises(SunSpecDecodeError, match="model 704 at 40134 now reads ID 704 L 65"):
+            client.models = [
+                DiscoveredModel(203, 40201, 105),
+                DiscoveredModel(704, 40134, 64),  # L changed since discovery
+            ]
+            await client.read_points(704, ["WSetEna"])
+    records = _verify(log, tmp_path)
+    discovered = next(i for i, r in enumerate(records) if r["summary"].startswith("SunSpec base"))
+    sent = [r["summary"] for r in records[discovered:] if r["kind"] == "tx"]
+    assert sent == [
+        "READ 40201+23 unit 1",
+        "READ 40201+55 unit 1",  # TotWh_SF at 54
+        "READ 40070+57 unit 1",
+        "READ 40134+23 unit 1",
+    ]
+
+
+async def test_unscaled_points_are_written_without_reading_the_model(tmp_path: Path) -> None:
+    log = _log(tmp_path)
+    async with (
+        serve({40000: image()}) as port,
+        SunSpecClient("127.0.0.1", port, evidence=log) as client,
+    ):
+        await client.discover()
+        await client.write_points(802, {"CtrlHb": 7})  # a heartbeat: no scale factor
+        await client.write_points(704, {"WSetEna": 1, "WSet": -1500})  # WSet needs WSet_SF
+        assert await client.read_points(802, ["CtrlHb"]) == {"CtrlHb": 7}
+        assert (await client.read_model(704)).raw("WSet") == -150
+    records = _verify(log, tmp_path)
+    discovered = next(i for i, r in enumerate(records) if r["summary"].startswith("SunSpec base"))
+    sent = [r["summary"] for r in records[discovered:] if r["kind"] == "tx"]
+    assert sent[:4] == [
+        "WRITE 40089 [1 regs] unit 1",
+        "READ 40134+67 unit 1",
+        "WRITE 40156 [1 regs] unit 1",
+        "WRITE 40158 [2 regs] unit 1",
     ]
 
 

@@ -70,6 +70,22 @@ def test_sources_of_each_storage_model() -> None:
         sunspec_sources(803)
 
 
+def test_points_read_along_are_those_of_the_same_model() -> None:
+    sources = sunspec_sources(802) | {"charged_wh": RegisterPoint(40500, "uint32")}
+    points = PointMap(None, sources)  # type: ignore[arg-type]
+    assert points.read_along("power_w", ["soc_pct", "setpoint_w", "charged_wh", "nope"]) == [
+        "soc_pct"
+    ]
+    mapped = PointMap(None, sources | {"power_w": RegisterPoint(40100)})  # type: ignore[arg-type]
+    assert mapped.read_along("power_w", ["soc_pct"]) == []  # a register alone: nothing along
+    assert (
+        PointMap(None, sunspec_sources(124)).read_along(  # type: ignore[arg-type]
+            "power_w", ["soc_pct", "reserve_pct"]
+        )
+        == []
+    )  # model 101's power, model 124's charge
+
+
 def _with_simulator(config: SunSpecBatteryConfig, body: object) -> None:
     runner = LoopRunner(VirtualClock())
     evidence = EvidenceLog(time.time)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import random
 import struct
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 
 from drready.modbus.errors import SunSpecDecodeError, SunSpecEncodeError
 from drready.modbus.registers import (
+    BlockTemplate,
     ModelBlock,
     build_block,
     decode_raw,
@@ -373,3 +376,79 @@ def test_shorter_common_model() -> None:
     assert block.length == 65 and block.get("DA") is None and block.get("Mn") == "Maker"
     with pytest.raises(SunSpecDecodeError, match="model 1: L 50 ends inside point SN"):
         ModelBlock(common, [1, 50, *registers[2:52]])
+
+
+def _reference_block(m: Model, values: dict[str, int | float | str | None]) -> list[int]:
+    """A block built point by point in the model's order: what build_block's quick path (a
+    template and only the given points encoded) must give, error for error."""
+    for point in m.points:
+        if point.name in values and point.offset + point.size > m.length + 2:
+            raise SunSpecEncodeError(f"model {m.id} point {point.name} lies beyond L {m.length}")
+    registers: list[int] = []
+    for point in m.points:
+        if point.name in ("ID", "L"):
+            registers.append(m.id if point.name == "ID" else m.length)
+        elif not point.sf or point.type in (PointType.STRING, PointType.FLOAT32):
+            registers.extend(encode_raw(m, point, values.get(point.name)))
+        else:
+            sf = values.get(point.sf)
+            if sf is not None and (isinstance(sf, bool) or not isinstance(sf, int)):
+                raise SunSpecEncodeError(
+                    f"model {m.id} point {point.sf}: scale factor {sf!r} is not an integer"
+                )
+            registers.extend(encode_point(m, point, values.get(point.name), sf))
+    unknown = sorted(set(values) - {p.name for p in m.points})
+    if unknown:
+        raise SunSpecEncodeError(f"model {m.id} has no point {unknown[0]!r}")
+    return registers
+
+
+def _outcome(
+    build: Callable[[Model, dict[str, int | float | str | None]], list[int]],
+    m: Model,
+    values: dict[str, int | float | str | None],
+) -> tuple[str, ...] | list[int]:
+    try:
+        return build(m, values)
+    except (SunSpecEncodeError, SunSpecDecodeError) as exc:
+        return (type(exc).__name__, str(exc))
+
+
+def test_build_block_and_templates_match_a_point_by_point_build() -> None:
+    rng = random.Random(13)
+    good: dict[PointType, list[int | float | str | None]] = {
+        PointType.STRING: ["drready", "x" * 32, None],
+        PointType.FLOAT32: [1.5, 0.0, -2.25, None],
+        PointType.SUNSSF: [-2, -1, 0, 1, None],
+    }
+    bad: list[int | float | str | None] = ["x", 1.5, True, 11, 12.3, -5, 70000, 0x8000, "", 1e-12]
+    scaled: list[int | float | str | None] = [0, 1, 20, 100, 0.5, 1.25, 0.1, 40000.0, None]
+    errors = templates = 0
+    for _ in range(3000):
+        m = rng.choice(list(MODELS.values()))
+        values: dict[str, int | float | str | None] = {}
+        for point in rng.sample(m.points, rng.randint(0, len(m.points))):
+            if rng.random() < 0.03:
+                values[point.name] = rng.choice(bad)
+            elif point.type in good:
+                values[point.name] = rng.choice(good[point.type])
+            elif point.sf:
+                values[point.name] = rng.choice(scaled)
+                values.setdefault(point.sf, rng.choice([-1, 0, 0, 1]))
+            else:
+                values[point.name] = rng.choice([1, 5, 100, None])
+        if rng.random() < 0.02:
+            values["Bogus"] = 1
+        expected = _outcome(_reference_block, m, values)
+        assert _outcome(build_block, m, values) == expected, (m.id, values)
+        errors += isinstance(expected, tuple)
+        # The same block from a template: some points fixed (a valid set), the rest given.
+        fixed = {k: v for k, v in values.items() if rng.random() < 0.5}
+        if isinstance(_outcome(_reference_block, m, fixed), list):
+            given = {k: v for k, v in values.items() if k not in fixed or rng.random() < 0.02}
+            assert _outcome(
+                lambda _m, v, f=fixed: BlockTemplate(_m, f).build(v), m, given
+            ) == _outcome(_reference_block, m, {**fixed, **given}), (m.id, fixed, given)
+            templates += 1
+    assert 300 < errors < 2700  # both the quick path and the refusals were exercised
+    assert templates > 300

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -311,10 +313,10 @@ async def test_close_is_idempotent_and_check_reraises() -> None:
     try:
         await client.connect()
 
-        def broken() -> list[int]:
+        def broken(offset: int, count: int) -> tuple[int, list[int]]:
             raise ZeroDivisionError("inside the image")
 
-        sim.device.registers = broken  # type: ignore[method-assign]
+        sim.device.registers_part = broken  # type: ignore[method-assign]
         response = await client.read_holding_registers(BASE, count=2, device_id=1)
         assert response.isError() and response.exception_code == 4
         with pytest.raises(SimulatorError, match="inside the image"):
@@ -499,3 +501,20 @@ def test_config_is_checked() -> None:
         SunSpecBatteryConfig(unit_id=0)
     with pytest.raises(ValueError, match="share unit"):
         SimulatedSunSpecBattery("127.0.0.1", 0, meter_unit=1)
+
+
+def test_the_server_comes_without_aiohttp_which_stays_importable() -> None:
+    """pymodbus.server would import aiohttp (15 MB, SSL contexts built on import) for its HTTP
+    simulator: the runtime hides it for that import only."""
+    script = (
+        "import sys\n"
+        "import drready.simulators.sunspec_runtime\n"
+        "assert 'aiohttp' not in sys.modules, 'aiohttp imported'\n"
+        "from aiohttp import web\n"
+        "print(web.Application.__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Application"
