@@ -156,10 +156,14 @@ class ForkServer:
                 self._end_future(int(message["pid"])).set_result(end)
 
     def _end_future(self, pid: int) -> asyncio.Future[ChildEnd | None]:
+        # The end may be told before the spawn's reply is read (a child that ends at once):
+        # whoever comes first makes the future; ended() takes it away (process IDs recur).
         assert self._loop is not None
         future = self._ends.get(pid)
-        if future is None or future.done():
+        if future is None:
             future = self._ends[pid] = self._loop.create_future()
+            if self._closed:
+                future.set_exception(OSError("the fork server has gone"))
         return future
 
     def _gone(self) -> None:
@@ -197,9 +201,7 @@ class ForkServer:
         message = await asyncio.wait_for(reply, CLOSE_TIMEOUT_S)
         if "error" in message:
             raise OSError(message["error"])
-        pid = int(message["pid"])
-        self._end_future(pid)
-        return pid
+        return int(message["pid"])
 
     async def ended(self, pid: int) -> ChildEnd | None:
         """How child ``pid`` ended (None: the server left before it could say)."""
@@ -207,6 +209,8 @@ class ForkServer:
             return await self._end_future(pid)
         except OSError:
             return None
+        finally:
+            self._ends.pop(pid, None)
 
     def close(self) -> None:
         """Let the server go (it leaves at once; its children are not affected) and reap it."""
@@ -283,6 +287,14 @@ def _serve(sock: socket.socket, warm_up: Callable[[], None]) -> None:
                 os.close(fd)
 
 
+def _stream(fd: int, mode: str) -> Any:
+    encoding = getattr(sys.__stdout__, "encoding", None) or "utf-8"
+    errors = "backslashreplace" if fd == 2 else "strict"
+    return open(  # the child's stream for as long as it lives
+        fd, mode, encoding=encoding, errors=errors, closefd=False, buffering=1
+    )
+
+
 def _fork(
     request: dict[str, Any], fds: list[int], sock: socket.socket, children: dict[int, int]
 ) -> int:
@@ -306,6 +318,12 @@ def _fork(
         for fd, target in ((stdin, 0), (fds[0], 1), (fds[1], 2)):
             os.dup2(fd, target)
             os.close(fd)
+        # New streams on the new descriptors: whatever sys.stdout was in the server (a capture,
+        # a terminal's line-buffered stream) is not the child's.
+        for name, fd, mode in (("stdin", 0, "r"), ("stdout", 1, "w"), ("stderr", 2, "w")):
+            stream = _stream(fd, mode)
+            setattr(sys, name, stream)
+            setattr(sys, f"__{name}__", stream)
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["cwd"])

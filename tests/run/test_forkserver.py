@@ -1,0 +1,122 @@
+"""The combined run's fork server (:mod:`drready.run.forkserver`): a forked child runs its
+module's command line, with its own output, environment, process group and exit status, and what
+it cost; a signal reaches it; a server that has gone ends every wait."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+
+from drready.run import forkserver
+from drready.run.children import ForkedChild
+from drready.run.forkserver import ForkServer
+
+MODULE = "tests.run.fork_target"
+ENV = {**os.environ, "FORK_TARGET": "given"}
+
+
+@pytest.fixture
+def server() -> ForkServer:
+    reason = forkserver.unavailable()
+    assert reason is None, reason
+    warmed: list[str] = []
+    started = ForkServer.start(lambda: warmed.append("imported once"))
+    return started
+
+
+async def _child(server: ForkServer, *argv: str) -> tuple[ForkedChild, str, str]:
+    child = await ForkedChild.start(server, ["python", "-P", "-m", MODULE, *argv], ENV)
+    out, err = await child.reader(child.stdout), await child.reader(child.stderr)
+    assert out is not None and err is not None
+    returned = await asyncio.wait_for(
+        asyncio.gather(out.read(), err.read(), child.wait()), timeout=30
+    )
+    child.close()
+    return child, returned[0].decode(), returned[1].decode()
+
+
+def test_a_child_runs_its_command_line_with_its_own_output_and_status(
+    server: ForkServer,
+) -> None:
+    async def scenario() -> None:
+        server.attach()
+        try:
+            assert await server.ready(30)
+            child, out, err = await _child(server, "echo", "hello")
+            assert (out, err) == ("hello\n", "hello\n")
+            assert child.returncode == 3
+            assert child.usage is not None
+            assert child.usage.cpu_s >= 0 and child.usage.peak_rss_mb > 1
+            assert child.usage.wall_s > 0
+            child, out, _ = await _child(server, "pgid")
+            pgid, pid, env, stdin = out.split()
+            # Its own process group, as a part started with process_group=0; its environment
+            # as given; nothing on its stdin.
+            assert pgid == pid == str(child.pid)
+            assert env == "given" and stdin == "''"
+        finally:
+            server.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_signal_reaches_the_child_and_its_end_is_told(server: ForkServer) -> None:
+    async def scenario() -> None:
+        server.attach()
+        try:
+            assert await server.ready(30)
+            child = await ForkedChild.start(server, ["python", "-P", "-m", MODULE, "wait"], ENV)
+            out = await child.reader(child.stdout)
+            assert out is not None
+            assert await asyncio.wait_for(out.readline(), 30) == b"waiting\n"
+            child.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(child.wait(), 30) == -signal.SIGTERM
+            child.send_signal(signal.SIGTERM)  # ended: reaches nobody, and does not raise
+            child.close()
+        finally:
+            server.close()
+
+    asyncio.run(scenario())
+
+
+def test_when_the_server_has_gone_the_child_is_still_waited_for(server: ForkServer) -> None:
+    async def scenario() -> None:
+        server.attach()
+        assert await server.ready(30)
+        child = await ForkedChild.start(server, ["python", "-P", "-m", MODULE, "wait"], ENV)
+        out = await child.reader(child.stdout)
+        assert out is not None
+        assert await asyncio.wait_for(out.readline(), 30) == b"waiting\n"
+        os.kill(server.pid, signal.SIGKILL)
+        waited = asyncio.ensure_future(child.wait())
+        await asyncio.sleep(0)
+        assert not waited.done()  # the child runs on without its server
+        child.send_signal(signal.SIGKILL)
+        # Its end is seen on its pidfd; its status died with the server.
+        assert await asyncio.wait_for(waited, 30) is None
+        child.close()
+        server.close()
+        with pytest.raises(OSError, match="has gone"):
+            await server.spawn(MODULE, ["echo", "x"], ENV, 1, 2)
+
+    asyncio.run(scenario())
+
+
+def test_a_server_that_fails_to_warm_up_is_not_ready() -> None:
+    def broken() -> None:
+        raise RuntimeError("cannot import")
+
+    server = ForkServer.start(broken)
+
+    async def scenario() -> None:
+        server.attach()
+        try:
+            assert not await server.ready(30)
+            assert not server.is_ready
+        finally:
+            server.close()
+
+    asyncio.run(scenario())
