@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from drready.canonical import sha256_hex
 from drready.evidence import GENESIS, Record
@@ -46,11 +46,33 @@ def load_evidence(path: Path, keep: Callable[[bytes], bool] | None = None) -> Ev
     """
     if not path.is_file():
         return Evidence(present=False)
-    lines = path.read_bytes().split(b"\n")
-    last = lines.pop()  # b"" when the file ends with a newline, as the log writes it
+    with path.open("rb") as file:
+        return _walk(_lookahead(file), keep)
+
+
+def _lookahead(file: IO[bytes]) -> Iterator[tuple[bytes, bytes | None, bool]]:
+    """Each line without its newline, the next one (None at the end), and whether it ended in a
+    newline: the log is read a line at a time, never held whole."""
+    previous: bytes | None = None
+    for line in file:
+        if previous is not None:
+            yield previous.removesuffix(b"\n"), line.removesuffix(b"\n"), True
+        previous = line
+    if previous is not None:
+        yield previous.removesuffix(b"\n"), None, previous.endswith(b"\n")
+
+
+def _walk(
+    lines: Iterator[tuple[bytes, bytes | None, bool]], keep: Callable[[bytes], bool] | None
+) -> Evidence:
     evidence = Evidence()
     previous = GENESIS
-    for index, line in enumerate(lines):
+    for index, (line, following_line, ended) in enumerate(lines):
+        if not ended:
+            evidence.problem = (
+                f"record {index} (line {index + 1}) altered: the line has no newline at its end"
+            )
+            break
         raw = _parsed(line)
         line_no = index + 1
         where = f"record {index} (line {line_no})"
@@ -59,7 +81,7 @@ def load_evidence(path: Path, keep: Callable[[bytes], bool] | None = None) -> Ev
             return evidence
         seq = raw.get("seq")
         if seq != index:
-            following = _parsed(lines[index + 1]) if index + 1 < len(lines) else None
+            following = _parsed(following_line) if following_line is not None else None
             if isinstance(following, dict) and following.get("seq") == index + 1:
                 evidence.problem = f"{where} altered: its seq is {seq!r}"
             elif isinstance(seq, int) and not isinstance(seq, bool) and seq > index:
@@ -88,16 +110,13 @@ def load_evidence(path: Path, keep: Callable[[bytes], bool] | None = None) -> Ev
         except (TypeError, ValueError, AttributeError) as exc:
             evidence.problem = f"{where} altered: not a record of this log ({exc})"
             return evidence
-        if text.encode("utf-8") != lines[index]:
+        if text.encode("utf-8") != line:
             evidence.problem = f"{where} altered: not in the canonical form the log writes"
             return evidence
-        previous = sha256_hex(lines[index])
+        previous = sha256_hex(line)
         evidence.walked += 1
         if keep is None or keep(line):
             evidence.records.append(raw)
-    if last:
-        n = len(lines)
-        evidence.problem = f"record {n} (line {n + 1}) altered: the line has no newline at its end"
     evidence.head = previous
     return evidence
 

@@ -8,6 +8,7 @@ made (flushed each time), so a run that dies still leaves what it saw.
 from __future__ import annotations
 
 import json
+from array import array
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -89,19 +90,24 @@ class EvidenceLog:
 
     The log keeps each record as its canonical JSON line, not as objects: a long run (a servicer
     under load writes tens of thousands of records) would otherwise fill the heap with dicts and
-    lists the garbage collector scans again and again, and its pauses grow with the run. Reading
-    the log back parses the lines (a record read back holds JSON values: lists, not tuples).
+    lists the garbage collector scans again and again, and its pauses grow with the run. With a
+    file, it keeps only where each line starts in it and reads lines back from there (a
+    server-topology run writes megabytes); without one, the lines themselves. Reading the log
+    back parses the lines (a record read back holds JSON values: lists, not tuples).
     """
 
     def __init__(self, now: Callable[[], float], path: Path | None = None) -> None:
         self._now = now
         self._records: list[str] = []
+        self._offsets = array("q")  # with a file: where record k's line starts in it
+        self._size = 0
         self._last_digest = GENESIS
-        self._file: IO[str] | None = None
+        self._path = path
+        self._file: IO[bytes] | None = None
         self.current_test = ""
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = path.open("w", encoding="utf-8")
+            self._file = path.open("wb")
 
     def add(
         self,
@@ -114,7 +120,7 @@ class EvidenceLog:
         values: dict[str, Any] | None = None,
     ) -> Record:
         record = Record(
-            len(self._records),
+            len(self),
             self._now(),
             kind,
             channel,
@@ -127,21 +133,35 @@ class EvidenceLog:
             self._last_digest,
         )
         line = record.line()
-        self._records.append(line)
         self._last_digest = sha256_hex(line)
-        if self._file is not None:
-            self._file.write(line + "\n")
-            self._file.flush()
+        if self._path is not None:
+            encoded = line.encode("utf-8") + b"\n"
+            self._offsets.append(self._size)
+            self._size += len(encoded)
+            if self._file is not None:
+                self._file.write(encoded)
+                self._file.flush()
+        else:
+            self._records.append(line)
         return record
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._offsets) if self._path is not None else len(self._records)
 
     def __iter__(self) -> Iterator[Record]:
-        return map(_parse, self._records)
+        return iter(self.since(0))
 
     def since(self, seq: int) -> list[Record]:
-        return [_parse(line) for line in self._records[seq:]]
+        if self._path is None:
+            return [_parse(line) for line in self._records[seq:]]
+        if seq >= len(self._offsets):
+            return []
+        start = self._offsets[max(0, seq)]
+        with self._path.open("rb") as file:
+            file.seek(start)
+            text = file.read(self._size - start).decode("utf-8")
+        # split, not splitlines: a record may hold U+2028 and the like, which JSON leaves as is.
+        return [_parse(line) for line in text.split("\n") if line]
 
     @property
     def head_digest(self) -> str:

@@ -261,6 +261,24 @@ def test_jsonl_round_trip_keeps_the_chain(tmp_path: Path) -> None:
     assert Record(**raw[-1]).digest() == log.head_digest
 
 
+def test_a_log_with_a_file_reads_its_records_back_from_it(tmp_path: Path) -> None:
+    """With a file, the log holds where each line starts, not the lines: reading back (whole,
+    or since a record) gives what was added, a line separator inside a value included."""
+    path = tmp_path / "evidence.jsonl"
+    with_file, in_memory = EvidenceLog(FakeNow(), path), EvidenceLog(FakeNow())
+    for log in (with_file, in_memory):
+        log.add("note", "harness", "", "first\u2028still the first", values={"k": "a\u2029b"})
+        log.add("rx", "echonet", "192.0.2.10:3610", "bytes", data=b"\n\r")
+        log.add("note", "harness", "", "蓄電池", values={"n": [1, 2]})
+    assert len(with_file) == len(in_memory) == 3
+    assert list(with_file) == list(in_memory)
+    assert with_file.since(1) == in_memory.since(1) and len(with_file.since(1)) == 2
+    assert with_file.since(3) == [] and with_file.head_digest == in_memory.head_digest
+    assert not with_file._records  # nothing held but the offsets
+    with_file.close()
+    assert list(with_file) == list(in_memory)  # still readable once closed
+
+
 def test_edited_file_is_detected(tmp_path: Path) -> None:
     path = tmp_path / "evidence.jsonl"
     log = _filled_log(3, path)

@@ -86,7 +86,7 @@ def bundle(battery_run: Path, tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def combined_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir = tmp_path_factory.mktemp("combined") / "run"
-    drready_run_ok(run_dir, "--", "-k", "identity")
+    drready_run_ok(run_dir, "--binding", "echonet", "--", "-k", "identity")
     for part in ("battery", "heatpump", "hybrid"):
         write_bundle(run_dir / part, local_address=LOCAL)
     write_combined_manifest(run_dir)
