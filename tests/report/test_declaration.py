@@ -38,7 +38,7 @@ INSTALL_HINT = "Debian: apt install chromium poppler-utils fonts-noto-cjk"
 
 RUNS = {
     "battery": ("run", "--simulate", "battery"),
-    "all": ("run",),
+    "all": ("run", "--binding", "echonet"),  # one part per class: the gateway run
     "fault": ("run", "--fault", "hp_heats_early"),
 }
 EXIT_STATUS = {"battery": 0, "all": 0, "fault": 1}
