@@ -300,11 +300,15 @@ def run_shift(
     """Wait until ``request_at`` (None: request now), read the heater, request heating at
     ``start_s`` and watch until the declared DR heating is over (or for ``watch_s``, if longer).
     A refused request (the start time is inside a published window) leaves nothing to judge
-    here: inconclusive, caused by *-2.2."""
-    if request_at is None:
-        request_at = dut.time_of_day_s()
-    else:
+    here: inconclusive, caused by *-2.2.
+
+    The request is timed by the device's clock read after the wait, not by the wait's target:
+    a wait ends up to ``LATE_S`` past its target (over OpenADR 3 each read of the device's
+    clock waits for the VEN's next report, 5 minutes apart), and the DR start's place on the
+    samples' clock is reckoned from the request."""
+    if request_at is not None:
         dut.wait_until_time_of_day(request_at)
+    request_at = dut.time_of_day_s()
     before_at = dut.elapsed_s()
     before: list[HeaterSample] = []
     for _ in range(BEFORE_ATTEMPTS):  # a lost poll here would leave the counter unanchored
