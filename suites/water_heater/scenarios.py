@@ -66,6 +66,9 @@ LEAD_S = 2 * 3600.0
 BEFORE_ATTEMPTS = 3
 #: Start times are tried on a grid of at least 30 minutes (DRready: 30-minute slots).
 GRID_S = 1800.0
+#: The samples' times of day come from one read of the device's clock, in whole minutes: each
+#: is up to this much earlier than the time it was really taken at.
+CLOCK_RESOLUTION_S = 60.0
 
 
 def spec_of(dut: WaterHeaterDUT) -> WaterHeaterSpec:
@@ -392,15 +395,24 @@ def check_aux_heater_stays_off(dut: WaterHeaterDUT, run: ShiftRun) -> None:
 def shift_energy(dut: WaterHeaterDUT, run: ShiftRun) -> EnergyEstimate:
     """Electric energy drawn outside the night-heating period, from the request to the end of
     the watch: the DR heating wherever it happened (early heating included), not the night's.
-    From the energy counter where it is sound, else the power readings."""
+    From the energy counter where it is sound, else the power readings.
+
+    An interval counts only if it lies wholly outside the night period though its end was read
+    up to :data:`CLOCK_RESOLUTION_S` later than its time of day says: one that reaches into
+    the night holds the night's heating (a whole poll interval of it, when its start is
+    labelled a moment before the night's start and taken a moment after)."""
     night = spec_of(dut).night_heating_s
     if len(run.samples) < 2:
         raise Inconclusive(
             "too few readings to measure energy: polls lost", cause=requirement(dut, "1.1")
         )
-    return energy_drawn(
-        run.samples, ratings_of(dut), include=lambda a, b: not in_period(a.tod_s, night)
-    )
+
+    def outside_the_night(a: HeaterSample, b: HeaterSample) -> bool:
+        return not in_period(a.tod_s, night) and not in_period(
+            (b.tod_s + CLOCK_RESOLUTION_S) % DAY_S, night
+        )
+
+    return energy_drawn(run.samples, ratings_of(dut), include=outside_the_night)
 
 
 def check_drawn_is_the_amount(dut: WaterHeaterDUT, run: ShiftRun) -> None:
