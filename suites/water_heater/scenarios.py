@@ -22,6 +22,9 @@ reading both back. What cannot be established makes the test inconclusive, namin
 requirement whose failure caused it (a plan that will not go: *-2.2).
 Plans are sized and timed from the declared ratings and published figures, never from a value
 the test judges.
+
+One module past ~500 lines: every check here is one of the same four requirements of the same
+two classes, run by the same isolation and shift steps; split, each part would import the rest.
 """
 
 from __future__ import annotations
