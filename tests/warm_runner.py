@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,8 @@ _ROOT = Path(__file__).resolve().parents[1]
 TERM_GRACE_S = 15.0
 #: Exit status of a child whose call ended in an exception no command catches.
 EXIT_CRASHED = 70
+#: With ``on_ended``: how often the caller looks for jobs that ended.
+FOLLOW_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,18 @@ class Ended:
 
 
 def run_jobs(
-    jobs: Sequence[Job], *, workers: int, job_timeout_s: float, timeout_s: float, work_dir: Path
+    jobs: Sequence[Job],
+    *,
+    workers: int,
+    job_timeout_s: float,
+    timeout_s: float,
+    work_dir: Path,
+    on_ended: Callable[[Ended], None] | None = None,
 ) -> tuple[dict[str, Ended], float]:
     """Run every job in one warm runner, ``workers`` at a time; each is stopped after
     ``job_timeout_s`` and the whole after ``timeout_s``. Returns how each ended (a job that did
-    not end is missing) and the runner's own warm-up CPU seconds."""
+    not end is missing) and the runner's own warm-up CPU seconds. ``on_ended`` is called with
+    each job as it ends (within :data:`FOLLOW_S`), in this process, for progress."""
     work_dir.mkdir(parents=True, exist_ok=True)
     request = work_dir / "jobs.json"
     results = work_dir / "ended.jsonl"
@@ -103,7 +112,10 @@ def run_jobs(
             process_group=0,
         )
         try:
-            runner.wait(timeout=timeout_s)
+            if on_ended is None:
+                runner.wait(timeout=timeout_s)
+            else:
+                _follow(runner, results, on_ended, time.monotonic() + timeout_s)
         except subprocess.TimeoutExpired:
             pass
         finally:  # overrun, or the caller stopped (a test's timeout): nothing is left running
@@ -124,6 +136,42 @@ def run_jobs(
         tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
         raise RuntimeError(f"the warm runner exited with {runner.returncode}: {tail}")
     return ended, warm_cpu_s
+
+
+def _follow(
+    runner: subprocess.Popen[bytes],
+    results: Path,
+    on_ended: Callable[[Ended], None],
+    deadline: float,
+) -> None:
+    """Wait for the runner until ``deadline`` (TimeoutExpired past it), handing each job's end
+    to ``on_ended`` as its line appears in ``results``."""
+    told = 0
+
+    def tell() -> None:
+        nonlocal told
+        if not results.exists():
+            return
+        with results.open("rb") as lines:
+            lines.seek(told)
+            for line in lines:
+                if not line.endswith(b"\n"):
+                    break  # written in part: read again next time
+                told += len(line)
+                item = json.loads(line)
+                if item.get("warm_cpu_s") is None:
+                    on_ended(Ended(**item))
+
+    while True:
+        try:
+            runner.wait(timeout=max(0.0, min(FOLLOW_S, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            tell()
+            if time.monotonic() >= deadline:
+                raise
+            continue
+        tell()
+        return
 
 
 # -- the runner process ---------------------------------------------------------------------------

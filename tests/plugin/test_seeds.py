@@ -1,27 +1,36 @@
 """The golden simulators from randomised starts (``drready run --seed N``): every class over
-every binding, 0 fails and 0 inconclusive from every seed. A false fail here is a bug in the
-suite or the simulator; the failure message names the seed and the command that repeats it.
+every binding (ECHONET Lite, Modbus for the battery, OpenADR 3, Web API), :data:`SEEDS` seeds
+each, 0 fails and 0 inconclusive from every seed. A false fail here is a bug in the suite or the
+simulator; the failure message names the seed, what it drew and the command that repeats it.
 
-20 seeds of each ECHONET Lite gateway class and of the Modbus battery. The server-topology runs
-(OpenADR 3, Web API) take tens of seconds each today, so they run :data:`SERVER_SEEDS` seeds here
-until they are fast; ``python3 benchmarks/seeds.py`` runs 50 of everything.
+The whole sweep (10 parts x 20 seeds) runs once, in the module's fixture, through
+``benchmarks/seeds.py``'s :func:`sweep`: every run forked from one warm process
+(:mod:`tests.warm_runner`), the code path of ``python -m drready.cli run --simulate CLASS
+[--profile drready/profile/builtin/CLASS-BINDING.toml] --seed N``, two at a time on two cores;
+then one test per part reads its runs. The fixture prints the wall time and each part's.
+``python3 benchmarks/seeds.py`` runs 50 seeds of everything.
+
+A part in :data:`KNOWN` has a false fail whose cause lies outside the suites and simulators; its
+test is a strict xfail until the fix lands (then it passes, the xfail fails, and the entry goes).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
-
-#: Seeds of every gateway class and of the Modbus battery.
+#: Seeds of every class over every binding.
 SEEDS = 20
-#: Seeds of each OpenADR 3 and Web API class (raise to SEEDS once a server part takes ≤ 5 s).
-SERVER_SEEDS = 2
+#: Bound on the whole sweep: it takes about 6.5 minutes on two idle cores today (39 s of CPU a
+#: seed of the 10 parts, 22 s of it over OpenADR 3).
+SWEEP_TIMEOUT_S = 3000
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(SWEEP_TIMEOUT_S + 120)]
 _SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "seeds.py"
 
 
@@ -34,16 +43,49 @@ def _sweeper() -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize(
-    ("bindings", "seeds"),
-    [(("echonet", "modbus"), SEEDS), (("openadr3", "webapi"), SERVER_SEEDS)],
-    ids=["gateway-and-modbus", "server"],
-)
-def test_golden_simulators_pass_from_every_seeded_start(
-    bindings: tuple[str, ...], seeds: int
+SWEEPER = _sweeper()
+#: Parts with a false fail whose cause lies outside the suites and simulators, until it is
+#: fixed (strict: the test fails once every seed passes, so the entry goes with the fix).
+KNOWN: dict[str, str] = {
+    part: "over OpenADR 3 WaterHeaterDUT.sample_heater labels a reading with the time it was "
+    "asked for, but the reading comes from the VEN's next report, up to 5 minutes later: a "
+    "heater heating at its DR start looks early (HP/HY-2.3 fail) from most seeds"
+    for part in ("heatpump/openadr3", "hybrid/openadr3")
+}
+PARTS = [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN[name]))
+    if name in KNOWN
+    else name
+    for name in (target.name for target in SWEEPER.targets())
+]
+
+
+@pytest.fixture(scope="module")
+def runs(request: pytest.FixtureRequest) -> dict[str, list[Any]]:
+    """Every part's runs, seeds 1 to :data:`SEEDS`."""
+    SWEEPER.SWEEP_TIMEOUT_S = SWEEP_TIMEOUT_S
+    started = time.monotonic()
+    done = SWEEPER.sweep(SWEEPER.targets(), range(1, SEEDS + 1))
+    wall_s = time.monotonic() - started
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line("")
+            for line in SWEEPER.table(done):
+                reporter.write_line(line)
+            reporter.write_line(SWEEPER.summary(done, wall_s))
+    by_part: dict[str, list[Any]] = {}
+    for run in done:
+        by_part.setdefault(run.target, []).append(run)
+    return by_part
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_golden_simulator_passes_from_every_seeded_start(
+    runs: dict[str, list[Any]], part: str
 ) -> None:
-    sweeper = _sweeper()
-    runs = sweeper.sweep(sweeper.targets(bindings), range(1, seeds + 1))
-    assert len(runs) == seeds * len(sweeper.targets(bindings))
-    bad = [run for run in runs if run.false_fails or run.problem]
-    assert not bad, "\n".join(sweeper.table(runs))
+    mine = runs[part]
+    assert sorted(run.seed for run in mine) == list(range(1, SEEDS + 1))
+    bad = [run for run in mine if run.false_fails or run.problem]
+    assert not bad, "\n".join(SWEEPER.table(bad))
