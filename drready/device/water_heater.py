@@ -10,6 +10,7 @@ evidence, never a failure; the analyses decide whether a gap leaves them enough 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -158,15 +159,19 @@ class WaterHeaterDUT(DeviceUnderTest):
 
         Each sample carries the device's time of day, reckoned from one read of its clock at
         the start (the clock has minute resolution; the harness's own clock is finer), and the
-        evidence record of its reading. A poll whose exchange failed is left out (a gap, noted
+        evidence record of its reading. A sample is placed when its reading came in, not when
+        it was asked for: over OpenADR 3 a read waits for the VEN's next report, minutes later. A poll whose exchange failed is left out (a gap, noted
         in the evidence) and the series goes on.
         """
         heater = self.binding
         start_tod = self.time_of_day_s()
 
         async def read(elapsed: float) -> HeaterSample | None:
+            loop = asyncio.get_running_loop()
+            asked = loop.time()
             try:
                 status = await heater.heater_status()
+                elapsed += (loop.time() - asked) * self.time_scale
             except ExchangeError as exc:
                 self._note(
                     f"poll at +{elapsed:.0f} s ({tod_text((start_tod + elapsed) % DAY_S)}) lost: "

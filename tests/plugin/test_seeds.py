@@ -9,9 +9,6 @@ The whole sweep (10 parts x 20 seeds) runs once, in the module's fixture, throug
 [--profile drready/profile/builtin/CLASS-BINDING.toml] --seed N``, two at a time on two cores;
 then one test per part reads its runs. The fixture prints the wall time and each part's.
 ``python3 benchmarks/seeds.py`` runs 50 seeds of everything.
-
-A part in :data:`KNOWN` has a false fail whose cause lies outside the suites and simulators; its
-test is a strict xfail until the fix lands (then it passes, the xfail fails, and the entry goes).
 """
 
 from __future__ import annotations
@@ -44,20 +41,7 @@ def _sweeper() -> ModuleType:
 
 
 SWEEPER = _sweeper()
-#: Parts with a false fail whose cause lies outside the suites and simulators, until it is
-#: fixed (strict: the test fails once every seed passes, so the entry goes with the fix).
-KNOWN: dict[str, str] = {
-    part: "over OpenADR 3 WaterHeaterDUT.sample_heater labels a reading with the time it was "
-    "asked for, but the reading comes from the VEN's next report, up to 5 minutes later: a "
-    "heater heating at its DR start looks early (HP/HY-2.3 fail) from most seeds"
-    for part in ("heatpump/openadr3", "hybrid/openadr3")
-}
-PARTS = [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN[name]))
-    if name in KNOWN
-    else name
-    for name in (target.name for target in SWEEPER.targets())
-]
+PARTS = [target.name for target in SWEEPER.targets()]
 
 
 @pytest.fixture(scope="module")
