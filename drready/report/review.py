@@ -122,7 +122,9 @@ class BundleSummary:
             "simulated": self.simulated,
             "faults": list(self.faults),
             "manifest_sha256": self.manifest_sha256,
-            "classes": [d.device_class for d in self.devices],
+            # Each class once, in the order its first part came: a plain run has four battery
+            # parts (one a binding), and the parts are in "devices".
+            "classes": list(dict.fromkeys(d.device_class for d in self.devices)),
             "bindings": sorted({d.binding for d in self.devices if d.binding}),
             "devices": [d.to_json() for d in self.devices],
             "verdicts": dict(self.verdicts),
