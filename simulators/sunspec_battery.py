@@ -82,6 +82,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from drready.simulators.battery import OWN_MODES
 from drready.simulators.battery_household import HOUR_S, Household, self_consumption
@@ -301,9 +302,20 @@ class SunSpecBatteryConfig:
 def common_block(
     manufacturer: str, model_name: str, version: str, serial: str, unit: int
 ) -> list[int]:
-    """Model 1 of a device: its identity and its unit ID (``DA``)."""
-    return build_block(
-        MODELS[1], {"Mn": manufacturer, "Md": model_name, "Vr": version, "SN": serial, "DA": unit}
+    """Model 1 of a device: its identity and its unit ID (``DA``), built once per identity (a
+    device is read thousands of times and its identity rarely changes)."""
+    return list(_common_registers(manufacturer, model_name, version, serial, unit))
+
+
+@lru_cache(maxsize=64)
+def _common_registers(
+    manufacturer: str, model_name: str, version: str, serial: str, unit: int
+) -> tuple[int, ...]:
+    return tuple(
+        build_block(
+            MODELS[1],
+            {"Mn": manufacturer, "Md": model_name, "Vr": version, "SN": serial, "DA": unit},
+        )
     )
 
 
@@ -349,7 +361,6 @@ class SunSpecBatteryDevice:
         self.reserve_pct = config.params.reserve_pct
         self.log: list[str] = []
         #: Model 1 changes only with the configuration: built once per identity.
-        self._common_block: tuple[tuple[str, str, str, str, int], tuple[int, ...]] | None = None
         self._templates = Templates()
         self._boot()
 
@@ -444,10 +455,7 @@ class SunSpecBatteryDevice:
 
     def _common(self) -> list[int]:
         c = self.config
-        key = (c.manufacturer, c.model_name, c.version, c.serial_number, c.unit_id)
-        if self._common_block is None or self._common_block[0] != key:
-            self._common_block = (key, tuple(common_block(*key)))
-        return list(self._common_block[1])
+        return common_block(c.manufacturer, c.model_name, c.version, c.serial_number, c.unit_id)
 
     def _hb(self) -> int:
         return int(max(0.0, self._now() - self.booted_at)) % _HB_MODULUS

@@ -100,7 +100,6 @@ class SunSpecMeterDevice:
         self.image = RegisterImage(config.base_address, [MODELS[1], MODELS[203]])
         self._noise = random.Random(config.noise_seed)
         #: Model 1 changes only with the configuration: built once per identity.
-        self._common_block: tuple[tuple[str, str, str, str, int], tuple[int, ...]] | None = None
         self._templates = Templates()
 
     def power_w(self) -> float:
@@ -123,10 +122,7 @@ class SunSpecMeterDevice:
 
     def _common(self) -> list[int]:
         c = self.config
-        key = (c.manufacturer, c.model_name, c.version, c.serial_number, c.unit_id)
-        if self._common_block is None or self._common_block[0] != key:
-            self._common_block = (key, tuple(common_block(*key)))
-        return list(self._common_block[1])
+        return common_block(c.manufacturer, c.model_name, c.version, c.serial_number, c.unit_id)
 
     def _meter(self) -> list[int]:
         c = self.config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import secrets
 import selectors
 import signal
@@ -12,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 #: Every battery requirement a gateway-topology run exercises; a conforming device passes each.
@@ -179,3 +181,13 @@ def mutants(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 parent = parent[step]
             del parent[path[-1]]
             yield mutant
+
+
+def load_script(path: Path, name: str) -> ModuleType:
+    """A script that is not a package module (``benchmarks/run.py``) imported as ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module

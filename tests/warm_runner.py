@@ -19,7 +19,6 @@ overruns the bound on all of them or its caller stops.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import os
@@ -29,7 +28,6 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,35 +176,15 @@ def _follow(
 
 
 def _child(job: dict[str, Any], cwd: str) -> None:
-    """In the forked child: the command line, as ``python -m drready.cli`` runs it."""
-    code = EXIT_CRASHED
-    try:
-        for signum in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
-            signal.signal(signum, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        log = job["log"]
-        Path(log).parent.mkdir(parents=True, exist_ok=True)
-        stdin = os.open(os.devnull, os.O_RDONLY)
-        out = os.open(f"{log}.out", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        err = os.open(f"{log}.err", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        for fd, target in ((stdin, 0), (out, 1), (err, 2)):
-            os.dup2(fd, target)
-            os.close(fd)
-        os.chdir(cwd)
-        from drready.cli.main import main
+    """In the forked child: the command line, as ``python -m drready.cli`` runs it, in the
+    runner's process group (which goes whole when the runner's caller stops)."""
+    from drready.run.forkserver import run_in_fork
 
-        try:
-            code = main(job["argv"])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        atexit._run_exitfuncs()
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        with contextlib.suppress(BaseException):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+    log = job["log"]
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    out = os.open(f"{log}.out", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    err = os.open(f"{log}.err", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    run_in_fork("drready.cli", list(job["argv"]), out, err, cwd=cwd, own_group=False)
 
 
 @dataclass

@@ -287,9 +287,8 @@ def _run_one(
         # CPU without cached bytecode) to end the session's summary; the suites use none of it.
         "-p",
         "no:hypothesispytest",
-        # Its cleanup runs five full garbage collections after the report is written, to turn
-        # exceptions raised in finalizers into warnings: a tenth of a water heater's run. Such an
-        # exception still reaches stderr through Python's own hook.
+        # Five full garbage collections after the report (a tenth of a water heater's run), to
+        # warn of exceptions in finalizers; those still reach stderr through Python's own hook.
         "-p",
         "no:unraisableexception",
         "--run-id",
@@ -452,10 +451,7 @@ def _run_combined(
     from drready.cli.warm import warm_up
 
     interrupted, results = run_children(
-        specs,
-        pytest_args,
-        lambda now: write_report(report_path, document(now)),
-        warm_up=warm_up,
+        specs, pytest_args, lambda now: write_report(report_path, document(now)), warm_up=warm_up
     )
     status = _combined_exit(interrupted, results, document(results))
     final = document(results, status)

@@ -160,8 +160,9 @@ class WaterHeaterDUT(DeviceUnderTest):
         Each sample carries the device's time of day, reckoned from one read of its clock at
         the start (the clock has minute resolution; the harness's own clock is finer), and the
         evidence record of its reading. A sample is placed when its reading came in, not when
-        it was asked for: over OpenADR 3 a read waits for the VEN's next report, minutes later. A poll whose exchange failed is left out (a gap, noted
-        in the evidence) and the series goes on.
+        it was asked for: over OpenADR 3 a read waits for the VEN's next report, minutes later.
+        A poll whose exchange failed is left out (a gap, noted in the evidence) and the series
+        goes on.
         """
         heater = self.binding
         start_tod = self.time_of_day_s()

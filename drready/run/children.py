@@ -25,7 +25,24 @@ def rss_mb(maxrss: int) -> float:
     return maxrss * (1 if sys.platform == "darwin" else 1024) / 1e6
 
 
-class PlainChild:
+class _Reading:
+    """What both kinds of child share: their pipes read through the event loop."""
+
+    _transports: list[asyncio.BaseTransport]
+
+    async def reader(self, pipe: IO[bytes] | None) -> asyncio.StreamReader | None:
+        if pipe is None:
+            return None
+        loop = asyncio.get_running_loop()
+        stream = asyncio.StreamReader()
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(stream), pipe
+        )
+        self._transports.append(transport)
+        return stream
+
+
+class PlainChild(_Reading):
     """A part's child process, its output read through the event loop and its end awaited by
     ``os.wait4`` in a thread of its own, so that what it cost (peak RSS, CPU time) is known:
     asyncio's own subprocesses are reaped by its child watcher, which drops that."""
@@ -89,17 +106,6 @@ class PlainChild:
                 with suppress(ProcessLookupError):
                     os.kill(self.pid, signum)
 
-    async def reader(self, pipe: IO[bytes] | None) -> asyncio.StreamReader | None:
-        if pipe is None:
-            return None
-        loop = asyncio.get_running_loop()
-        stream = asyncio.StreamReader()
-        transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(stream), pipe
-        )
-        self._transports.append(transport)
-        return stream
-
     @property
     def stdout(self) -> IO[bytes] | None:
         return self._popen.stdout
@@ -114,7 +120,7 @@ class PlainChild:
             transport.close()
 
 
-class ForkedChild:
+class ForkedChild(_Reading):
     """A part's run forked by the fork server (:mod:`drready.run.forkserver`): its output read
     as a plain child's is; its end and what it cost told by the server (which reaps it), or, if
     the server has gone, its end seen on its pidfd."""
@@ -187,17 +193,6 @@ class ForkedChild:
         if self._pidfd is not None and not self._ended:
             with suppress(OSError):
                 signal.pidfd_send_signal(self._pidfd, signum)
-
-    async def reader(self, pipe: IO[bytes] | None) -> asyncio.StreamReader | None:
-        if pipe is None:
-            return None
-        loop = asyncio.get_running_loop()
-        stream = asyncio.StreamReader()
-        transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(stream), pipe
-        )
-        self._transports.append(transport)
-        return stream
 
     def close(self) -> None:
         for transport in self._transports:

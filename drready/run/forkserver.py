@@ -43,7 +43,7 @@ import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 #: How long the server may take to warm up; past that, the parts start as plain processes.
 WARM_UP_TIMEOUT_S = 60.0
@@ -305,31 +305,58 @@ def _fork(
     pid = os.fork()
     if pid:
         return pid
+    run_in_fork(
+        str(request["module"]),
+        [str(arg) for arg in request["argv"]],
+        fds[0],
+        fds[1],
+        cwd=str(request["cwd"]),
+        env=request["env"],
+        close=[sock.fileno(), *children],
+    )
+
+
+def run_in_fork(
+    module: str,
+    argv: Sequence[str],
+    stdout: int,
+    stderr: int,
+    *,
+    cwd: str,
+    env: Mapping[str, str] | None = None,
+    own_group: bool = True,
+    close: Sequence[int] = (),
+) -> NoReturn:
+    """In a process just forked from a warm one: become ``python -m MODULE ARGV`` writing to the
+    ``stdout`` and ``stderr`` descriptors (stdin from /dev/null), and exit with its status.
+    ``own_group``: its own process group (as a part started with ``process_group=0``);
+    ``close``: the warm process's descriptors the child must not hold."""
     code = EXIT_CRASHED
     try:
-        os.setpgid(0, 0)
+        if own_group:
+            os.setpgid(0, 0)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(signum, signal.SIG_DFL)
-        sock.close()
-        for pidfd in children:
-            os.close(pidfd)
+        for fd in close:
+            os.close(fd)
         stdin = os.open(os.devnull, os.O_RDONLY)
-        for fd, target in ((stdin, 0), (fds[0], 1), (fds[1], 2)):
+        for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
             os.dup2(fd, target)
             os.close(fd)
-        # New streams on the new descriptors: whatever sys.stdout was in the server (a capture,
-        # a terminal's line-buffered stream) is not the child's.
+        # New streams on the new descriptors: whatever sys.stdout was in the warm process (a
+        # capture, a terminal's line-buffered stream) is not the child's.
         for name, fd, mode in (("stdin", 0, "r"), ("stdout", 1, "w"), ("stderr", 2, "w")):
             stream = _stream(fd, mode)
             setattr(sys, name, stream)
             setattr(sys, f"__{name}__", stream)
-        os.environ.clear()
-        os.environ.update(request["env"])
-        os.chdir(request["cwd"])
-        sys.argv = ["drready", *(str(arg) for arg in request["argv"])]
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        os.chdir(cwd)
+        sys.argv = ["drready", *argv]
         try:
-            runpy.run_module(str(request["module"]), run_name="__main__", alter_sys=True)
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

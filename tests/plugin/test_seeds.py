@@ -13,14 +13,13 @@ then one test per part reads its runs. The fixture prints the wall time and each
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests.helpers import load_script
 
 #: Seeds of every class over every binding.
 SEEDS = 20
@@ -31,16 +30,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(SWEEP_TIMEOUT_S + 120)]
 _SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "seeds.py"
 
 
-def _sweeper() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("drready_benchmark_seeds", _SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-SWEEPER = _sweeper()
+SWEEPER = load_script(_SCRIPT, "drready_benchmark_seeds")
 PARTS = [target.name for target in SWEEPER.targets()]
 
 

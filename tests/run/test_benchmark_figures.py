@@ -3,25 +3,20 @@ from canned reports and output: what it parses and how it judges, without runnin
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+from tests.helpers import load_script
+
 _SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("drready_benchmark_run", _SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_script(_SCRIPT, "drready_benchmark_run")
 
 
 def _entry(name: str, cls: str, topology: str, usage: dict[str, float] | None) -> dict[str, Any]:
