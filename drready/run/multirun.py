@@ -155,6 +155,7 @@ async def _run_parts(
     on_end: Callable[[], None],
     start_order: Sequence[int] | None = None,
     server: ForkServer | None = None,
+    early: frozenset[int] = frozenset(),
 ) -> bool:
     """Run the parts, ``jobs`` at a time (starting them in ``start_order``, indices into
     ``parts``; default their order), until each has ended; True if interrupted.
@@ -163,8 +164,9 @@ async def _run_parts(
     finishes its report as incomplete) and starts no more; a second one kills them. Every wait is
     bounded.
 
-    With a fork ``server``, one slot is its warm-up's until it is ready; the parts started
-    meanwhile, or when it is not, are plain processes.
+    With a fork ``server``, one slot is its warm-up's until it is ready. The ``early`` parts
+    (indices) start meanwhile, as plain processes; the others wait for it (a plain process too
+    if it never becomes ready).
     """
     loop = asyncio.get_running_loop()
     relay = _Relay(parts)
@@ -200,8 +202,11 @@ async def _run_parts(
             if not ended.done():
                 ended.cancel()
 
-    async def run(part: _Part, slots: asyncio.Semaphore) -> None:
+    async def run(index: int, slots: asyncio.Semaphore) -> None:
+        part = parts[index]
         async with slots:
+            if server is not None and index not in early and not server.is_ready:
+                await server.ready()
             if stop.is_set():
                 part.problem = "did not start: the run was interrupted"
                 part.pending.append("not run: the run was interrupted before it started\n")
@@ -263,7 +268,7 @@ async def _run_parts(
         order = range(len(parts)) if start_order is None else start_order
         # The semaphore wakes its waiters first come, first served: they start in this order.
         warming = [] if server is None else [warm_up(slots)]
-        await asyncio.gather(*warming, *(run(parts[index], slots) for index in order))
+        await asyncio.gather(*warming, *(run(index, slots) for index in order))
     finally:
         for signum in _STOP_SIGNALS:
             loop.remove_signal_handler(signum)
@@ -359,15 +364,23 @@ def run_children(
     # The longest first (a stable sort: equal weights keep the run's order).
     order = sorted(range(len(specs)), key=lambda index: -specs[index].weight)
     server = None
+    early: frozenset[int] = frozenset()
     if warm_up is not None and len(parts) > jobs and unavailable() is None:
         server = ForkServer.start(warm_up)
+        # While it warms up, the shortest parts start as plain processes (paying for their
+        # imports), so that the longest are forked warm; then the longest first.
+        early = frozenset(order[len(order) - (jobs - 1) :] if jobs > 1 else ())
+        order = [
+            *sorted(early, key=lambda index: specs[index].weight),
+            *order[: len(order) - len(early)],
+        ]
 
     async def run_all() -> bool:
         if server is not None:
             server.attach()
         try:
             return await _run_parts(
-                parts, jobs, _child_env(), lambda: on_change(results()), order, server
+                parts, jobs, _child_env(), lambda: on_change(results()), order, server, early
             )
         finally:
             if server is not None:
