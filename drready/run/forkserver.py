@@ -124,6 +124,8 @@ class ForkServer:
         try:
             return await asyncio.wait_for(asyncio.shield(self._ready), timeout_s)
         except TimeoutError:
+            if not self._ready.done():  # given up on: the parts waiting for it go on at once
+                self._ready.set_result(False)
             return False
 
     @property

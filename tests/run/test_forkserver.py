@@ -120,3 +120,26 @@ def test_a_server_that_fails_to_warm_up_is_not_ready() -> None:
             server.close()
 
     asyncio.run(scenario())
+
+
+def test_a_server_slower_than_its_bound_is_given_up_on_once() -> None:
+    gate = os.pipe()
+
+    def stuck() -> None:
+        os.read(gate[0], 1)  # until the test lets it go
+
+    server = ForkServer.start(stuck)
+
+    async def scenario() -> None:
+        server.attach()
+        try:
+            assert not await server.ready(0.2)
+            # Given up on: the next part does not wait another bound.
+            started = asyncio.get_running_loop().time()
+            assert not await server.ready(30)
+            assert asyncio.get_running_loop().time() - started < 5
+        finally:
+            os.write(gate[1], b"x")
+            server.close()
+
+    asyncio.run(scenario())
