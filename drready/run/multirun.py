@@ -206,7 +206,7 @@ async def _run_parts(
         part = parts[index]
         async with slots:
             if server is not None and index not in early and not server.is_ready:
-                await server.ready()
+                await ready_or_stopped()
             if stop.is_set():
                 part.problem = "did not start: the run was interrupted"
                 part.pending.append("not run: the run was interrupted before it started\n")
@@ -215,10 +215,19 @@ async def _run_parts(
         relay.ended(part)
         on_end()
 
-    async def warm_up(slots: asyncio.Semaphore) -> None:
+    async def ready_or_stopped() -> None:
+        """Until the fork server is ready (or given up on), or the run is interrupted."""
         assert server is not None
+        waits = {asyncio.ensure_future(server.ready()), asyncio.ensure_future(stop.wait())}
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pending in waits:
+                pending.cancel()
+
+    async def warm_up(slots: asyncio.Semaphore) -> None:
         async with slots:
-            await server.ready()
+            await ready_or_stopped()
 
     async def run_child(part: _Part) -> None:
         process: PlainChild | ForkedChild

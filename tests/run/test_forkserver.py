@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 
 import pytest
 
 from drready.run import forkserver
 from drready.run.children import ForkedChild
 from drready.run.forkserver import ForkServer
+from drready.run.multirun import _Part, _run_parts
 
 MODULE = "tests.run.fork_target"
 ENV = {**os.environ, "FORK_TARGET": "given"}
@@ -143,3 +145,32 @@ def test_a_server_slower_than_its_bound_is_given_up_on_once() -> None:
             server.close()
 
     asyncio.run(scenario())
+
+
+def test_parts_waiting_for_a_warming_server_stop_when_the_run_is_interrupted() -> None:
+    """The shortest part starts as a plain process while the server warms up; the others wait
+    for it, but an interrupt ends their wait at once (they did not start)."""
+    gate = os.pipe()
+    server = ForkServer.start(lambda: os.read(gate[0], 1) and None)  # warms up until let go
+    quick = [sys.executable, "-c", "print('plain')"]
+    parts = [_Part(f"part-{k}", "battery", f"run-{k}", quick) for k in range(3)]
+
+    async def scenario() -> bool:
+        server.attach()
+        loop = asyncio.get_running_loop()
+        loop.call_later(1.0, os.kill, os.getpid(), signal.SIGINT)
+        started = loop.time()
+        interrupted = await _run_parts(
+            parts, 2, dict(os.environ), lambda: None, [0, 1, 2], server, frozenset({0})
+        )
+        assert loop.time() - started < 10  # not the warm-up's 60 s bound
+        return interrupted
+
+    try:
+        assert asyncio.run(scenario())
+    finally:
+        os.write(gate[1], b"x")
+        server.close()
+    assert parts[0].exit_status == 0 and parts[0].problem is None
+    for part in parts[1:]:
+        assert part.problem == "did not start: the run was interrupted", part.problem
