@@ -16,6 +16,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from drready.report.combined import PartResult
+from drready.report.json_report import write_report
+
 #: Every battery requirement a gateway-topology run exercises; a conforming device passes each.
 GATEWAY_BATTERY_REQUIREMENTS = (
     "BAT-1.1",
@@ -191,3 +194,46 @@ def load_script(path: Path, name: str) -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+def battery_identity(serial: str, number: str, product: str = "DRR-BAT-SIM") -> dict[str, Any]:
+    """The identity a battery part's report holds (maker code FFFFFF, the simulator's)."""
+    return {
+        "identification_number": number,
+        "manufacturer_code": "FFFFFF",
+        "product_code": product,
+        "serial_number": serial,
+    }
+
+
+def battery_part_report(
+    run_dir: Path,
+    name: str,
+    identity: dict[str, Any],
+    requirements: list[dict[str, Any]],
+    *,
+    binding: str | None = None,
+    unit: str = "",
+) -> PartResult:
+    """A part's report on disk, as a battery's own run writes it (trimmed to what counts): its
+    ``requirements``, ``identity`` and, given, the ``binding`` its profile declares."""
+    document: dict[str, Any] = {
+        "schema_version": 1,
+        "harness": {"name": "drready", "version": "0"},
+        "run_id": f"r-{name}",
+        "complete": True,
+        "exit_status": 0,
+        "started_at": "2027-04-01T00:00:00+00:00",
+        "device_class": "battery",
+        "simulated": True,
+        **(
+            {}
+            if binding is None
+            else {"profile": {"device": {"class": "battery", "binding": binding}}}
+        ),
+        "device": {"identity": identity},
+        "requirements": requirements,
+        "summary": {"pass": 2, "fail": 0, "not-applicable": 0, "not-tested": 0, "declared": 0},
+    }
+    write_report(run_dir / name / "report.json", document)
+    return PartResult("battery", f"r-{name}", 0, None, name, unit)

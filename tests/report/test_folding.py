@@ -14,7 +14,8 @@ from drready.cli.run import _plan, class_bindings
 from drready.model import Binding, DeviceClass
 from drready.report.combined import PartResult, build_combined, format_combined
 from drready.report.folding import fold_units, folded_verdict
-from drready.report.json_report import validate_report, write_report
+from drready.report.json_report import validate_report
+from tests.helpers import battery_identity, battery_part_report
 
 
 @pytest.mark.parametrize(
@@ -120,19 +121,10 @@ def test_a_unit_of_one_part_keeps_its_verdict_and_reason() -> None:
     ]
 
 
-def _identity(serial: str, number: str) -> dict[str, Any]:
-    return {
-        "identification_number": number,
-        "manufacturer_code": "FFFFFF",
-        "product_code": "DRR-BAT-SIM",
-        "serial_number": serial,
-    }
-
-
 def _part_report(
     run_dir: Path, name: str, unit: str, binding: str, identity: dict[str, Any]
 ) -> PartResult:
-    """A part's report on disk, as a battery's own run writes it (trimmed to what counts)."""
+    """A battery part over ``binding``: BAT-1.1 is the gateway's (not tested over a server)."""
     server = binding in ("openadr3", "webapi")
     requirements = [
         {
@@ -143,32 +135,23 @@ def _part_report(
         },
         {"id": "BAT-ID", "verdict": "pass", "reason": "1 test(s) passed", "tests": []},
     ]
-    document = {
-        "schema_version": 1,
-        "harness": {"name": "drready", "version": "0"},
-        "run_id": f"r-{name}",
-        "complete": True,
-        "exit_status": 0,
-        "started_at": "2027-04-01T00:00:00+00:00",
-        "device_class": "battery",
-        "simulated": True,
-        "profile": {"device": {"class": "battery", "binding": binding}},
-        "device": {"identity": identity},
-        "requirements": requirements,
-        "summary": {"pass": 2, "fail": 0, "not-applicable": 0, "not-tested": 0, "declared": 0},
-    }
-    write_report(run_dir / name / "report.json", document)
-    return PartResult("battery", f"r-{name}", 0, None, name, "" if name == unit else unit)
+    return battery_part_report(
+        run_dir, name, identity, requirements, binding=binding, unit="" if name == unit else unit
+    )
 
 
 def test_star_id_compares_units_never_the_bindings_of_one_unit(tmp_path: Path) -> None:
     # Two units over two bindings each: a unit's bindings report its one identity (the same
     # over both); the two units differ, so nothing is shared.
     parts = [
-        _part_report(tmp_path, "battery-1", "battery-1", "echonet", _identity("S1", "FE01")),
-        _part_report(tmp_path, "battery-1-webapi", "battery-1", "webapi", _identity("S1", "FE01")),
-        _part_report(tmp_path, "battery-2", "battery-2", "echonet", _identity("S2", "FE02")),
-        _part_report(tmp_path, "battery-2-webapi", "battery-2", "webapi", _identity("S2", "FE02")),
+        _part_report(tmp_path, "battery-1", "battery-1", "echonet", battery_identity("S1", "FE01")),
+        _part_report(
+            tmp_path, "battery-1-webapi", "battery-1", "webapi", battery_identity("S1", "FE01")
+        ),
+        _part_report(tmp_path, "battery-2", "battery-2", "echonet", battery_identity("S2", "FE02")),
+        _part_report(
+            tmp_path, "battery-2-webapi", "battery-2", "webapi", battery_identity("S2", "FE02")
+        ),
     ]
     document = build_combined("r", tmp_path, parts, started_at=0.0, finished_at=1.0, exit_status=0)
     validate_report(document)
@@ -191,7 +174,7 @@ def test_star_id_compares_units_never_the_bindings_of_one_unit(tmp_path: Path) -
 
     # Unit 2's web API part reports unit 1's identity: the units share it, both fail *-ID.
     parts[3] = _part_report(
-        tmp_path, "battery-2-webapi", "battery-2", "webapi", _identity("S1", "FE01")
+        tmp_path, "battery-2-webapi", "battery-2", "webapi", battery_identity("S1", "FE01")
     )
     document = build_combined("r", tmp_path, parts, started_at=0.0, finished_at=1.0, exit_status=1)
     failed = {r["unit"]: r for r in document["requirements"] if r["id"] == "BAT-ID"}

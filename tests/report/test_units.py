@@ -14,8 +14,9 @@ from drready.cli.run import shard_names, shard_option
 from drready.errors import UsageError
 from drready.profile import default_profile
 from drready.report.combined import PartResult, build_combined
-from drready.report.json_report import validate_report, write_report
+from drready.report.json_report import validate_report
 from drready.report.units import UNIQUENESS_NODEID, check_unique_identities
+from tests.helpers import battery_identity, battery_part_report
 
 
 def test_each_unit_has_an_identity_of_its_own() -> None:
@@ -69,15 +70,6 @@ def test_bad_units_or_shard_is_one_line_and_exit_2(
     assert not (tmp_path / "run").exists()  # refused before anything ran
 
 
-def _identity(serial: str, number: str, product: str = "DRR-BAT-SIM") -> dict[str, Any]:
-    return {
-        "identification_number": number,
-        "manufacturer_code": "FFFFFF",
-        "product_code": product,
-        "serial_number": serial,
-    }
-
-
 def _parts(*identities: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     parts, requirements = [], []
     for k, identity in enumerate(identities, 1):
@@ -95,7 +87,9 @@ def _parts(*identities: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict
 
 def test_two_units_sharing_an_identification_number_fail_star_id_naming_them() -> None:
     parts, requirements = _parts(
-        _identity("SIM0000001", "FE01"), _identity("SIM0000002", "FE01"), _identity("S3", "FE03")
+        battery_identity("SIM0000001", "FE01"),
+        battery_identity("SIM0000002", "FE01"),
+        battery_identity("S3", "FE03"),
     )
     check_unique_identities(parts, requirements)
     by = {(r["part"], r["id"]): r for r in requirements}
@@ -116,43 +110,28 @@ def test_two_units_sharing_an_identification_number_fail_star_id_naming_them() -
 
 
 def test_a_serial_number_is_unique_within_its_product_only() -> None:
-    same = _parts(_identity("S1", "FE01"), _identity("S1", "FE02"))
+    same = _parts(battery_identity("S1", "FE01"), battery_identity("S1", "FE02"))
     check_unique_identities(*same)
     assert [r["verdict"] for r in same[1] if r["id"] == "BAT-ID"] == ["fail", "fail"]
     assert "share the serial number (0x8D) S1" in same[1][0]["reason"]
-    other = _parts(_identity("S1", "FE01"), _identity("S1", "FE02", product="OTHER"))
+    other = _parts(battery_identity("S1", "FE01"), battery_identity("S1", "FE02", product="OTHER"))
     check_unique_identities(*other)
     assert [r["verdict"] for r in other[1] if r["id"] == "BAT-ID"] == ["pass", "pass"]
 
 
 def test_one_unit_changes_nothing() -> None:
-    parts, requirements = _parts(_identity("S1", "FE01"))
+    parts, requirements = _parts(battery_identity("S1", "FE01"))
     before = copy.deepcopy(requirements)
     check_unique_identities(parts, requirements)
     assert requirements == before
 
 
 def _part_report(run_dir: Path, name: str, serial: str, number: str) -> PartResult:
-    """A part's report on disk, as a battery's own run writes it (trimmed to what counts)."""
     requirements = [
         {"id": rid, "verdict": "pass", "reason": "1 test(s) passed", "tests": []}
         for rid in ("BAT-1.1", "BAT-ID")
     ]
-    document = {
-        "schema_version": 1,
-        "harness": {"name": "drready", "version": "0"},
-        "run_id": f"r-{name}",
-        "complete": True,
-        "exit_status": 0,
-        "started_at": "2027-04-01T00:00:00+00:00",
-        "device_class": "battery",
-        "simulated": True,
-        "device": {"identity": _identity(serial, number)},
-        "requirements": requirements,
-        "summary": {"pass": 2, "fail": 0, "not-applicable": 0, "not-tested": 0, "declared": 0},
-    }
-    write_report(run_dir / name / "report.json", document)
-    return PartResult("battery", f"r-{name}", 0, None, name)
+    return battery_part_report(run_dir, name, battery_identity(serial, number), requirements)
 
 
 def test_the_combined_report_of_a_shard_fails_shared_ids_and_says_its_share(
@@ -185,7 +164,7 @@ def test_diff_tells_the_units_apart() -> None:
     from drready.report.diff import diff_reports
 
     def run(verdict: str) -> dict[str, Any]:
-        parts, requirements = _parts(_identity("S1", "FE01"), _identity("S2", "FE02"))
+        parts, requirements = _parts(battery_identity("S1", "FE01"), battery_identity("S2", "FE02"))
         requirements[2]["verdict"] = verdict  # battery-2's BAT-ID
         return {"parts": parts, "device_classes": ["battery"], "requirements": requirements}
 
