@@ -105,6 +105,13 @@ def _verify(log: EvidenceLog, tmp_path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def _sent_after_discovery(log: EvidenceLog, tmp_path: Path) -> list[str]:
+    """What the client sent (verified evidence), from its discovery on."""
+    records = _verify(log, tmp_path)
+    discovered = next(i for i, r in enumerate(records) if r["summary"].startswith("SunSpec base"))
+    return [r["summary"] for r in records[discovered:] if r["kind"] == "tx"]
+
+
 @pytest.mark.parametrize("base", [40000, 0, 50000])
 async def test_discover_read_and_write(base: int, tmp_path: Path) -> None:
     log = _log(tmp_path)
@@ -272,9 +279,7 @@ async def test_points_are_read_up_to_the_last_register_they_need(tmp_path: Path)
                 DiscoveredModel(704, 40134, 64),  # L changed since discovery
             ]
             await client.read_points(704, ["WSetEna"])
-    records = _verify(log, tmp_path)
-    discovered = next(i for i, r in enumerate(records) if r["summary"].startswith("SunSpec base"))
-    sent = [r["summary"] for r in records[discovered:] if r["kind"] == "tx"]
+    sent = _sent_after_discovery(log, tmp_path)
     assert sent == [
         "READ 40201+23 unit 1",
         "READ 40201+55 unit 1",  # TotWh_SF at 54
@@ -294,9 +299,7 @@ async def test_unscaled_points_are_written_without_reading_the_model(tmp_path: P
         await client.write_points(704, {"WSetEna": 1, "WSet": -1500})  # WSet needs WSet_SF
         assert await client.read_points(802, ["CtrlHb"]) == {"CtrlHb": 7}
         assert (await client.read_model(704)).raw("WSet") == -150
-    records = _verify(log, tmp_path)
-    discovered = next(i for i, r in enumerate(records) if r["summary"].startswith("SunSpec base"))
-    sent = [r["summary"] for r in records[discovered:] if r["kind"] == "tx"]
+    sent = _sent_after_discovery(log, tmp_path)
     assert sent[:4] == [
         "WRITE 40089 [1 regs] unit 1",
         "READ 40134+67 unit 1",
