@@ -40,6 +40,15 @@ async def _child(server: ForkServer, *argv: str) -> tuple[ForkedChild, str, str]
     return child, returned[0].decode(), returned[1].decode()
 
 
+async def _waiting_child(server: ForkServer) -> ForkedChild:
+    """A child that has started and waits until a signal ends it."""
+    child = await ForkedChild.start(server, ["python", "-P", "-m", MODULE, "wait"], ENV)
+    out = await child.reader(child.stdout)
+    assert out is not None
+    assert await asyncio.wait_for(out.readline(), 30) == b"waiting\n"
+    return child
+
+
 def test_a_child_runs_its_command_line_with_its_own_output_and_status(
     server: ForkServer,
 ) -> None:
@@ -70,10 +79,7 @@ def test_a_signal_reaches_the_child_and_its_end_is_told(server: ForkServer) -> N
         server.attach()
         try:
             assert await server.ready(30)
-            child = await ForkedChild.start(server, ["python", "-P", "-m", MODULE, "wait"], ENV)
-            out = await child.reader(child.stdout)
-            assert out is not None
-            assert await asyncio.wait_for(out.readline(), 30) == b"waiting\n"
+            child = await _waiting_child(server)
             child.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(child.wait(), 30) == -signal.SIGTERM
             child.send_signal(signal.SIGTERM)  # ended: reaches nobody, and does not raise
@@ -88,10 +94,7 @@ def test_when_the_server_has_gone_the_child_is_still_waited_for(server: ForkServ
     async def scenario() -> None:
         server.attach()
         assert await server.ready(30)
-        child = await ForkedChild.start(server, ["python", "-P", "-m", MODULE, "wait"], ENV)
-        out = await child.reader(child.stdout)
-        assert out is not None
-        assert await asyncio.wait_for(out.readline(), 30) == b"waiting\n"
+        child = await _waiting_child(server)
         os.kill(server.pid, signal.SIGKILL)
         waited = asyncio.ensure_future(child.wait())
         await asyncio.sleep(0)
