@@ -31,6 +31,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from drready.cli.status import EXIT_INTERRUPTED, EXIT_NOT_CONFORMANT, EXIT_USAGE
+from drready.cli.warm import PLUGINS_OFF, warm_up
 from drready.errors import ProfileError, UsageError
 from drready.model import Binding, DeviceClass
 from drready.report.verdicts import Verdict
@@ -281,16 +282,7 @@ def _run_one(
     )
     argv = [
         str(suites_dir()),
-        "-p",
-        "no:cacheprovider",
-        # Hypothesis's plugin imports all of Hypothesis (its modules assert-rewritten, ~0.8 s of
-        # CPU without cached bytecode) to end the session's summary; the suites use none of it.
-        "-p",
-        "no:hypothesispytest",
-        # Five full garbage collections after the report (a tenth of a water heater's run), to
-        # warn of exceptions in finalizers; those still reach stderr through Python's own hook.
-        "-p",
-        "no:unraisableexception",
+        *PLUGINS_OFF,
         "--run-id",
         run_id,
         "--report-dir",
@@ -448,8 +440,6 @@ def _run_combined(
     # Parts run in parallel and cannot share one terminal: a person is never asked during a
     # combined run (a profile's [operator] power switch still restarts its device).
     pytest_args = ["--no-operator", *args.pytest_args]
-    from drready.cli.warm import warm_up
-
     interrupted, results = run_children(
         specs, pytest_args, lambda now: write_report(report_path, document(now)), warm_up=warm_up
     )

@@ -11,6 +11,22 @@ import pkgutil
 import sys
 from collections.abc import Iterator, Sequence
 
+#: The pytest plugins a run leaves out, and the warm-up's collection with it:
+#: - the cache: a run writes nothing beside the suites;
+#: - Hypothesis's plugin imports all of Hypothesis (its modules assert-rewritten, ~0.8 s of CPU
+#:   without cached bytecode) to end the session's summary; the suites use none of it;
+#: - unraisableexception runs five full garbage collections after the report (a tenth of a water
+#:   heater's run) to warn of exceptions in finalizers, which still reach stderr through
+#:   Python's own hook.
+PLUGINS_OFF = (
+    "-p",
+    "no:cacheprovider",
+    "-p",
+    "no:hypothesispytest",
+    "-p",
+    "no:unraisableexception",
+)
+
 
 def import_all(package: str, skip: Sequence[str] = ()) -> None:
     """Import a package's modules, as some run would (lazy imports included)."""
@@ -52,7 +68,7 @@ def warm_up() -> None:
     import_all("drready", skip=("drready.suites", "drready.report.declaration"))
     backend()
     suites = suites_dir()
-    argv = [str(suites), "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--collect-only"]
+    argv = [str(suites), *PLUGINS_OFF, "--collect-only"]
     with quiet():
         pytest.main([*argv, "--rootdir", str(suites.parent)])
     gc.collect()
