@@ -28,6 +28,29 @@ PLUGINS_OFF = (
 )
 
 
+#: Modules a run imports late, on first use, that no module imports at its top: the virtual
+#: clock's freezegun (and what its first scan of every module's attributes pulls in), the
+#: certificates' OpenSSL backend, IDNA host names, pytest's unittest support. A child of the
+#: warm process finds them imported (a fork's imports are a twentieth of a gateway run).
+LATE_IMPORTS = (
+    "freezegun",
+    "concurrent.futures.process",
+    "concurrent.futures.thread",
+    "cryptography.hazmat.backends.openssl",
+    "dateutil.easter",
+    "dateutil.rrule",
+    "dateutil.utils",
+    "dateutil.zoneinfo",
+    "encodings.idna",
+    "idna.uts46data",
+    "multiprocessing.queues",
+    "six.moves.queue",
+    "sqlite3",
+    "tarfile",
+    "unittest.async_case",
+)
+
+
 def import_all(package: str, skip: Sequence[str] = ()) -> None:
     """Import a package's modules, as some run would (lazy imports included)."""
     root = importlib.import_module(package)
@@ -66,7 +89,11 @@ def warm_up() -> None:
 
     # The declaration (plots, HTML, PDF) is never drawn by `drready run`; the rest is.
     import_all("drready", skip=("drready.suites", "drready.report.declaration"))
-    backend()
+    # The simulators are a plugin (an entry point), found by the run: every module of its package.
+    import_all(type(backend()).__module__.rpartition(".")[0])
+    for name in LATE_IMPORTS:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     suites = suites_dir()
     argv = [str(suites), *PLUGINS_OFF, "--collect-only"]
     with quiet():
