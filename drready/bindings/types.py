@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+
+def field_values(value: Any) -> dict[str, Any]:
+    """A flat dataclass of readings as a dict, field by field: what ``dataclasses.asdict`` gives
+    a dataclass whose fields hold numbers, strings and tuples of them, without its deep copy (a
+    reading is filed in the evidence every poll of a run)."""
+    kind = type(value)
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(kind))
+    return {name: getattr(value, name) for name in names}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 class NotApplicable(Exception):

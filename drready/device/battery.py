@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from drready.bindings.base import BatteryBinding, SimulatorControl
-from drready.bindings.types import DrAck, Sample, Status
+from drready.bindings.types import DrAck, Sample, Status, field_values
 from drready.clock import LoopRunner
 from drready.device import checks
 from drready.device.base import DeviceUnderTest
@@ -119,7 +118,7 @@ class BatteryDUT(DeviceUnderTest):
             "echonet",
             "",
             f"power {status.power_w:+.0f} W mode {status.mode}",
-            values=asdict(status),
+            values=field_values(status),
         )
         return record.seq
 

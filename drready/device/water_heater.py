@@ -11,12 +11,17 @@ evidence, never a failure; the analyses decide whether a gap leaves them enough 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from drready.bindings.base import SimulatorControl, WaterHeaterBinding
-from drready.bindings.types import HEATER_WITNESSES, DrAck, HeaterSample, HeaterStatus
+from drready.bindings.types import (
+    HEATER_WITNESSES,
+    DrAck,
+    HeaterSample,
+    HeaterStatus,
+    field_values,
+)
 from drready.clock import LoopRunner
 from drready.device.base import DeviceUnderTest
 from drready.errors import ExchangeError
@@ -140,7 +145,7 @@ class WaterHeaterDUT(DeviceUnderTest):
 
     def _record_heater(self, status: HeaterStatus) -> int:
         """File the reading in the evidence; its record's sequence number."""
-        values = asdict(status)
+        values = field_values(status)
         if status.witnesses == HEATER_WITNESSES:
             del values["witnesses"]  # said only when the device lacks one: the usual case is all
         return self.evidence.add(
