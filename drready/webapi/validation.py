@@ -30,6 +30,8 @@ from functools import cache, lru_cache
 from importlib.resources import files
 from typing import Any, Final
 
+import jsonschema_rs
+
 # The stubs (types-jsonschema) may or may not be installed; either way this line is clean.
 from jsonschema import (  # type: ignore[import-untyped, unused-ignore]
     Draft202012Validator,
@@ -102,6 +104,16 @@ def _validator(name: str) -> Any:
     return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
+@cache
+def _compiled(name: str) -> Any:
+    """The same schema compiled by jsonschema-rs: it answers "valid" in microseconds, where
+    :func:`_validator` took a seventh of a Web API run. Only a document it refuses goes to
+    :func:`_validator`, which decides and explains (a test holds the two equal on every one-value
+    mutant of each document the reference cloud serves). The schemas use no ``format``, so the
+    two have no format checks to disagree on (a test says so)."""
+    return jsonschema_rs.validator_for(dict(load_schema(name)), validate_formats=False)
+
+
 def _describe(errors: Any, prefix: str = "") -> list[str]:
     out = []
     for error in sorted(errors, key=lambda e: [str(part) for part in e.absolute_path]):
@@ -116,6 +128,8 @@ def _describe(errors: Any, prefix: str = "") -> list[str]:
 
 def problems(name: str, document: Any) -> list[str]:
     """What is wrong with ``document`` as a ``name`` document, one line each (empty if valid)."""
+    if _compiled(name).is_valid(document):
+        return []
     return _describe(_validator(name).iter_errors(document))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
@@ -33,6 +34,7 @@ from drready.webapi.client import (
     WebApiClient,
     WebApiHttpError,
 )
+from tests.helpers import mutants
 
 HOST = "127.0.0.1"
 SECRET = "s3cret-for-tests-only"
@@ -153,16 +155,21 @@ async def test_our_documents_are_checked_before_sending(ca: trustme.CA) -> None:
     assert any(r.summary.startswith("schema violation") for r in evidence)
 
 
+#: (path, document kind) of what the reference cloud serves: every kind but the token,
+#: the last two errors (no such property; a wrong token).
+SERVED = (
+    ("/elapi/v1/devices", schemas.DEVICES),
+    ("/elapi/v1/devices/battery-1", schemas.DEVICE),
+    ("/elapi/v1/devices/battery-1/properties", schemas.PROPERTIES),
+    ("/elapi/v1/devices/battery-1/properties/operationMode", schemas.PROPERTY),
+    ("/elapi/v1/devices/battery-1/properties/nothing", schemas.ERROR),
+    ("/elapi/v1/devices/battery-1", schemas.ERROR),
+)
+
+
 async def test_the_clouds_documents_validate(ca: trustme.CA) -> None:
     async with running(ca) as (_cloud, client, _evidence):
-        for path, name in [
-            ("/elapi/v1/devices", schemas.DEVICES),
-            ("/elapi/v1/devices/battery-1", schemas.DEVICE),
-            ("/elapi/v1/devices/battery-1/properties", schemas.PROPERTIES),
-            ("/elapi/v1/devices/battery-1/properties/operationMode", schemas.PROPERTY),
-            ("/elapi/v1/devices/battery-1/properties/nothing", schemas.ERROR),
-            ("/elapi/v1/devices/battery-1", schemas.ERROR),
-        ]:
+        for path, name in SERVED:
             answer = await client.raw("GET", path, token=name != schemas.ERROR or "nope")
             assert answer.status is not None
             assert schemas.problems(name, answer.document) == [], path
@@ -170,6 +177,31 @@ async def test_the_clouds_documents_validate(ca: trustme.CA) -> None:
         assert schemas.problems(schemas.TOKEN, token.document) == []
         assert token.headers["Cache-Control"] == "no-store"
     # cloud.check() (in running) raises if any document of its own broke its schema
+
+
+async def test_the_compiled_schemas_agree_with_jsonschema_on_every_mutant(ca: trustme.CA) -> None:
+    """The fast path (jsonschema-rs) only ever answers "valid": on every document the cloud
+    serves and every one-value mutant of it, it must agree with the reference validator."""
+    documents: list[tuple[str, Any]] = []
+    async with running(ca) as (_cloud, client, _evidence):
+        for path, name in SERVED[:-1]:
+            answer = await client.raw("GET", path)
+            documents.append((name, answer.document))
+        documents.append((schemas.TOKEN, (await client.token_request()).document))
+    refused = 0
+    for name, valid in documents:
+        for document in (valid, *mutants(valid)):
+            reference = not list(schemas._validator(name).iter_errors(document))
+            assert schemas._compiled(name).is_valid(document) == reference, (name, document)
+            assert (schemas.problems(name, document) == []) == reference, (name, document)
+            refused += not reference
+    assert refused > 0
+
+
+@pytest.mark.parametrize("name", schemas.DOCUMENTS)
+def test_the_document_schemas_check_no_format(name: str) -> None:
+    """The fast path skips format checks; the reference validator would make them."""
+    assert '"format"' not in json.dumps(schemas.load_schema(name))
 
 
 # -- malformed documents ---------------------------------------------------------------------
