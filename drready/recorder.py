@@ -237,11 +237,12 @@ class RunRecorder:
         )
 
     def write(self) -> None:
-        if self.exit_status is not None:
+        """The report as it stands: on one line while the run goes on, indented at its end."""
+        if final := self.exit_status is not None:
             self.finished_at = real_now()
-        record = self.record()
-        self.verdicts = run_verdicts(record)
-        write_report(self.report_path, build_document(record, __version__, self.verdicts))
+        self.verdicts = run_verdicts(record := self.record())
+        document = build_document(record, __version__, self.verdicts)
+        write_report(self.report_path, document, indent=2 if final else None)
 
     # -- pytest hooks ----------------------------------------------------------------------------
     def pytest_collection_modifyitems(
