@@ -17,7 +17,10 @@ from collections.abc import Iterator, Sequence
 #:   without cached bytecode) to end the session's summary; the suites use none of it;
 #: - unraisableexception runs five full garbage collections after the report (a tenth of a water
 #:   heater's run) to warn of exceptions in finalizers, which still reach stderr through
-#:   Python's own hook.
+#:   Python's own hook;
+#: - pytest-benchmark, where it is installed, asks git and hg for the project's name in eight
+#:   subprocesses at every session's start (a tenth of a simulated gateway run); no suite
+#:   benchmarks anything.
 PLUGINS_OFF = (
     "-p",
     "no:cacheprovider",
@@ -25,6 +28,8 @@ PLUGINS_OFF = (
     "no:hypothesispytest",
     "-p",
     "no:unraisableexception",
+    "-p",
+    "no:benchmark",
 )
 
 
