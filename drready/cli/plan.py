@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from drready.cli.warm import suites_config
 from drready.errors import UsageError
 from drready.model import DeviceClass, Topology
 from drready.profile import Profile
@@ -88,7 +89,8 @@ def collect_schedule(
             impair=None,
         )
         check_run(options, resolve_profile(options))
-        argv = [str(suites_dir()), "--collect-only", "-p", "no:cacheprovider", "-p", "no:terminal"]
+        argv = [str(suites_dir()), *suites_config(), "--collect-only", "-p", "no:cacheprovider"]
+        argv += ["-p", "no:terminal"]
         argv += ["--report-dir", scratch, "--rootdir", str(suites_dir().parent)]
         if profile_path is not None:
             argv += ["--profile", str(profile_path)]

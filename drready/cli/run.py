@@ -31,7 +31,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from drready.cli.status import EXIT_INTERRUPTED, EXIT_NOT_CONFORMANT, EXIT_USAGE
-from drready.cli.warm import PLUGINS_OFF, warm_up
+from drready.cli.warm import PLUGINS_OFF, suites_config, warm_up
 from drready.errors import ProfileError, UsageError
 from drready.model import Binding, DeviceClass
 from drready.report.verdicts import Verdict
@@ -282,6 +282,7 @@ def _run_one(
     )
     argv = [
         str(suites_dir()),
+        *suites_config(),
         *PLUGINS_OFF,
         "--run-id",
         run_id,

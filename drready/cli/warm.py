@@ -33,6 +33,14 @@ PLUGINS_OFF = (
 )
 
 
+def suites_config() -> tuple[str, str]:
+    """The pytest option that gives a session on the suites their own configuration
+    (``suites/run.ini``), whatever directory it starts in."""
+    from drready.run.options import suites_dir
+
+    return ("-c", str(suites_dir() / "run.ini"))
+
+
 #: Modules a run imports late, on first use, that no module imports at its top: the virtual
 #: clock's freezegun (and what its first scan of every module's attributes pulls in), the
 #: certificates' OpenSSL backend, IDNA host names, pytest's unittest support. A child of the
@@ -100,7 +108,7 @@ def warm_up() -> None:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
     suites = suites_dir()
-    argv = [str(suites), *PLUGINS_OFF, "--collect-only"]
+    argv = [str(suites), *suites_config(), *PLUGINS_OFF, "--collect-only"]
     with quiet():
         pytest.main([*argv, "--rootdir", str(suites.parent)])
     gc.collect()
