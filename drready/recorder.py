@@ -72,7 +72,8 @@ class _Running:
     device_time_start: float
     outcome: str = "passed"
     message: str = ""
-    duration_s: float = 0.0
+    #: pytest's phase durations read a frozen clock in a simulated run: the real clock, from setup.
+    started_s: float = field(default_factory=real_monotonic)
     failed_at: int | None = None  # evidence length when the failing phase ended
     metrics_first: int = 0
     cause: str | None = None  # of an inconclusive outcome
@@ -377,7 +378,6 @@ class RunRecorder:
             running = self.running[report.nodeid] = _Running(
                 report.nodeid, requirements, first, 0.0
             )
-        running.duration_s += report.duration
         properties = dict(report.user_properties)
         restore = properties.get(RESTORE_FAILED)
         if restore is not None:
@@ -430,7 +430,7 @@ class RunRecorder:
                 outcome=running.outcome,
                 message=message,
                 requirements=running.requirements,
-                duration_s=running.duration_s,
+                duration_s=real_monotonic() - running.started_s,
                 device_time_s=max(0.0, device_time - running.device_time_start),
                 evidence_first=running.evidence_first,
                 evidence_last=evidence_last,

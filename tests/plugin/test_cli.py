@@ -129,13 +129,17 @@ def test_a_run_takes_the_suites_configuration_wherever_it_starts(tmp_path: Path)
     """pytest looks for a configuration from the directories on its command line, and a report
     directory that did not exist yet was not one: a run started in a checkout took the
     project's own settings (a per-test timeout of 300 s, another asyncio mode) the first time,
-    and none the next."""
+    and none the next. And pytest's own timer reads the real clock."""
     report_dir = tmp_path / "run"
     for _first_then_again in range(2):
         done = _drready("run", "--simulate", "battery", "--report-dir", str(report_dir))
         assert done.returncode == 0, done.stdout[-3000:]
         assert "configfile: suites/run.ini" in done.stdout, done.stdout[:2000]
         assert "\ntimeout: " not in done.stdout, done.stdout[:2000]
+        # A test's duration is real seconds (pytest's clock is never the virtual one).
+        for requirement in load_report(report_dir / "report.json")["requirements"]:
+            for test in requirement["tests"]:
+                assert 0 <= test["duration_s"] < 60, test
 
 
 @pytest.mark.slow
