@@ -1,5 +1,6 @@
 """The bundle's fast paths give what the plain ones give: the chain walk's check of the canonical
-form, and the one pass that walks the chain and builds the HAR together."""
+form, the HAR's skipping of bodies nothing in which can be redacted, and the one pass that walks
+the chain and builds the HAR together."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from typing import Any
 import pytest
 
 from drready.bundle import BundleError, write_bundle
+from drready.bundle import har as har_module
 from drready.bundle.chain import Evidence, load_evidence, stream_evidence
-from drready.bundle.har import har_bytes
+from drready.bundle.har import _har_body, _HttpMessage, _unredacted_json, har_bytes
+from drready.canonical import canonical_json
 from drready.evidence import GENESIS, EvidenceLog, Record
+from drready.evidence.redact import REDACTED, redact_body
 
 # --------------------------------------------------------------------------- the canonical form
 
@@ -210,6 +214,129 @@ def test_a_log_written_by_the_log_walks_whole(tmp_path: Path) -> None:
     assert (evidence.problem, evidence.count, evidence.head) == (None, len(log), log.head_digest)
 
 
+# --------------------------------------------------------------------------- HAR bodies
+
+KEYS = [
+    "password",
+    "Password",
+    "user_password",
+    "passwordHash",
+    "pass-word",
+    "passwd",
+    "pwd",
+    "secret",
+    "clientSecret",
+    "client_secret",
+    "token",
+    "access_token",
+    "accessToken",
+    "token_type",
+    "tokens",
+    "apiKey",
+    "api_key",
+    "x-api-key",
+    "X-Api-Key",
+    "x-a-p-i-k-e-y",
+    "b.e.a.r.e.r",
+    "privateKey",
+    "private_key",
+    "signingKey",
+    "key",
+    "keyId",
+    "authorization",
+    "Authorization",
+    "cookie",
+    "set-cookie",
+    "credentials",
+    "psk",
+    "name",
+    "value",
+    "id",
+    "venName",
+    "objectType",
+    "payloads",
+    "values",
+    "intervalPeriod",
+    "url",
+    "note",
+    'a"b',
+    "c\\d",
+    "x\tapikey",
+    "pa\u017fsword",
+    "日本",
+]
+STRINGS = [
+    "",
+    "[redacted]",
+    "plain",
+    "Bearer abcdefghijkl",
+    "bearer",
+    "Basic dXNlcjpwYXNz",
+    "password=hunter2",
+    "token: abc",
+    "https://h/x?access_token=abc",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkdXQifQ.c2ln",
+    "-----BEGIN PRIVATE KEY-----\nMII\n-----END PRIVATE KEY-----",
+    "Authorization: Basic zz",
+    "value",
+    "password",
+    "apiKey",
+    'quote " and \\ backslash',
+    "line\nbreak \u2028",
+    "日本語",
+    "pa\u017fsword=x",
+    "2027-04-01T00:00:00Z",
+]
+
+
+def _document(rng: random.Random, depth: int = 0) -> Any:
+    roll = rng.random()
+    if depth > 3 or roll < 0.3:
+        return rng.choice([*STRINGS, 0, 1.5, -2, True, False, None, float("nan")])
+    if roll < 0.45:
+        return [_document(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    if roll < 0.55:
+        return {"name": rng.choice(KEYS), "value": _document(rng, depth + 1)}
+    return {rng.choice(KEYS): _document(rng, depth + 1) for _ in range(rng.randint(0, 5))}
+
+
+def _documents() -> list[Any]:
+    rng = random.Random(13)
+    made = [_document(rng) for _ in range(4000)]
+    return [doc for doc in made if isinstance(doc, (dict, list))]
+
+
+def _message(body: Any) -> _HttpMessage:
+    record = {"seq": 0, "time": 0.0, "kind": "rx", "peer": "", "test": ""}
+    text = canonical_json(body)
+    headers = [("Content-Type", "application/json")]
+    return _HttpMessage(record, False, ("HTTP/1.1", "200", "OK"), headers, text.encode(), True)
+
+
+def test_a_body_is_skipped_only_when_redact_body_gives_it_back_as_it_is() -> None:
+    skipped = redacted = 0
+    for body in _documents():
+        message = _message(body)
+        text = message.body.decode("utf-8")
+        expected = redact_body(text, "application/json")
+        assert _har_body(message) == {"mimeType": "application/json", "text": expected}, text
+        if _unredacted_json(text):
+            assert expected == text
+            skipped += 1
+        redacted += expected != text
+    # Both sides are exercised: bodies left as they are, and bodies with credentials.
+    assert skipped > 300 and redacted > 300
+
+
+def test_a_secret_key_alone_makes_the_body_go_the_whole_way() -> None:
+    for body in ({"password": "x"}, [{"name": "apiKey", "value": 5}], {"x-a-p-i-k-e-y": "k"}):
+        text = canonical_json(body)
+        assert not _unredacted_json(text)
+        assert REDACTED in redact_body(text, "application/json")
+    text = canonical_json({"venName": "ven", "payloads": [1, 2.5, None, True]})
+    assert _unredacted_json(text)
+
+
 # --------------------------------------------------------------------------- the one pass
 
 
@@ -294,3 +421,33 @@ def test_a_record_that_breaks_the_har_in_an_intact_chain_still_raises(tmp_path: 
     (run_dir / "report.json").write_text(json.dumps(report), encoding="utf-8")
     with pytest.raises(ValueError, match="non-hexadecimal"):
         write_bundle(run_dir, local_address=None)
+
+
+def test_the_har_caches_start_empty_and_give_what_they_were_given() -> None:
+    """The header, URL and string caches are pure memos: a second HAR of the same records is
+    the first one, byte for byte, whether the caches are warm or not."""
+    records = [
+        {
+            "seq": n,
+            "time": 1.0 + n,
+            "kind": "rx" if n % 2 == 0 else "tx",
+            "channel": "http",
+            "peer": "192.0.2.1:1000",
+            "data_hex": "",
+            "test": "",
+            "values": {"method": "GET", "url": "/x?token=abc&a=1", "headers": [["Cookie", "s"]]}
+            if n % 2 == 0
+            else {"status": 200, "headers": [["Location", "/y?password=p"]], "body": {"n": n}},
+        }
+        for n in range(6)
+    ]
+    warm = har_bytes(records)
+    for cached in (
+        har_module._har_header,
+        har_module._har_url,
+        har_module._redactable,
+        har_module._redacted_text,
+    ):
+        cached.cache_clear()
+    assert har_bytes(records) == warm
+    assert b"abc" not in warm[0] and b"=p" not in warm[0]
