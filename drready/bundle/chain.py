@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from math import isfinite
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,15 +28,28 @@ class Evidence:
         return self.walked
 
 
+#: The json module's own scanner: json.loads runs it after skipping white space, then checks
+#: that nothing follows (a call and two regular expressions more, for every record).
+_scan_once: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
 def _parsed_text(line: bytes) -> tuple[dict[str, Any], str] | str:
     """A line as a record's JSON object and the line's text, or what is wrong with it."""
     try:
         text = line.decode("utf-8")
-        raw = json.loads(text)
     except UnicodeDecodeError:
         return "not UTF-8 text"
-    except ValueError:
-        return "not valid JSON"
+    try:
+        raw, end = _scan_once(text, 0)
+        if end != len(text):
+            raise ValueError("not one document")
+    except (ValueError, StopIteration):
+        # Not a document from the first character to the last: json.loads says whether it is
+        # one with white space around it, or what is wrong.
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            return "not valid JSON"
     return (raw, text) if isinstance(raw, dict) else "not a JSON object"
 
 
@@ -57,7 +70,7 @@ def load_evidence(path: Path, keep: Callable[[bytes], bool] | None = None) -> Ev
         return Evidence(present=False)
     evidence = Evidence()
     with path.open("rb") as file:
-        for line, raw in _intact(_lookahead(file), evidence):
+        for line, raw in _intact(file, evidence):
             if keep is None or keep(line):
                 evidence.records.append(raw)
     return evidence
@@ -71,28 +84,14 @@ def stream_evidence(
     log, and what is streamed is never held. ``evidence`` is complete once the iterator is
     exhausted. The file must exist (``open`` raises otherwise)."""
     with path.open("rb") as file:
-        for _line, raw in _intact(_lookahead(file), evidence):
+        for _line, raw in _intact(file, evidence):
             if stream(raw):
                 yield raw
             else:
                 evidence.records.append(raw)
 
 
-def _lookahead(file: IO[bytes]) -> Iterator[tuple[bytes, bytes | None, bool]]:
-    """Each line without its newline, the next one (None at the end), and whether it ended in a
-    newline: the log is read a line at a time, never held whole."""
-    previous: bytes | None = None
-    for line in file:
-        if previous is not None:
-            yield previous.removesuffix(b"\n"), line.removesuffix(b"\n"), True
-        previous = line
-    if previous is not None:
-        yield previous.removesuffix(b"\n"), None, previous.endswith(b"\n")
-
-
 _FIELDS = Record._fields
-#: The fields :meth:`Record.line` writes with the json module's string encoder.
-_TEXT_FIELDS = ("kind", "channel", "peer", "summary", "test")
 #: ``json.dumps(raw, ensure_ascii=False, separators=(",", ":"))``.
 _dumps = json_encoder((",", ":"))
 
@@ -106,15 +105,23 @@ def _plain(raw: dict[str, Any]) -> bool:
     the values with the json module's own encoders, and ``data_hex`` and ``prev`` between quotes
     as they are (as JSON does when neither holds a character it escapes: ``"``, ``\\`` or a
     control character, none of them alphanumeric; prev is a digest, checked before)."""
-    if tuple(raw) != _FIELDS or type(raw["seq"]) is not int or type(raw["values"]) is not dict:
+    if tuple(raw) != _FIELDS:
         return False
     time = raw["time"]
-    if type(time) is not float or not math.isfinite(time):
-        return False
     data_hex = raw["data_hex"]
-    if type(data_hex) is not str or not (data_hex == "" or data_hex.isalnum()):
-        return False
-    return all(type(raw[name]) is str for name in _TEXT_FIELDS)
+    return (
+        type(raw["seq"]) is int
+        and type(time) is float
+        and isfinite(time)
+        and type(raw["kind"]) is str
+        and type(raw["channel"]) is str
+        and type(raw["peer"]) is str
+        and type(raw["summary"]) is str
+        and type(raw["test"]) is str
+        and type(raw["values"]) is dict
+        and type(data_hex) is str
+        and (data_hex.isalnum() or not data_hex)
+    )
 
 
 def _canonical(raw: dict[str, Any], text: str) -> str | None:
@@ -132,19 +139,19 @@ def _canonical(raw: dict[str, Any], text: str) -> str | None:
     return None if same else "not in the canonical form the log writes"
 
 
-def _intact(
-    lines: Iterator[tuple[bytes, bytes | None, bool]], evidence: Evidence
-) -> Iterator[tuple[bytes, dict[str, Any]]]:
+def _intact(file: IO[bytes], evidence: Evidence) -> Iterator[tuple[bytes, dict[str, Any]]]:
     """(line, record) of each record of the chain up to its first break, which it sets in
-    ``evidence``, with the count and the head."""
+    ``evidence``, with the count and the head. The log is read a line at a time, never held
+    whole."""
     previous = GENESIS
-    for index, (line, following_line, ended) in enumerate(lines):
+    for index, chunk in enumerate(file):
         line_no = index + 1
-        if not ended:
+        if chunk[-1:] != b"\n":  # the last line only
             evidence.problem = (
                 f"record {index} (line {line_no}) altered: the line has no newline at its end"
             )
             break
+        line = chunk[:-1]
         parsed = _parsed_text(line)
         if isinstance(parsed, str):
             evidence.problem = f"record {index} (line {line_no}) altered: {parsed}"
@@ -152,6 +159,8 @@ def _intact(
         raw, text = parsed
         seq = raw.get("seq")
         if seq != index:
+            following = next(file, None)
+            following_line = following.removesuffix(b"\n") if following is not None else None
             evidence.problem = _misplaced(index, seq, following_line)
             return
         if raw.get("prev") != previous:
