@@ -8,12 +8,13 @@ import hashlib
 import itertools
 import json
 import random
+import struct
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from drready.bundle import BundleError, write_bundle
+from drready.bundle import BundleError, pcapng, write_bundle
 from drready.bundle import har as har_module
 from drready.bundle.chain import Evidence, load_evidence, stream_evidence
 from drready.bundle.har import _har_body, _HttpMessage, _unredacted_json, har_bytes
@@ -451,3 +452,26 @@ def test_the_har_caches_start_empty_and_give_what_they_were_given() -> None:
         cached.cache_clear()
     assert har_bytes(records) == warm
     assert b"abc" not in warm[0] and b"=p" not in warm[0]
+
+
+# --------------------------------------------------------------------------- the traces
+
+
+def _word_sum_checksum(data: bytes) -> int:
+    """RFC 1071 as the trace computed it: every 16-bit word summed, carries folded back."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def test_the_checksum_is_the_word_sum_one() -> None:
+    rng = random.Random(13)
+    cases = [b"", b"\0", b"\0\0", b"\xff\xff", b"\xff", b"\xff\xff" * 40, b"\0\x01" * 3]
+    cases += [b"\xff\xfe", b"\x00\x01" + b"\xff\xfe", bytes([0xFF] * 7)]
+    cases += [rng.randbytes(rng.randint(0, 90)) for _ in range(3000)]
+    cases += [bytes(rng.choice([0, 0xFF]) for _ in range(rng.randint(1, 12))) for _ in range(500)]
+    for data in cases:
+        assert pcapng._checksum(data) == _word_sum_checksum(data), data.hex()
