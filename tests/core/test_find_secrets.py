@@ -77,6 +77,7 @@ CASES = [
     "a\nBearer\n xyzxyzxyz",
     "Cookie: a=b\nproxy-authorization: x\nSet-Cookie: c\nx: y\n Cookie: z",
     "PROXY-SET-COOKIE: q\nX-Api-Key: k",
+    "Proxy-X-Api-Key: k\nproxy-cookie: c\nPROXY-AUTHORIZATION: z\nx-api-key:\t[redacted]",
     "eyJhbGciOi.eyJzdWIiOi.sig xeyJabcd.eyJabcd.x",
     "-----BEGIN RSA PRIVATE KEY-----\nabc",
     "ACCESS_TOKEN=1 Refresh_Token=2 id_token=3 auth_token=4 xtoken=5 _token=6",
