@@ -37,16 +37,33 @@ from drready.bundle.trace import build_modbus_trace, build_trace, echonet_datagr
 from drready.evidence.redact import find_secrets
 from drready.report.json_report import write_atomic, write_bytes_atomic
 
+#: What the payloads of the evidence are joined with, to be scanned as one text (see
+#: :func:`_scan_evidence`).
+_BETWEEN = "\x00\n"
+
 
 def _scan_evidence(records: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Credentials in the evidence's payloads that are not ECHONET Lite frames (HTTP ...)."""
+    """Credentials in the evidence's payloads that are not ECHONET Lite frames (HTTP ...).
+
+    A Modbus run has thousands of frames: they are scanned as one text first, joined with
+    "\\x00\\n", and one by one only when that text holds something. The joined text holds a
+    finding whenever a payload does: no match runs past the separator into the next payload
+    (every pattern stops at the "\\x00" or at the line end after it), so none swallows a
+    payload's own; the line end gives a payload a line start and a non-word character before
+    it (``^``, ``\\b``, the credential pair's lookbehind), as the start of a text does; and
+    "\\x00", what a pattern sees after a payload's end, lets through every match the end of a
+    text lets through (it is not white space, a quote, a value's end or ``[redacted]``). A
+    test holds the two scans equal."""
+    payloads = [
+        (record, as_text(bytes.fromhex(record["data_hex"])))
+        for record in records
+        if record["channel"] != "echonet" and record["data_hex"]
+    ]
+    if len(payloads) > 1 and not find_secrets(_BETWEEN.join(text for _record, text in payloads)):
+        return []
     hits: list[str] = []
-    for record in records:
-        if record["channel"] != "echonet" and record["data_hex"]:
-            text = as_text(bytes.fromhex(record["data_hex"]))
-            hits.extend(
-                f"{EVIDENCE}: record {record['seq']} data: {hit}" for hit in find_secrets(text)
-            )
+    for record, text in payloads:
+        hits.extend(f"{EVIDENCE}: record {record['seq']} data: {hit}" for hit in find_secrets(text))
     return hits
 
 

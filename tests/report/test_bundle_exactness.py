@@ -16,11 +16,14 @@ import pytest
 
 from drready.bundle import BundleError, pcapng, write_bundle
 from drready.bundle import har as har_module
+from drready.bundle import writer as writer_module
 from drready.bundle.chain import Evidence, load_evidence, stream_evidence
 from drready.bundle.har import _har_body, _HttpMessage, _unredacted_json, har_bytes
+from drready.bundle.layout import as_text
 from drready.canonical import canonical_json
 from drready.evidence import GENESIS, EvidenceLog, Record
-from drready.evidence.redact import REDACTED, redact_body
+from drready.evidence.redact import REDACTED, find_secrets, redact_body
+from tests.core.test_find_secrets import _texts
 
 # --------------------------------------------------------------------------- the canonical form
 
@@ -475,3 +478,57 @@ def test_the_checksum_is_the_word_sum_one() -> None:
     cases += [bytes(rng.choice([0, 0xFF]) for _ in range(rng.randint(1, 12))) for _ in range(500)]
     for data in cases:
         assert pcapng._checksum(data) == _word_sum_checksum(data), data.hex()
+
+
+# --------------------------------------------------------------------------- the payloads
+
+ENDINGS = [
+    "Bearer",
+    "Bearer ",
+    "password=",
+    "password=***",
+    "password=null",
+    "token: [reda",
+    "Cookie: ",
+    "Cookie:",
+    "Basic dXNlcjpwYXNz",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "eyJabcd.eyJabcd.",
+    "\n",
+    " ",
+    "x",
+    "\xff",
+]
+STARTS = ["[redacted]", "Authorization: x", "Bearer abcdefghijkl", "=abc", ":", "\n", "x", "\xfe"]
+
+
+def _payload_texts(rng: random.Random, pool: list[str]) -> list[str]:
+    texts = []
+    for _ in range(rng.randint(1, 8)):
+        text = rng.choice(pool) if rng.random() < 0.6 else ""
+        if rng.random() < 0.5:
+            text = rng.choice(STARTS) + text
+        if rng.random() < 0.5:
+            text += rng.choice(ENDINGS)
+        texts.append(text or "x")
+    return texts
+
+
+def test_payloads_scanned_together_give_what_they_give_one_by_one() -> None:
+    rng = random.Random(13)
+    pool = _texts()
+    alone_found = 0
+    for _ in range(3000):
+        texts = _payload_texts(rng, pool)
+        records = [
+            {"seq": n, "channel": "modbus", "data_hex": text.encode("latin-1", "replace").hex()}
+            for n, text in enumerate(texts)
+        ]
+        one_by_one = [
+            f"evidence.jsonl: record {n} data: {hit}"
+            for n, text in enumerate(texts)
+            for hit in find_secrets(as_text(text.encode("latin-1", "replace")))
+        ]
+        assert writer_module._scan_evidence(records) == one_by_one, texts
+        alone_found += bool(one_by_one)
+    assert alone_found > 500
