@@ -120,7 +120,7 @@ def _unredacted_json(text: str) -> bool:
     the caller takes the whole path. Each string is found by a scan of the text and judged once
     per run (a test holds this equal to ``redact_body`` over many documents, credentials
     included): the parse and walk of every body were a third of the HAR's cost."""
-    return not any(_redactable(token) for token in set(_JSON_STRING.findall(text)))
+    return not any(map(_redactable, set(_JSON_STRING.findall(text))))
 
 
 def _har_body(message: _HttpMessage) -> dict[str, Any]:
