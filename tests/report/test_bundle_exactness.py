@@ -310,20 +310,25 @@ def _documents() -> list[Any]:
     return [doc for doc in made if isinstance(doc, (dict, list))]
 
 
-def _message(body: Any) -> _HttpMessage:
+#: Content types a JSON body may come with: the HAR takes the JSON path for any of them.
+MIME_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain", ""]
+
+
+def _message(body: Any, mime: str) -> _HttpMessage:
     record = {"seq": 0, "time": 0.0, "kind": "rx", "peer": "", "test": ""}
     text = canonical_json(body)
-    headers = [("Content-Type", "application/json")]
+    headers = [("Content-Type", mime)]
     return _HttpMessage(record, False, ("HTTP/1.1", "200", "OK"), headers, text.encode(), True)
 
 
 def test_a_body_is_skipped_only_when_redact_body_gives_it_back_as_it_is() -> None:
     skipped = redacted = 0
-    for body in _documents():
-        message = _message(body)
+    for index, body in enumerate(_documents()):
+        mime = MIME_TYPES[index % len(MIME_TYPES)]
+        message = _message(body, mime)
         text = message.body.decode("utf-8")
-        expected = redact_body(text, "application/json")
-        assert _har_body(message) == {"mimeType": "application/json", "text": expected}, text
+        expected = redact_body(text, mime)
+        assert _har_body(message) == {"mimeType": mime, "text": expected}, text
         if _unredacted_json(text):
             assert expected == text
             skipped += 1
