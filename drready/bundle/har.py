@@ -99,13 +99,22 @@ def _redacted_text(text: str) -> str:
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 
 
-@lru_cache(maxsize=16384)  # the keys and values of a run's documents recur in most of them
 def _redactable(token: str) -> bool:
     """Whether :func:`redact` could change a JSON document because of this string of it: a
     credential's key (the key's value is replaced, or, as the name of a name/value pair, the
     pair's value), or a string :func:`redact_text` changes."""
     text = json.loads(token) if "\\" in token else token[1:-1]
     return is_secret_key(text) or redact_text(text) != text
+
+
+#: Strings up to this long (as JSON) are judged once: a run's documents hold the same keys and
+#: values again and again; a longer one (a blob) is judged each time, not kept.
+_CACHED_TOKEN = 256
+_redactable_short = lru_cache(maxsize=16384)(_redactable)
+
+
+def _judged(token: str) -> bool:
+    return _redactable_short(token) if len(token) <= _CACHED_TOKEN else _redactable(token)
 
 
 def _unredacted_json(text: str) -> bool:
@@ -120,7 +129,7 @@ def _unredacted_json(text: str) -> bool:
     the caller takes the whole path. Each string is found by a scan of the text and judged once
     per run (a test holds this equal to ``redact_body`` over many documents, credentials
     included): the parse and walk of every body were a third of the HAR's cost."""
-    return not any(map(_redactable, set(_JSON_STRING.findall(text))))
+    return not any(map(_judged, set(_JSON_STRING.findall(text))))
 
 
 def _har_body(message: _HttpMessage) -> dict[str, Any]:

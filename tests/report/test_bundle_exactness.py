@@ -454,7 +454,7 @@ def test_the_har_caches_start_empty_and_give_what_they_were_given() -> None:
     for cached in (
         har_module._har_header,
         har_module._har_url,
-        har_module._redactable,
+        har_module._redactable_short,
         har_module._redacted_text,
     ):
         cached.cache_clear()
