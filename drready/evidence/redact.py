@@ -222,7 +222,7 @@ _NEAR: dict[re.Pattern[str], dict[str, tuple[int, ...]]] = {
 #: A text is lowered this many characters at a time, each piece overlapping the next by
 #: :data:`_OVERLAP` (longer than any word looked for): a bundle scans files of tens of megabytes,
 #: and a lowered copy of a whole one was the bundle's peak memory.
-_PIECE = 1 << 20
+_PIECE = 1 << 18
 _OVERLAP = 64
 
 
