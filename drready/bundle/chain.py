@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from math import isfinite
 from pathlib import Path
 from typing import IO, Any
 
+from drready.bundle.layout import json_encoder
 from drready.canonical import sha256_hex
 from drready.evidence import GENESIS, Record
 
@@ -26,15 +28,35 @@ class Evidence:
         return self.walked
 
 
-def _parsed(line: bytes) -> dict[str, Any] | str:
-    """A line as a record's JSON object, or what is wrong with it."""
+#: The json module's own scanner: json.loads runs it after skipping white space, then checks
+#: that nothing follows (a call and two regular expressions more, for every record).
+_scan_once: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _parsed_text(line: bytes) -> tuple[dict[str, Any], str] | str:
+    """A line as a record's JSON object and the line's text, or what is wrong with it."""
     try:
-        raw = json.loads(line.decode("utf-8"))
+        text = line.decode("utf-8")
     except UnicodeDecodeError:
         return "not UTF-8 text"
-    except ValueError:
-        return "not valid JSON"
-    return raw if isinstance(raw, dict) else "not a JSON object"
+    try:
+        raw, end = _scan_once(text, 0)
+        if end != len(text):
+            raise ValueError("not one document")
+    except (ValueError, StopIteration):
+        # Not a document from the first character to the last: json.loads says whether it is
+        # one with white space around it, or what is wrong.
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            return "not valid JSON"
+    return (raw, text) if isinstance(raw, dict) else "not a JSON object"
+
+
+def _parsed(line: bytes) -> dict[str, Any] | str:
+    """A line as a record's JSON object, or what is wrong with it."""
+    parsed = _parsed_text(line)
+    return parsed if isinstance(parsed, str) else parsed[0]
 
 
 def load_evidence(path: Path, keep: Callable[[bytes], bool] | None = None) -> Evidence:
@@ -46,79 +68,134 @@ def load_evidence(path: Path, keep: Callable[[bytes], bool] | None = None) -> Ev
     """
     if not path.is_file():
         return Evidence(present=False)
-    with path.open("rb") as file:
-        return _walk(_lookahead(file), keep)
-
-
-def _lookahead(file: IO[bytes]) -> Iterator[tuple[bytes, bytes | None, bool]]:
-    """Each line without its newline, the next one (None at the end), and whether it ended in a
-    newline: the log is read a line at a time, never held whole."""
-    previous: bytes | None = None
-    for line in file:
-        if previous is not None:
-            yield previous.removesuffix(b"\n"), line.removesuffix(b"\n"), True
-        previous = line
-    if previous is not None:
-        yield previous.removesuffix(b"\n"), None, previous.endswith(b"\n")
-
-
-def _walk(
-    lines: Iterator[tuple[bytes, bytes | None, bool]], keep: Callable[[bytes], bool] | None
-) -> Evidence:
     evidence = Evidence()
+    with path.open("rb") as file:
+        for line, raw in _intact(file, evidence):
+            if keep is None or keep(line):
+                evidence.records.append(raw)
+    return evidence
+
+
+def stream_evidence(
+    path: Path, evidence: Evidence, stream: Callable[[Mapping[str, Any]], bool]
+) -> Iterator[dict[str, Any]]:
+    """Walk the log's chain as :func:`load_evidence` does, into ``evidence``, but yield each
+    intact record ``stream`` picks, as it is walked, instead of keeping it: one pass over the
+    log, and what is streamed is never held. ``evidence`` is complete once the iterator is
+    exhausted. The file must exist (``open`` raises otherwise)."""
+    with path.open("rb") as file:
+        for _line, raw in _intact(file, evidence):
+            if stream(raw):
+                yield raw
+            else:
+                evidence.records.append(raw)
+
+
+_FIELDS = Record._fields
+#: ``json.dumps(raw, ensure_ascii=False, separators=(",", ":"))``.
+_dumps = json_encoder((",", ":"))
+
+
+def _plain(raw: dict[str, Any]) -> bool:
+    """Whether ``raw`` (its seq and prev already checked) holds the fields :meth:`Record.line`
+    writes, in its order, each of the type it writes: then that line is exactly
+    ``json.dumps(raw, ensure_ascii=False, separators=(",", ":"))``. ``line()`` writes the seq
+    with ``format`` (an int's is JSON's; a bool's is not), the time with ``float.__repr__``
+    (JSON's for a finite float; NaN and infinities JSON writes otherwise), the text fields and
+    the values with the json module's own encoders, and ``data_hex`` and ``prev`` between quotes
+    as they are (as JSON does when neither holds a character it escapes: ``"``, ``\\`` or a
+    control character, none of them alphanumeric; prev is a digest, checked before)."""
+    if tuple(raw) != _FIELDS:
+        return False
+    time = raw["time"]
+    data_hex = raw["data_hex"]
+    return (
+        type(raw["seq"]) is int
+        and type(time) is float
+        and isfinite(time)
+        and type(raw["kind"]) is str
+        and type(raw["channel"]) is str
+        and type(raw["peer"]) is str
+        and type(raw["summary"]) is str
+        and type(raw["test"]) is str
+        and type(raw["values"]) is dict
+        and type(data_hex) is str
+        and (data_hex.isalnum() or not data_hex)
+    )
+
+
+def _canonical(raw: dict[str, Any], text: str) -> str | None:
+    """What keeps ``text`` (a line, decoded) from being the line the log writes for ``raw``, or
+    None when it is."""
+    if _plain(raw):
+        # The same text line() gives (see _plain), at a third of the cost: the walk ran it for
+        # every record of every bundle.
+        same = _dumps(raw) == text
+    else:
+        try:
+            same = Record(**raw).line() == text
+        except (TypeError, ValueError, AttributeError) as exc:
+            return f"not a record of this log ({exc})"
+    return None if same else "not in the canonical form the log writes"
+
+
+def _intact(file: IO[bytes], evidence: Evidence) -> Iterator[tuple[bytes, dict[str, Any]]]:
+    """(line, record) of each record of the chain up to its first break, which it sets in
+    ``evidence``, with the count and the head. The log is read a line at a time, never held
+    whole."""
     previous = GENESIS
-    for index, (line, following_line, ended) in enumerate(lines):
-        if not ended:
+    for index, chunk in enumerate(file):
+        line_no = index + 1
+        if chunk[-1:] != b"\n":  # the last line only
             evidence.problem = (
-                f"record {index} (line {index + 1}) altered: the line has no newline at its end"
+                f"record {index} (line {line_no}) altered: the line has no newline at its end"
             )
             break
-        raw = _parsed(line)
-        line_no = index + 1
-        where = f"record {index} (line {line_no})"
-        if isinstance(raw, str):
-            evidence.problem = f"{where} altered: {raw}"
-            return evidence
+        line = chunk[:-1]
+        parsed = _parsed_text(line)
+        if isinstance(parsed, str):
+            evidence.problem = f"record {index} (line {line_no}) altered: {parsed}"
+            return
+        raw, text = parsed
         seq = raw.get("seq")
         if seq != index:
-            following = _parsed(following_line) if following_line is not None else None
-            if isinstance(following, dict) and following.get("seq") == index + 1:
-                evidence.problem = f"{where} altered: its seq is {seq!r}"
-            elif isinstance(seq, int) and not isinstance(seq, bool) and seq > index:
-                gone = f"record {index}" if seq == index + 1 else f"records {index} to {seq - 1}"
-                evidence.problem = f"{gone} removed: line {line_no} holds record {seq}"
-            elif isinstance(seq, int) and not isinstance(seq, bool) and seq < index:
-                evidence.problem = (
-                    f"line {line_no} inserted: it holds a second record {seq} (record {index} "
-                    "expected)"
-                )
-            else:
-                evidence.problem = f"{where} altered: its seq is {seq!r}"
-            return evidence
+            following = next(file, None)
+            following_line = following.removesuffix(b"\n") if following is not None else None
+            evidence.problem = _misplaced(index, seq, following_line)
+            return
         if raw.get("prev") != previous:
             if index == 0:
-                evidence.problem = f"{where} altered: its prev is not the genesis digest"
+                evidence.problem = "record 0 (line 1) altered: its prev is not the genesis digest"
             else:
                 evidence.problem = (
                     f"record {index - 1} (line {line_no - 1}) altered: its digest does not "
                     "match the next record's prev"
                 )
-            return evidence
-        try:
-            record = Record(**raw)
-            text = record.line()
-        except (TypeError, ValueError, AttributeError) as exc:
-            evidence.problem = f"{where} altered: not a record of this log ({exc})"
-            return evidence
-        if text.encode("utf-8") != line:
-            evidence.problem = f"{where} altered: not in the canonical form the log writes"
-            return evidence
+            return
+        wrong = _canonical(raw, text)
+        if wrong is not None:
+            evidence.problem = f"record {index} (line {line_no}) altered: {wrong}"
+            return
+        # The line is the canonical line: its bytes are what the log hashed.
         previous = sha256_hex(line)
         evidence.walked += 1
-        if keep is None or keep(line):
-            evidence.records.append(raw)
+        yield line, raw
     evidence.head = previous
-    return evidence
+
+
+def _misplaced(index: int, seq: Any, following_line: bytes | None) -> str:
+    """Why the record at ``index`` holds ``seq``: altered, removed before it, or inserted."""
+    line_no = index + 1
+    where = f"record {index} (line {line_no})"
+    following = _parsed(following_line) if following_line is not None else None
+    if isinstance(following, dict) and following.get("seq") == index + 1:
+        return f"{where} altered: its seq is {seq!r}"
+    if isinstance(seq, int) and not isinstance(seq, bool) and seq > index:
+        gone = f"record {index}" if seq == index + 1 else f"records {index} to {seq - 1}"
+        return f"{gone} removed: line {line_no} holds record {seq}"
+    if isinstance(seq, int) and not isinstance(seq, bool) and seq < index:
+        return f"line {line_no} inserted: it holds a second record {seq} (record {index} expected)"
+    return f"{where} altered: its seq is {seq!r}"
 
 
 def check_head(evidence: Evidence, records: Any, head: Any, source: str) -> str | None:

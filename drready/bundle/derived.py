@@ -3,25 +3,26 @@ profile, as a third party reads them."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from drready.bundle.layout import json_encoder
 from drready.canonical import canonical_json
 from drready.evidence.redact import redact
 
+#: ``json.dumps(line, ensure_ascii=False, separators=(",", ":"))``.
+_dumps = json_encoder((",", ":"))
+
 
 def measurement_line(record: Mapping[str, Any]) -> str:
-    return json.dumps(
+    return _dumps(
         {
             "seq": record["seq"],
             "time": record["time"],
             "channel": record["channel"],
             "test": record["test"],
             "values": record["values"],
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
+        }
     )
 
 

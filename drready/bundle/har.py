@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from drready import __version__
-from drready.bundle.layout import iso
+from drready.bundle.layout import iso, json_encoder
 from drready.bundle.trace import format_address, parse_address
 from drready.canonical import canonical_json
-from drready.evidence.redact import redact, redact_body, redact_query, redact_text
+from drready.evidence.redact import (
+    is_secret_key,
+    redact,
+    redact_body,
+    redact_query,
+    redact_text,
+)
 
 
 @dataclass
@@ -23,6 +31,8 @@ class _HttpMessage:
     start: tuple[str, str, str]  # (method, target, version) or (version, status, reason)
     headers: list[tuple[str, str]]
     body: bytes
+    #: The body is the canonical JSON of an object or array the evidence holds (its values).
+    json_body: bool = False
 
 
 def _http_message(record: Mapping[str, Any]) -> _HttpMessage | None:
@@ -53,13 +63,14 @@ def _http_message(record: Mapping[str, Any]) -> _HttpMessage | None:
         if isinstance(raw_body, str)
         else canonical_json(raw_body).encode("utf-8")
     )
+    json_body = isinstance(raw_body, (dict, list))
     version = str(values.get("http_version", "HTTP/1.1"))
     if "method" in values:
         start = (str(values["method"]), str(values.get("url", "")), version)
-        return _HttpMessage(record, True, start, headers, body)
+        return _HttpMessage(record, True, start, headers, body, json_body)
     if "status" in values:
         start = (version, str(values["status"]), str(values.get("status_text", "")))
-        return _HttpMessage(record, False, start, headers, body)
+        return _HttpMessage(record, False, start, headers, body, json_body)
     return None
 
 
@@ -70,8 +81,55 @@ def _header(message: _HttpMessage, name: str) -> str:
     return ""
 
 
+@lru_cache(maxsize=4096)  # a run sends the same few dozen headers thousands of times
+def _har_header(name: str, value: str) -> tuple[tuple[str, Any], ...]:
+    return tuple(redact({"name": name, "value": redact_text(value)}).items())
+
+
 def _har_headers(message: _HttpMessage) -> list[dict[str, Any]]:
-    return [redact({"name": name, "value": redact_text(value)}) for name, value in message.headers]
+    return [dict(_har_header(name, value)) for name, value in message.headers]
+
+
+@lru_cache(maxsize=4096)
+def _redacted_text(text: str) -> str:
+    return redact_text(text)
+
+
+#: A JSON string in JSON text (a key or a value), escapes included.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+def _redactable(token: str) -> bool:
+    """Whether :func:`redact` could change a JSON document because of this string of it: a
+    credential's key (the key's value is replaced, or, as the name of a name/value pair, the
+    pair's value), or a string :func:`redact_text` changes."""
+    text = json.loads(token) if "\\" in token else token[1:-1]
+    return is_secret_key(text) or redact_text(text) != text
+
+
+#: Strings up to this long (as JSON) are judged once: a run's documents hold the same keys and
+#: values again and again; a longer one (a blob) is judged each time, not kept.
+_CACHED_TOKEN = 256
+_redactable_short = lru_cache(maxsize=16384)(_redactable)
+
+
+def _judged(token: str) -> bool:
+    return _redactable_short(token) if len(token) <= _CACHED_TOKEN else _redactable(token)
+
+
+def _unredacted_json(text: str) -> bool:
+    """Whether ``redact_body(text)`` is ``text``, for the canonical JSON of an object or array.
+
+    ``redact_body`` parses such a text (it starts with ``{`` or ``[`` and parses), redacts the
+    document with ``redact`` and returns the text when nothing changed. ``redact`` changes a
+    document only through a string of it: the value of a key ``is_secret_key`` names (keys are
+    strings), the value of a name/value pair whose name ``is_secret_key`` names (a string), or a
+    string whose credentials ``redact_text`` replaces; numbers, booleans and null stay. So when
+    none of the document's strings is one of those, the text comes back as it is; when one is,
+    the caller takes the whole path. Each string is found by a scan of the text and judged once
+    per run (a test holds this equal to ``redact_body`` over many documents, credentials
+    included): the parse and walk of every body were a third of the HAR's cost."""
+    return not any(map(_judged, set(_JSON_STRING.findall(text))))
 
 
 def _har_body(message: _HttpMessage) -> dict[str, Any]:
@@ -84,7 +142,18 @@ def _har_body(message: _HttpMessage) -> dict[str, Any]:
             "text": base64.b64encode(message.body).decode(),
             "encoding": "base64",
         }
+    if text and message.json_body and _unredacted_json(text):
+        return {"mimeType": mime, "text": text}
     return {"mimeType": mime, "text": redact_body(text, mime.lower()) if text else ""}
+
+
+@lru_cache(maxsize=4096)  # a client polls the same few URLs
+def _har_url(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The URL with its credential parameters redacted, and its query's (name, value) pairs."""
+    parts = urlsplit(url)
+    query = redact_query(parts.query)
+    url = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+    return url, tuple(parse_qsl(query, keep_blank_values=True))
 
 
 def _har_request(message: _HttpMessage) -> dict[str, Any]:
@@ -102,18 +171,14 @@ def _har_request(message: _HttpMessage) -> dict[str, Any]:
         scheme = str((record.get("values") or {}).get("scheme") or "")
         scheme = scheme or ("https" if port == 443 or host.endswith(":443") else "http")
         url = f"{scheme}://{host}{target if target.startswith('/') else '/' + target}"
-    parts = urlsplit(url)
-    query = redact_query(parts.query)
-    url = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+    url, query = _har_url(url)
     request: dict[str, Any] = {
         "method": method,
         "url": url,
         "httpVersion": version,
         "cookies": [],
         "headers": _har_headers(message),
-        "queryString": [
-            {"name": k, "value": v} for k, v in parse_qsl(query, keep_blank_values=True)
-        ],
+        "queryString": [{"name": k, "value": v} for k, v in query],
         "headersSize": -1,
         "bodySize": len(message.body),
     }
@@ -147,7 +212,7 @@ def _har_response(message: _HttpMessage | None) -> dict[str, Any]:
         "cookies": [],
         "headers": _har_headers(message),
         "content": content,
-        "redirectURL": redact_text(_header(message, "location")),
+        "redirectURL": _redacted_text(_header(message, "location")),
         "headersSize": -1,
         "bodySize": len(message.body),
     }
@@ -241,6 +306,8 @@ def build_har(records: Sequence[Mapping[str, Any]], *, run_id: str = "") -> str:
     return har_bytes(records, run_id=run_id)[0].decode("utf-8")
 
 
+#: ``json.dumps(entry, ensure_ascii=False)``.
+_dumps = json_encoder((", ", ": "))
 #: Where the entries go in the HAR's skeleton (a string no JSON encoder writes by itself).
 _SLOT = "\x00drready-har-entries\x00"
 #: The indentation of an entry in ``{"log": {"entries": [...]}}`` at ``indent=2``.
@@ -257,7 +324,7 @@ def har_bytes(records: Iterable[Mapping[str, Any]], *, run_id: str = "") -> tupl
     indent: indented, the entries took most of the bundle's time."""
     encoded: list[tuple[int, bytes]] = []
     for seq, request, response in _paired(records):
-        text = json.dumps(_har_entry(request, response), ensure_ascii=False)
+        text = _dumps(_har_entry(request, response))
         encoded.append((seq, text.encode("utf-8")))
     encoded.sort(key=lambda item: item[0])
     count = len(encoded)

@@ -14,7 +14,6 @@ from drready.bundle.layout import MODBUS_CLIENT, MODBUS_SERVER
 from drready.bundle.pcapng import (
     INBOUND,
     OUTBOUND,
-    Packet,
     PcapngError,
     PcapngWriter,
     parse_tcp_payload,
@@ -91,15 +90,13 @@ def build_trace(
     )
     for record in echonet_datagrams(records):
         source, destination = _endpoints(record, local)
-        writer.write(
-            Packet(
-                timestamp_us=_timestamp_us(record),
-                data=_udp_packet(
-                    source, destination, bytes.fromhex(record["data_hex"]), ident=record["seq"]
-                ),
-                comment=_packet_comment(record),
-                direction=OUTBOUND if record["kind"] == "tx" else INBOUND,
-            )
+        writer.add(
+            _timestamp_us(record),
+            _udp_packet(
+                source, destination, bytes.fromhex(record["data_hex"]), ident=record["seq"]
+            ),
+            _packet_comment(record),
+            OUTBOUND if record["kind"] == "tx" else INBOUND,
         )
     return stream.getvalue()
 
@@ -139,15 +136,13 @@ def build_modbus_trace(records: Sequence[Mapping[str, Any]], *, run_id: str = ""
         payload = bytes.fromhex(record["data_hex"])
         seq = next_seq.get(key, 1)
         next_seq[key] = seq + len(payload)
-        writer.write(
-            Packet(
-                timestamp_us=_timestamp_us(record),
-                data=_tcp_packet(
-                    source, destination, payload, seq, next_seq.get(back, 1), ident=record["seq"]
-                ),
-                comment=_packet_comment(record),
-                direction=OUTBOUND if record["kind"] == "tx" else INBOUND,
-            )
+        writer.add(
+            _timestamp_us(record),
+            _tcp_packet(
+                source, destination, payload, seq, next_seq.get(back, 1), ident=record["seq"]
+            ),
+            _packet_comment(record),
+            OUTBOUND if record["kind"] == "tx" else INBOUND,
         )
     return stream.getvalue()
 

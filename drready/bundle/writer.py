@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from drready import __version__
-from drready.bundle.chain import Evidence, check_head, load_evidence
+from drready.bundle.chain import Evidence, check_head, stream_evidence
 from drready.bundle.derived import build_measurements, build_profile
 from drready.bundle.har import har_bytes, har_entries
 from drready.bundle.layout import (
@@ -38,39 +37,47 @@ from drready.bundle.trace import build_modbus_trace, build_trace, echonet_datagr
 from drready.evidence.redact import find_secrets
 from drready.report.json_report import write_atomic, write_bytes_atomic
 
+#: What the payloads of the evidence are joined with, to be scanned as one text (see
+#: :func:`_scan_evidence`).
+_BETWEEN = "\x00\n"
+
 
 def _scan_evidence(records: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Credentials in the evidence's payloads that are not ECHONET Lite frames (HTTP ...)."""
+    """Credentials in the evidence's payloads that are not ECHONET Lite frames (HTTP ...).
+
+    A Modbus run has thousands of frames: they are scanned as one text first, joined with
+    "\\x00\\n", and one by one only when that text holds something. The joined text holds a
+    finding whenever a payload does: no match runs past the separator into the next payload
+    (every pattern stops at the "\\x00" or at the line end after it), so none swallows a
+    payload's own; the line end gives a payload a line start and a non-word character before
+    it (``^``, ``\\b``, the credential pair's lookbehind), as the start of a text does; and
+    "\\x00", what a pattern sees after a payload's end, lets through every match the end of a
+    text lets through (it is not white space, a quote, a value's end or ``[redacted]``). A
+    test holds the two scans equal."""
+    payloads = [
+        (record, as_text(bytes.fromhex(record["data_hex"])))
+        for record in records
+        if record["channel"] != "echonet" and record["data_hex"]
+    ]
+    if len(payloads) > 1 and not find_secrets(_BETWEEN.join(text for _record, text in payloads)):
+        return []
     hits: list[str] = []
-    for record in records:
-        if record["channel"] != "echonet" and record["data_hex"]:
-            text = as_text(bytes.fromhex(record["data_hex"]))
-            hits.extend(
-                f"{EVIDENCE}: record {record['seq']} data: {hit}" for hit in find_secrets(text)
-            )
+    for record, text in payloads:
+        hits.extend(f"{EVIDENCE}: record {record['seq']} data: {hit}" for hit in find_secrets(text))
     return hits
 
 
-#: How an HTTP message's line starts its kind and channel (the log writes fields in one order).
-_HTTP_MESSAGE = (b'"kind":"tx","channel":"http",', b'"kind":"rx","channel":"http",')
+def _http_message(record: Mapping[str, Any]) -> bool:
+    """Whether an evidence record is an HTTP message (what the HAR is built from)."""
+    return record["channel"] == "http" and record["kind"] in ("tx", "rx")
 
 
-def _http_message(line: bytes) -> bool:
-    """Whether an evidence line is an HTTP message (what the HAR is built from)."""
-    head = line[: line.find(b'"peer":')]
-    return any(marker in head for marker in _HTTP_MESSAGE)
-
-
-def _http_messages(path: Path, hits: list[str]) -> Iterator[dict[str, Any]]:
-    """The HTTP messages of an evidence file whose chain was walked, one at a time, each scanned
-    for credentials in its raw data on the way (into ``hits``)."""
-    with path.open("rb") as handle:
-        for line in handle:
-            line = line.rstrip(b"\n")
-            if _http_message(line):
-                record = json.loads(line)
-                hits.extend(_scan_evidence([record]))
-                yield record
+def _scanned(records: Iterable[dict[str, Any]], hits: list[str]) -> Iterator[dict[str, Any]]:
+    """The records, each scanned for credentials in its raw data on the way (into ``hits``)."""
+    for record in records:
+        if record["data_hex"]:
+            hits.extend(_scan_evidence([record]))
+        yield record
 
 
 def _local(local_address: tuple[str, int] | None) -> tuple[str, int]:
@@ -128,6 +135,19 @@ def run_manifest(
     }
 
 
+def _check_evidence(run_dir: Path, evidence: Evidence, report: Mapping[str, Any]) -> None:
+    """Refuse a broken chain, or one that disagrees with the report's count and head."""
+    if evidence.problem is not None:
+        raise BundleError(f"{run_dir / EVIDENCE}: {evidence.problem}")
+    reported = report.get("evidence") or {}
+    if isinstance(reported, dict) and "records" in reported:
+        mismatch = check_head(
+            evidence, reported.get("records"), reported.get("head_digest"), REPORT
+        )
+        if mismatch is not None:
+            raise BundleError(f"{run_dir / EVIDENCE}: {mismatch}")
+
+
 def write_bundle(run_dir: Path, *, local_address: tuple[str, int] | None) -> Path:
     """Write the evidence bundle of a finished single-class run into ``run_dir``; returns the
     manifest's path. ``local_address`` is the harness's own ECHONET Lite socket (host, port);
@@ -142,22 +162,24 @@ def write_bundle(run_dir: Path, *, local_address: tuple[str, int] | None) -> Pat
     if "parts" in report:
         raise BundleError(f"{run_dir}: a combined run; use write_combined_manifest")
     local = _local(local_address)
-    # The HTTP messages, the bulk of a server-topology run, are streamed into the HAR below,
-    # not held as objects: every record is still parsed and its chain link checked here.
-    evidence = load_evidence(run_dir / EVIDENCE, keep=lambda line: not _http_message(line))
-    if evidence.problem is not None:
-        raise BundleError(f"{run_dir / EVIDENCE}: {evidence.problem}")
-    reported = report.get("evidence") or {}
-    if isinstance(reported, dict) and "records" in reported:
-        mismatch = check_head(
-            evidence, reported.get("records"), reported.get("head_digest"), REPORT
-        )
-        if mismatch is not None:
-            raise BundleError(f"{run_dir / EVIDENCE}: {mismatch}")
-    records = evidence.records
     run_id = str(report.get("run_id") or "")
+    # One pass over the evidence: the chain is walked, every record parsed and checked, the
+    # HTTP messages (the bulk of a server-topology run) streamed into the HAR as they are
+    # walked, not held as objects, the others kept.
+    log = run_dir / EVIDENCE
+    evidence = Evidence(present=log.is_file())
+    walked = stream_evidence(log, evidence, _http_message) if evidence.present else iter(())
     hits: list[str] = []
-    har, har_count = har_bytes(_http_messages(run_dir / EVIDENCE, hits), run_id=run_id)
+    try:
+        har, har_count = har_bytes(_scanned(walked, hits), run_id=run_id)
+    except Exception:
+        # What broke the HAR may be what broke the chain further on: that is the refusal.
+        for _record in walked:
+            pass
+        _check_evidence(run_dir, evidence, report)
+        raise
+    _check_evidence(run_dir, evidence, report)
+    records = evidence.records
     outputs: dict[str, bytes] = {
         TRACE: build_trace(records, local, run_id=run_id),
         HAR: har,

@@ -24,7 +24,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -142,8 +142,10 @@ _PAIR = re.compile(
     r"""[^\s"'&,;}]+""",
     re.IGNORECASE | re.MULTILINE,
 )
+#: The header names :data:`_HEADER` takes (each may follow ``proxy-``).
+_HEADER_NAMES = ("authorization", "cookie", "set-cookie", "x-api-key")
 _HEADER = re.compile(
-    r"^((?:proxy-)?(?:authorization|cookie|set-cookie|x-api-key)[ \t]*:[ \t]*)"
+    r"^((?:proxy-)?(?:" + "|".join(_HEADER_NAMES) + r")[ \t]*:[ \t]*)"
     r"(?!\[redacted\])[^\s][^\r\n]*",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -177,22 +179,50 @@ def _where(text: str, offset: int) -> str:
     return f"line {line} column {column}"
 
 
-#: Patterns whose every match starts at most ``reach`` characters before one of their words
-#: (every key of _PAIR holds one of its words within its first 8 characters: "refresh_token";
-#: a word cannot reach back over the non-word character each match starts after): scanning a
-#: big file, they are tried only there, which finds exactly what ``finditer`` finds, in a
-#: fraction of the time (a bundle scans tens of megabytes).
-_NEAR: dict[re.Pattern[str], tuple[tuple[str, ...], int]] = {
-    _PAIR: (("pass", "pwd", "secret", "token", "api", "private_key"), 8),
-    _BEARER: (("bearer",), 0),
-    _BASIC: (("basic",), 0),
+def _offsets(keys: Iterable[str], words: Iterable[str]) -> dict[str, tuple[int, ...]]:
+    """Where each word lies in the keys a pattern's match starts with: a match starting at ``s``
+    holds ``word`` at ``s + offset`` for some word and one of its offsets. Every key must hold a
+    word (checked here, at import)."""
+    table: dict[str, set[int]] = {}
+    for key in keys:
+        held = False
+        for word in words:
+            at = key.find(word)
+            while at >= 0:
+                table.setdefault(word, set()).add(at)
+                held = True
+                at = key.find(word, at + 1)
+        if not held:
+            raise AssertionError(f"the key {key!r} holds none of the words {tuple(words)}")
+    return {word: tuple(sorted(offsets)) for word, offsets in table.items()}
+
+
+#: Patterns whose every match starts at a known offset before one of their words (in any case),
+#: as {word: offsets}: each of these patterns starts its match with one of a few keys (a _PAIR
+#: key, an optional ``proxy-`` and a header name, ``Bearer``, ``Basic``, ``eyJ``), and each key
+#: holds one of the words; zero-width assertions before the key (lookbehind, ``\b``, ``^``) do
+#: not move the match's start. Scanning a big file, such a pattern is tried only at those
+#: offsets before each word's occurrences, in order, skipping those inside the last match: that
+#: finds exactly what ``finditer`` finds (every match start is among the positions tried), in a
+#: fraction of the time (a bundle scans tens of megabytes, and "token" or "api" occur thousands
+#: of times in a server-topology run's evidence).
+_NEAR: dict[re.Pattern[str], dict[str, tuple[int, ...]]] = {
+    # "api" and "private" also stand for "x-api-key" and "private_key": one scan fewer each.
+    _PAIR: _offsets(_PAIR_KEYS.split("|"), ("pass", "pwd", "secret", "token", "api", "private")),
+    _HEADER: _offsets(
+        [prefix + name for prefix in ("", "proxy-") for name in _HEADER_NAMES],
+        ("authorization", "cookie", "api"),
+    ),
+    _BEARER: {"bearer": (0,)},
+    _BASIC: {"basic": (0,)},
+    _JWT: {"eyj": (0,)},
 }
 
 
 #: A text is lowered this many characters at a time, each piece overlapping the next by
 #: :data:`_OVERLAP` (longer than any word looked for): a bundle scans files of tens of megabytes,
 #: and a lowered copy of a whole one was the bundle's peak memory.
-_PIECE = 1 << 20
+_PIECE = 1 << 18
 _OVERLAP = 64
 
 
@@ -202,59 +232,138 @@ def _lowered(text: str) -> Iterator[tuple[int, str]]:
         yield start, text[start : start + _PIECE + _OVERLAP].lower()
 
 
-def _word_starts(text: str, words: tuple[str, ...]) -> list[int]:
-    """Every position where one of ``words`` starts, in any case (overlaps included)."""
-    if text.isascii():  # lower() keeps every position: plain substring searches
-        starts: set[int] = set()
-        for offset, lower in _lowered(text):
-            for word in words:
-                at = lower.find(word)
-                while at >= 0:
-                    starts.add(offset + at)
-                    at = lower.find(word, at + 1)
-        return sorted(starts)
+def _lowered_bytes(text: str) -> Iterator[tuple[int, bytes]]:
+    """The same for a text whose every character is below 256 (a binary file read as Latin-1),
+    one byte a character: ``bytes.lower()`` is many times faster than ``str.lower()`` on such a
+    text, and lowers only ASCII letters, as ``str.lower()`` does there (no character from 128 to
+    255 lowers to ASCII). Raises UnicodeEncodeError at the first piece holding any other
+    character."""
+    for start in range(0, max(len(text), 1), _PIECE):
+        yield start, text[start : start + _PIECE + _OVERLAP].encode("latin-1").lower()
+
+
+#: The characters outside ASCII that ``lower()`` makes two characters of (U+0130, capital I with
+#: dot) or that the regular expression engine matches to an ASCII letter case-insensitively
+#: (U+0131 dotless i, U+017F long s, U+212A Kelvin sign): in a text holding none of them,
+#: ``lower()`` keeps every position, and a word (ASCII letters, ``_``, ``-``, space) is in the
+#: lowered text exactly where ``re.IGNORECASE`` finds it in the text (a test checks this over
+#: every code point).
+_FOLDING = "\u0130\u0131\u017f\u212a"
+
+
+@lru_cache(maxsize=64)
+def _scan_order(words: tuple[str, ...]) -> tuple[tuple[str, bytes, tuple[str, ...]], ...]:
+    """(word, as bytes, the shorter words it holds), shortest first: a word holding one that is
+    not in a piece is not in it either, and costs no scan of its own ("private key")."""
+    ordered = sorted(dict.fromkeys(words), key=len)
+    return tuple(
+        (word, word.encode("ascii"), tuple(u for u in ordered if u != word and u in word))
+        for word in ordered
+    )
+
+
+def _find_all(
+    pieces: Iterable[tuple[int, str]] | Iterable[tuple[int, bytes]],
+    words: tuple[str, ...],
+    hits: dict[str, list[int]],
+) -> None:
+    order = _scan_order(words)
+    for offset, lower in pieces:
+        absent: set[str] = set()
+        for word, word_bytes, holds in order:
+            if any(u in absent for u in holds):
+                absent.add(word)
+                continue
+            needle: Any = word if isinstance(lower, str) else word_bytes
+            at = lower.find(needle)
+            if at < 0:
+                absent.add(word)
+            # A word starting in the overlap is found again at the start of the next piece.
+            if 0 <= at < _PIECE:
+                found = hits.setdefault(word, [])
+                while 0 <= at < _PIECE:
+                    found.append(offset + at)
+                    at = lower.find(needle, at + 1)
+
+
+def _word_starts(text: str, words: tuple[str, ...]) -> dict[str, list[int]]:
+    """Where each of ``words`` (lower case, ASCII) starts in ``text``, in any case (overlaps
+    included), in order; a word absent has no entry."""
+    hits: dict[str, list[int]] = {}
+    if text.isascii():
+        _find_all(_lowered(text), words, hits)
+        return hits
+    if not any(char in text for char in _FOLDING):
+        try:
+            _find_all(_lowered_bytes(text), words, hits)
+        except UnicodeEncodeError:  # a character from 256 up, in this piece or a later one
+            hits.clear()
+            _find_all(_lowered(text), words, hits)
+        return hits
     # Other text may change length in lower() or case-fold into these words ("paſs"): the
     # regular expression engine's own case-insensitive search, one word at a time.
-    found = {
-        hit.start()
-        for word in words
-        for hit in re.finditer(f"(?={re.escape(word)})", text, re.IGNORECASE)
-    }
-    return sorted(found)
+    for word in words:
+        starts = [hit.start() for hit in re.finditer(f"(?={re.escape(word)})", text, re.I)]
+        if starts:
+            hits[word] = starts
+    return hits
 
 
-def _matches(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
-    """``pattern.finditer(text)``: the same matches (non-overlapping, left to right)."""
+#: Every word :func:`find_secrets` looks for, once per text: those of the patterns tried near
+#: their words, and those a text must hold for the others to be tried at all.
+_WORDS = tuple(
+    dict.fromkeys(
+        [word for near in _NEAR.values() for word in near]
+        + [word for _kind, pattern, words in _PATTERNS if pattern not in _NEAR for word in words]
+    )
+)
+assert all(len(word) <= _OVERLAP for word in _WORDS)
+
+
+def _matches(
+    pattern: re.Pattern[str], text: str, hits: Mapping[str, list[int]] | None = None
+) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)``: the same matches (non-overlapping, left to right). ``hits``:
+    what :func:`_word_starts` found in ``text`` for at least the pattern's words."""
     near = _NEAR.get(pattern)
     if near is None:
         yield from pattern.finditer(text)
         return
-    words, reach = near
+    if hits is None:
+        hits = _word_starts(text, tuple(near))
+    starts = {
+        hit - offset
+        for word, offsets in near.items()
+        for hit in hits.get(word, ())
+        for offset in offsets
+        if hit >= offset
+    }
     end = 0
-    for hit in _word_starts(text, words):
-        for start in range(max(end, hit - reach), hit + 1):
-            # match() at a position still sees the text before it (lookbehind, \b).
-            found = pattern.match(text, start)
-            if found is not None:
-                yield found
-                end = found.end()
-                break
+    for start in sorted(starts):
+        if start < end:
+            continue
+        # match() at a position still sees the text before it (lookbehind, \b, ^).
+        found = pattern.match(text, start)
+        if found is not None:
+            yield found
+            end = found.end()
 
 
 def find_secrets(text: str) -> list[str]:
     """Where ``text`` holds something that looks like a credential: ``"Bearer token at line 3
     column 17"``, in order of position. The secret itself is never quoted."""
     found: list[tuple[int, str]] = []
-    present = {word for _offset, lower in _lowered(text) for word in _TRIGGERS if word in lower}
+    hits = _word_starts(text, _WORDS)
+    if not hits:
+        return []
     for kind, pattern, words in _PATTERNS:
-        if any(word in present for word in words):
-            found.extend((m.start(), kind) for m in _matches(pattern, text))
-    if "basic" in present:
-        found.extend(
-            (m.start(), "HTTP Basic credentials")
-            for m in _matches(_BASIC, text)
-            if _is_basic_credential(m.group(2))
-        )
+        if pattern in _NEAR or any(word in hits for word in words):
+            found.extend((m.start(), kind) for m in _matches(pattern, text, hits))
+    found.extend(
+        (m.start(), "HTTP Basic credentials")
+        for m in _matches(_BASIC, text, hits)
+        if _is_basic_credential(m.group(2))
+    )
     found.sort()
     return [f"{kind} at {_where(text, offset)}" for offset, kind in found]
 
