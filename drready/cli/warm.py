@@ -97,6 +97,7 @@ def warm_up() -> None:
     modules imported and assert-rewritten)."""
     import pytest
 
+    from drready.clock import VirtualClock
     from drready.run.options import suites_dir
     from drready.simulation import backend
 
@@ -111,6 +112,10 @@ def warm_up() -> None:
     argv = [str(suites), *suites_config(), *PLUGINS_OFF, "--collect-only"]
     with quiet():
         pytest.main([*argv, "--rootdir", str(suites.parent)])
+    # A virtual clock once, every module imported: freezegun's first start reads every attribute
+    # of every module (a child's only checks them against its cache), and the clock's first
+    # certificate primes cryptography.
+    VirtualClock().close()
     gc.collect()
     # What the warm process holds is never garbage in a child: the children's collections skip
     # it, and leave its pages shared.
