@@ -65,9 +65,12 @@ LATE_IMPORTS = (
 
 
 def import_all(package: str, skip: Sequence[str] = ()) -> None:
-    """Import a package's modules, as some run would (lazy imports included)."""
+    """Import a package's modules, as some run would (lazy imports included). A ``__main__``
+    module is a program, not a library: a child runs it itself (runpy warns of one imported)."""
     root = importlib.import_module(package)
     for module in pkgutil.walk_packages(root.__path__, f"{package}."):
+        if module.name.rpartition(".")[2] == "__main__":
+            continue
         if not any(module.name == s or module.name.startswith(f"{s}.") for s in skip):
             importlib.import_module(module.name)
 

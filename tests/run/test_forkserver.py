@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -177,3 +179,29 @@ def test_parts_waiting_for_a_warming_server_stop_when_the_run_is_interrupted() -
     assert parts[0].exit_status == 0 and parts[0].problem is None
     for part in parts[1:]:
         assert part.problem == "did not start: the run was interrupted", part.problem
+
+
+#: ``drready run ARGS`` on a machine of one CPU: one part at a time, so every part is forked.
+ONE_CPU = (
+    "import os, sys\n"
+    "os.cpu_count = lambda: 1\n"
+    "from drready.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+@pytest.mark.slow
+def test_a_forked_part_says_no_more_than_a_plain_one(tmp_path: Path) -> None:
+    """A part forked from the warm-up finds drready, the suites and what a run imports late
+    already imported: neither runpy (the command's ``__main__`` module) nor pytest (the suites'
+    assertion rewriting, done by the warm-up's collection) warns of it in the part's output."""
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-c", ONE_CPU, "run", "--binding", "echonet"]
+    done = subprocess.run(
+        [*command, "--report-dir", str(run_dir)], capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # Each part's table and the combined one.
+    assert done.stdout.count("DRready requirements") == 4, done.stdout[-3000:]
+    said = done.stdout + done.stderr
+    assert "Warning" not in said and "warnings summary" not in said, said
