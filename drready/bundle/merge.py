@@ -43,7 +43,7 @@ from drready.profile import DEVICE_CLASSES
 from drready.report.combined import build_combined
 from drready.report.json_report import load_report, write_atomic, write_report
 from drready.report.junit import write_combined_junit
-from drready.run.ledger import PartResult
+from drready.run.ledger import PartResult, PartUsage
 
 __all__ = [
     "MERGE_RECORD",
@@ -207,6 +207,7 @@ def read_input(path: Path) -> MergeInput:
         for entry in document["parts"]:
             name = _part_name(entry)
             unit = str(entry.get("unit") or "")
+            usage = entry.get("usage")  # the schema has held it to its three figures
             result = PartResult(
                 entry["device_class"],
                 entry["run_id"],
@@ -214,6 +215,7 @@ def read_input(path: Path) -> MergeInput:
                 entry["problem"],
                 name,
                 "" if unit == name else unit,
+                None if usage is None else PartUsage(**usage),
             )
             parts.append(_part(path, path / name, name, result, document))
     else:

@@ -114,6 +114,10 @@ def test_merged_shards_give_the_plain_runs_verdicts_and_verify(
         "one-battery-battery",
         "one-heatpump-heatpump",
     ]
+    # What each part's process cost, as its shard measured it.
+    for part, cls in zip(report["parts"], CLASSES, strict=True):
+        shard = load_report(runs / f"one-{cls}" / "report.json")["parts"][0]
+        assert part["usage"] == shard["usage"] and part["usage"]["cpu_s"] > 0, part
     verified = _cli("verify", merged)
     assert verified.returncode == 0, verified.stdout
     # Each part is the shard's own, byte for byte.
