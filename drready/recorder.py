@@ -459,14 +459,15 @@ class RunRecorder:
             self.outcomes += self.findings.session_outcomes(self.dut.findings, self.dut.evidence)
         self.verdicts = run_verdicts(self.record())
         if self.not_conformant and exitstatus == 0:
-            # Findings can fail a requirement whose tests all passed: the report records the
-            # status the run ends with.
+            # Findings can fail a requirement whose tests all passed: the report has the status.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
             self.exit_status = int(session.exitstatus)
         self.write()
         self._seal()
-        if self.bundle_problem and session.exitstatus == 0:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if self.bundle_problem:  # the report says so too, with the status the run ends with
+            session.exitstatus = session.exitstatus or pytest.ExitCode.TESTS_FAILED
+            self.exit_status = int(session.exitstatus)
+            self.write()
 
     @property
     def not_conformant(self) -> bool:
@@ -495,6 +496,5 @@ class RunRecorder:
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"report: {self.report_path}")
         if self.bundle_problem is not None:
-            terminalreporter.write_line(
-                f"evidence bundle NOT written: {self.bundle_problem}", red=True, bold=True
-            )
+            line = f"evidence bundle NOT written: {self.bundle_problem}"
+            terminalreporter.write_line(line, red=True, bold=True)

@@ -96,6 +96,12 @@ def _prefixed(directory: str, evidence: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _bundle_problem(document: Mapping[str, Any]) -> str | None:
+    """Why the part's own evidence bundle was not written, as its report says."""
+    problem = document.get("bundle_problem")
+    return None if problem is None else f"evidence bundle not written: {problem}"
+
+
 def _usage(part: PartResult) -> dict[str, Any]:
     """The part's ``usage`` (what its child process cost), when the parent measured it."""
     return {} if part.usage is None else {"usage": part.usage.to_json()}
@@ -188,6 +194,7 @@ def build_combined(
             mine = _missing_requirements(part, problem or "left no report")
         else:
             mine = document["requirements"]
+            problem = problem or _bundle_problem(document)
         requirements += [{**requirement, "part": part.part} for requirement in mine]
         if document is not None:
             covered += float(document.get("device_time", {}).get("covered_s", 0.0))

@@ -109,6 +109,7 @@ def build_document(
         "run_id": record.options.run_id,
         "complete": record.complete,
         "exit_status": record.exit_status,
+        **({} if record.bundle_problem is None else {"bundle_problem": record.bundle_problem}),
         "started_at": _iso(record.started_at),
         "finished_at": _iso(record.finished_at),
         "device_time": {

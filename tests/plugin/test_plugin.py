@@ -258,6 +258,34 @@ def test_sees_the_first_verdict():
     assert _report(pytester.path / "out")["complete"] is True
 
 
+def test_a_bundle_not_written_is_in_the_report_and_its_exit_status(
+    pytester: pytest.Pytester,
+) -> None:
+    """Every requirement passes, but a file in the run directory holds a credential: the bundle
+    is refused. The run fails, and its report.json says why, with that exit status."""
+    pytester.makepyfile(
+        test_leak="""
+import pathlib
+import pytest
+
+@pytest.mark.requirement("BAT-2.2")
+def test_power(dut):
+    pathlib.Path("out/notes.txt").write_text("Authorization: Bearer abcdef0123456789\\n")
+"""
+    )
+    result = pytester.runpytest("--simulate", "battery", "--report-dir", "out")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    document = _report(pytester.path / "out")
+    assert document["summary"]["fail"] == 0 and document["complete"] is True
+    assert document["exit_status"] == pytest.ExitCode.TESTS_FAILED
+    assert "credentials would be in the evidence bundle" in document["bundle_problem"]
+    assert "notes.txt: Bearer token at line 1" in document["bundle_problem"]
+    assert "abcdef0123456789" not in document["bundle_problem"]
+    assert not (pytester.path / "out" / "manifest.json").exists()
+    result.stdout.fnmatch_lines(["*evidence bundle NOT written: *notes.txt*"])
+
+
 FROM_PROFILE = """
 import pytest
 

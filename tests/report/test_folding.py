@@ -4,6 +4,7 @@ bindings, and the parts a combined run plans (without running one)."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from drready.cli.run import _plan, class_bindings
 from drready.model import Binding, DeviceClass
 from drready.report.combined import PartResult, build_combined, format_combined
 from drready.report.folding import fold_units, folded_verdict
-from drready.report.json_report import validate_report
+from drready.report.json_report import load_report, validate_report, write_report
 from tests.helpers import battery_identity, battery_part_report
 
 
@@ -269,3 +270,21 @@ def test_a_binding_that_leaves_nothing_is_refused_in_one_line(
     assert status == 2
     assert capsys.readouterr().err == message + "\n"
     assert not (tmp_path / "run").exists()
+
+
+def test_a_part_whose_bundle_was_not_written_says_so_in_the_combined_report(
+    tmp_path: Path,
+) -> None:
+    passed = [{"id": "BAT-1.1", "verdict": "pass", "reason": "1 test(s) passed", "tests": []}]
+    part = battery_part_report(tmp_path, "battery", battery_identity("S1", "FE01"), passed)
+    own = load_report(tmp_path / "battery" / "report.json")
+    own.update(exit_status=1, bundle_problem="run: credentials would be in the evidence bundle")
+    write_report(tmp_path / "battery" / "report.json", own)
+    part = replace(part, exit_status=1)
+    document = build_combined("r", tmp_path, [part], started_at=0.0, finished_at=1.0, exit_status=1)
+    validate_report(document)
+    entry = document["parts"][0]
+    assert entry["problem"] == (
+        "evidence bundle not written: run: credentials would be in the evidence bundle"
+    )
+    assert entry["complete"] is False and entry["exit_status"] == 1
