@@ -41,6 +41,11 @@ class _Reading:
         self._transports.append(transport)
         return stream
 
+    def close(self) -> None:
+        """Stop reading its output (a pipe at its end is closed already)."""
+        for transport in self._transports:
+            transport.close()
+
 
 class PlainChild(_Reading):
     """A part's child process, its output read through the event loop and its end awaited by
@@ -113,11 +118,6 @@ class PlainChild(_Reading):
     @property
     def stderr(self) -> IO[bytes] | None:
         return self._popen.stderr
-
-    def close(self) -> None:
-        """Stop reading its output (a pipe at its end is closed already)."""
-        for transport in self._transports:
-            transport.close()
 
 
 class ForkedChild(_Reading):
@@ -195,8 +195,7 @@ class ForkedChild(_Reading):
                 signal.pidfd_send_signal(self._pidfd, signum)
 
     def close(self) -> None:
-        for transport in self._transports:
-            transport.close()
+        super().close()
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None

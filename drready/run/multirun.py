@@ -137,10 +137,6 @@ async def _pump(stream: asyncio.StreamReader | None, sink: Callable[[str], None]
     sink(decoder.decode(b"", final=True))
 
 
-def _send(process: PlainChild | ForkedChild, signum: int) -> None:
-    process.send_signal(signum)
-
-
 def _exit_status(returncode: int | None) -> int | None:
     """A child killed by signal N exits, as a shell reports it, with 128 + N."""
     if returncode is not None and returncode < 0:
@@ -179,7 +175,7 @@ async def _run_parts(
         signals += 1
         stop.set()
         for process in running:
-            _send(process, signal.SIGINT if signals == 1 else signal.SIGKILL)
+            process.send_signal(signal.SIGINT if signals == 1 else signal.SIGKILL)
 
     async def wait(part: _Part, process: PlainChild | ForkedChild) -> None:
         ended = asyncio.ensure_future(process.wait())
@@ -191,11 +187,11 @@ async def _run_parts(
             if not ended.done():
                 if not stopping.done():
                     part.problem = f"did not end within {PART_TIMEOUT_S:g} s and was stopped"
-                    _send(process, signal.SIGINT)
+                    process.send_signal(signal.SIGINT)
                 await asyncio.wait({ended}, timeout=INTERRUPT_GRACE_S)
             if not ended.done():
                 part.problem = f"was killed: still running {INTERRUPT_GRACE_S:g} s after SIGINT"
-                _send(process, signal.SIGKILL)
+                process.send_signal(signal.SIGKILL)
                 await asyncio.wait({ended}, timeout=KILL_WAIT_S)
         finally:
             stopping.cancel()
@@ -245,7 +241,7 @@ async def _run_parts(
         part.started = True
         running.add(process)
         if stop.is_set():  # interrupted while it was being started
-            _send(process, signal.SIGINT)
+            process.send_signal(signal.SIGINT)
         try:
             out, err = await process.reader(process.stdout), await process.reader(process.stderr)
             readers = [
