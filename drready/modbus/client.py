@@ -457,9 +457,7 @@ class SunSpecClient:
         definition = model(model_id)
         wanted = list(names)
         found = await self.find(model_id)
-        size = points_end(definition, wanted)
-        if size >= found.length + 2:
-            return (await self.read_model(model_id)).values(wanted)
+        size = min(points_end(definition, wanted), found.length + 2)
         return (await self._read_block(definition, found, size)).values(wanted)
 
     async def write_points(self, model_id: int, values: Mapping[str, Value | None]) -> None:
@@ -472,11 +470,11 @@ class SunSpecClient:
         if not values:
             return
         definition = model(model_id)
+        found = await self.find(model_id)
         if any(needs_scale_factor(definition, name) for name in values):
-            encoded = (await self.read_model(model_id)).encode_updates(values)
-            found = await self.find(model_id)
+            block = await self._read_block(definition, found, found.length + 2)
+            encoded = block.encode_updates(values)
         else:
-            found = await self.find(model_id)
             encoded = encode_updates(definition, found.length, values, lambda name: 0)
         self.evidence.add(
             "note",
