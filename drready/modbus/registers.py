@@ -282,25 +282,6 @@ def encode_updates(
     return out
 
 
-# (id(model), size) -> (model, the first point a block of that size ends inside); keyed by id()
-# as _PLANS is, the model kept so its id cannot be reused.
-_CUTS: dict[tuple[int, int], tuple[Model, str | None]] = {}
-
-
-def _point_cut(model: Model, size: int) -> str | None:
-    """The first point a block of ``size`` registers ends inside, None if it ends between two
-    (worked out once per model and size: a client builds a block on every read)."""
-    known = _CUTS.get((id(model), size))
-    if known is not None and known[0] is model:
-        return known[1]
-    cut = next(
-        (p.name for p in model.points if p.offset < size < p.offset + p.size),
-        None,
-    )
-    _CUTS[(id(model), size)] = (model, cut)
-    return cut
-
-
 class ModelBlock:
     """A read-only view of one model's block of registers: ID, L, then L registers.
 
@@ -326,7 +307,7 @@ class ModelBlock:
                 f"model {model.id}: L is {length} but the block has {len(self.registers) - 2} "
                 "register(s) after ID and L"
             )
-        cut = _point_cut(model, len(self.registers))
+        cut = _plan(model).cut(len(self.registers))
         if cut is not None:
             raise SunSpecDecodeError(f"model {model.id}: L {length} ends inside point {cut}")
 
@@ -439,12 +420,14 @@ class _BlockPlan:
     """What :func:`build_block` needs of a model, worked out once: where each point starts in
     the block (and, one past the last, where the block ends), the block with every point "not
     implemented", each point's encoder, and which points each scale factor scales. The
-    simulators build blocks on every read, so this is on their hot path."""
+    simulators build blocks on every read, so this is on their hot path. And, by size, the point
+    a block of that size ends inside (a client builds a block on every read)."""
 
-    __slots__ = ("encoders", "index", "model", "scaled_by", "starts", "template")
+    __slots__ = ("_cuts", "encoders", "index", "model", "scaled_by", "starts", "template")
 
     def __init__(self, model: Model) -> None:
         self.model = model
+        self._cuts: dict[int, str | None] = {}
         self.index = {point.name: i for i, point in enumerate(model.points)}
         self.encoders = [_point_encoder(model, point) for point in model.points]
         self.starts: list[int] = []
@@ -463,6 +446,16 @@ class _BlockPlan:
         self.starts.append(len(template))
         self.template = tuple(template)
         self.scaled_by = scaled_by
+
+    def cut(self, size: int) -> str | None:
+        """The first point a block of ``size`` registers ends inside, None if it ends between
+        two."""
+        if size not in self._cuts:
+            points = self.model.points
+            self._cuts[size] = next(
+                (p.name for p in points if p.offset < size < p.offset + p.size), None
+            )
+        return self._cuts[size]
 
 
 # Keyed by id(): Model holds a dict, so it is not hashable; the model itself is kept alongside so
