@@ -182,16 +182,6 @@ class RegisterImage:
         if base + self.size > 0x10000:
             raise ValueError(f"a register image of {self.size} registers does not fit at {base}")
 
-    def assemble(self, marker: Sequence[int], blocks: Mapping[int, Sequence[int]]) -> list[int]:
-        registers = list(marker)
-        for m in self.models:
-            block = list(blocks[m.id])
-            if len(block) != m.block_size:  # pragma: no cover - build_block gives whole blocks
-                raise AssertionError(f"model {m.id}: {len(block)} registers")
-            registers.extend(block)
-        registers.extend((END_MODEL_ID, 0))
-        return registers
-
     def assemble_part(
         self,
         marker: Sequence[int],
@@ -360,7 +350,7 @@ class SunSpecBatteryDevice:
         self.image = RegisterImage(config.base_address, [MODELS[m] for m in chain])
         self.reserve_pct = config.params.reserve_pct
         self.log: list[str] = []
-        #: Model 1 changes only with the configuration: built once per identity.
+        #: Each model's fixed points (ratings, scale factors) encoded once, until they change.
         self._templates = Templates()
         self._boot()
 

@@ -99,7 +99,7 @@ class SunSpecMeterDevice:
         self.battery = battery
         self.image = RegisterImage(config.base_address, [MODELS[1], MODELS[203]])
         self._noise = random.Random(config.noise_seed)
-        #: Model 1 changes only with the configuration: built once per identity.
+        #: Each model's fixed points (ratings, scale factors) encoded once, until they change.
         self._templates = Templates()
 
     def power_w(self) -> float:
