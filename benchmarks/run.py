@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import contextlib
 import errno
-import importlib.util
 import json
 import os
 import platform
@@ -827,14 +826,11 @@ def _matrix_figures(matrix: dict[str, Any] | None) -> list[Figure]:
 
 # -- 12. seeded starts -----------------------------------------------------------------------------
 def _seeds_module() -> Any:
-    """benchmarks/seeds.py, loaded from its file (benchmarks/ is not a package)."""
-    path = Path(__file__).resolve().parent / "seeds.py"
-    spec = importlib.util.spec_from_file_location("drready_benchmark_seeds", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    """benchmarks/seeds.py, loaded from its file (benchmarks/ is not a package), as the seeds
+    test loads it; it runs its sweep on the tests' warm runner anyway."""
+    from tests.helpers import load_script
+
+    return load_script(Path(__file__).resolve().parent / "seeds.py", "drready_benchmark_seeds")
 
 
 def run_seeds(count: int, jobs: int | None = None) -> dict[str, Any]:
